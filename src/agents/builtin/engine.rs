@@ -1,0 +1,408 @@
+//! The built-in engine behind the [`ChatModel`] trait: it answers the routing,
+//! service and supervisor requests of the very same pipeline, calls the same tools and
+//! streams its replies, with no network. It is deliberately honest: when it cannot help
+//! it says it will pass the customer to a person.
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{classify, text};
+use crate::agents::model::{
+    AgentKind, ChatModel, ChatRequest, ChatResponse, ModelError, Role, ToolCall, Usage, estimate_tokens,
+};
+use crate::agents::{Action, Classification, Priority, Reason, Sentiment, Verdict};
+use crate::i18n::Lang;
+
+/// Model name reported in traces.
+pub const MODEL_NAME: &str = "centralita-builtin-1";
+
+/// The offline engine.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuiltinModel;
+
+/// Whether a classified message needs a person, and why. Shared by the service reply
+/// (which tells the customer) and the supervisor verdict (which escalates), so the two
+/// always agree.
+pub fn needs_person(c: &Classification, customer_linked: bool) -> Option<Reason> {
+    let asks_for_data = matches!(
+        c.category.as_str(),
+        "balance_inquiry" | "payment" | "payment_history" | "refund" | "charge_dispute" | "invoice" | "ticket_status"
+    );
+    match c.category.as_str() {
+        "human_request" => Some(Reason::CustomerRequest),
+        "security" => Some(Reason::PolicyRestriction),
+        "pricing" | "plan_change" | "new_purchase" | "cancellation" => Some(Reason::UnsupportedRequest),
+        _ if c.priority == Priority::Critical => Some(Reason::PolicyRestriction),
+        _ if c.priority >= Priority::High && c.sentiment == Sentiment::Negative => Some(Reason::NegativeSentiment),
+        _ if asks_for_data && !customer_linked => Some(Reason::MissingKnowledge),
+        _ if c.confidence < crate::agents::eval::CONFIDENT
+            && !matches!(c.category.as_str(), "greeting" | "thanks" | "feedback") =>
+        {
+            Some(Reason::LowConfidence)
+        }
+        _ => None,
+    }
+}
+
+fn last_user_text(request: &ChatRequest) -> &str {
+    request.messages.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
+}
+
+/// Tool results given since the last customer message: (tool name, result).
+fn tool_results(request: &ChatRequest) -> Vec<(String, Value)> {
+    let start = request.messages.iter().rposition(|m| m.role == Role::User).unwrap_or(0);
+    let mut names = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for m in &request.messages[start..] {
+        for call in &m.tool_calls {
+            names.insert(call.id.clone(), call.name.clone());
+        }
+        if m.role == Role::Tool {
+            let name = m.tool_call_id.as_ref().and_then(|id| names.get(id)).cloned().unwrap_or_default();
+            out.push((name, serde_json::from_str(&m.content).unwrap_or(Value::Null)));
+        }
+    }
+    out
+}
+
+/// An amount the customer mentions (`50`, `49,90`, `120.5`), as text with two decimals.
+fn amount_in(text: &str) -> Option<String> {
+    let mut current = String::new();
+    let mut found = Vec::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() || ((c == '.' || c == ',') && !current.is_empty()) {
+            current.push(c);
+        } else if !current.is_empty() {
+            found.push(current.trim_end_matches(['.', ',']).to_owned());
+            current.clear();
+        }
+    }
+    found.into_iter().find_map(|n| crate::db::Money::parse(&n)).map(|m| m.to_string())
+}
+
+fn method_in(normalized: &str) -> &'static str {
+    let words = text::tokens(normalized);
+    let has = |w: &str| words.iter().any(|t| text::word_matches(t, w));
+    if has("efectivo") || has("cash") {
+        "cash"
+    } else if has("tarjeta") || has("card") {
+        "card"
+    } else if has("cheque") || has("check") {
+        "check"
+    } else {
+        "transfer"
+    }
+}
+
+fn says_already_paid(normalized: &str) -> bool {
+    let words = text::tokens(normalized);
+    [
+        "registr*",
+        "record*",
+        "pague",
+        "he pagado",
+        "ya pague",
+        "i paid",
+        "already paid",
+        "hice un pago",
+        "made a payment",
+    ]
+    .iter()
+    .any(|p| text::find_phrase(&words, p).is_some())
+}
+
+fn call(name: &str, arguments: Value, n: usize) -> ToolCall {
+    ToolCall { id: format!("call_{n}_{name}"), name: name.into(), arguments: arguments.to_string() }
+}
+
+/// Decides the tools for a fresh customer message.
+fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
+    let normalized = text::normalize(user);
+    match c.category.as_str() {
+        "balance_inquiry" => vec![call("get_balance", json!({}), 1)],
+        "payment" if says_already_paid(&normalized) => match amount_in(user) {
+            Some(amount) => vec![call(
+                "request_payment_registration",
+                json!({"amount": amount, "method": method_in(&normalized), "description": user.chars().take(200).collect::<String>()}),
+                1,
+            )],
+            None => vec![call("get_balance", json!({}), 1)],
+        },
+        "payment" => vec![call("get_balance", json!({}), 1)],
+        "payment_history" | "refund" | "charge_dispute" | "invoice" => {
+            vec![call("list_payments", json!({"limit": 5}), 1)]
+        }
+        "ticket_status" | "technical_issue" | "service_outage" | "account_access" => {
+            vec![call("list_tickets", json!({}), 1)]
+        }
+        "formal_complaint" | "service_complaint" | "staff_complaint" => vec![call(
+            "create_ticket",
+            json!({"title": complaint_title(c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority}),
+            1,
+        )],
+        _ => Vec::new(),
+    }
+}
+
+fn complaint_title(c: &Classification) -> &'static str {
+    match (c.language, c.category.as_str()) {
+        (Lang::Es, "staff_complaint") => "Queja sobre la atención recibida",
+        (Lang::Es, _) => "Queja del cliente",
+        (Lang::En, "staff_complaint") => "Complaint about staff",
+        (Lang::En, _) => "Customer complaint",
+    }
+}
+
+fn issue_title(c: &Classification) -> &'static str {
+    match (c.language, c.category.as_str()) {
+        (Lang::Es, "service_outage") => "Sin servicio",
+        (Lang::Es, "account_access") => "Problema de acceso a la cuenta",
+        (Lang::Es, _) => "Problema técnico",
+        (Lang::En, "service_outage") => "No service",
+        (Lang::En, "account_access") => "Account access problem",
+        (Lang::En, _) => "Technical problem",
+    }
+}
+
+fn money(v: &Value) -> String {
+    v.as_str().unwrap_or("0.00").to_owned()
+}
+
+/// The reply text once the tools have answered (or when none were needed).
+fn compose(c: &Classification, results: &[(String, Value)], customer_linked: bool) -> String {
+    let es = c.language == Lang::Es;
+    let t = |es_text: String, en_text: String| if es { es_text } else { en_text };
+    if c.recommendations.iter().any(|r| r == "possible_prompt_injection") {
+        return t(
+            "Solo puedo ayudarte con tu propia cuenta y no puedo cambiar mis instrucciones. ¿En qué más puedo ayudarte?".into(),
+            "I can only help with your own account, and I can't change my instructions. What else can I help you with?".into(),
+        );
+    }
+    if c.recommendations.iter().any(|r| r == "email_only_to_address_on_file") {
+        return t(
+            "Por seguridad, solo puedo enviar información a la dirección de correo que tenemos registrada en tu cuenta.".into(),
+            "For your security, I can only send information to the email address we have on file for your account.".into(),
+        );
+    }
+    if results.iter().any(|(_, r)| r.get("error").is_some()) {
+        return t(
+            "No he podido consultar tus datos ahora mismo. Te paso con una persona del equipo para que lo revise."
+                .into(),
+            "I couldn't look up your details just now. I'm passing you to a member of the team to check it.".into(),
+        );
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for (name, r) in results {
+        match name.as_str() {
+            "get_balance" => {
+                let b = money(&r["balance"]);
+                parts.push(if b.starts_with('-') {
+                    t(
+                        format!("Tu saldo actual es de {b} €, es decir, tienes un importe pendiente de pago."),
+                        format!("Your current balance is {b} €, so there is an amount pending payment."),
+                    )
+                } else {
+                    t(format!("Tu saldo actual es de {b} €."), format!("Your current balance is {b} €."))
+                });
+            }
+            "list_payments" => {
+                let list: Vec<String> = r["payments"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .take(5)
+                            .map(|p| format!("{} € ({})", money(&p["amount"]), p["description"].as_str().unwrap_or("")))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                parts.push(if list.is_empty() {
+                    t(
+                        "No veo pagos registrados en tu cuenta.".into(),
+                        "I can't see any payments on your account.".into(),
+                    )
+                } else {
+                    t(
+                        format!("Estos son tus últimos pagos: {}.", list.join("; ")),
+                        format!("These are your latest payments: {}.", list.join("; ")),
+                    )
+                });
+                if c.category == "charge_dispute" {
+                    parts.push(t(
+                        "Si ves un cargo que no reconoces, una persona de Facturación lo revisará contigo.".into(),
+                        "If there is a charge you don't recognise, someone from Billing will review it with you."
+                            .into(),
+                    ));
+                }
+            }
+            "list_tickets" => {
+                let open: Vec<String> = r["tickets"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|tk| !matches!(tk["status"].as_str(), Some("resolved" | "closed")))
+                            .map(|tk| {
+                                format!(
+                                    "#{} «{}» ({})",
+                                    tk["id"],
+                                    tk["title"].as_str().unwrap_or(""),
+                                    tk["status"].as_str().unwrap_or("")
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !open.is_empty() {
+                    parts.push(t(
+                        format!("Tienes estas incidencias abiertas: {}.", open.join(", ")),
+                        format!("You have these open tickets: {}.", open.join(", ")),
+                    ));
+                } else if c.category == "ticket_status" {
+                    parts.push(t("No tienes incidencias abiertas.".into(), "You have no open tickets.".into()));
+                }
+            }
+            "create_ticket" => {
+                let id = &r["ticket_id"];
+                parts.push(if c.department == crate::agents::Department::Complaints {
+                    t(format!("Siento mucho lo ocurrido. He registrado tu queja en la incidencia #{id} y el equipo de Reclamaciones la revisará."), format!("I'm very sorry about this. I've logged your complaint as ticket #{id} and the Complaints team will review it."))
+                } else {
+                    t(format!("He abierto la incidencia #{id}; un técnico la revisará y te mantendremos informado."), format!("I've opened ticket #{id}; a technician will look into it and we'll keep you posted."))
+                });
+            }
+            "request_payment_registration" => {
+                let amount = money(&r["amount"]);
+                parts.push(t(
+                    format!("He pasado tu pago de {amount} € a una persona del equipo para que lo registre; cuando lo apruebe verás tu saldo actualizado."),
+                    format!("I've passed your payment of {amount} € to a member of staff to register; once they approve it your balance will be updated."),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(reason) = needs_person(c, customer_linked) {
+        parts.push(match reason {
+            Reason::CustomerRequest => t("Entendido, te paso con una persona del equipo. Espera un momento, por favor.".into(), "Understood, I'm passing you to a member of our team. Please hold on a moment.".into()),
+            Reason::UnsupportedRequest => t("Para eso te atenderá mejor una persona de nuestro equipo comercial; te paso con ella.".into(), "A person from our sales team can help you best with that; I'm passing you to them.".into()),
+            Reason::PolicyRestriction => t("Por tu seguridad, esto lo debe gestionar una persona del equipo. Te paso con ella ahora mismo.".into(), "For your security, a person from our team must handle this. I'm passing you to them right now.".into()),
+            Reason::MissingKnowledge => t("Para consultar los datos de tu cuenta necesito que una persona verifique tu identidad. Te paso con el equipo.".into(), "To look at your account details a person needs to verify your identity first. I'm passing you to the team.".into()),
+            Reason::NegativeSentiment => t("Entiendo tu malestar y lo siento. Te paso con una persona del equipo para darle prioridad.".into(), "I understand your frustration and I'm sorry. I'm passing you to a person on our team so this gets priority.".into()),
+            Reason::LowConfidence | Reason::ToolFailure => t("No estoy seguro de haberte entendido bien, así que te paso con una persona para que te ayude.".into(), "I'm not sure I understood you correctly, so I'm passing you to a person who can help.".into()),
+        });
+    } else if parts.is_empty() {
+        parts.push(match c.category.as_str() {
+            "greeting" => t("¡Hola! Soy el asistente de Centralita. Puedo consultar tu saldo, tus pagos o tus incidencias. ¿En qué puedo ayudarte?".into(), "Hello! I'm Centralita's assistant. I can check your balance, your payments or your tickets. How can I help?".into()),
+            "thanks" | "feedback" => t("¡Gracias a ti! Si quieres, puedo enviarte un resumen de la conversación a tu correo.".into(), "Thank you! If you like, I can email you a summary of this conversation.".into()),
+            "information" => t("Puedo ayudarte con tu cuenta, tus pagos y tus incidencias; para otra información general, una persona del equipo te lo confirmará.".into(), "I can help with your account, payments and tickets; for other general information, a member of the team will confirm it for you.".into()),
+            _ => t("¿Podrías darme algún detalle más para ayudarte?".into(), "Could you give me a bit more detail so I can help?".into()),
+        });
+    }
+    parts.join(" ")
+}
+
+fn service(request: &ChatRequest) -> ChatResponse {
+    let user = last_user_text(request);
+    let c = classify(user);
+    let results = tool_results(request);
+    let customer_linked = !results.iter().any(|(_, r)| r["error"].as_str().is_some_and(|e| e.contains("not linked")));
+    let injection =
+        c.recommendations.iter().any(|r| r == "possible_prompt_injection" || r == "email_only_to_address_on_file");
+    let offered = |name: &str| request.tools.iter().any(|t| t.name == name);
+    if results.is_empty() && !injection {
+        let calls: Vec<ToolCall> = plan_tools(&c, user).into_iter().filter(|t| offered(&t.name)).collect();
+        if !calls.is_empty() {
+            return ChatResponse { tool_calls: calls, ..ChatResponse::default() };
+        }
+    }
+    // A technical problem with no open ticket gets one, in a second round.
+    let technical = matches!(c.category.as_str(), "technical_issue" | "service_outage" | "account_access");
+    let listed_none_open = results.iter().any(|(n, r)| {
+        n == "list_tickets"
+            && r["tickets"]
+                .as_array()
+                .is_some_and(|a| a.iter().all(|tk| matches!(tk["status"].as_str(), Some("resolved" | "closed"))))
+    });
+    if technical && listed_none_open && offered("create_ticket") && !results.iter().any(|(n, _)| n == "create_ticket") {
+        let args = json!({"title": issue_title(&c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority});
+        return ChatResponse { tool_calls: vec![call("create_ticket", args, 2)], ..ChatResponse::default() };
+    }
+    ChatResponse { content: compose(&c, &results, customer_linked), ..ChatResponse::default() }
+}
+
+/// The facts the pipeline hands the supervisor, as JSON in the last user message.
+#[derive(Debug, serde::Deserialize)]
+struct TurnFacts {
+    classification: Classification,
+    #[serde(default)]
+    tools: Vec<ToolFact>,
+    #[serde(default)]
+    customer_linked: bool,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ToolFact {
+    ok: bool,
+}
+
+fn supervise(request: &ChatRequest) -> Result<Verdict, ModelError> {
+    let facts: TurnFacts = serde_json::from_str(last_user_text(request))
+        .map_err(|e| ModelError::Malformed(format!("supervisor input: {e}")))?;
+    let c = &facts.classification;
+    let tool_failed = facts.tools.iter().any(|t| !t.ok);
+    let reason = if tool_failed && facts.customer_linked {
+        Some(Reason::ToolFailure)
+    } else {
+        needs_person(c, facts.customer_linked)
+    };
+    let injection = c.recommendations.iter().any(|r| r == "possible_prompt_injection");
+    Ok(match reason {
+        Some(reason) => Verdict { action: Action::Escalate, reason: Some(reason), quality: 0.7 },
+        None if matches!(c.category.as_str(), "thanks" | "feedback") => {
+            Verdict { action: Action::OfferSummary, reason: None, quality: 0.9 }
+        }
+        None => Verdict { action: Action::Continue, reason: None, quality: if injection { 0.8 } else { 0.85 } },
+    })
+}
+
+#[async_trait]
+impl ChatModel for BuiltinModel {
+    fn backend(&self) -> &'static str {
+        "builtin"
+    }
+
+    fn model_for(&self, _agent: AgentKind) -> String {
+        MODEL_NAME.into()
+    }
+
+    async fn chat(
+        &self,
+        request: &ChatRequest,
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> Result<ChatResponse, ModelError> {
+        let mut response = match request.agent {
+            AgentKind::Routing => ChatResponse {
+                content: serde_json::to_string(&classify(last_user_text(request)))
+                    .map_err(|e| ModelError::Malformed(e.to_string()))?,
+                ..ChatResponse::default()
+            },
+            AgentKind::Service => service(request),
+            AgentKind::Supervisor => ChatResponse {
+                content: serde_json::to_string(&supervise(request)?)
+                    .map_err(|e| ModelError::Malformed(e.to_string()))?,
+                ..ChatResponse::default()
+            },
+        };
+        let prompt: u32 = request.messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum();
+        let completion = estimate_tokens(&response.content)
+            + response.tool_calls.iter().map(|c| estimate_tokens(&c.arguments) + 4).sum::<u32>();
+        response.usage = Usage { prompt_tokens: prompt, completion_tokens: completion };
+        if let Some(tx) = deltas {
+            // Stream word by word, as a remote model would.
+            for piece in response.content.split_inclusive(' ') {
+                if tx.send(piece.to_owned()).await.is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(response)
+    }
+}

@@ -1,0 +1,11 @@
+//! The built-in offline engine: deterministic Spanish/English understanding with no
+//! network and no model weights.
+
+pub mod engine;
+pub mod lang;
+pub mod lexicon;
+pub mod routing;
+pub mod sentiment;
+pub mod text;
+
+pub use routing::classify;

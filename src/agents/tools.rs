@@ -1,0 +1,280 @@
+//! The customer-service agent's tools: typed, validated, and scoped to the caller.
+//!
+//! Who the caller is comes from the call ([`CallerScope`]), never from model output:
+//! no tool takes a customer id, and unknown argument fields are rejected. Tools with
+//! side effects on money do not act; they file a pending action that a person with the
+//! right role approves (OWASP LLM06).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::model::ToolCall;
+pub use super::model::ToolSpec;
+use crate::db::{Db, Money, Timestamp};
+use crate::with_db;
+
+/// The caller a turn runs for, taken from the call record.
+#[derive(Clone, Copy, Debug)]
+pub struct CallerScope {
+    /// The call.
+    pub call_id: i64,
+    /// The caller's customer record, when the call is linked to one.
+    pub customer_id: Option<i64>,
+}
+
+/// What running a tool produced.
+#[derive(Clone, Debug)]
+pub struct ToolOutcome {
+    /// JSON result handed back to the model.
+    pub result: Value,
+    /// False when the tool refused or failed.
+    pub ok: bool,
+}
+
+impl ToolOutcome {
+    fn ok(result: Value) -> Self {
+        Self { result, ok: true }
+    }
+    fn err(message: &str) -> Self {
+        Self { result: json!({ "error": message }), ok: false }
+    }
+}
+
+/// The tools worth offering for a routed topic: fewer tool schemas in the prompt means
+/// fewer tokens and fewer wrong turns. Unknown topics get the read-only basics.
+pub fn for_category(category: &str) -> Vec<ToolSpec> {
+    let names: &[&str] = match category {
+        "balance_inquiry" | "payment" | "payment_history" | "refund" | "charge_dispute" | "invoice" => {
+            &["get_balance", "list_payments", "request_payment_registration"]
+        }
+        "ticket_status" | "technical_issue" | "service_outage" | "account_access" | "how_to" | "account_update" => {
+            &["list_tickets", "create_ticket"]
+        }
+        "formal_complaint" | "service_complaint" | "staff_complaint" => &["create_ticket", "list_tickets"],
+        "human_request" | "security" | "greeting" | "thanks" | "feedback" => &[],
+        _ => &["get_customer_profile", "get_balance", "list_tickets"],
+    };
+    specs().into_iter().filter(|t| names.contains(&t.name)).collect()
+}
+
+/// Every tool the service agent can be offered.
+pub fn specs() -> Vec<ToolSpec> {
+    let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
+    vec![
+        ToolSpec {
+            name: "get_customer_profile",
+            description: "The caller's own customer record (name, email on file, phone).",
+            parameters: none.clone(),
+        },
+        ToolSpec { name: "get_balance", description: "The caller's current balance.", parameters: none.clone() },
+        ToolSpec {
+            name: "list_tickets",
+            description: "The caller's support tickets, newest first.",
+            parameters: json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["open", "in_progress", "pending", "resolved", "closed"]}}, "additionalProperties": false}),
+        },
+        ToolSpec {
+            name: "create_ticket",
+            description: "Open a support ticket for the caller.",
+            parameters: json!({"type": "object", "required": ["title", "description"], "properties": {
+                "title": {"type": "string", "maxLength": 120}, "description": {"type": "string", "maxLength": 2000},
+                "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]}}, "additionalProperties": false}),
+        },
+        ToolSpec {
+            name: "list_payments",
+            description: "The caller's recent payments, newest first.",
+            parameters: json!({"type": "object", "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 20}}, "additionalProperties": false}),
+        },
+        ToolSpec {
+            name: "request_payment_registration",
+            description: "Ask staff to register a payment the caller says they made. Nothing is registered until a person approves it.",
+            parameters: json!({"type": "object", "required": ["amount", "method"], "properties": {
+                "amount": {"type": "string", "description": "Amount with two decimals, e.g. 50.00"},
+                "method": {"type": "string", "enum": ["cash", "card", "transfer", "check"]},
+                "description": {"type": "string", "maxLength": 200}}, "additionalProperties": false}),
+        },
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListTicketsArgs {
+    #[serde(default)]
+    status: Option<TicketStatus>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TicketStatus {
+    Open,
+    InProgress,
+    Pending,
+    Resolved,
+    Closed,
+}
+
+impl TicketStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::InProgress => "in_progress",
+            Self::Pending => "pending",
+            Self::Resolved => "resolved",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTicketArgs {
+    title: String,
+    description: String,
+    #[serde(default)]
+    priority: Option<crate::agents::Priority>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListPaymentsArgs {
+    #[serde(default)]
+    limit: Option<u8>,
+}
+
+#[derive(Clone, Copy, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum PaymentMethod {
+    Cash,
+    Card,
+    Transfer,
+    Check,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentRequestArgs {
+    amount: String,
+    method: PaymentMethod,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// Largest payment the agent may even ask a person to register (10,000.00).
+const MAX_PAYMENT: Money = Money::from_cents(1_000_000);
+
+fn parse<T: for<'de> Deserialize<'de>>(call: &ToolCall) -> Result<T, ToolOutcome> {
+    let text = if call.arguments.trim().is_empty() { "{}" } else { call.arguments.as_str() };
+    serde_json::from_str(text).map_err(|e| ToolOutcome::err(&format!("invalid arguments: {e}")))
+}
+
+fn clean(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control() || *c == '\n').take(max).collect::<String>().trim().to_owned()
+}
+
+/// Runs one tool call for the caller. Failures become an error result for the model;
+/// only database errors propagate.
+#[tracing::instrument(skip_all, fields(tool = %call.name))]
+pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOutcome, sqlx::Error> {
+    let Some(customer_id) = scope.customer_id else {
+        return Ok(ToolOutcome::err("this call is not linked to a customer record; ask a person to verify the caller"));
+    };
+    let outcome = match call.name.as_str() {
+        "get_customer_profile" => match parse::<NoArgs>(call) {
+            Err(e) => e,
+            Ok(_) => {
+                let row: Option<(String, String, Option<String>, bool)> = with_db!(db, pool => sqlx::query_as(
+                    "SELECT name, email, phone, active FROM customers WHERE id = $1",
+                ).bind(customer_id).fetch_optional(pool).await)?;
+                match row {
+                    Some((name, email, phone, active)) => {
+                        ToolOutcome::ok(json!({"name": name, "email": email, "phone": phone, "active": active}))
+                    }
+                    None => ToolOutcome::err("customer record not found"),
+                }
+            }
+        },
+        "get_balance" => match parse::<NoArgs>(call) {
+            Err(e) => e,
+            Ok(_) => {
+                let balance: Option<Money> = with_db!(db, pool => sqlx::query_scalar(
+                    "SELECT balance_cents FROM customers WHERE id = $1",
+                ).bind(customer_id).fetch_optional(pool).await)?;
+                match balance {
+                    Some(b) => ToolOutcome::ok(json!({"balance": b.to_string(), "currency": "EUR"})),
+                    None => ToolOutcome::err("customer record not found"),
+                }
+            }
+        },
+        "list_tickets" => match parse::<ListTicketsArgs>(call) {
+            Err(e) => e,
+            Ok(args) => {
+                let status = args.status.map(TicketStatus::as_str);
+                let rows: Vec<(i64, String, String, String, Timestamp)> = with_db!(db, pool => sqlx::query_as(
+                    "SELECT id, title, status, priority, created_at FROM tickets WHERE customer_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY id DESC LIMIT 10",
+                ).bind(customer_id).bind(status).fetch_all(pool).await)?;
+                let list: Vec<Value> = rows
+                    .into_iter()
+                    .map(|(id, title, status, priority, at)| json!({"id": id, "title": title, "status": status, "priority": priority, "created_at": at}))
+                    .collect();
+                ToolOutcome::ok(json!({ "tickets": list }))
+            }
+        },
+        "create_ticket" => match parse::<CreateTicketArgs>(call) {
+            Err(e) => e,
+            Ok(args) => {
+                let title = clean(&args.title, 120);
+                let description = clean(&args.description, 2000);
+                if title.is_empty() || description.is_empty() {
+                    ToolOutcome::err("title and description are required")
+                } else {
+                    let priority = args.priority.unwrap_or(crate::agents::Priority::Medium);
+                    let priority = serde_json::to_value(priority)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "medium".into());
+                    let id: i64 = with_db!(db, pool => sqlx::query_scalar(
+                        "INSERT INTO tickets (customer_id, title, description, status, priority, created_at) VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id",
+                    ).bind(customer_id).bind(&title).bind(&description).bind(&priority).bind(Timestamp::now()).fetch_one(pool).await)?;
+                    ToolOutcome::ok(json!({"ticket_id": id, "status": "open", "priority": priority}))
+                }
+            }
+        },
+        "list_payments" => match parse::<ListPaymentsArgs>(call) {
+            Err(e) => e,
+            Ok(args) => {
+                let limit = i64::from(args.limit.unwrap_or(5).clamp(1, 20));
+                let rows: Vec<(i64, Money, String, String, Timestamp)> = with_db!(db, pool => sqlx::query_as(
+                    "SELECT id, amount_cents, description, method, at FROM payments WHERE customer_id = $1 ORDER BY id DESC LIMIT $2",
+                ).bind(customer_id).bind(limit).fetch_all(pool).await)?;
+                let list: Vec<Value> = rows
+                    .into_iter()
+                    .map(|(id, amount, description, method, at)| json!({"id": id, "amount": amount.to_string(), "description": description, "method": method, "at": at}))
+                    .collect();
+                ToolOutcome::ok(json!({ "payments": list }))
+            }
+        },
+        "request_payment_registration" => match parse::<PaymentRequestArgs>(call) {
+            Err(e) => e,
+            Ok(args) => match Money::parse(&args.amount) {
+                Some(amount) if amount.cents() > 0 && amount <= MAX_PAYMENT => {
+                    let params = json!({
+                        "customer_id": customer_id, "amount": amount.to_string(), "method": args.method,
+                        "description": clean(args.description.as_deref().unwrap_or("Payment reported by the customer"), 200),
+                    });
+                    let id: i64 = with_db!(db, pool => sqlx::query_scalar(
+                        "INSERT INTO pending_actions (call_id, customer_id, tool, params, requested_at) VALUES ($1, $2, 'register_payment', $3, $4) RETURNING id",
+                    ).bind(scope.call_id).bind(customer_id).bind(params.to_string()).bind(Timestamp::now()).fetch_one(pool).await)?;
+                    ToolOutcome::ok(
+                        json!({"pending_action_id": id, "status": "awaiting_staff_approval", "amount": amount.to_string()}),
+                    )
+                }
+                _ => ToolOutcome::err("amount must be a positive number up to 10000.00 with at most two decimals"),
+            },
+        },
+        _ => ToolOutcome::err("unknown tool"),
+    };
+    Ok(outcome)
+}

@@ -1,0 +1,138 @@
+//! API authentication: login, refresh rotation, logout, and the caller's own account.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::ApiJson;
+use crate::app::AppState;
+use crate::audit::{self, Entry};
+use crate::auth::extract::{ACCESS_COOKIE, ApiAuth, ClientIp, REFRESH_COOKIE, cookie};
+use crate::auth::login::authenticate;
+use crate::auth::tokens;
+use crate::error::{AppError, AppResult};
+use crate::users::{self, Me};
+
+/// `POST /api/v1/auth/login` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+fn set_cookie(response: &mut Response, name: &str, value: &str, path: &str, max_age: u64, secure: bool) {
+    let secure = if secure { "; Secure" } else { "" };
+    let text = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn with_token_cookies(state: &AppState, pair: &tokens::TokenPair) -> Response {
+    let secure = state.config().secure_cookies;
+    let mut response = Json(pair).into_response();
+    set_cookie(&mut response, ACCESS_COOKIE, &pair.access_token, "/", pair.expires_in, secure);
+    set_cookie(&mut response, REFRESH_COOKIE, &pair.refresh_token, "/api/v1/auth", pair.refresh_expires_in, secure);
+    response
+}
+
+/// `POST /api/v1/auth/login`.
+pub async fn login_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> AppResult<Response> {
+    let user = authenticate(&state, &body.username, &body.password, ip).await?;
+    let c = state.config();
+    let pair = tokens::issue(state.db(), state.keys(), &user, None, c.access_token_ttl, c.refresh_token_ttl).await?;
+    Ok(with_token_cookies(&state, &pair))
+}
+
+/// `POST /api/v1/auth/refresh` body (the cookie is used when absent).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// `POST /api/v1/auth/refresh`: single-use rotation with reuse detection.
+pub async fn refresh_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> AppResult<Response> {
+    let presented = body
+        .refresh_token
+        .or_else(|| cookie(&headers, REFRESH_COOKIE).map(str::to_owned))
+        .ok_or(AppError::Unauthorized)?;
+    let c = state.config();
+    let (_, pair) =
+        tokens::rotate(state.db(), state.keys(), &presented, c.access_token_ttl, c.refresh_token_ttl, ip).await?;
+    Ok(with_token_cookies(&state, &pair))
+}
+
+/// `POST /api/v1/auth/logout`: revokes the token family of the caller (and of a
+/// refresh token presented in the body or cookie) and clears the cookies. Always 204.
+pub async fn logout_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    auth: Result<ApiAuth, AppError>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> AppResult<Response> {
+    let db = state.db();
+    if let Ok(auth) = &auth {
+        tokens::revoke_family(db, &auth.family).await?;
+        let entry = Entry::new(Some(auth.user.id), auth.user.username.clone(), "logout")
+            .target(format!("user:{}", auth.user.id))
+            .ip(ip);
+        audit::record(db, &entry).await?;
+    }
+    let refresh = body.refresh_token.or_else(|| cookie(&headers, REFRESH_COOKIE).map(str::to_owned));
+    if let Some(family) = match refresh {
+        Some(t) => tokens::family_of(db, &t).await?,
+        None => None,
+    } {
+        tokens::revoke_family(db, &family).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let secure = state.config().secure_cookies;
+    set_cookie(&mut response, ACCESS_COOKIE, "", "/", 0, secure);
+    set_cookie(&mut response, REFRESH_COOKIE, "", "/api/v1/auth", 0, secure);
+    Ok(response)
+}
+
+/// `GET /api/v1/me`.
+pub async fn me_get(auth: ApiAuth) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(Me::from(&auth.user)).unwrap_or_default())
+}
+
+/// `POST /api/v1/me/password` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/me/password`: replaces the caller's password; every session and token
+/// of the account ends (sign in again).
+pub async fn password_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<PasswordRequest>,
+) -> AppResult<StatusCode> {
+    let errors =
+        users::check_password_change(state.db(), &auth.user, &body.current_password, &body.new_password).await?;
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    users::set_own_password(state.db(), auth.user.id, &body.new_password, ip, &auth.user.username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,141 @@
+//! Calls over the API: start one, post customer messages (JSON or SSE), read one back
+//! with its transcript and agent steps.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::ApiJson;
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::auth::extract::ApiAuth;
+use crate::calls::{self, Channel, CustomerInput};
+use crate::error::{AppError, AppResult};
+
+fn may_act(auth: &ApiAuth) -> AppResult<()> {
+    // Viewers read; everyone else may hold conversations.
+    if auth.principal.role == Role::Viewer { Err(AppError::Forbidden) } else { Ok(()) }
+}
+
+/// `POST /api/v1/calls` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCall {
+    #[serde(default)]
+    customer_id: Option<i64>,
+    #[serde(default)]
+    customer: Option<CustomerInput>,
+    #[serde(default = "default_channel")]
+    channel: Channel,
+    message: String,
+}
+
+fn default_channel() -> Channel {
+    Channel::Api
+}
+
+/// `POST /api/v1/calls`: opens a call and runs its first turn.
+pub async fn calls_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ApiJson(body): ApiJson<CreateCall>,
+) -> AppResult<Response> {
+    may_act(&auth)?;
+    let text = calls::parse_message(&body.message)?;
+    let customer_id = calls::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
+    let call_id = calls::create(state.db(), body.channel, customer_id, Some(auth.user.id)).await?;
+    let result = calls::post_customer_message(state.db(), state.pipeline(), call_id, &text, None).await?;
+    Ok((StatusCode::CREATED, Json(result)).into_response())
+}
+
+/// `POST /api/v1/calls/{id}/messages` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessage {
+    text: String,
+}
+
+fn wants_stream(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// `POST /api/v1/calls/{id}/messages`: the next customer turn. With
+/// `Accept: text/event-stream` the reply streams as `delta` events and ends with `done`
+/// (the turn result) or `error`.
+pub async fn messages_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<PostMessage>,
+) -> AppResult<Response> {
+    may_act(&auth)?;
+    let text = calls::parse_message(&body.text)?;
+    if !wants_stream(&headers) {
+        // `post_customer_message` answers 404 / 409 itself.
+        let result = calls::post_customer_message(state.db(), state.pipeline(), id, &text, None).await?;
+        return Ok(Json(result).into_response());
+    }
+    // Once the stream starts the status is 200, so a missing or closed call is refused
+    // here, as a plain HTTP error, before it does.
+    if calls::get(state.db(), id).await?.status == "closed" {
+        return Err(AppError::Conflict("call_closed"));
+    }
+    let (delta_tx, mut delta_rx) = mpsc::channel::<String>(64);
+    let (event_tx, event_rx) = mpsc::channel::<Event>(64);
+    // The turn runs on its own task: if the client goes away it still finishes and is
+    // stored.
+    let turn_state = state.clone();
+    let turn = tokio::spawn(async move {
+        calls::post_customer_message(turn_state.db(), turn_state.pipeline(), id, &text, Some(&delta_tx)).await
+    });
+    tokio::spawn(async move {
+        while let Some(piece) = delta_rx.recv().await {
+            let _ = event_tx.send(Event::default().event("delta").data(json!({"text": piece}).to_string())).await;
+        }
+        let last = match turn.await {
+            Ok(Ok(result)) => Event::default().event("done").data(serde_json::to_string(&result).unwrap_or_default()),
+            Ok(Err(err)) => {
+                let (_, code, _) = err.parts();
+                Event::default().event("error").data(json!({"error": code}).to_string())
+            }
+            Err(_) => Event::default().event("error").data(json!({"error": "internal"}).to_string()),
+        };
+        let _ = event_tx.send(last).await;
+    });
+    let stream = futures_util::stream::unfold(event_rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// `GET /api/v1/calls/{id}`: the call, its messages, its current classification and
+/// every agent step with tokens, latency and tool calls.
+pub async fn call_get(State(state): State<AppState>, _auth: ApiAuth, Path(id): Path<i64>) -> AppResult<Json<Value>> {
+    let call = calls::get(state.db(), id).await?;
+    let messages = calls::messages(state.db(), id).await?;
+    let runs = calls::runs(state.db(), id).await?;
+    let steps: Vec<Value> = runs
+        .iter()
+        .map(|r| {
+            json!({
+                "turn": r.turn, "agent": r.agent, "backend": r.backend, "model": r.model,
+                "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens, "latency_ms": r.latency_ms,
+                "tool_calls": serde_json::from_str::<Value>(&r.tool_calls).unwrap_or(Value::Null),
+                "output": r.output, "outcome": r.outcome, "at": r.at,
+            })
+        })
+        .collect();
+    let classification = json!({
+        "department": call.department, "category": call.category, "sentiment": call.sentiment,
+        "priority": call.priority, "confidence": call.confidence, "language": call.language,
+    });
+    Ok(Json(json!({ "call": call, "classification": classification, "messages": messages, "steps": steps })))
+}

@@ -1,0 +1,62 @@
+//! The JSON API under `/api/v1`: bearer tokens (or the token cookies), JSON in and out,
+//! errors as `{"error", "message", "fields"?}`.
+
+pub mod audit;
+pub mod auth;
+pub mod calls;
+pub mod classify;
+pub mod users;
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// Routes of the API (nested under `/api/v1`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(auth::login_post))
+        .route("/auth/refresh", post(auth::refresh_post))
+        .route("/auth/logout", post(auth::logout_post))
+        .route("/me", get(auth::me_get))
+        .route("/me/password", post(auth::password_post))
+        .route("/users", get(users::users_get).post(users::users_post))
+        .route("/users/{id}", get(users::user_get).patch(users::user_patch))
+        .route("/audit", get(audit::audit_get))
+        .route("/classify", post(classify::classify_post))
+        .route("/calls", post(calls::calls_post))
+        .route("/calls/{id}", get(calls::call_get))
+        .route("/calls/{id}/messages", post(calls::messages_post))
+        .fallback(not_found)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// `Json<T>` whose rejections are [`AppError`]s with a message a person can act on.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::JsonDataError(e)) => Err(AppError::Unprocessable(e.body_text())),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(AppError::BadRequest(e.body_text())),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
+            Err(JsonRejection::BytesRejection(_)) => Err(AppError::PayloadTooLarge),
+            Err(other) => Err(AppError::BadRequest(other.body_text())),
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Building and running the application: state, router, background tasks, shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::audit::Entry;
+use crate::auth::tokens::Keys;
+use crate::auth::{Role, password};
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::session_store::DbSessionStore;
+use crate::i18n::Lang;
+use crate::metrics::Metrics;
+use crate::users::{self, input::NewUserForm};
+use crate::{api, web};
+
+/// Name of the browser session cookie.
+pub const SESSION_COOKIE: &str = "centralita_session";
+
+/// Shared, cheaply clonable application state.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    pipeline: crate::agents::pipeline::Pipeline,
+    config: Config,
+    db: Db,
+    keys: Keys,
+    dummy_hash: String,
+    metrics: Metrics,
+    started: Instant,
+}
+
+impl AppState {
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+    /// JWT keys.
+    pub fn keys(&self) -> &Keys {
+        &self.0.keys
+    }
+    /// A valid argon2id hash of a random password, verified against when the user is
+    /// unknown so that timing does not reveal account existence.
+    pub fn dummy_hash(&self) -> &str {
+        &self.0.dummy_hash
+    }
+    /// The three agents over the configured model.
+    pub fn pipeline(&self) -> &crate::agents::pipeline::Pipeline {
+        &self.0.pipeline
+    }
+    /// Request and login counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+    /// Seconds since start.
+    pub fn uptime(&self) -> Duration {
+        self.0.started.elapsed()
+    }
+}
+
+/// What start-up did about the first admin account, for the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstAdmin {
+    /// Users already existed.
+    NotNeeded,
+    /// Created with `CENTRALITA_ADMIN_PASSWORD`.
+    FromEnv,
+    /// Created with this random temporary password (print it once).
+    Generated(String),
+}
+
+/// Connects, migrates and makes sure an admin exists.
+pub async fn prepare(config: &Config) -> anyhow::Result<(Db, FirstAdmin)> {
+    let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+    db.migrate().await?;
+    let first = ensure_first_admin(&db, config).await?;
+    Ok((db, first))
+}
+
+async fn ensure_first_admin(db: &Db, config: &Config) -> anyhow::Result<FirstAdmin> {
+    if users::count(db).await? > 0 {
+        return Ok(FirstAdmin::NotNeeded);
+    }
+    let (password, outcome) = match &config.admin_password {
+        Some(p) => (p.expose().to_owned(), FirstAdmin::FromEnv),
+        None => {
+            let p = password::generate();
+            (p.clone(), FirstAdmin::Generated(p))
+        }
+    };
+    let form = NewUserForm {
+        username: "admin".into(),
+        email: "admin@centralita.local".into(),
+        full_name: "Administrator".into(),
+        role: Role::Admin.as_str().into(),
+        language: Lang::Es.code().into(),
+        password,
+        csrf_token: None,
+    };
+    let new = form.parse().map_err(|e| anyhow::anyhow!("first admin: {e:?}"))?;
+    let temporary = matches!(outcome, FirstAdmin::Generated(_));
+    match users::insert(db, &new, temporary, &Entry::new(None, "system", "user.create")).await {
+        Ok(_) => Ok(outcome),
+        // Another node created it first.
+        Err(crate::error::AppError::Validation(_)) => Ok(FirstAdmin::NotNeeded),
+        Err(e) => Err(anyhow::anyhow!("creating the first admin: {e}")),
+    }
+}
+
+/// The agents over the remote model when one is configured, else the built-in engine.
+pub fn build_pipeline(config: &Config) -> anyhow::Result<crate::agents::pipeline::Pipeline> {
+    use crate::agents::model::ChatModel;
+    let model: Arc<dyn ChatModel> = match &config.llm {
+        Some(llm) => Arc::new(crate::agents::openai::OpenAiModel::new(llm.clone())?),
+        None => Arc::new(crate::agents::builtin::engine::BuiltinModel),
+    };
+    Ok(crate::agents::pipeline::Pipeline::new(model, config.agent_limits.clone()))
+}
+
+/// A built application bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    first_admin: FirstAdmin,
+}
+
+impl Application {
+    /// Prepares the database, binds the listener and assembles the router.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let (db, first_admin) = prepare(&config).await?;
+        let secret = match &config.jwt_secret {
+            Some(s) => s.expose().to_owned(),
+            None => db.setting_or_insert("jwt_secret", &password::generate().repeat(3)).await?,
+        };
+        let dummy_hash = tokio::task::spawn_blocking(|| password::hash_blocking(&password::generate())).await??;
+        let listener = TcpListener::bind(config.addr).await?;
+        let pipeline = build_pipeline(&config)?;
+        let state = AppState(Arc::new(Inner {
+            pipeline,
+            keys: Keys::new(secret.as_bytes()),
+            config,
+            db,
+            dummy_hash,
+            metrics: Metrics::default(),
+            started: Instant::now(),
+        }));
+        let router = router(state.clone());
+        Ok(Self { listener, router, state, first_admin })
+    }
+
+    /// The bound port (tests bind port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// What happened about the first admin account.
+    pub fn first_admin(&self) -> &FirstAdmin {
+        &self.first_admin
+    }
+
+    /// The shared state (tests reach the database through it).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let sweeper = tokio::spawn(sweep_sessions(self.state.db().clone()));
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
+        self.state.db().close().await;
+        result.map_err(Into::into)
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let config = state.config().clone();
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db().clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(config.session_idle.as_secs() as i64)));
+    // Layers run outermost-last: metrics and the common stack see every request, then
+    // the session is loaded, errors become pages for browsers, then CSRF is checked.
+    let app = Router::new()
+        .merge(web::router())
+        .nest("/api/v1", api::router())
+        .merge(crate::ops::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::csrf::guard))
+        .layer(axum::middleware::from_fn(web::errors::render))
+        .layer(sessions);
+    web::layers::apply(app, &config)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .with_state(state)
+}
+
+async fn sweep_sessions(db: Db) {
+    let store = DbSessionStore::new(db);
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        if let Err(err) = store.delete_expired().await {
+            tracing::warn!(error = %err, "expired-session sweep failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,171 @@
+//! Request extractors: the client IP, the API caller (bearer token or token cookie)
+//! and the signed-in browser user (session).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use tower_sessions::Session;
+
+use super::Principal;
+use super::tokens;
+use crate::app::AppState;
+use crate::db::Timestamp;
+use crate::error::AppError;
+use crate::users::{self, User};
+
+/// Cookie carrying the API access token (set by the API login).
+pub const ACCESS_COOKIE: &str = "centralita_access";
+/// Cookie carrying the API refresh token (sent only to the auth endpoints).
+pub const REFRESH_COOKIE: &str = "centralita_refresh";
+
+/// Session keys for the signed-in user.
+pub mod session_keys {
+    /// Signed-in user id (mirrored to `sessions.user_id`).
+    pub const USER_ID: &str = crate::db::session_store::USER_ID_KEY;
+    /// User's session epoch at sign-in.
+    pub const EPOCH: &str = "epoch";
+    /// Unix seconds of sign-in, for the absolute lifetime.
+    pub const AUTH_AT: &str = "auth_at";
+}
+
+/// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when
+/// `CENTRALITA_TRUST_PROXY` is on.
+#[derive(Clone, Debug)]
+pub struct ClientIp(pub Option<String>);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        if state.config().trust_proxy {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .and_then(|v| v.parse::<std::net::IpAddr>().ok());
+            if let Some(ip) = forwarded {
+                return Ok(Self(Some(ip.to_string())));
+            }
+        }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        Ok(Self(peer))
+    }
+}
+
+/// A cookie value by name.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// An API caller authenticated by `Authorization: Bearer` or the access-token cookie.
+#[derive(Clone, Debug)]
+pub struct ApiAuth {
+    /// The account, as stored now.
+    pub user: User,
+    /// Its principal.
+    pub principal: Principal,
+    /// Token family (for logout).
+    pub family: String,
+}
+
+impl<S> FromRequestParts<S> for ApiAuth
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        // With an Authorization header the cookie is never consulted, so a request cannot
+        // pair a junk header (skipping the CSRF content-type rule) with the cookie.
+        let token = match parts.headers.get(header::AUTHORIZATION) {
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .map(str::trim)
+                .ok_or(AppError::Unauthorized)?,
+            None => cookie(&parts.headers, ACCESS_COOKIE).ok_or(AppError::Unauthorized)?,
+        };
+        let claims = tokens::verify_access(state.keys(), token).ok_or(AppError::Unauthorized)?;
+        let id: i64 = claims.sub.parse().map_err(|_| AppError::Unauthorized)?;
+        let user = users::get(state.db(), id).await?.ok_or(AppError::Unauthorized)?;
+        if user.disabled
+            || user.session_epoch != claims.epoch
+            || !tokens::family_active(state.db(), &claims.fam).await?
+        {
+            return Err(AppError::Unauthorized);
+        }
+        // A temporary password (set by an admin) only lets its holder replace it.
+        let path = parts.uri.path();
+        let allowed_while_temporary =
+            path.ends_with("/me") || path.ends_with("/me/password") || path.ends_with("/auth/logout");
+        if user.must_change_password && !allowed_while_temporary {
+            return Err(AppError::PasswordChangeRequired);
+        }
+        Ok(Self { principal: user.principal(), user, family: claims.fam })
+    }
+}
+
+/// A signed-in browser user (from the session). Rejects with 401, which the web layer
+/// turns into a redirect to the login page.
+#[derive(Clone, Debug)]
+pub struct WebAuth {
+    /// The account, as stored now.
+    pub user: User,
+    /// Its principal.
+    pub principal: Principal,
+    /// The session (for CSRF tokens and logout).
+    pub session: Session,
+}
+
+impl<S> FromRequestParts<S> for WebAuth
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let session = Session::from_request_parts(parts, &state).await.map_err(|_| AppError::Unauthorized)?;
+        let user = session_user(&state, &session).await?.ok_or(AppError::Unauthorized)?;
+        Ok(Self { principal: user.principal(), user, session })
+    }
+}
+
+/// The user signed in on `session`, if the sign-in is still valid: account enabled,
+/// epoch unchanged, absolute lifetime not exceeded. An invalid sign-in is flushed.
+pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<User>, AppError> {
+    let Some(id) = session.get::<i64>(session_keys::USER_ID).await? else {
+        return Ok(None);
+    };
+    let epoch = session.get::<i64>(session_keys::EPOCH).await?.unwrap_or(-1);
+    let auth_at = session.get::<i64>(session_keys::AUTH_AT).await?.unwrap_or(0);
+    let max_age = state.config().session_max.as_secs() as i64;
+    let fresh = Timestamp::now().unix_seconds() - auth_at <= max_age;
+    match users::get(state.db(), id).await? {
+        Some(user) if !user.disabled && user.session_epoch == epoch && fresh => Ok(Some(user)),
+        _ => {
+            session.flush().await?;
+            Ok(None)
+        }
+    }
+}

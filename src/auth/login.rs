@@ -1,0 +1,74 @@
+//! Checking a username and password, shared by the login page and the API.
+//!
+//! Unknown users, wrong passwords and disabled accounts all answer
+//! [`AppError::InvalidCredentials`] after the same argon2 work, so neither the answer
+//! nor its timing tells whether an account exists.
+
+use crate::app::AppState;
+use crate::audit::{self, Entry};
+use crate::auth::{password, throttle};
+use crate::error::{AppError, AppResult};
+use crate::users::{self, User};
+
+/// Longest username kept for throttling and audit; longer input is cut, not trusted.
+const MAX_TYPED: usize = 64;
+
+/// Verifies credentials with throttling and auditing; returns the user on success.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate(
+    state: &AppState,
+    username: &str,
+    password_text: &str,
+    ip: Option<String>,
+) -> AppResult<User> {
+    let db = state.db();
+    let policy = &state.config().login;
+    let typed: String = username.trim().to_lowercase().chars().take(MAX_TYPED).collect();
+    let user_key = throttle::user_key(&typed);
+    let ip_key = ip.as_deref().map(throttle::ip_key);
+
+    let mut lock = throttle::locked_for(db, &user_key).await?;
+    if let Some(k) = &ip_key {
+        lock = lock.max(throttle::locked_for(db, k).await?);
+    }
+    if let Some(retry_after) = lock {
+        let entry = Entry::new(None, typed.clone(), "login.blocked")
+            .ip(ip)
+            .metadata(serde_json::json!({ "retry_after": retry_after }));
+        audit::record(db, &entry).await?;
+        return Err(AppError::TooManyAttempts { retry_after });
+    }
+
+    let found = users::find_for_login(db, &typed).await?;
+    let hash = found.as_ref().map_or(state.dummy_hash(), |(_, h)| h.as_str());
+    let password_ok = password::verify(password_text, hash).await?;
+
+    match found {
+        Some((user, _)) if password_ok && !user.disabled => {
+            throttle::reset(db, &user_key).await?;
+            let entry = Entry::new(Some(user.id), user.username.clone(), "login.success")
+                .target(format!("user:{}", user.id))
+                .ip(ip);
+            audit::record(db, &entry).await?;
+            Ok(user)
+        }
+        found => {
+            let actor_id = found.as_ref().map(|(u, _)| u.id);
+            let user_locked = throttle::record_failure(db, &user_key, policy.max_failures, policy).await?;
+            let ip_locked = match &ip_key {
+                Some(k) => throttle::record_failure(db, k, policy.ip_max_failures, policy).await?,
+                None => false,
+            };
+            let failure = Entry::new(actor_id, typed.clone(), "login.failure").ip(ip.clone());
+            audit::record(db, &failure).await?;
+            if user_locked || ip_locked {
+                let what = if user_locked { "account" } else { "ip" };
+                let entry = Entry::new(actor_id, typed, "login.locked").ip(ip).metadata(serde_json::json!({
+                    "scope": what, "seconds": policy.lockout.as_secs(),
+                }));
+                audit::record(db, &entry).await?;
+            }
+            Err(AppError::InvalidCredentials)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Who is asking and what they may do: roles, the signed-in principal, capabilities,
+//! password hashing, tokens and login throttling.
+
+pub mod extract;
+pub mod login;
+pub mod password;
+pub mod throttle;
+pub mod tokens;
+
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::Lang;
+
+/// A staff role. Order matters: each role can do what the ones after it can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, plus user management, settings and the audit log.
+    Admin,
+    /// Agent powers plus approvals, all queues and reports.
+    Supervisor,
+    /// Live dashboard, takeovers, replies, emails.
+    Agent,
+    /// Read-only dashboards and reports.
+    Viewer,
+}
+
+impl Role {
+    /// All roles, most powerful first.
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Agent, Role::Viewer];
+
+    /// Stored and wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Supervisor => "supervisor",
+            Self::Agent => "agent",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text.trim())
+    }
+
+    /// i18n key of the role's display name.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Self::Admin => "role.admin",
+            Self::Supervisor => "role.supervisor",
+            Self::Agent => "role.agent",
+            Self::Viewer => "role.viewer",
+        }
+    }
+}
+
+/// The signed-in staff member, loaded fresh from the database on every request so that
+/// a role change or a disable takes effect at once.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// User id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub full_name: String,
+    /// Current role.
+    pub role: Role,
+    /// Preferred interface language.
+    pub language: Lang,
+    /// True until a temporary password has been replaced.
+    pub must_change_password: bool,
+}
+
+/// Proof that the holder may administer users. Only [`Principal::admin`] makes one, so
+/// user-management functions that take it cannot be reached by a forgotten `if`.
+#[derive(Debug)]
+pub struct AdminCap<'a> {
+    principal: &'a Principal,
+}
+
+impl AdminCap<'_> {
+    /// The admin acting.
+    pub fn actor(&self) -> &Principal {
+        self.principal
+    }
+}
+
+impl Principal {
+    /// Admin capability, when the role allows it.
+    pub fn admin(&self) -> Option<AdminCap<'_>> {
+        (self.role == Role::Admin).then_some(AdminCap { principal: self })
+    }
+}

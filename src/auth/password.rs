@@ -1,0 +1,83 @@
+//! Password hashing with argon2id (OWASP minimum: m=19456 KiB, t=2, p=1), always off
+//! the async runtime.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+
+/// Shortest accepted password (characters).
+pub const MIN_LEN: usize = 10;
+/// Longest accepted password (characters); bounds hashing cost.
+pub const MAX_LEN: usize = 256;
+
+fn hasher() -> anyhow::Result<Argon2<'static>> {
+    let params = Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Checks length rules; returns the i18n key of the problem.
+pub fn check_strength(password: &str) -> Result<(), &'static str> {
+    let n = password.chars().count();
+    if n < MIN_LEN {
+        Err("field.password_short")
+    } else if n > MAX_LEN {
+        Err("field.password_long")
+    } else {
+        Ok(())
+    }
+}
+
+/// Hashes a password into a PHC string (salt included).
+pub async fn hash(password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+}
+
+/// Blocking variant, for CLI and start-up paths that run before the server.
+pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
+    let hash = hasher()?.hash_password(password.as_bytes()).map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?;
+    Ok(hash.to_string())
+}
+
+/// True when `password` matches `phc`. A malformed stored hash counts as no match.
+pub async fn verify(password: &str, phc: &str) -> anyhow::Result<bool> {
+    let password = password.to_owned();
+    let phc = phc.to_owned();
+    let ok = tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&phc) else {
+            return Ok(false);
+        };
+        Ok::<_, anyhow::Error>(hasher()?.verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await??;
+    Ok(ok)
+}
+
+/// A random password for first-run admins and resets: 20 characters from an
+/// unambiguous alphabet (about 115 bits).
+pub fn generate() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_use_argon2id_with_owasp_parameters() {
+        let phc = hash("correct horse battery").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify("correct horse battery", &phc).await.unwrap());
+        assert!(!verify("Correct horse battery", &phc).await.unwrap());
+        assert!(!verify("x", "not a hash").await.unwrap());
+    }
+
+    #[test]
+    fn generated_passwords_pass_the_rules_and_differ() {
+        let a = generate();
+        assert!(check_strength(&a).is_ok());
+        assert_ne!(a, generate());
+    }
+}

@@ -1,0 +1,318 @@
+//! Configuration from environment variables (and a `.env` file when present).
+//!
+//! Every variable is documented in README.md with its default. An invalid value stops
+//! start-up with a message naming the variable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A secret string whose `Debug` never prints the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used, never to log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Settings for login throttling.
+#[derive(Clone, Debug)]
+pub struct LoginPolicy {
+    /// Consecutive failures for one account name before it is locked.
+    pub max_failures: i64,
+    /// Consecutive failures from one client IP before it is locked.
+    pub ip_max_failures: i64,
+    /// How long a lock lasts.
+    pub lockout: Duration,
+}
+
+/// Everything the application needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listen address (`CENTRALITA_ADDR`).
+    pub addr: SocketAddr,
+    /// Data folder for the SQLite file and other local state (`CENTRALITA_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Database URL (`DATABASE_URL`); a SQLite file in the data folder by default.
+    pub database_url: String,
+    /// Maximum pooled database connections (`CENTRALITA_DB_MAX_CONNECTIONS`).
+    pub db_max_connections: u32,
+    /// Password of the first admin, used only when no user exists (`CENTRALITA_ADMIN_PASSWORD`).
+    pub admin_password: Option<Secret>,
+    /// HMAC key for API access tokens (`CENTRALITA_JWT_SECRET`); generated and kept in
+    /// the database when unset so that every node agrees.
+    pub jwt_secret: Option<Secret>,
+    /// True when users reach the app over HTTPS (`CENTRALITA_SECURE_COOKIES`): cookies
+    /// get `Secure` and responses carry HSTS.
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` for the client IP (`CENTRALITA_TRUST_PROXY`).
+    pub trust_proxy: bool,
+    /// Session idle timeout (`CENTRALITA_SESSION_IDLE_MINUTES`).
+    pub session_idle: Duration,
+    /// Session absolute lifetime (`CENTRALITA_SESSION_MAX_HOURS`).
+    pub session_max: Duration,
+    /// API access token lifetime (`CENTRALITA_ACCESS_TOKEN_MINUTES`).
+    pub access_token_ttl: Duration,
+    /// API refresh token lifetime (`CENTRALITA_REFRESH_TOKEN_DAYS`).
+    pub refresh_token_ttl: Duration,
+    /// Login throttling (`CENTRALITA_LOGIN_MAX_FAILURES`, `CENTRALITA_LOGIN_IP_MAX_FAILURES`,
+    /// `CENTRALITA_LOGIN_LOCKOUT_SECONDS`).
+    pub login: LoginPolicy,
+    /// Largest accepted request body in bytes (`CENTRALITA_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Log output format (`CENTRALITA_LOG_FORMAT`: `text` or `json`).
+    pub log_json: bool,
+    /// The remote model, when `CENTRALITA_LLM_BASE_URL` is set; the built-in engine otherwise.
+    pub llm: Option<crate::agents::openai::OpenAiConfig>,
+    /// Guards on each customer turn.
+    pub agent_limits: AgentLimits,
+}
+
+/// Caps that keep one customer turn bounded whatever the model does.
+#[derive(Clone, Debug)]
+pub struct AgentLimits {
+    /// Tool-calling rounds per turn (`CENTRALITA_AGENT_MAX_TOOL_ROUNDS`).
+    pub max_tool_rounds: u32,
+    /// Tokens a model may generate per request (`CENTRALITA_AGENT_MAX_TOKENS`).
+    pub max_tokens: u32,
+    /// Wall-clock budget for the whole turn (`CENTRALITA_AGENT_TURN_BUDGET_SECONDS`).
+    pub turn_budget: Duration,
+}
+
+/// A configuration error naming the offending variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment, after loading `.env`
+    /// (variables already set in the environment win).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is worth stopping for.
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError { var: ".env", message: err.to_string() });
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let addr = parse(&var, "CENTRALITA_ADDR", "127.0.0.1:8080", "an address like 127.0.0.1:8080")?;
+        let data_dir = PathBuf::from(var("CENTRALITA_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = match var("DATABASE_URL") {
+            Some(url) => {
+                if crate::db::Backend::from_url(&url).is_none() {
+                    return Err(ConfigError {
+                        var: "DATABASE_URL",
+                        message: "must start with sqlite: or postgres:// (or postgresql://)".into(),
+                    });
+                }
+                url
+            }
+            None => format!("sqlite://{}", data_dir.join("centralita.db").display()),
+        };
+        let admin_password = var("CENTRALITA_ADMIN_PASSWORD").map(Secret::new);
+        if let Some(p) = &admin_password
+            && let Err(msg) = crate::auth::password::check_strength(p.expose())
+        {
+            return Err(ConfigError { var: "CENTRALITA_ADMIN_PASSWORD", message: msg.into() });
+        }
+        let jwt_secret = var("CENTRALITA_JWT_SECRET").map(Secret::new);
+        if jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            return Err(ConfigError { var: "CENTRALITA_JWT_SECRET", message: "must be at least 32 characters".into() });
+        }
+        let log_json = match var("CENTRALITA_LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(_) => {
+                return Err(ConfigError { var: "CENTRALITA_LOG_FORMAT", message: "must be text or json".into() });
+            }
+        };
+        let llm = match var("CENTRALITA_LLM_BASE_URL") {
+            None => None,
+            Some(base_url) => {
+                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                    return Err(ConfigError {
+                        var: "CENTRALITA_LLM_BASE_URL",
+                        message: "must start with http:// or https://".into(),
+                    });
+                }
+                let mut per_agent = std::collections::HashMap::new();
+                for (name, agent) in [
+                    ("CENTRALITA_LLM_MODEL_ROUTING", crate::agents::model::AgentKind::Routing),
+                    ("CENTRALITA_LLM_MODEL_SERVICE", crate::agents::model::AgentKind::Service),
+                    ("CENTRALITA_LLM_MODEL_SUPERVISOR", crate::agents::model::AgentKind::Supervisor),
+                ] {
+                    if let Some(m) = var(name) {
+                        per_agent.insert(agent, m);
+                    }
+                }
+                Some(crate::agents::openai::OpenAiConfig {
+                    base_url,
+                    api_key: var("CENTRALITA_LLM_API_KEY").map(Secret::new),
+                    model: var("CENTRALITA_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+                    per_agent,
+                    timeout: Duration::from_secs(bounded(&var, "CENTRALITA_LLM_TIMEOUT_SECONDS", 30, 1, 600)?),
+                    max_retries: bounded(&var, "CENTRALITA_LLM_MAX_RETRIES", 3, 0, 10)? as u32,
+                    backoff: Duration::from_millis(bounded(&var, "CENTRALITA_LLM_BACKOFF_MS", 500, 1, 60_000)?),
+                    max_backoff: Duration::from_millis(bounded(
+                        &var,
+                        "CENTRALITA_LLM_MAX_BACKOFF_MS",
+                        8_000,
+                        1,
+                        600_000,
+                    )?),
+                })
+            }
+        };
+        let agent_limits = AgentLimits {
+            max_tool_rounds: bounded(&var, "CENTRALITA_AGENT_MAX_TOOL_ROUNDS", 4, 1, 20)? as u32,
+            max_tokens: bounded(&var, "CENTRALITA_AGENT_MAX_TOKENS", 512, 16, 32_768)? as u32,
+            turn_budget: Duration::from_secs(bounded(&var, "CENTRALITA_AGENT_TURN_BUDGET_SECONDS", 60, 1, 3600)?),
+        };
+        Ok(Self {
+            llm,
+            agent_limits,
+            addr,
+            data_dir,
+            database_url,
+            db_max_connections: bounded(&var, "CENTRALITA_DB_MAX_CONNECTIONS", 10, 1, 1000)? as u32,
+            admin_password,
+            jwt_secret,
+            secure_cookies: boolean(&var, "CENTRALITA_SECURE_COOKIES", false)?,
+            trust_proxy: boolean(&var, "CENTRALITA_TRUST_PROXY", false)?,
+            session_idle: Duration::from_secs(60 * bounded(&var, "CENTRALITA_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)?),
+            session_max: Duration::from_secs(3600 * bounded(&var, "CENTRALITA_SESSION_MAX_HOURS", 12, 1, 24 * 30)?),
+            access_token_ttl: Duration::from_secs(
+                60 * bounded(&var, "CENTRALITA_ACCESS_TOKEN_MINUTES", 15, 1, 24 * 60)?,
+            ),
+            refresh_token_ttl: Duration::from_secs(
+                86_400 * bounded(&var, "CENTRALITA_REFRESH_TOKEN_DAYS", 14, 1, 365)?,
+            ),
+            login: LoginPolicy {
+                max_failures: bounded(&var, "CENTRALITA_LOGIN_MAX_FAILURES", 5, 1, 1000)? as i64,
+                ip_max_failures: bounded(&var, "CENTRALITA_LOGIN_IP_MAX_FAILURES", 50, 1, 100_000)? as i64,
+                lockout: Duration::from_secs(bounded(&var, "CENTRALITA_LOGIN_LOCKOUT_SECONDS", 900, 1, 86_400 * 7)?),
+            },
+            max_body_bytes: bounded(&var, "CENTRALITA_MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)? as usize,
+            log_json,
+        })
+    }
+
+    /// A configuration for tests and embedding: defaults, a given database, port 0.
+    pub fn for_database(database_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Result<Self, ConfigError> {
+        let mut config = Self::from_lookup(|_| None)?;
+        config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.database_url = database_url.into();
+        config.data_dir = data_dir.into();
+        Ok(config)
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    let raw = var(name).unwrap_or_else(|| default.to_owned());
+    raw.parse().map_err(|_| ConfigError { var: name, message: format!("expected {expected}, got {raw:?}") })
+}
+
+fn bounded(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let value: u64 = parse(var, name, &default.to_string(), &format!("a whole number from {min} to {max}"))?;
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError { var: name, message: format!("expected a whole number from {min} to {max}, got {value}") })
+    }
+}
+
+fn boolean(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match var(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError { var: name, message: format!("expected true or false, got {other:?}") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_on_localhost_with_sqlite_in_data_dir() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://./data/centralita.db");
+        assert_eq!(c.login.max_failures, 5);
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (name, value) in [
+            ("CENTRALITA_ADDR", "nope"),
+            ("DATABASE_URL", "mysql://x"),
+            ("CENTRALITA_LOGIN_MAX_FAILURES", "0"),
+            ("CENTRALITA_SECURE_COOKIES", "maybe"),
+            ("CENTRALITA_JWT_SECRET", "short"),
+            ("CENTRALITA_ADMIN_PASSWORD", "123"),
+        ] {
+            let err = with(&[(name, value)]).unwrap_err();
+            assert_eq!(err.var, name);
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = with(&[
+            ("CENTRALITA_ADMIN_PASSWORD", "correct horse battery"),
+            ("CENTRALITA_JWT_SECRET", "x".repeat(40).as_str()),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("correct horse"));
+        assert!(!shown.contains(&"x".repeat(40)));
+    }
+}

@@ -1,0 +1,187 @@
+//! The one application error type and its HTTP rendering.
+//!
+//! Handlers return `Result<T, AppError>`. The response is JSON (`{"error", "message",
+//! "fields"?}`); for browser pages, `web::errors` turns it into a localized HTML page
+//! using the [`ErrorInfo`] left in the response extensions. Database and internal
+//! errors log their cause and show an opaque message.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::i18n::{Lang, t};
+
+/// Field name → i18n key of the message explaining what is wrong with it.
+pub type FieldErrors = BTreeMap<&'static str, &'static str>;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No valid session or token.
+    #[error("authentication required")]
+    Unauthorized,
+    /// Username/password pair rejected (same answer for unknown users).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Signed in, but the role does not allow this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The account still has a temporary password; it must be changed first.
+    #[error("password change required")]
+    PasswordChangeRequired,
+    /// A state-changing request failed the CSRF checks.
+    #[error("csrf check failed")]
+    Csrf,
+    /// The thing asked for does not exist (or is not visible to the caller).
+    #[error("not found")]
+    NotFound,
+    /// The request conflicts with the current state (the code names which).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Input was understood but breaks a rule; messages per field.
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    /// Input could not be understood at all; the message is for people.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The body is well-formed JSON of the wrong shape (types, unknown or missing
+    /// fields); the message says where.
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
+    /// The body is larger than allowed.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The body is not JSON (or not the declared content type).
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// Too many failed attempts; try again after this many seconds.
+    #[error("too many attempts")]
+    TooManyAttempts {
+        /// Seconds until the lock lifts.
+        retry_after: u64,
+    },
+    /// A database failure (logged, shown as an opaque 500).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Any other unexpected failure (logged, shown as an opaque 500).
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(err: tower_sessions::session::Error) -> Self {
+        Self::Internal(anyhow::anyhow!("session store: {err}"))
+    }
+}
+
+/// What the HTML layer needs to render an error page; left in response extensions.
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    /// Stable machine code (`unauthorized`, `forbidden`, ...).
+    pub code: &'static str,
+    /// i18n key of the human message.
+    pub message_key: &'static str,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<BTreeMap<&'a str, &'a str>>,
+}
+
+impl AppError {
+    /// HTTP status, stable code and i18n message key.
+    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "error.unauthorized"),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", "error.invalid_credentials"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "error.forbidden"),
+            Self::Csrf => (StatusCode::FORBIDDEN, "csrf", "error.csrf"),
+            Self::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required", "account.must_change"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "error.not_found"),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "error.validation"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "error.conflict"),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error.bad_request"),
+            Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "error.invalid_body"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "error.payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "error.unsupported_media_type")
+            }
+            Self::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "error.too_many_attempts")
+            }
+            Self::Database(_) | Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "error.internal"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code, message_key) = self.parts();
+        match &self {
+            Self::Database(err) => tracing::error!(error = %err, "database error"),
+            Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
+            _ => {}
+        }
+        let mut message = t(Lang::En, message_key).to_owned();
+        if let Self::BadRequest(detail) | Self::Unprocessable(detail) = &self {
+            message = format!("{message}: {detail}");
+        }
+        if let Self::Conflict(what) = &self {
+            message = format!("{message} ({what})");
+        }
+        let fields = match &self {
+            Self::Validation(fields) => Some(fields.iter().map(|(k, v)| (*k, t(Lang::En, v))).collect()),
+            _ => None,
+        };
+        let mut response = (status, axum::Json(Body { error: code, message, fields })).into_response();
+        if let Self::TooManyAttempts { retry_after } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response.extensions_mut().insert(ErrorInfo { code, message_key });
+        response
+    }
+}
+
+/// Shorthand for handler results.
+pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(err: AppError) -> (StatusCode, serde_json::Value, Option<String>) {
+        let response = err.into_response();
+        let status = response.status();
+        let retry = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), retry)
+    }
+
+    #[tokio::test]
+    async fn errors_render_as_json_with_a_human_message() {
+        let (status, body, _) = body_of(AppError::PayloadTooLarge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"], "payload_too_large");
+        assert_eq!(body["message"], "The request is too large.");
+        let (status, body, retry) = body_of(AppError::TooManyAttempts { retry_after: 42 }).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry.as_deref(), Some("42"));
+        assert!(body["message"].as_str().unwrap().contains("Too many"));
+        let (_, body, _) = body_of(AppError::Validation(FieldErrors::from([("email", "field.email_invalid")]))).await;
+        assert_eq!(body["fields"]["email"], "Enter a valid email address.");
+    }
+
+    #[tokio::test]
+    async fn internal_errors_do_not_leak_their_cause() {
+        let (status, body, _) = body_of(AppError::Internal(anyhow::anyhow!("secret table xyz exploded"))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("xyz"));
+    }
+}

@@ -1,0 +1,336 @@
+//! Spanish and English texts for pages, errors and emails.
+//!
+//! Every text lives in one table (key, Spanish, English) so that a missing translation
+//! is impossible by construction; a unit test checks keys are unique.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+
+/// A supported interface language.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Español (the default).
+    #[default]
+    Es,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The ISO 639-1 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Es => "es",
+            Self::En => "en",
+        }
+    }
+
+    /// Parses `es` / `en` (case-insensitive, region ignored: `es-MX`, `en_GB`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let primary = text.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "es" => Some(Self::Es),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    /// Picks the preferred supported language from an `Accept-Language` header,
+    /// honouring q-values; Spanish when nothing matches.
+    pub fn from_accept_language(header: &str) -> Self {
+        let mut best: Option<(f32, Self)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let Some(lang) = pieces.next().and_then(Self::parse) else {
+                continue;
+            };
+            let q = pieces.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or_default()
+    }
+
+    /// The other language (for the switch link).
+    pub fn other(self) -> Self {
+        match self {
+            Self::Es => Self::En,
+            Self::En => Self::Es,
+        }
+    }
+}
+
+/// Looks up `key` in `lang`; an unknown key returns itself so that a gap shows up in
+/// the page instead of crashing.
+pub fn t(lang: Lang, key: &str) -> &str {
+    match TABLE.get(key) {
+        Some((es, en)) => match lang {
+            Lang::Es => es,
+            Lang::En => en,
+        },
+        None => key,
+    }
+}
+
+/// A translator handed to templates: `{{ tr.t("login.title") }}`.
+#[derive(Clone, Copy, Debug)]
+pub struct Tr(pub Lang);
+
+impl Tr {
+    /// The text for `key` in this language.
+    pub fn t<'a>(&self, key: &'a str) -> &'a str {
+        match TABLE.get(key) {
+            Some((es, en)) => match self.0 {
+                Lang::Es => es,
+                Lang::En => en,
+            },
+            None => key,
+        }
+    }
+
+    /// The language code, for `<html lang>`.
+    pub fn code(&self) -> &'static str {
+        self.0.code()
+    }
+}
+
+static TABLE: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
+    LazyLock::new(|| TEXTS.iter().map(|(k, es, en)| (*k, (*es, *en))).collect());
+
+const TEXTS: &[(&str, &str, &str)] = &[
+    // Chrome
+    ("app.name", "Centralita", "Centralita"),
+    ("app.tagline", "Centro de llamadas con IA", "AI call center"),
+    ("nav.home", "Inicio", "Home"),
+    ("nav.users", "Usuarios", "Users"),
+    ("nav.calls", "Llamadas", "Calls"),
+    ("calls.title", "Llamadas", "Calls"),
+    ("calls.none", "Todavía no hay llamadas.", "No calls yet."),
+    ("calls.call", "Llamada", "Call"),
+    ("calls.status", "Estado", "Status"),
+    ("calls.department", "Departamento", "Department"),
+    ("calls.category", "Categoría", "Category"),
+    ("calls.sentiment", "Sentimiento", "Sentiment"),
+    ("calls.priority", "Prioridad", "Priority"),
+    ("calls.confidence", "Confianza", "Confidence"),
+    ("calls.escalation", "Motivo de escalado", "Escalation reason"),
+    ("calls.tokens", "Tokens", "Tokens"),
+    ("calls.transcript", "Conversación", "Transcript"),
+    ("calls.steps", "Pasos de los agentes", "Agent steps"),
+    ("calls.turn", "Turno", "Turn"),
+    ("calls.agent", "Agente", "Agent"),
+    ("calls.model", "Modelo", "Model"),
+    ("calls.outcome", "Resultado", "Outcome"),
+    ("calls.tools", "Herramientas", "Tools"),
+    ("nav.audit", "Auditoría", "Audit log"),
+    ("nav.account", "Mi cuenta", "My account"),
+    ("nav.logout", "Cerrar sesión", "Sign out"),
+    ("nav.switch_lang", "English", "Español"),
+    ("nav.skip", "Saltar al contenido", "Skip to content"),
+    // Login
+    ("login.title", "Iniciar sesión", "Sign in"),
+    ("login.username", "Usuario", "Username"),
+    ("login.password", "Contraseña", "Password"),
+    ("login.submit", "Entrar", "Sign in"),
+    ("login.signed_out", "Has cerrado la sesión.", "You have signed out."),
+    ("login.expired", "Tu sesión ha caducado. Vuelve a entrar.", "Your session has expired. Please sign in again."),
+    // Roles
+    ("role.admin", "Administración", "Admin"),
+    ("role.supervisor", "Supervisión", "Supervisor"),
+    ("role.agent", "Agente", "Agent"),
+    ("role.viewer", "Consulta", "Viewer"),
+    ("lang.es", "Español", "Spanish"),
+    ("lang.en", "Inglés", "English"),
+    // Home
+    ("home.welcome", "Hola", "Hello"),
+    ("home.your_role", "Tu rol", "Your role"),
+    (
+        "home.admin.lead",
+        "Gestiona quién entra en Centralita y revisa lo ocurrido.",
+        "Manage who can use Centralita and review what happened.",
+    ),
+    (
+        "home.supervisor.lead",
+        "Supervisa las colas, aprueba las acciones de la IA y consulta las métricas.",
+        "Watch the queues, approve AI actions and read the metrics.",
+    ),
+    (
+        "home.agent.lead",
+        "Atiende las llamadas escaladas y toma el control cuando haga falta.",
+        "Handle escalated calls and take over when needed.",
+    ),
+    (
+        "home.viewer.lead",
+        "Consulta los paneles y los informes en modo de solo lectura.",
+        "Browse dashboards and reports, read-only.",
+    ),
+    ("home.can", "Puedes", "You can"),
+    (
+        "cap.manage_users",
+        "crear usuarios, cambiar roles, desactivar cuentas y restablecer contraseñas",
+        "create users, change roles, disable accounts and reset passwords",
+    ),
+    ("cap.read_audit", "leer el registro de auditoría", "read the audit log"),
+    (
+        "cap.approve_actions",
+        "aprobar o rechazar acciones de la IA que requieren a una persona",
+        "approve or reject AI actions that need a person",
+    ),
+    ("cap.take_over", "tomar el control de llamadas y responder a clientes", "take over calls and reply to customers"),
+    ("cap.view_dashboards", "ver paneles, colas y métricas", "view dashboards, queues and metrics"),
+    ("home.stats.users", "Usuarios activos", "Active users"),
+    ("home.stats.customers", "Clientes", "Customers"),
+    ("home.stats.departments", "Departamentos", "Departments"),
+    // Users
+    ("users.title", "Usuarios", "Users"),
+    ("users.new", "Nuevo usuario", "New user"),
+    ("users.username", "Usuario", "Username"),
+    ("users.email", "Correo electrónico", "Email"),
+    ("users.full_name", "Nombre completo", "Full name"),
+    ("users.role", "Rol", "Role"),
+    ("users.language", "Idioma", "Language"),
+    ("users.temp_password", "Contraseña temporal", "Temporary password"),
+    (
+        "users.temp_password_hint",
+        "Al menos 10 caracteres. Deberá cambiarla al entrar.",
+        "At least 10 characters. They must change it at first sign-in.",
+    ),
+    ("users.status", "Estado", "Status"),
+    ("users.active", "Activo", "Active"),
+    ("users.disabled", "Desactivado", "Disabled"),
+    ("users.create", "Crear usuario", "Create user"),
+    ("users.created", "Usuario creado.", "User created."),
+    ("users.save_role", "Cambiar rol", "Change role"),
+    ("users.disable", "Desactivar", "Disable"),
+    ("users.enable", "Activar", "Enable"),
+    ("users.reset_password", "Restablecer contraseña", "Reset password"),
+    ("users.new_password", "Nueva contraseña temporal", "New temporary password"),
+    ("users.updated", "Cambios guardados.", "Changes saved."),
+    ("users.actions", "Acciones", "Actions"),
+    ("users.none", "No hay usuarios.", "No users yet."),
+    ("users.you", "tú", "you"),
+    (
+        "users.confirm_disable",
+        "¿Desactivar esta cuenta? Se cerrarán sus sesiones.",
+        "Disable this account? Their sessions will end.",
+    ),
+    // Account
+    ("account.title", "Mi cuenta", "My account"),
+    ("account.change_password", "Cambiar contraseña", "Change password"),
+    (
+        "account.must_change",
+        "Tu contraseña es temporal. Elige una nueva para continuar.",
+        "Your password is temporary. Choose a new one to continue.",
+    ),
+    ("account.current_password", "Contraseña actual", "Current password"),
+    ("account.new_password", "Nueva contraseña", "New password"),
+    ("account.confirm_password", "Repite la nueva contraseña", "Repeat the new password"),
+    ("account.password_changed", "Contraseña cambiada.", "Password changed."),
+    ("account.language", "Idioma de la interfaz", "Interface language"),
+    ("account.save", "Guardar", "Save"),
+    // Audit
+    ("audit.title", "Registro de auditoría", "Audit log"),
+    ("audit.at", "Cuándo", "When"),
+    ("audit.actor", "Quién", "Who"),
+    ("audit.action", "Acción", "Action"),
+    ("audit.target", "Sobre", "Target"),
+    ("audit.ip", "IP", "IP"),
+    ("audit.details", "Detalles", "Details"),
+    ("audit.empty", "Aún no hay entradas.", "No entries yet."),
+    ("audit.older", "Anteriores", "Older"),
+    // Validation messages
+    ("field.required", "Este campo es obligatorio.", "This field is required."),
+    (
+        "field.username_invalid",
+        "Usa de 3 a 32 letras minúsculas, números, puntos, guiones o guiones bajos.",
+        "Use 3 to 32 lowercase letters, digits, dots, hyphens or underscores.",
+    ),
+    ("field.username_taken", "Ese nombre de usuario ya existe.", "That username is already taken."),
+    ("field.email_invalid", "Escribe una dirección de correo válida.", "Enter a valid email address."),
+    ("field.email_taken", "Ya hay un usuario con ese correo.", "A user with that email already exists."),
+    ("field.full_name_invalid", "Escribe un nombre de 1 a 100 caracteres.", "Enter a name of 1 to 100 characters."),
+    ("field.role_invalid", "Elige admin, supervisor, agent o viewer.", "Choose admin, supervisor, agent or viewer."),
+    ("field.language_invalid", "Elige es o en.", "Choose es or en."),
+    (
+        "field.password_short",
+        "La contraseña debe tener al menos 10 caracteres.",
+        "The password must have at least 10 characters.",
+    ),
+    (
+        "field.password_long",
+        "La contraseña no puede superar 256 caracteres.",
+        "The password cannot exceed 256 characters.",
+    ),
+    ("field.password_mismatch", "Las contraseñas no coinciden.", "The passwords do not match."),
+    ("field.password_wrong", "La contraseña actual no es correcta.", "The current password is not correct."),
+    (
+        "field.password_same",
+        "La nueva contraseña debe ser distinta de la actual.",
+        "The new password must differ from the current one.",
+    ),
+    (
+        "field.self_demote",
+        "No puedes quitarte el rol de administración ni desactivarte a ti mismo.",
+        "You cannot remove your own admin role or disable yourself.",
+    ),
+    ("field.last_admin", "Debe quedar al menos un administrador activo.", "At least one active admin must remain."),
+    // Errors
+    ("error.title", "Algo no ha ido bien", "Something went wrong"),
+    ("error.back_home", "Volver al inicio", "Back to home"),
+    ("error.unauthorized", "Inicia sesión para continuar.", "Sign in to continue."),
+    ("error.invalid_credentials", "Usuario o contraseña incorrectos.", "Incorrect username or password."),
+    ("error.forbidden", "Tu rol no permite esta acción.", "Your role does not allow this."),
+    (
+        "error.csrf",
+        "La página ha caducado o la petición no viene de Centralita. Recarga la página e inténtalo de nuevo.",
+        "The page expired or the request did not come from Centralita. Reload the page and try again.",
+    ),
+    ("error.not_found", "No encontramos lo que buscas.", "We could not find what you are looking for."),
+    ("error.validation", "Revisa los campos marcados.", "Please check the highlighted fields."),
+    ("error.bad_request", "No hemos entendido la petición", "The request could not be understood"),
+    ("error.invalid_body", "El cuerpo no tiene la forma esperada", "The body does not have the expected shape"),
+    ("error.conflict", "La acción no es posible en el estado actual", "That is not possible in the current state"),
+    ("error.payload_too_large", "La petición es demasiado grande.", "The request is too large."),
+    (
+        "error.unsupported_media_type",
+        "Envía el cuerpo como JSON (Content-Type: application/json).",
+        "Send the body as JSON (Content-Type: application/json).",
+    ),
+    (
+        "error.too_many_attempts",
+        "Demasiados intentos fallidos. Espera unos minutos y vuelve a intentarlo.",
+        "Too many failed attempts. Wait a few minutes and try again.",
+    ),
+    (
+        "error.internal",
+        "Error interno. Lo hemos registrado; inténtalo de nuevo en un momento.",
+        "Internal error. It has been logged; please try again shortly.",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_key_is_unique_and_translated() {
+        let mut seen = HashSet::new();
+        for (key, es, en) in TEXTS {
+            assert!(seen.insert(*key), "duplicate key {key}");
+            assert!(!es.is_empty() && !en.is_empty(), "empty text for {key}");
+        }
+    }
+
+    #[test]
+    fn accept_language_prefers_highest_q() {
+        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,es;q=0.8"), Lang::En);
+        assert_eq!(Lang::from_accept_language("fr-FR, es-MX;q=0.7, en;q=0.5"), Lang::Es);
+        assert_eq!(Lang::from_accept_language("de"), Lang::Es);
+        assert_eq!(Lang::from_accept_language(""), Lang::Es);
+    }
+}

@@ -1,0 +1,21 @@
+//! Centralita: an AI call center in one binary.
+//!
+//! Layout: `web/` (pages), `api/` (JSON), `auth/` (roles, sessions, tokens), `users/`,
+//! `audit`, `db/` (SQLite/PostgreSQL), `app` (assembly), `cli` (commands).
+
+pub mod agents;
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod calls;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod i18n;
+pub mod metrics;
+pub mod ops;
+pub mod seed;
+pub mod users;
+pub mod web;

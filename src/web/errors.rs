@@ -1,0 +1,68 @@
+//! Turning [`AppError`](crate::error::AppError) responses into pages for browsers:
+//! 401 → the login page (or `HX-Redirect` for htmx), a temporary password → the
+//! password page, anything else → a localized error page. API routes keep JSON.
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::lang;
+use crate::error::ErrorInfo;
+use crate::i18n::Tr;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+/// The `error.html` template.
+pub struct ErrorPage {
+    tr: Tr,
+    message_key: &'static str,
+    status: u16,
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/health" || path == "/metrics"
+}
+
+fn redirect(htmx: bool, to: &'static str) -> Response {
+    if htmx {
+        // A swap of the login page into a fragment would be broken; ask htmx to navigate.
+        let mut r = ().into_response();
+        r.headers_mut().insert("hx-redirect", HeaderValue::from_static(to));
+        r
+    } else {
+        Redirect::to(to).into_response()
+    }
+}
+
+/// Middleware rendering error pages for browser routes.
+pub async fn render(request: Request, next: Next) -> Response {
+    if is_api(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let session = request.extensions().get::<Session>().cloned();
+    let headers = request.headers().clone();
+    let htmx = headers.contains_key("hx-request");
+    let response = next.run(request).await;
+    let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
+        return response;
+    };
+    match info.code {
+        "unauthorized" => return redirect(htmx, "/login"),
+        "password_change_required" => return redirect(htmx, "/account/password"),
+        _ => {}
+    }
+    let status = response.status();
+    let tr = Tr(lang::resolve(&headers, session.as_ref()).await);
+    let page = ErrorPage { tr, message_key: info.message_key, status: status.as_u16() };
+    let mut out = match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => return response,
+    };
+    if let Some(v) = response.headers().get(header::RETRY_AFTER) {
+        out.headers_mut().insert(header::RETRY_AFTER, v.clone());
+    }
+    out
+}

@@ -1,0 +1,97 @@
+//! The browser app: server-rendered askama pages, progressively enhanced with htmx.
+//!
+//! Handlers are named `<page>_<get|post>`. Each page template extends `base.html`;
+//! fragments swapped by htmx start with `_`.
+
+pub mod account;
+pub mod assets;
+pub mod audit;
+pub mod calls;
+pub mod csrf;
+pub mod errors;
+pub mod home;
+pub mod lang;
+pub mod layers;
+pub mod login;
+pub mod users;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Tr;
+
+/// Everything the base layout needs.
+#[derive(Clone, Debug)]
+pub struct PageCtx {
+    /// Translator for the request's language.
+    pub tr: Tr,
+    /// The session's CSRF token (for forms and `hx-headers`).
+    pub csrf: String,
+    /// The signed-in user, if any.
+    pub user: Option<Principal>,
+    /// Which nav entry is current.
+    pub nav: &'static str,
+}
+
+impl PageCtx {
+    /// Builds the context for a page.
+    pub async fn new(
+        session: &Session,
+        headers: &HeaderMap,
+        user: Option<&Principal>,
+        nav: &'static str,
+    ) -> AppResult<Self> {
+        let lang = match user {
+            Some(p) => p.language,
+            None => lang::resolve(headers, Some(session)).await,
+        };
+        Ok(Self { tr: Tr(lang), csrf: csrf::token(session).await?, user: user.cloned(), nav })
+    }
+
+    /// True when the signed-in user is an admin (for showing admin navigation; the
+    /// handlers check again).
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role == Role::Admin)
+    }
+}
+
+/// True for requests made by htmx (they get fragments instead of whole pages).
+pub fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request")
+}
+
+/// A signed-in user who has replaced any temporary password: what most pages need.
+pub fn require_ready(auth: &crate::auth::extract::WebAuth) -> AppResult<()> {
+    if auth.principal.must_change_password { Err(AppError::PasswordChangeRequired) } else { Ok(()) }
+}
+
+/// Routes of the browser app.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home_get))
+        .route("/login", get(login::login_get).post(login::login_post))
+        .route("/logout", post(login::logout_post))
+        .route("/lang", post(account::lang_post))
+        .route("/account", get(account::account_get))
+        .route("/account/password", get(account::password_get).post(account::password_post))
+        .route("/users", get(users::users_get).post(users::users_post))
+        .route("/users/{id}", get(users::user_get))
+        .route("/users/{id}/role", post(users::user_role_post))
+        .route("/users/{id}/disable", post(users::user_disable_post))
+        .route("/users/{id}/enable", post(users::user_enable_post))
+        .route("/users/{id}/password", post(users::user_password_post))
+        .route("/audit", get(audit::audit_get))
+        .route("/calls", get(calls::calls_get))
+        .route("/calls/{id}", get(calls::call_get))
+        .route("/static/{file}", get(assets::asset_get))
+        .fallback(not_found)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}

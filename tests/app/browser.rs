@@ -1,0 +1,243 @@
+//! Headless Chromium drives the pages that matter, through a minimal WebDriver client
+//! (W3C WebDriver over HTTP with reqwest; chromedriver from Debian's packages).
+//!
+//! Set `CENTRALITA_SCREENSHOTS=DIR` to keep a PNG of each step for people to look at.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use centralita::db::Backend;
+use reqwest::Client;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A chromedriver process and one browser session in it.
+pub struct Driver {
+    child: Child,
+    http: Client,
+    session: String,
+    base: String,
+}
+
+impl Driver {
+    /// Starts chromedriver on a free port and opens a headless Chromium session.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} not found ({e}); install chromium and chromium-driver (see README)"));
+        let base = format!("http://127.0.0.1:{port}");
+        let http = Client::new();
+        for _ in 0..100 {
+            if http.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {"binary": chromium, "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=en-US",
+            ]}
+        }}});
+        let r: Value = http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let session =
+            r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {r}")).to_owned();
+        Self { child, http, session, base }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r: Value = req.send().await.unwrap().json().await.unwrap();
+        r["value"].clone()
+    }
+
+    /// Navigates to a URL.
+    pub async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    /// The current URL.
+    pub async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits up to 5 s for an element matching `css`.
+    pub async fn find(&self, css: &str) -> String {
+        for _ in 0..50 {
+            let v = self
+                .call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+                .await;
+            if let Some(id) = v[ELEMENT_KEY].as_str() {
+                return id.to_owned();
+            }
+            if std::env::var("WEBDRIVER_DEBUG").is_ok() {
+                eprintln!("find {css}: {v}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no element {css} on {}", self.url().await);
+    }
+
+    /// Types into the element matching `css`.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+    }
+
+    /// Clicks the element matching `css`.
+    pub async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+    }
+
+    /// Visible text of the element matching `css`.
+    pub async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The `value` property of an input.
+    pub async fn value(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{id}/property/value"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits up to 5 s until the text of `css` contains `needle`.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..50 {
+            last = self.text(css).await;
+            if last.contains(needle) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never showed {needle:?}; last text: {last:?}");
+    }
+
+    /// Accepts a confirm() dialog, waiting for it to appear.
+    pub async fn accept_dialog(&self) {
+        for _ in 0..50 {
+            let v = self.call(reqwest::Method::POST, "/alert/accept", Some(json!({}))).await;
+            if v.is_null() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no dialog appeared");
+    }
+
+    /// Browser console entries (CSP violations show up here).
+    pub async fn console(&self) -> Vec<String> {
+        let v = self.call(reqwest::Method::POST, "/se/log", Some(json!({"type": "browser"}))).await;
+        v.as_array()
+            .map(|a| a.iter().map(|e| e["message"].as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Saves a screenshot as `DIR/name.png` when `CENTRALITA_SCREENSHOTS=DIR` is set.
+    pub async fn screenshot(&self, name: &str) {
+        let Ok(dir) = std::env::var("CENTRALITA_SCREENSHOTS") else { return };
+        use base64::Engine;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default()).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Ends the session and the driver.
+    pub async fn quit(mut self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_signs_in_and_manages_users_in_a_real_browser() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    let d = Driver::start().await;
+
+    d.goto(&app.url("/login")).await;
+    d.screenshot("01-login").await;
+    d.type_into("input[name=username]", "admin").await;
+    d.type_into("input[name=password]", ADMIN_PASSWORD).await;
+    d.click("button[type=submit].primary").await;
+    d.wait_text("main h1", "Administrator").await;
+    assert_eq!(d.url().await, app.url("/"));
+    d.screenshot("02-home").await;
+
+    // Create a user with the plain form.
+    d.goto(&app.url("/users")).await;
+    d.type_into("#new-user input[name=username]", "bruno").await;
+    d.type_into("#new-user input[name=full_name]", "Bruno <b>Díaz</b>").await;
+    d.type_into("#new-user input[name=email]", "bruno@example.com").await;
+    d.type_into("#new-user input[name=password]", "temporary-pw-9").await;
+    d.click("#new-user button[type=submit]").await;
+    let bruno = centralita::users::find_for_login(app.state.db(), "bruno").await.unwrap().expect("created").0;
+    let row = format!("#user-{}", bruno.id);
+    let shown = d.wait_text(&row, "bruno").await;
+    assert!(shown.contains("Bruno <b>Díaz</b>"), "markup shown as text: {shown}");
+
+    // htmx: change the role in place. Text typed in the create form survives, so the
+    // page was not reloaded.
+    d.type_into("#new-user input[name=username]", "still-here").await;
+    d.click(&format!("{row} select[name=role] option[value=supervisor]")).await;
+    d.click(&format!("{row} form[action$='/role'] button")).await;
+    for _ in 0..50 {
+        if centralita::users::get(app.state.db(), bruno.id).await.unwrap().unwrap().role == "supervisor" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(centralita::users::get(app.state.db(), bruno.id).await.unwrap().unwrap().role, "supervisor");
+    assert_eq!(d.value("#new-user input[name=username]").await, "still-here", "no page reload");
+
+    // Disable asks for confirmation, then the row updates in place.
+    d.click(&format!("{row} form[action$='/disable'] button")).await;
+    d.accept_dialog().await;
+    d.find(&format!("{row}.is-disabled form[action$='/enable']")).await;
+    assert!(centralita::users::get(app.state.db(), bruno.id).await.unwrap().unwrap().disabled);
+    assert_eq!(d.value("#new-user input[name=username]").await, "still-here", "no page reload");
+    d.screenshot("03-users").await;
+
+    // A call's page: transcript and agent steps, with the customer's markup as text.
+    centralita::seed::seed_demo(app.state.db()).await.unwrap();
+    let call = centralita::calls::create(app.state.db(), centralita::calls::Channel::Web, Some(1), None).await.unwrap();
+    let text = "No tengo internet desde esta mañana <img src=x onerror=alert(1)>";
+    centralita::calls::post_customer_message(app.state.db(), app.state.pipeline(), call, text, None).await.unwrap();
+    d.goto(&app.url(&format!("/calls/{call}"))).await;
+    let transcript = d.wait_text(".transcript", "No tengo internet").await;
+    assert!(transcript.contains("<img src=x onerror=alert(1)>"), "shown as text: {transcript}");
+    d.find("table.steps details").await;
+    d.screenshot("04-call").await;
+
+    let console = d.console().await;
+    assert!(!console.iter().any(|m| m.contains("Content Security Policy") || m.contains("Refused")), "{console:?}");
+    d.quit().await;
+    app.finish().await;
+}

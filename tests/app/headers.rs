@@ -1,0 +1,69 @@
+//! Security headers and cookie flags.
+
+use centralita::db::Backend;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, new_client, set_cookies};
+
+fn assert_security_headers(r: &reqwest::Response, hsts: bool) {
+    let h = r.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "same-origin");
+    assert!(h.contains_key("x-request-id"));
+    assert_eq!(h.contains_key("strict-transport-security"), hsts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    for path in ["/login", "/api/v1/me", "/health", "/nope", "/static/app.css"] {
+        let r = new_client().get(app.url(path)).send().await.unwrap();
+        assert_security_headers(&r, false);
+    }
+    let login = new_client().get(app.url("/login")).send().await.unwrap();
+    let session = set_cookies(login.headers()).into_iter().find(|c| c.starts_with("centralita_session=")).unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax") && !session.contains("Secure"),
+        "{session}"
+    );
+    // Pages load no inline script: every <script> has a src.
+    let html = login.text().await.unwrap();
+    assert!(html.matches("<script").count() == html.matches("<script src=\"/static/").count());
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_tls_cookies_are_secure_and_hsts_is_sent() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.secure_cookies = true).await;
+    let r = new_client().get(app.url("/login")).send().await.unwrap();
+    assert_security_headers(&r, true);
+    assert!(set_cookies(r.headers()).iter().any(|c| c.starts_with("centralita_session=") && c.contains("Secure")));
+    let r = new_client()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(set_cookies(r.headers()).iter().all(|c| c.contains("Secure")));
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn htmx_is_served_from_the_binary() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    let r = new_client().get(app.url("/static/htmx.min.js")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(r.text().await.unwrap().contains("htmx"));
+    assert_eq!(
+        new_client().get(app.url("/static/../Cargo.toml")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    app.finish().await;
+}

@@ -1,0 +1,22 @@
+//! Centralita's integration tests: the real application on a random port, against a
+//! fresh SQLite file and a fresh PostgreSQL database per test (every test runs on both).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod api_auth;
+mod bad_input;
+mod browser;
+mod calls;
+mod classify;
+mod cli;
+mod csrf;
+mod first_run;
+mod headers;
+mod lockout;
+mod openai_backend;
+mod ops;
+mod roles;
+mod storage;
+mod users_admin;
+mod web_login;

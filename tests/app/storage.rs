@@ -1,0 +1,61 @@
+//! Money and timestamps round-trip identically on SQLite and PostgreSQL.
+
+use centralita::db::{Money, Timestamp};
+use centralita::with_db;
+use time::macros::datetime;
+
+use crate::helpers::TestApp;
+use crate::on_both;
+
+on_both!(money_and_timestamps_round_trip_exactly, timestamps_compare_correctly_in_sql);
+
+async fn money_and_timestamps_round_trip_exactly(app: &TestApp) {
+    let at = Timestamp::from(datetime!(2026-11-22 10:15:30.123456789 UTC));
+    let amounts = [
+        Money::from_cents(0),
+        Money::from_cents(-1),
+        Money::from_cents(123_456_789_012),
+        Money::parse("0,10").unwrap(),
+    ];
+    let db = app.state.db();
+    for (i, amount) in amounts.iter().enumerate() {
+        let (back_amount, back_at): (Money, Timestamp) = with_db!(db, pool => sqlx::query_as(
+            "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ($1, $2, NULL, $3, TRUE, $4) RETURNING balance_cents, created_at",
+        )
+        .bind("Round Trip")
+        .bind(format!("rt{i}@example.com"))
+        .bind(*amount)
+        .bind(at)
+        .fetch_one(pool)
+        .await)
+        .unwrap();
+        assert_eq!(back_amount, *amount);
+        assert_eq!(back_at, at);
+        assert_eq!(back_at.to_string(), "2026-11-22T10:15:30.123456Z", "microseconds kept, nanoseconds cut on both");
+    }
+}
+
+async fn timestamps_compare_correctly_in_sql(app: &TestApp) {
+    // Whole seconds and fractions in the same second must order correctly.
+    let db = app.state.db();
+    let times =
+        [datetime!(2026-01-01 00:00:00 UTC), datetime!(2026-01-01 00:00:00.5 UTC), datetime!(2026-01-01 00:00:01 UTC)];
+    for (i, t) in times.iter().enumerate() {
+        with_db!(db, pool => sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)").bind(format!("t{i}")).bind("x").execute(pool).await.map(|_| ())).unwrap();
+        with_db!(db, pool => sqlx::query("INSERT INTO login_throttle (key, failures, locked_until, updated_at) VALUES ($1, 0, NULL, $2)")
+            .bind(format!("t{i}"))
+            .bind(Timestamp::from(*t))
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
+    let later: Vec<String> = with_db!(db, pool => sqlx::query_scalar(
+        "SELECT key FROM login_throttle WHERE updated_at > $1 ORDER BY updated_at",
+    )
+    .bind(Timestamp::from(times[0]))
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    assert_eq!(later, vec!["t1", "t2"]);
+}
