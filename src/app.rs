@@ -34,6 +34,7 @@ struct Inner {
     keys: Keys,
     dummy_hash: String,
     metrics: Metrics,
+    bus: Arc<crate::events::Bus>,
     started: Instant,
 }
 
@@ -58,6 +59,14 @@ impl AppState {
     /// The three agents over the configured model.
     pub fn pipeline(&self) -> &crate::agents::pipeline::Pipeline {
         &self.0.pipeline
+    }
+    /// The events bus.
+    pub fn bus(&self) -> &crate::events::Bus {
+        &self.0.bus
+    }
+    /// The events bus, for tasks and streams that outlive a request.
+    pub fn bus_handle(&self) -> Arc<crate::events::Bus> {
+        self.0.bus.clone()
     }
     /// Request and login counters.
     pub fn metrics(&self) -> &Metrics {
@@ -151,6 +160,7 @@ impl Application {
             pipeline,
             keys: Keys::new(secret.as_bytes()),
             config,
+            bus: Arc::new(crate::events::Bus::new(db.clone())),
             db,
             dummy_hash,
             metrics: Metrics::default(),
@@ -180,10 +190,13 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let sweeper = tokio::spawn(sweep_sessions(self.state.db().clone()));
+        let mut tasks = self.state.bus_handle().start().await?;
+        tasks.push(tokio::spawn(sweep(self.state.clone())));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
-        sweeper.abort();
+        for task in tasks {
+            task.abort();
+        }
         self.state.db().close().await;
         result.map_err(Into::into)
     }
@@ -216,13 +229,17 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn sweep_sessions(db: Db) {
-    let store = DbSessionStore::new(db);
+/// Deletes expired sessions and day-old events every five minutes.
+async fn sweep(state: AppState) {
+    let store = DbSessionStore::new(state.db().clone());
     let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
         tick.tick().await;
         if let Err(err) = store.delete_expired().await {
             tracing::warn!(error = %err, "expired-session sweep failed");
+        }
+        if let Err(err) = state.bus().prune(time::Duration::days(1)).await {
+            tracing::warn!(error = %err, "old-event sweep failed");
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum AppError {
     /// The request conflicts with the current state (the code names which).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The call is held by another staff member (named).
+    #[error("call held by {0}")]
+    HeldBy(String),
     /// Input was understood but breaks a rule; messages per field.
     #[error("validation failed")]
     Validation(FieldErrors),
@@ -105,6 +108,7 @@ impl AppError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "error.not_found"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "error.validation"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "error.conflict"),
+            Self::HeldBy(_) => (StatusCode::CONFLICT, "call_held", "error.call_held"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error.bad_request"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "error.invalid_body"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "error.payload_too_large"),
@@ -133,6 +137,9 @@ impl IntoResponse for AppError {
         }
         if let Self::Conflict(what) = &self {
             message = format!("{message} ({what})");
+        }
+        if let Self::HeldBy(name) = &self {
+            message = format!("{message}: {name}");
         }
         let fields = match &self {
             Self::Validation(fields) => Some(fields.iter().map(|(k, v)| (*k, t(Lang::En, v))).collect()),

@@ -1,5 +1,5 @@
 //! Calls over the API: start one, post customer messages (JSON or SSE), read one back
-//! with its transcript and agent steps.
+//! with its transcript and agent steps; take over, reply as a person, hand back, close.
 
 use std::convert::Infallible;
 
@@ -14,15 +14,10 @@ use tokio::sync::mpsc;
 
 use super::ApiJson;
 use crate::app::AppState;
-use crate::auth::Role;
 use crate::auth::extract::ApiAuth;
+use crate::calls::staff::{self, Outcome};
 use crate::calls::{self, Channel, CustomerInput};
 use crate::error::{AppError, AppResult};
-
-fn may_act(auth: &ApiAuth) -> AppResult<()> {
-    // Viewers read; everyone else may hold conversations.
-    if auth.principal.role == Role::Viewer { Err(AppError::Forbidden) } else { Ok(()) }
-}
 
 /// `POST /api/v1/calls` body.
 #[derive(Debug, Deserialize)]
@@ -47,11 +42,11 @@ pub async fn calls_post(
     auth: ApiAuth,
     ApiJson(body): ApiJson<CreateCall>,
 ) -> AppResult<Response> {
-    may_act(&auth)?;
+    auth.principal.agent().ok_or(AppError::Forbidden)?;
     let text = calls::parse_message(&body.message)?;
     let customer_id = calls::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
-    let call_id = calls::create(state.db(), body.channel, customer_id, Some(auth.user.id)).await?;
-    let result = calls::post_customer_message(state.db(), state.pipeline(), call_id, &text, None).await?;
+    let call_id = calls::create(&state, body.channel, customer_id, Some(auth.user.id), None).await?;
+    let result = calls::post_customer_message(&state, call_id, &text, None).await?;
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }
 
@@ -66,9 +61,10 @@ fn wants_stream(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"))
 }
 
-/// `POST /api/v1/calls/{id}/messages`: the next customer turn. With
-/// `Accept: text/event-stream` the reply streams as `delta` events and ends with `done`
-/// (the turn result) or `error`.
+/// `POST /api/v1/calls/{id}/messages`: from the staff member holding the call, a human
+/// reply the customer sees live (201 `{"message_id"}`); otherwise the next customer
+/// turn (relayed by staff). With `Accept: text/event-stream` the AI's reply streams as
+/// `delta` events and ends with `done` (the turn result) or `error`.
 pub async fn messages_post(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -76,17 +72,21 @@ pub async fn messages_post(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<PostMessage>,
 ) -> AppResult<Response> {
-    may_act(&auth)?;
-    let text = calls::parse_message(&body.text)?;
-    if !wants_stream(&headers) {
-        // `post_customer_message` answers 404 / 409 itself.
-        let result = calls::post_customer_message(state.db(), state.pipeline(), id, &text, None).await?;
-        return Ok(Json(result).into_response());
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let call = calls::get(state.db(), id).await?;
+    if call.status == "human" && call.assigned_to == Some(auth.principal.id) {
+        let message_id = staff::reply(&state, &cap, id, &body.text).await?;
+        return Ok((StatusCode::CREATED, Json(json!({"message_id": message_id, "role": "human"}))).into_response());
     }
-    // Once the stream starts the status is 200, so a missing or closed call is refused
-    // here, as a plain HTTP error, before it does.
-    if calls::get(state.db(), id).await?.status == "closed" {
+    let text = calls::parse_message(&body.text)?;
+    // Once a stream starts the status is 200, so a closed call is refused here, as a
+    // plain HTTP error, before it does.
+    if !call.is_open() {
         return Err(AppError::Conflict("call_closed"));
+    }
+    if !wants_stream(&headers) {
+        let result = calls::post_customer_message(&state, id, &text, None).await?;
+        return Ok(Json(result).into_response());
     }
     let (delta_tx, mut delta_rx) = mpsc::channel::<String>(64);
     let (event_tx, event_rx) = mpsc::channel::<Event>(64);
@@ -94,7 +94,7 @@ pub async fn messages_post(
     // stored.
     let turn_state = state.clone();
     let turn = tokio::spawn(async move {
-        calls::post_customer_message(turn_state.db(), turn_state.pipeline(), id, &text, Some(&delta_tx)).await
+        calls::post_customer_message(&turn_state, id, &text, Some(&delta_tx)).await
     });
     tokio::spawn(async move {
         while let Some(piece) = delta_rx.recv().await {
@@ -122,6 +122,7 @@ pub async fn call_get(State(state): State<AppState>, _auth: ApiAuth, Path(id): P
     let call = calls::get(state.db(), id).await?;
     let messages = calls::messages(state.db(), id).await?;
     let runs = calls::runs(state.db(), id).await?;
+    let actions = calls::actions::for_call(state.db(), id).await?;
     let steps: Vec<Value> = runs
         .iter()
         .map(|r| {
@@ -137,5 +138,46 @@ pub async fn call_get(State(state): State<AppState>, _auth: ApiAuth, Path(id): P
         "department": call.department, "category": call.category, "sentiment": call.sentiment,
         "priority": call.priority, "confidence": call.confidence, "language": call.language,
     });
-    Ok(Json(json!({ "call": call, "classification": classification, "messages": messages, "steps": steps })))
+    Ok(Json(json!({
+        "call": call, "classification": classification, "messages": messages, "steps": steps,
+        "pending_actions": actions.iter().map(super::actions::action_json).collect::<Vec<_>>(),
+    })))
+}
+
+/// `POST /api/v1/calls/{id}/takeover`: the caller holds the call from now on.
+pub async fn takeover_post(State(state): State<AppState>, auth: ApiAuth, Path(id): Path<i64>) -> AppResult<Json<Value>> {
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let call = staff::take_over(&state, &cap, id).await?;
+    Ok(Json(json!({ "call": call })))
+}
+
+/// `POST /api/v1/calls/{id}/handback`: the AI answers again.
+pub async fn handback_post(State(state): State<AppState>, auth: ApiAuth, Path(id): Path<i64>) -> AppResult<Json<Value>> {
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let call = staff::hand_back(&state, &cap, id).await?;
+    Ok(Json(json!({ "call": call })))
+}
+
+/// `POST /api/v1/calls/{id}/close` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseCall {
+    outcome: String,
+    #[serde(default)]
+    csat: Option<i64>,
+}
+
+/// `POST /api/v1/calls/{id}/close`: ends the call with an outcome.
+pub async fn close_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<CloseCall>,
+) -> AppResult<Json<Value>> {
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let outcome = Outcome::parse(&body.outcome)
+        .ok_or_else(|| AppError::Validation(crate::error::FieldErrors::from([("outcome", "field.outcome_invalid")])))?;
+    let csat = staff::parse_csat(body.csat)?;
+    let call = staff::close(&state, &cap, id, outcome, csat).await?;
+    Ok(Json(json!({ "call": call })))
 }

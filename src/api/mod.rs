@@ -1,10 +1,12 @@
 //! The JSON API under `/api/v1`: bearer tokens (or the token cookies), JSON in and out,
 //! errors as `{"error", "message", "fields"?}`.
 
+pub mod actions;
 pub mod audit;
 pub mod auth;
 pub mod calls;
 pub mod classify;
+pub mod events;
 pub mod users;
 
 use axum::Router;
@@ -31,6 +33,15 @@ pub fn router() -> Router<AppState> {
         .route("/calls", post(calls::calls_post))
         .route("/calls/{id}", get(calls::call_get))
         .route("/calls/{id}/messages", post(calls::messages_post))
+        .route("/calls/{id}/takeover", post(calls::takeover_post))
+        .route("/calls/{id}/handback", post(calls::handback_post))
+        .route("/calls/{id}/close", post(calls::close_post))
+        .route("/pending-actions", get(actions::actions_get))
+        .route("/pending-actions/{id}/approve", post(actions::approve_post))
+        .route("/pending-actions/{id}/reject", post(actions::reject_post))
+        .route("/events", get(events::events_get))
+        .route("/presence", post(events::presence_post))
+        .route("/board", get(events::board_get))
         .fallback(not_found)
 }
 

@@ -87,9 +87,49 @@ impl AdminCap<'_> {
     }
 }
 
+/// Proof that the holder may work calls: take them over, reply, hand back, close.
+/// Agents, supervisors and admins; never viewers.
+#[derive(Debug)]
+pub struct AgentCap<'a> {
+    principal: &'a Principal,
+}
+
+impl AgentCap<'_> {
+    /// The staff member acting.
+    pub fn actor(&self) -> &Principal {
+        self.principal
+    }
+    /// True for supervisors and admins, who may act on calls someone else holds.
+    pub fn oversees(&self) -> bool {
+        matches!(self.principal.role, Role::Supervisor | Role::Admin)
+    }
+}
+
+/// Proof that the holder may approve or reject actions the AI requested: supervisors
+/// and admins.
+#[derive(Debug)]
+pub struct ApproverCap<'a> {
+    principal: &'a Principal,
+}
+
+impl ApproverCap<'_> {
+    /// The staff member deciding.
+    pub fn actor(&self) -> &Principal {
+        self.principal
+    }
+}
+
 impl Principal {
     /// Admin capability, when the role allows it.
     pub fn admin(&self) -> Option<AdminCap<'_>> {
         (self.role == Role::Admin).then_some(AdminCap { principal: self })
+    }
+    /// Call-handling capability, when the role allows it.
+    pub fn agent(&self) -> Option<AgentCap<'_>> {
+        (self.role != Role::Viewer).then_some(AgentCap { principal: self })
+    }
+    /// Approval capability, when the role allows it.
+    pub fn approver(&self) -> Option<ApproverCap<'_>> {
+        matches!(self.role, Role::Supervisor | Role::Admin).then_some(ApproverCap { principal: self })
     }
 }

@@ -1,16 +1,28 @@
-//! Calls: creating them, running a customer turn through the agents, and storing
-//! every message and agent step.
+//! Calls: creating them, running a customer turn through the agents, storing every
+//! message and agent step, and the people side of a call (takeover, human replies,
+//! hand-back, close, approvals). Every change publishes an event on the bus.
+//!
+//! Status moves `ai` → `queued` (the supervisor agent escalated) → `human` (a staff
+//! member took it) → back to `ai` (handed back) or `closed`; any open call may be
+//! taken over or closed.
+
+pub mod actions;
+pub mod board;
+pub mod customer;
+pub mod staff;
 
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::agents::model::{ChatMessage, Role};
-use crate::agents::pipeline::{Pipeline, Step};
+use crate::agents::pipeline::Step;
 use crate::agents::tools::CallerScope;
 use crate::agents::{Action, Classification, Verdict};
+use crate::app::AppState;
 use crate::db::{Db, Money, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::events::Kind;
 use crate::users::input::{EmailAddress, parse_full_name};
 use crate::{with_db, with_tx};
 
@@ -49,17 +61,60 @@ pub struct Call {
     pub language: Option<String>,
     /// Why the supervisor escalated, if it did.
     pub escalation_reason: Option<String>,
+    /// The staff member holding the call.
+    pub assigned_to: Option<i64>,
+    /// How it ended (resolved, follow_up, transferred, abandoned).
+    pub outcome: Option<String>,
+    /// The customer's rating, 1–5.
+    pub csat: Option<i32>,
+    /// When it entered the human queue (the latest time).
+    pub queued_at: Option<Timestamp>,
+    /// True once a person has held it.
+    pub human_involved: bool,
+    /// True once the supervisor agent offered the customer a summary.
+    pub summary_offered: bool,
+    /// The customer's answer to the summary offer: yes or no.
+    pub summary_consent: Option<String>,
     /// Created.
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// Ended.
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Call {
+    /// True unless the call has ended.
+    pub fn is_open(&self) -> bool {
+        self.status != "closed"
+    }
+
+    /// Seconds since the call entered the queue (queued calls) or started.
+    pub fn waiting_seconds(&self, now: Timestamp) -> i64 {
+        let since = if self.status == "queued" { self.queued_at.unwrap_or(self.created_at) } else { self.created_at };
+        let end = self.closed_at.unwrap_or(now);
+        (end.unix_seconds() - since.unix_seconds()).max(0)
+    }
+
+    /// The customer should be asked about an emailed summary now.
+    pub fn asks_for_summary_consent(&self) -> bool {
+        self.summary_consent.is_none() && self.customer_id.is_some() && (self.summary_offered || !self.is_open())
+    }
+}
+
+/// `mm:ss` (or `h:mm:ss`) for waiting and handle times.
+pub fn clock(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
 }
 
 /// The `calls` columns of [`Call`] (a macro so that queries stay `&'static str`).
+#[macro_export]
 macro_rules! call_columns {
     () => {
         "id, channel, customer_id, status, department, category, sentiment, priority, confidence, language, \
-         escalation_reason, created_at, updated_at"
+         escalation_reason, assigned_to, outcome, csat, queued_at, human_involved, summary_offered, summary_consent, \
+         created_at, updated_at, closed_at"
     };
 }
 
@@ -72,10 +127,20 @@ pub struct Message {
     pub role: String,
     /// Which agent wrote it (AI messages).
     pub agent: Option<String>,
-    /// Text (untrusted: escape when showing).
+    /// Text (untrusted: escape when showing). For system messages, the staff member's
+    /// name or the outcome; `agent` then says what happened (joined, left, closed).
     pub content: String,
     /// When.
     pub at: Timestamp,
+    /// The staff member who wrote it (human replies).
+    pub author: Option<String>,
+}
+
+impl Message {
+    /// First name of the author, as customers see it.
+    pub fn author_first_name(&self) -> &str {
+        self.author.as_deref().and_then(|a| a.split_whitespace().next()).unwrap_or_default()
+    }
 }
 
 /// A stored agent step.
@@ -182,22 +247,32 @@ pub async fn resolve_customer(
     Ok(Some(id))
 }
 
-/// Opens a call.
-pub async fn create(db: &Db, channel: Channel, customer_id: Option<i64>, created_by: Option<i64>) -> AppResult<i64> {
+/// Opens a call. `access_hash` is the hash of the customer's private link token
+/// (web calls).
+pub async fn create(
+    state: &AppState,
+    channel: Channel,
+    customer_id: Option<i64>,
+    created_by: Option<i64>,
+    access_hash: Option<&str>,
+) -> AppResult<i64> {
     let now = Timestamp::now();
     let channel = match channel {
         Channel::Web => "web",
         Channel::Api => "api",
     };
-    let id: i64 = with_db!(db, pool => sqlx::query_scalar(
-        "INSERT INTO calls (channel, customer_id, status, created_by, created_at, updated_at) VALUES ($1, $2, 'ai', $3, $4, $4) RETURNING id",
+    let id: i64 = with_db!(state.db(), pool => sqlx::query_scalar(
+        "INSERT INTO calls (channel, customer_id, status, created_by, access_hash, created_at, updated_at) \
+         VALUES ($1, $2, 'ai', $3, $4, $5, $5) RETURNING id",
     )
     .bind(channel)
     .bind(customer_id)
     .bind(created_by)
+    .bind(access_hash)
     .bind(now)
     .fetch_one(pool)
     .await)?;
+    state.bus().emit(Kind::CallCreated, Some(id), serde_json::json!({"channel": channel, "status": "ai"})).await;
     Ok(id)
 }
 
@@ -217,7 +292,10 @@ pub async fn recent(db: &Db, limit: i64) -> AppResult<Vec<Call>> {
 /// A call's messages, oldest first.
 pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
     Ok(
-        with_db!(db, pool => sqlx::query_as("SELECT id, role, agent, content, at FROM messages WHERE call_id = $1 ORDER BY id")
+        with_db!(db, pool => sqlx::query_as(
+            "SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author FROM messages m \
+             LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = $1 ORDER BY m.id",
+        )
         .bind(call_id)
         .fetch_all(pool)
         .await)?,
@@ -260,19 +338,58 @@ fn previous_classification(call: &Call) -> Option<Classification> {
     serde_json::from_value(json).ok()
 }
 
+/// Stores a message and publishes it. `agent` is the writing agent for AI messages
+/// and what happened for system messages.
+pub(crate) async fn add_message(
+    state: &AppState,
+    call_id: i64,
+    role: &str,
+    agent: Option<&str>,
+    content: &str,
+    author: Option<&crate::auth::Principal>,
+) -> AppResult<i64> {
+    let id: i64 = with_db!(state.db(), pool => sqlx::query_scalar(
+        "INSERT INTO messages (call_id, role, agent, content, author_id, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(call_id)
+    .bind(role)
+    .bind(agent)
+    .bind(content)
+    .bind(author.map(|a| a.id))
+    .bind(Timestamp::now())
+    .fetch_one(pool)
+    .await)?;
+    let data = serde_json::json!({
+        "message_id": id, "role": role, "agent": agent, "content": content,
+        "author": author.map(|a| a.full_name.as_str()),
+    });
+    state.bus().emit(Kind::Message, Some(call_id), data).await;
+    Ok(id)
+}
+
+/// The classification fields of a call, as events carry them.
+pub(crate) fn call_fields(call: &Call) -> Value {
+    serde_json::json!({
+        "status": call.status, "department": call.department, "category": call.category,
+        "sentiment": call.sentiment, "priority": call.priority, "confidence": call.confidence,
+        "language": call.language, "assigned_to": call.assigned_to, "summary_offered": call.summary_offered,
+    })
+}
+
 /// Stores a customer message and, while the AI holds the call, runs the agents and
 /// stores their reply and steps. Nothing is lost: the customer's message is stored
-/// before any model is asked.
+/// before any model is asked. Reply text is streamed to `deltas` and to the call's
+/// customer page.
 #[tracing::instrument(skip_all, fields(call_id))]
 pub async fn post_customer_message(
-    db: &Db,
-    pipeline: &Pipeline,
+    state: &AppState,
     call_id: i64,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
+    let db = state.db();
     let call = get(db, call_id).await?;
-    if call.status == "closed" {
+    if !call.is_open() {
         return Err(AppError::Conflict("call_closed"));
     }
     let history: Vec<ChatMessage> = messages(db, call_id)
@@ -284,14 +401,7 @@ pub async fn post_customer_message(
             _ => None,
         })
         .collect();
-    let now = Timestamp::now();
-    with_db!(db, pool => sqlx::query("INSERT INTO messages (call_id, role, agent, content, at) VALUES ($1, 'customer', NULL, $2, $3)")
-        .bind(call_id)
-        .bind(text)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+    add_message(state, call_id, "customer", None, text, None).await?;
     if call.status != "ai" {
         // A person holds (or will hold) the call: the AI stays silent.
         return Ok(TurnResult {
@@ -304,19 +414,32 @@ pub async fn post_customer_message(
         });
     }
 
+    let turn_started = Timestamp::now();
     let scope = CallerScope { call_id, customer_id: call.customer_id };
     let previous = previous_classification(&call);
-    let outcome = pipeline.run_turn(db, scope, &history, text, previous.as_ref(), deltas).await?;
+    // Reply text goes to the caller's channel (API streams) and to the customer page.
+    let (page_tx, mut page_rx) = mpsc::channel::<String>(64);
+    let bus = state.bus_handle();
+    let caller = deltas.cloned();
+    let relay = tokio::spawn(async move {
+        while let Some(piece) = page_rx.recv().await {
+            bus.typing(call_id, piece.clone());
+            if let Some(tx) = &caller {
+                let _ = tx.send(piece).await;
+            }
+        }
+    });
+    let outcome = state.pipeline().run_turn(db, scope, &history, text, previous.as_ref(), Some(&page_tx)).await;
+    drop(page_tx);
+    let _ = relay.await;
+    let outcome = outcome?;
     let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
-    let status = if outcome.verdict.action == Action::Escalate { "queued" } else { "ai" };
+    let escalated = outcome.verdict.action == Action::Escalate;
+    let status = if escalated { "queued" } else { "ai" };
+    let offers_summary = outcome.verdict.action == Action::OfferSummary;
     let c = &outcome.classification;
+    let now = Timestamp::now();
     let stored: Result<(), sqlx::Error> = with_tx!(db, tx => {
-        sqlx::query("INSERT INTO messages (call_id, role, agent, content, at) VALUES ($1, 'ai', 'service', $2, $3)")
-            .bind(call_id)
-            .bind(&outcome.reply)
-            .bind(Timestamp::now())
-            .execute(&mut *tx)
-            .await?;
         for step in &outcome.steps {
             sqlx::query(
                 "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
@@ -333,13 +456,15 @@ pub async fn post_customer_message(
             .bind(Value::Array(step.tool_calls.clone()).to_string())
             .bind(&step.output)
             .bind(&step.outcome)
-            .bind(Timestamp::now())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         }
+        // Only while the AI still holds the call: a person may have taken it meanwhile.
         sqlx::query(
             "UPDATE calls SET status = $2, department = $3, category = $4, sentiment = $5, priority = $6, confidence = $7, language = $8, \
-             escalation_reason = COALESCE($9, escalation_reason), updated_at = $10 WHERE id = $1",
+             escalation_reason = COALESCE($9, escalation_reason), queued_at = CASE WHEN $2 = 'queued' THEN $10 ELSE queued_at END, \
+             summary_offered = summary_offered OR $11, updated_at = $10 WHERE id = $1 AND status = 'ai'",
         )
         .bind(call_id)
         .bind(status)
@@ -350,18 +475,33 @@ pub async fn post_customer_message(
         .bind(c.confidence)
         .bind(c.language.code())
         .bind(outcome.verdict.reason.map(|r| r.as_str()))
-        .bind(Timestamp::now())
+        .bind(now)
+        .bind(offers_summary)
         .execute(&mut *tx)
         .await?;
         Ok(())
     });
     stored?;
+    add_message(state, call_id, "ai", Some("service"), &outcome.reply, None).await?;
+    let after = get(db, call_id).await?;
+    state.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&after)).await;
+    if escalated && after.status == "queued" {
+        let data = serde_json::json!({
+            "department": after.department, "priority": after.priority,
+            "reason": outcome.verdict.reason.map(|r| r.as_str()),
+        });
+        state.bus().emit(Kind::Escalated, Some(call_id), data).await;
+    }
+    for action in actions::requested_since(db, call_id, turn_started).await? {
+        let data = serde_json::json!({"action_id": action.id, "tool": action.tool, "params": action.params_json()});
+        state.bus().emit(Kind::ActionPending, Some(call_id), data).await;
+    }
     Ok(TurnResult {
         call_id,
         classification: Some(outcome.classification),
         reply: Some(outcome.reply),
         verdict: Some(outcome.verdict),
-        status: status.to_owned(),
+        status: after.status,
         steps: outcome.steps,
     })
 }

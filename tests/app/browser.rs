@@ -198,7 +198,16 @@ async fn admin_signs_in_and_manages_users_in_a_real_browser() {
     d.type_into("#new-user input[name=email]", "bruno@example.com").await;
     d.type_into("#new-user input[name=password]", "temporary-pw-9").await;
     d.click("#new-user button[type=submit]").await;
-    let bruno = centralita::users::find_for_login(app.state.db(), "bruno").await.unwrap().expect("created").0;
+    // The click returns before the browser has posted the form: wait for the row to exist.
+    let mut created = None;
+    for _ in 0..100 {
+        created = centralita::users::find_for_login(app.state.db(), "bruno").await.unwrap();
+        if created.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bruno = created.expect("the form created the user").0;
     let row = format!("#user-{}", bruno.id);
     let shown = d.wait_text(&row, "bruno").await;
     assert!(shown.contains("Bruno <b>Díaz</b>"), "markup shown as text: {shown}");

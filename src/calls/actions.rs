@@ -1,0 +1,217 @@
+//! Actions the AI asked for but may not take: they wait here until a supervisor or
+//! admin approves or rejects them. Approval executes the stored parameters — exactly
+//! those, exactly once: the decision is a conditional `UPDATE ... WHERE decision IS
+//! NULL` in the same transaction as the effect, so a second approval (another tab,
+//! another node) finds nothing to decide.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::audit::Entry;
+use crate::auth::ApproverCap;
+use crate::db::{Db, Money, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::events::Kind;
+use crate::{audit_insert, with_db, with_tx};
+
+/// A stored pending action.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct PendingAction {
+    /// Id.
+    pub id: i64,
+    /// The call it came from.
+    pub call_id: Option<i64>,
+    /// The customer it concerns.
+    pub customer_id: i64,
+    /// The customer's name.
+    pub customer_name: String,
+    /// What to do (`register_payment`).
+    pub tool: String,
+    /// The exact parameters, as JSON text.
+    pub params: String,
+    /// When the AI asked.
+    pub requested_at: Timestamp,
+    /// approved or rejected, once decided.
+    pub decision: Option<String>,
+    /// Who decided.
+    pub decided_by_name: Option<String>,
+    /// When.
+    pub decided_at: Option<Timestamp>,
+    /// What the execution produced (JSON text), after approval.
+    pub result: Option<String>,
+}
+
+macro_rules! action_select {
+    () => {
+        "SELECT a.id, a.call_id, a.customer_id, c.name AS customer_name, a.tool, a.params, a.requested_at, a.decision, \
+         u.full_name AS decided_by_name, a.decided_at, a.result \
+         FROM pending_actions a JOIN customers c ON c.id = a.customer_id LEFT JOIN users u ON u.id = a.decided_by "
+    };
+}
+
+impl PendingAction {
+    /// The parameters as JSON.
+    pub fn params_json(&self) -> Value {
+        serde_json::from_str(&self.params).unwrap_or(Value::Null)
+    }
+
+    /// Amount, method and description of a payment registration, for display.
+    pub fn payment(&self) -> Option<PaymentParams> {
+        serde_json::from_str(&self.params).ok()
+    }
+}
+
+/// The parameters of `register_payment`, exactly as the tool stored them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentParams {
+    /// Whose payment.
+    pub customer_id: i64,
+    /// Decimal amount (`25.50`).
+    pub amount: String,
+    /// cash, card, transfer or check.
+    pub method: String,
+    /// What the customer said it was for.
+    pub description: String,
+}
+
+/// Open actions first (oldest first), then the 50 most recently decided.
+pub async fn list(db: &Db, open_only: bool) -> AppResult<Vec<PendingAction>> {
+    let open: Vec<PendingAction> = with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.decision IS NULL ORDER BY a.id"))
+        .fetch_all(pool)
+        .await)?;
+    if open_only {
+        return Ok(open);
+    }
+    let decided: Vec<PendingAction> = with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.decision IS NOT NULL ORDER BY a.decided_at DESC, a.id DESC LIMIT 50"))
+        .fetch_all(pool)
+        .await)?;
+    Ok(open.into_iter().chain(decided).collect())
+}
+
+/// The actions of one call, oldest first.
+pub async fn for_call(db: &Db, call_id: i64) -> AppResult<Vec<PendingAction>> {
+    Ok(with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.call_id = $1 ORDER BY a.id"))
+        .bind(call_id)
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// The actions a call's turn requested (since `since`).
+pub async fn requested_since(db: &Db, call_id: i64, since: Timestamp) -> AppResult<Vec<PendingAction>> {
+    Ok(with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.call_id = $1 AND a.requested_at >= $2 ORDER BY a.id"))
+        .bind(call_id)
+        .bind(since)
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// One action.
+pub async fn get(db: &Db, id: i64) -> AppResult<PendingAction> {
+    let found: Option<PendingAction> = with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+    found.ok_or(AppError::NotFound)
+}
+
+/// Approves and executes an action, once.
+pub async fn approve(state: &AppState, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
+    decide(state, cap, id, true, ip).await
+}
+
+/// Rejects an action; nothing is executed.
+pub async fn reject(state: &AppState, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
+    decide(state, cap, id, false, ip).await
+}
+
+async fn decide(
+    state: &AppState,
+    cap: &ApproverCap<'_>,
+    id: i64,
+    approve: bool,
+    ip: Option<String>,
+) -> AppResult<PendingAction> {
+    let me = cap.actor();
+    let action = get(state.db(), id).await?;
+    if action.decision.is_some() {
+        return Err(AppError::Conflict("action_already_decided"));
+    }
+    let decision = if approve { "approved" } else { "rejected" };
+    let payment = if approve {
+        match action.tool.as_str() {
+            "register_payment" => {
+                let params = action.payment().ok_or(AppError::Conflict("action_parameters_invalid"))?;
+                let amount = Money::parse(&params.amount)
+                    .filter(|m| m.cents() > 0)
+                    .ok_or(AppError::Conflict("action_parameters_invalid"))?;
+                if params.customer_id != action.customer_id
+                    || !matches!(params.method.as_str(), "cash" | "card" | "transfer" | "check")
+                {
+                    return Err(AppError::Conflict("action_parameters_invalid"));
+                }
+                Some((params, amount))
+            }
+            _ => return Err(AppError::Conflict("action_unknown")),
+        }
+    } else {
+        None
+    };
+    let now = Timestamp::now();
+    let entry = Entry::new(Some(me.id), me.username.clone(), if approve { "action.approve" } else { "action.reject" })
+        .target(format!("action:{id}"))
+        .ip(ip)
+        .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
+    let outcome: Result<bool, sqlx::Error> = with_tx!(state.db(), tx => {
+        let claimed = sqlx::query(
+            "UPDATE pending_actions SET decision = $2, decided_by = $3, decided_at = $4 WHERE id = $1 AND decision IS NULL",
+        )
+        .bind(id)
+        .bind(decision)
+        .bind(me.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            if let Some((params, amount)) = &payment {
+                let payment_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO payments (customer_id, amount_cents, description, method, processed_by, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(params.customer_id)
+                .bind(*amount)
+                .bind(&params.description)
+                .bind(&params.method)
+                .bind(me.id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                // The balance is what the customer owes; a payment lowers it.
+                sqlx::query("UPDATE customers SET balance_cents = balance_cents - $2 WHERE id = $1")
+                    .bind(params.customer_id)
+                    .bind(*amount)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE pending_actions SET result = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(json!({"payment_id": payment_id}).to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            audit_insert!(&entry).execute(&mut *tx).await?;
+        }
+        Ok(claimed == 1)
+    });
+    if !outcome? {
+        return Err(AppError::Conflict("action_already_decided"));
+    }
+    let decided = get(state.db(), id).await?;
+    let data = json!({
+        "action_id": id, "decision": decision, "by": me.full_name, "tool": decided.tool,
+        "result": decided.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
+    });
+    state.bus().emit(Kind::ActionDecided, decided.call_id, data).await;
+    Ok(decided)
+}

@@ -1,0 +1,330 @@
+//! What the live board shows: escalations waiting for a person, active calls, queues
+//! per department, staff presence, today's KPIs and two charts. Read fresh from the
+//! database on every refresh (the events only say "something changed"), so every
+//! node shows the same board.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::{Call, clock};
+use crate::agents::Department;
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::db::{Db, Timestamp};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::events::Kind;
+use crate::{call_columns, with_db};
+
+/// Seconds without a sign of life after which a staff member shows as offline.
+pub const PRESENCE_STALE_SECS: i64 = 180;
+
+/// A call as a board row.
+#[derive(Clone, Debug, Serialize)]
+pub struct BoardCall {
+    /// The call.
+    pub call: Call,
+    /// The customer's name.
+    pub customer: Option<String>,
+    /// Who holds it.
+    pub holder: Option<String>,
+    /// Waiting (queued) or elapsed time, `m:ss`.
+    pub waiting: String,
+}
+
+/// A staff member's availability.
+#[derive(Clone, Debug, Serialize)]
+pub struct StaffRow {
+    /// User id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// online, away, busy or offline.
+    pub status: String,
+    /// Calls they hold.
+    pub holding: Vec<i64>,
+}
+
+/// Today's figures (UTC day).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Kpis {
+    /// Calls started today.
+    pub calls: usize,
+    /// Calls open now.
+    pub open: usize,
+    /// Share of today's ended calls finished without a person, in percent.
+    pub ai_resolved_pct: Option<u32>,
+    /// Calls escalated today.
+    pub escalations: usize,
+    /// Average handle time of today's ended calls.
+    pub aht: Option<String>,
+    /// Average rating today (1–5, one decimal).
+    pub csat: Option<String>,
+    /// Actions waiting for approval.
+    pub pending_actions: i64,
+}
+
+/// One bar of the calls-per-hour chart (SVG coordinates precomputed).
+#[derive(Clone, Debug, Serialize)]
+pub struct Bar {
+    /// Hour of the day (UTC).
+    pub hour: u8,
+    /// Calls started in that hour.
+    pub count: usize,
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Height.
+    pub height: u32,
+}
+
+/// One segment of the sentiment-mix bar.
+#[derive(Clone, Debug, Serialize)]
+pub struct Slice {
+    /// positive, neutral or negative.
+    pub sentiment: &'static str,
+    /// Calls.
+    pub count: usize,
+    /// Left edge in percent.
+    pub x: f64,
+    /// Width in percent.
+    pub width: f64,
+}
+
+/// Everything on the board.
+#[derive(Clone, Debug, Serialize)]
+pub struct Board {
+    /// Queued calls, most urgent first.
+    pub escalations: Vec<BoardCall>,
+    /// Calls with the AI or a person.
+    pub active: Vec<BoardCall>,
+    /// Queued calls per department.
+    pub queues: Vec<(&'static str, usize)>,
+    /// Staff, available first.
+    pub staff: Vec<StaffRow>,
+    /// Today's KPIs.
+    pub kpis: Kpis,
+    /// Calls per hour today.
+    pub per_hour: Vec<Bar>,
+    /// Highest hourly count (chart scale).
+    pub per_hour_max: usize,
+    /// Sentiment of today's calls.
+    pub sentiment: Vec<Slice>,
+}
+
+fn priority_rank(p: Option<&str>) -> u8 {
+    match p {
+        Some("critical") => 0,
+        Some("high") => 1,
+        Some("medium") => 2,
+        Some("low") => 3,
+        _ => 4,
+    }
+}
+
+fn start_of_day(now: OffsetDateTime) -> Timestamp {
+    Timestamp::from(now.replace_time(time::Time::MIDNIGHT))
+}
+
+/// Height of the chart's plot area, in SVG units.
+pub const CHART_HEIGHT: u32 = 80;
+/// Width of one hour's slot.
+pub const BAR_SLOT: u32 = 12;
+
+/// Reads the board.
+pub async fn load(db: &Db) -> AppResult<Board> {
+    let now = Timestamp::now();
+    let day = start_of_day(now.as_offset());
+    let open: Vec<Call> = with_db!(db, pool => sqlx::query_as(concat!("SELECT ", call_columns!(), " FROM calls WHERE status <> 'closed' ORDER BY id DESC LIMIT 500"))
+        .fetch_all(pool)
+        .await)?;
+    let today: Vec<Call> = with_db!(db, pool => sqlx::query_as(concat!("SELECT ", call_columns!(), " FROM calls WHERE created_at >= $1 OR closed_at >= $1"))
+        .bind(day)
+        .fetch_all(pool)
+        .await)?;
+    let customers: Vec<(i64, String)> = with_db!(db, pool => sqlx::query_as(
+        "SELECT id, name FROM customers WHERE id IN (SELECT customer_id FROM calls WHERE status <> 'closed')",
+    )
+    .fetch_all(pool)
+    .await)?;
+    let customers: HashMap<i64, String> = customers.into_iter().collect();
+    let people: Vec<(i64, String, String, Option<String>, Option<Timestamp>)> = with_db!(db, pool => sqlx::query_as(
+        "SELECT u.id, u.full_name, u.role, p.status, p.last_seen FROM users u LEFT JOIN presence p ON p.user_id = u.id \
+         WHERE u.disabled = FALSE ORDER BY u.full_name",
+    )
+    .fetch_all(pool)
+    .await)?;
+    let names: HashMap<i64, String> = people.iter().map(|(id, name, ..)| (*id, name.clone())).collect();
+    let pending_actions: i64 = with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM pending_actions WHERE decision IS NULL")
+        .fetch_one(pool)
+        .await)?;
+
+    let row = |call: Call| BoardCall {
+        customer: call.customer_id.and_then(|id| customers.get(&id).cloned()),
+        holder: call.assigned_to.and_then(|id| names.get(&id).cloned()),
+        waiting: clock(call.waiting_seconds(now)),
+        call,
+    };
+    let (mut queued, active): (Vec<Call>, Vec<Call>) = open.into_iter().partition(|c| c.status == "queued");
+    queued.sort_by_key(|c| (priority_rank(c.priority.as_deref()), c.queued_at.unwrap_or(c.created_at)));
+    let queues = Department::ALL
+        .iter()
+        .map(|d| (d.as_str(), queued.iter().filter(|c| c.department.as_deref() == Some(d.as_str())).count()))
+        .collect();
+    let mut holding: HashMap<i64, Vec<i64>> = HashMap::new();
+    for c in active.iter().filter(|c| c.status == "human") {
+        if let Some(holder) = c.assigned_to {
+            holding.entry(holder).or_default().push(c.id);
+        }
+    }
+    let mut staff: Vec<StaffRow> = people
+        .into_iter()
+        .map(|(id, name, role, status, seen)| {
+            let fresh = seen.is_some_and(|s| now.unix_seconds() - s.unix_seconds() <= PRESENCE_STALE_SECS);
+            let status = match status {
+                Some(s) if fresh => s,
+                _ => "offline".to_owned(),
+            };
+            StaffRow { id, name, role, status, holding: holding.remove(&id).unwrap_or_default() }
+        })
+        .filter(|s| s.status != "offline" || !s.holding.is_empty())
+        .collect();
+    staff.sort_by_key(|s| match s.status.as_str() {
+        "online" => 0,
+        "busy" => 1,
+        "away" => 2,
+        _ => 3,
+    });
+
+    let started_today: Vec<&Call> = today.iter().filter(|c| c.created_at >= day).collect();
+    let ended_today: Vec<&Call> = today.iter().filter(|c| c.closed_at.is_some_and(|t| t >= day)).collect();
+    let ai_resolved = ended_today.iter().filter(|c| !c.human_involved && c.queued_at.is_none()).count();
+    let handle: Vec<i64> = ended_today
+        .iter()
+        .filter_map(|c| c.closed_at.map(|end| end.unix_seconds() - c.created_at.unix_seconds()))
+        .collect();
+    let rated: Vec<i32> = ended_today.iter().filter_map(|c| c.csat).collect();
+    let kpis = Kpis {
+        calls: started_today.len(),
+        open: queued.len() + active.len(),
+        ai_resolved_pct: (!ended_today.is_empty()).then(|| (ai_resolved * 100 / ended_today.len()) as u32),
+        escalations: today.iter().filter(|c| c.queued_at.is_some_and(|t| t >= day)).count(),
+        aht: (!handle.is_empty()).then(|| clock(handle.iter().sum::<i64>() / handle.len() as i64)),
+        csat: (!rated.is_empty())
+            .then(|| format!("{:.1}", rated.iter().map(|&r| f64::from(r)).sum::<f64>() / rated.len() as f64)),
+        pending_actions,
+    };
+
+    let mut counts = [0usize; 24];
+    for c in &started_today {
+        counts[usize::from(c.created_at.as_offset().hour())] += 1;
+    }
+    let per_hour_max = counts.iter().copied().max().unwrap_or(0);
+    let per_hour = counts
+        .iter()
+        .enumerate()
+        .map(|(hour, &count)| {
+            let height = if per_hour_max == 0 { 0 } else { (count as u32 * CHART_HEIGHT).div_ceil(per_hour_max as u32) };
+            Bar { hour: hour as u8, count, x: hour as u32 * BAR_SLOT + 2, y: CHART_HEIGHT - height, height }
+        })
+        .collect();
+    let mut x = 0.0;
+    let classified = started_today.iter().filter(|c| c.sentiment.is_some()).count().max(1) as f64;
+    let sentiment = ["positive", "neutral", "negative"]
+        .into_iter()
+        .map(|s| {
+            let count = started_today.iter().filter(|c| c.sentiment.as_deref() == Some(s)).count();
+            let width = count as f64 * 100.0 / classified;
+            let slice = Slice { sentiment: s, count, x, width };
+            x += width;
+            slice
+        })
+        .collect();
+
+    Ok(Board {
+        escalations: queued.into_iter().map(&row).collect(),
+        active: active.into_iter().map(&row).collect(),
+        queues,
+        staff,
+        kpis,
+        per_hour,
+        per_hour_max,
+        sentiment,
+    })
+}
+
+/// Availability a staff member can choose.
+pub const PRESENCE: [&str; 3] = ["online", "away", "busy"];
+
+/// Sets a staff member's availability and tells every board.
+pub async fn set_presence(state: &AppState, who: &Principal, status: &str) -> AppResult<()> {
+    let Some(status) = PRESENCE.into_iter().find(|s| *s == status.trim()) else {
+        return Err(AppError::Validation(FieldErrors::from([("status", "field.presence_invalid")])));
+    };
+    upsert_presence(state.db(), who.id, Some(status)).await?;
+    state.bus().emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": status})).await;
+    Ok(())
+}
+
+/// Records a sign of life (a board refresh or an open event stream). Someone who was
+/// offline shows as online again, and the boards hear about it.
+pub async fn touch(state: &AppState, who: &Principal) -> AppResult<()> {
+    let before: Option<(String, Timestamp)> = with_db!(state.db(), pool => sqlx::query_as("SELECT status, last_seen FROM presence WHERE user_id = $1")
+        .bind(who.id)
+        .fetch_optional(pool)
+        .await)?;
+    let now = Timestamp::now();
+    let was_offline = before.as_ref().is_none_or(|(_, seen)| now.unix_seconds() - seen.unix_seconds() > PRESENCE_STALE_SECS);
+    // Coming back after being offline means online; otherwise the chosen status stays.
+    upsert_presence(state.db(), who.id, was_offline.then_some("online")).await?;
+    if was_offline {
+        state.bus().emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": "online"})).await;
+    }
+    Ok(())
+}
+
+async fn upsert_presence(db: &Db, user_id: i64, status: Option<&str>) -> AppResult<()> {
+    with_db!(db, pool => sqlx::query(
+        "INSERT INTO presence (user_id, status, last_seen) VALUES ($1, COALESCE($2, 'online'), $3) \
+         ON CONFLICT (user_id) DO UPDATE SET status = COALESCE($2, presence.status), last_seen = $3",
+    )
+    .bind(user_id)
+    .bind(status)
+    .bind(Timestamp::now())
+    .execute(pool)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// The presence a user chose (for the board's selector).
+pub async fn my_presence(db: &Db, user_id: i64) -> AppResult<String> {
+    let status: Option<String> = with_db!(db, pool => sqlx::query_scalar("SELECT status FROM presence WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(status.unwrap_or_else(|| "online".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urgent_calls_rank_first() {
+        assert!(priority_rank(Some("critical")) < priority_rank(Some("high")));
+        assert!(priority_rank(Some("low")) < priority_rank(None));
+    }
+
+    #[test]
+    fn clock_reads_like_a_stopwatch() {
+        assert_eq!(clock(0), "0:00");
+        assert_eq!(clock(75), "1:15");
+        assert_eq!(clock(3_725), "1:02:05");
+    }
+}

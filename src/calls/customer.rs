@@ -1,0 +1,154 @@
+//! The customer's side of a call: the private link, ending the call, the answer to the
+//! summary offer and the 1–5 rating.
+//!
+//! A web call is reachable only through `/c/{token}`: 32 random bytes, shown once in the
+//! link; the database keeps only its SHA-256, so a leaked database does not open calls.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{Call, add_message, call_fields, get};
+use crate::app::AppState;
+use crate::db::Timestamp;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::events::Kind;
+use crate::with_db;
+
+/// A new private link token and the hash to store.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+fn hash_token(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The call a link token opens; anything else is "not found".
+pub async fn by_token(state: &AppState, token: &str) -> AppResult<Call> {
+    if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(AppError::NotFound);
+    }
+    let id: Option<i64> = with_db!(state.db(), pool => sqlx::query_scalar("SELECT id FROM calls WHERE access_hash = $1")
+        .bind(hash_token(token))
+        .fetch_optional(pool)
+        .await)?;
+    get(state.db(), id.ok_or(AppError::NotFound)?).await
+}
+
+/// The customer hangs up. Ending an ended call changes nothing.
+pub async fn end(state: &AppState, call: &Call) -> AppResult<()> {
+    let now = Timestamp::now();
+    let changed = with_db!(state.db(), pool => sqlx::query(
+        "UPDATE calls SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'closed'",
+    )
+    .bind(call.id)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if changed == 1 {
+        add_message(state, call.id, "system", Some("ended"), "", None).await?;
+        let mut data = call_fields(&get(state.db(), call.id).await?);
+        data["by"] = json!("customer");
+        state.bus().emit(Kind::Closed, Some(call.id), data).await;
+    }
+    Ok(())
+}
+
+/// The customer's answer to "shall we email you a summary?". Recorded once, with the
+/// time; the email itself is the email manager's job.
+pub async fn answer_summary_offer(state: &AppState, call: &Call, wants: bool) -> AppResult<()> {
+    if !call.asks_for_summary_consent() {
+        return Err(AppError::Conflict("summary_not_offered"));
+    }
+    let answer = if wants { "yes" } else { "no" };
+    let changed = with_db!(state.db(), pool => sqlx::query(
+        "UPDATE calls SET summary_consent = $2, summary_consent_at = $3, updated_at = $3 WHERE id = $1 AND summary_consent IS NULL",
+    )
+    .bind(call.id)
+    .bind(answer)
+    .bind(Timestamp::now())
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if changed == 0 {
+        return Err(AppError::Conflict("summary_already_answered"));
+    }
+    let mut data = call_fields(&get(state.db(), call.id).await?);
+    data["summary_consent"] = json!(answer);
+    state.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
+    Ok(())
+}
+
+/// The customer's 1–5 rating, once the call has ended; given once.
+pub async fn rate(state: &AppState, call: &Call, csat: i64) -> AppResult<()> {
+    let Some(csat) = super::staff::parse_csat(Some(csat))? else {
+        return Err(AppError::Validation(FieldErrors::from([("csat", "field.csat_range")])));
+    };
+    if call.is_open() {
+        return Err(AppError::Conflict("call_open"));
+    }
+    let changed = with_db!(state.db(), pool => sqlx::query("UPDATE calls SET csat = $2, updated_at = $3 WHERE id = $1 AND csat IS NULL")
+        .bind(call.id)
+        .bind(csat)
+        .bind(Timestamp::now())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if changed == 0 {
+        return Err(AppError::Conflict("already_rated"));
+    }
+    let mut data = call_fields(&get(state.db(), call.id).await?);
+    data["csat"] = json!(csat);
+    state.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
+    Ok(())
+}
+
+/// The customer's address on file, masked for showing on the call page
+/// (`j•••@example.com`).
+pub async fn masked_email(state: &AppState, call: &Call) -> AppResult<Option<String>> {
+    let Some(customer_id) = call.customer_id else { return Ok(None) };
+    let email: Option<String> = with_db!(state.db(), pool => sqlx::query_scalar("SELECT email FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(email.map(|e| mask(&e)))
+}
+
+fn mask(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_stored_only_as_hashes() {
+        let (a, ha) = new_token();
+        let (b, _) = new_token();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert_ne!(a, ha);
+        assert_eq!(hash_token(&a), ha);
+    }
+
+    #[test]
+    fn addresses_are_masked() {
+        assert_eq!(mask("jane.doe@example.com"), "j•••@example.com");
+        assert_eq!(mask("nonsense"), "•••");
+    }
+}

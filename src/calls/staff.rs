@@ -1,0 +1,189 @@
+//! What staff do to a call: take it over (one holder at a time), reply as a person,
+//! hand it back to the AI, close it with an outcome. Each step is one conditional
+//! `UPDATE`, so two people racing for the same call cannot both win.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Call, add_message, call_fields, get};
+use crate::app::AppState;
+use crate::auth::AgentCap;
+use crate::db::{Db, Timestamp};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::events::Kind;
+use crate::with_db;
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The customer's need was met.
+    Resolved,
+    /// Someone must get back to the customer.
+    FollowUp,
+    /// Sent to another team or channel.
+    Transferred,
+    /// The customer left.
+    Abandoned,
+}
+
+impl Outcome {
+    /// Every outcome, in the order forms list them.
+    pub const ALL: [Outcome; 4] = [Self::Resolved, Self::FollowUp, Self::Transferred, Self::Abandoned];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resolved => "resolved",
+            Self::FollowUp => "follow_up",
+            Self::Transferred => "transferred",
+            Self::Abandoned => "abandoned",
+        }
+    }
+
+    /// Parses a stored or submitted name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text.trim())
+    }
+}
+
+/// Checks a 1–5 rating.
+pub fn parse_csat(value: Option<i64>) -> AppResult<Option<i32>> {
+    match value {
+        None => Ok(None),
+        Some(n @ 1..=5) => Ok(Some(n as i32)),
+        Some(_) => Err(AppError::Validation(FieldErrors::from([("csat", "field.csat_range")]))),
+    }
+}
+
+async fn user_name(db: &Db, id: i64) -> AppResult<String> {
+    let name: Option<String> = with_db!(db, pool => sqlx::query_scalar("SELECT full_name FROM users WHERE id = $1").bind(id).fetch_optional(pool).await)?;
+    Ok(name.unwrap_or_default())
+}
+
+/// Why a conditional update matched nothing, as the right error.
+async fn refusal(db: &Db, call: &Call, me: i64) -> AppError {
+    let Ok(now) = get(db, call.id).await else { return AppError::NotFound };
+    if !now.is_open() {
+        return AppError::Conflict("call_closed");
+    }
+    match now.assigned_to {
+        Some(holder) if holder != me => match user_name(db, holder).await {
+            Ok(name) => AppError::HeldBy(name),
+            Err(err) => err,
+        },
+        _ => AppError::Conflict("call_state_changed"),
+    }
+}
+
+/// Takes a call: the AI stops answering and the customer sees who joined. Taking a
+/// call one already holds changes nothing; a call someone else holds is refused with
+/// their name.
+pub async fn take_over(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
+    let me = cap.actor();
+    let call = get(state.db(), call_id).await?;
+    if call.status == "human" && call.assigned_to == Some(me.id) {
+        return Ok(call);
+    }
+    let changed = with_db!(state.db(), pool => sqlx::query(
+        "UPDATE calls SET status = 'human', assigned_to = $2, human_involved = TRUE, updated_at = $3 \
+         WHERE id = $1 AND status IN ('ai', 'queued')",
+    )
+    .bind(call_id)
+    .bind(me.id)
+    .bind(Timestamp::now())
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if changed == 0 {
+        return Err(refusal(state.db(), &call, me.id).await);
+    }
+    add_message(state, call_id, "system", Some("joined"), &me.full_name, Some(me)).await?;
+    state
+        .bus()
+        .emit(Kind::TakenOver, Some(call_id), json!({"user_id": me.id, "name": me.full_name, "from": call.status}))
+        .await;
+    get(state.db(), call_id).await
+}
+
+/// The holder (or a supervisor/admin) gives the call back to the AI.
+pub async fn hand_back(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
+    let me = cap.actor();
+    let call = get(state.db(), call_id).await?;
+    let changed = with_db!(state.db(), pool => sqlx::query(
+        "UPDATE calls SET status = 'ai', assigned_to = NULL, updated_at = $3 \
+         WHERE id = $1 AND status = 'human' AND (assigned_to = $2 OR $4)",
+    )
+    .bind(call_id)
+    .bind(me.id)
+    .bind(Timestamp::now())
+    .bind(cap.oversees())
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if changed == 0 {
+        if call.is_open() && call.status != "human" {
+            return Err(AppError::Conflict("call_not_held"));
+        }
+        return Err(refusal(state.db(), &call, me.id).await);
+    }
+    add_message(state, call_id, "system", Some("left"), &me.full_name, Some(me)).await?;
+    state.bus().emit(Kind::HandedBack, Some(call_id), json!({"user_id": me.id, "name": me.full_name})).await;
+    get(state.db(), call_id).await
+}
+
+/// A person's reply to the customer; only the holder may send one.
+pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &str) -> AppResult<i64> {
+    let me = cap.actor();
+    let call = get(state.db(), call_id).await?;
+    if !call.is_open() {
+        return Err(AppError::Conflict("call_closed"));
+    }
+    if call.status != "human" || call.assigned_to != Some(me.id) {
+        return Err(match call.assigned_to {
+            Some(holder) if holder != me.id => AppError::HeldBy(user_name(state.db(), holder).await?),
+            _ => AppError::Conflict("call_not_held"),
+        });
+    }
+    let text = super::parse_message(text)?;
+    let id = add_message(state, call_id, "human", None, &text, Some(me)).await?;
+    with_db!(state.db(), pool => sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1").bind(call_id).bind(Timestamp::now()).execute(pool).await.map(|_| ()))?;
+    Ok(id)
+}
+
+/// Ends a call with an outcome (and optionally the rating the customer gave on the
+/// phone). The holder, anyone on a call nobody holds, or a supervisor/admin may close.
+pub async fn close(
+    state: &AppState,
+    cap: &AgentCap<'_>,
+    call_id: i64,
+    outcome: Outcome,
+    csat: Option<i32>,
+) -> AppResult<Call> {
+    let me = cap.actor();
+    let call = get(state.db(), call_id).await?;
+    let now = Timestamp::now();
+    let changed = with_db!(state.db(), pool => sqlx::query(
+        "UPDATE calls SET status = 'closed', outcome = $3, csat = COALESCE($4, csat), closed_at = $5, updated_at = $5 \
+         WHERE id = $1 AND status <> 'closed' AND (assigned_to IS NULL OR assigned_to = $2 OR $6)",
+    )
+    .bind(call_id)
+    .bind(me.id)
+    .bind(outcome.as_str())
+    .bind(csat)
+    .bind(now)
+    .bind(cap.oversees())
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if changed == 0 {
+        return Err(refusal(state.db(), &call, me.id).await);
+    }
+    add_message(state, call_id, "system", Some("closed"), outcome.as_str(), Some(me)).await?;
+    let closed = get(state.db(), call_id).await?;
+    let mut data = call_fields(&closed);
+    data["outcome"] = json!(outcome.as_str());
+    data["by"] = json!(me.full_name);
+    state.bus().emit(Kind::Closed, Some(call_id), data).await;
+    Ok(closed)
+}

@@ -1,0 +1,356 @@
+//! The events bus behind every live page and `GET /api/v1/events`.
+//!
+//! Every event is a row in `events` first; its id is the SSE id a reconnecting client
+//! sends back as `Last-Event-ID`. One pump task per process reads new rows in id order
+//! and broadcasts them to that process's subscribers. The pump wakes when this process
+//! publishes, on PostgreSQL also on `NOTIFY centralita_events` from any process sharing
+//! the database, and every two seconds regardless (so a missed notification only
+//! delays an event). On PostgreSQL, inserts take a transaction-scoped advisory lock so
+//! that ids become visible in order and the pump's cursor never skips one.
+//!
+//! Reply text streaming to a customer ("typing") is not stored: it goes through a
+//! separate in-process channel, and the stored `message` event that follows is
+//! authoritative.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinHandle;
+
+use crate::db::{Db, Timestamp};
+use crate::error::AppResult;
+use crate::with_db;
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A customer started a call.
+    CallCreated,
+    /// Classification, rating or consent changed.
+    CallUpdated,
+    /// A message was stored (customer, AI, human or system).
+    Message,
+    /// The supervisor agent put the call in its department's human queue.
+    Escalated,
+    /// A staff member took the call.
+    TakenOver,
+    /// The staff member gave the call back to the AI.
+    HandedBack,
+    /// The call ended.
+    Closed,
+    /// The AI asked for an action only a person may approve.
+    ActionPending,
+    /// A supervisor approved or rejected it.
+    ActionDecided,
+    /// A staff member's availability changed.
+    Presence,
+}
+
+impl Kind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CallCreated => "call_created",
+            Self::CallUpdated => "call_updated",
+            Self::Message => "message",
+            Self::Escalated => "escalated",
+            Self::TakenOver => "taken_over",
+            Self::HandedBack => "handed_back",
+            Self::Closed => "closed",
+            Self::ActionPending => "action_pending",
+            Self::ActionDecided => "action_decided",
+            Self::Presence => "presence",
+        }
+    }
+}
+
+/// A stored event.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// Position in the log (the SSE id).
+    pub id: i64,
+    /// Wire name of the [`Kind`].
+    pub kind: String,
+    /// The call it concerns, if any.
+    pub call_id: Option<i64>,
+    /// When.
+    pub at: Timestamp,
+    /// Kind-specific details.
+    pub data: Value,
+}
+
+/// A piece of reply text being streamed to a call's customer.
+#[derive(Clone, Debug)]
+pub struct Typing {
+    /// The call.
+    pub call_id: i64,
+    /// The next piece of text.
+    pub text: String,
+}
+
+/// How many events a slow subscriber may fall behind before it catches up from the
+/// database instead.
+const CAPACITY: usize = 1024;
+/// Rows read per query when catching up.
+const PAGE: i64 = 500;
+const CHANNEL: &str = "centralita_events";
+
+/// The bus; cheap to share behind an `Arc`.
+pub struct Bus {
+    db: Db,
+    tx: broadcast::Sender<Arc<Event>>,
+    typing: broadcast::Sender<Typing>,
+    wake: Notify,
+}
+
+impl Bus {
+    /// A bus over `db`. Nothing is delivered until [`Bus::start`] runs the pump.
+    pub fn new(db: Db) -> Self {
+        let (tx, _) = broadcast::channel(CAPACITY);
+        let (typing, _) = broadcast::channel(CAPACITY);
+        Self { db, tx, typing, wake: Notify::new() }
+    }
+
+    /// Stores an event and wakes the pumps of every process.
+    pub async fn publish(&self, kind: Kind, call_id: Option<i64>, data: Value) -> AppResult<i64> {
+        let at = Timestamp::now();
+        let data = data.to_string();
+        let id: i64 = match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar("INSERT INTO events (kind, call_id, data, at) VALUES ($1, $2, $3, $4) RETURNING id")
+                    .bind(kind.as_str())
+                    .bind(call_id)
+                    .bind(&data)
+                    .bind(at)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7270001)").execute(&mut *tx).await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO events (kind, call_id, data, at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(kind.as_str())
+                .bind(call_id)
+                .bind(&data)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(id.to_string()).execute(&mut *tx).await?;
+                tx.commit().await?;
+                id
+            }
+        };
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Publishes, logging instead of failing: for callers whose own change has already
+    /// been committed (the dashboards re-read the database on their next refresh).
+    pub async fn emit(&self, kind: Kind, call_id: Option<i64>, data: Value) {
+        if let Err(err) = self.publish(kind, call_id, data).await {
+            tracing::warn!(error = %err, kind = kind.as_str(), "event not published");
+        }
+    }
+
+    /// Streams reply text to a call's customer page (in-process only).
+    pub fn typing(&self, call_id: i64, text: String) {
+        let _ = self.typing.send(Typing { call_id, text });
+    }
+
+    /// Events stored after `after`, oldest first, at most `limit`.
+    pub async fn since(&self, after: i64, limit: i64) -> AppResult<Vec<Event>> {
+        let rows: Vec<(i64, String, Option<i64>, String, Timestamp)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT id, kind, call_id, data, at FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, call_id, data, at)| Event {
+                id,
+                kind,
+                call_id,
+                at,
+                data: serde_json::from_str(&data).unwrap_or(Value::Null),
+            })
+            .collect())
+    }
+
+    /// The newest event id (0 when there is none).
+    pub async fn latest_id(&self) -> AppResult<i64> {
+        let id: Option<i64> = with_db!(&self.db, pool => sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(pool).await)?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Starts the pump (and on PostgreSQL the listener). Abort the handles on shutdown.
+    pub async fn start(self: &Arc<Self>) -> AppResult<Vec<JoinHandle<()>>> {
+        let mut tasks = Vec::new();
+        let cursor = self.latest_id().await?;
+        let bus = self.clone();
+        tasks.push(tokio::spawn(async move { bus.pump(cursor).await }));
+        if let Db::Postgres(pool) = &self.db {
+            let bus = self.clone();
+            let pool = pool.clone();
+            tasks.push(tokio::spawn(async move { bus.listen(pool).await }));
+        }
+        Ok(tasks)
+    }
+
+    async fn pump(&self, mut cursor: i64) {
+        loop {
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.wake.notified()).await;
+            loop {
+                match self.since(cursor, PAGE).await {
+                    Ok(batch) => {
+                        let full = batch.len() as i64 == PAGE;
+                        for event in batch {
+                            cursor = event.id;
+                            let _ = self.tx.send(Arc::new(event));
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "events pump could not read the log");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn listen(&self, pool: sqlx::PgPool) {
+        loop {
+            let listener = async {
+                let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                listener.listen(CHANNEL).await?;
+                loop {
+                    listener.recv().await?;
+                    self.wake.notify_one();
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sqlx::Error>(())
+            };
+            if let Err(err) = listener.await {
+                tracing::warn!(error = %err, "events listener lost its connection; retrying");
+            }
+            // Whatever was missed meanwhile is picked up by the pump's own polling.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Deletes events older than `keep` (reconnecting pages only ever need minutes).
+    pub async fn prune(&self, keep: time::Duration) -> AppResult<u64> {
+        let before = Timestamp::from(time::OffsetDateTime::now_utc() - keep);
+        Ok(with_db!(&self.db, pool => sqlx::query("DELETE FROM events WHERE at < $1").bind(before).execute(pool).await.map(|r| r.rows_affected()))?)
+    }
+
+    /// A live feed: first the stored events after `after` (when a client reconnects
+    /// with `Last-Event-ID`), then new events as they come; with `typing_for`, also the
+    /// reply text streamed to that call's customer. A subscriber that falls behind
+    /// catches up from the database, so nothing is skipped.
+    pub async fn feed(
+        self: &Arc<Self>,
+        after: Option<i64>,
+        typing_for: Option<i64>,
+    ) -> AppResult<impl Stream<Item = Item> + Send + use<>> {
+        // Subscribe before reading the log so that nothing falls between the two.
+        let rx = self.tx.subscribe();
+        let typing = typing_for.map(|id| (id, self.typing.subscribe()));
+        let last = match after {
+            Some(id) => id,
+            None => self.latest_id().await?,
+        };
+        let state = Feed { bus: self.clone(), rx, typing, backlog: VecDeque::new(), last, catching_up: after.is_some() };
+        Ok(futures_util::stream::unfold(state, |mut feed| async move {
+            let item = feed.next().await?;
+            Some((item, feed))
+        }))
+    }
+}
+
+/// One item of a [`Bus::feed`].
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// A stored event.
+    Event(Arc<Event>),
+    /// Reply text for the followed call.
+    Typing(String),
+}
+
+struct Feed {
+    bus: Arc<Bus>,
+    rx: broadcast::Receiver<Arc<Event>>,
+    typing: Option<(i64, broadcast::Receiver<Typing>)>,
+    backlog: VecDeque<Arc<Event>>,
+    /// Id of the last event handed out (or the client's Last-Event-ID).
+    last: i64,
+    /// True while stored events may remain to be read.
+    catching_up: bool,
+}
+
+impl Feed {
+    async fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(event) = self.backlog.pop_front() {
+                if event.id > self.last {
+                    self.last = event.id;
+                    return Some(Item::Event(event));
+                }
+                continue;
+            }
+            if self.catching_up {
+                match self.bus.since(self.last, PAGE).await {
+                    Ok(batch) => {
+                        self.catching_up = batch.len() as i64 == PAGE;
+                        self.backlog.extend(batch.into_iter().map(Arc::new));
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "event catch-up failed");
+                        self.catching_up = false;
+                    }
+                }
+                continue;
+            }
+            let received = match &mut self.typing {
+                Some((call_id, typing)) => {
+                    tokio::select! {
+                        event = self.rx.recv() => Some(event),
+                        piece = typing.recv() => {
+                            match piece {
+                                Ok(t) if t.call_id == *call_id => return Some(Item::Typing(t.text)),
+                                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => None,
+                                Err(broadcast::error::RecvError::Closed) => return None,
+                            }
+                        }
+                    }
+                }
+                None => Some(self.rx.recv().await),
+            };
+            match received {
+                None => continue,
+                Some(Ok(event)) => {
+                    if event.id > self.last {
+                        self.last = event.id;
+                        return Some(Item::Event(event));
+                    }
+                }
+                Some(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    self.catching_up = true;
+                }
+                Some(Err(broadcast::error::RecvError::Closed)) => return None,
+            }
+        }
+    }
+}
