@@ -81,6 +81,29 @@ pub fn t(lang: Lang, key: &str) -> &str {
 pub struct Tr(pub Lang);
 
 impl Tr {
+    /// The label of a stored value (`label("status", "queued")` looks up
+    /// `status.queued`); an unknown value is shown as it is.
+    pub fn label(&self, group: &str, value: &str) -> String {
+        let key = format!("{group}.{value}");
+        match TABLE.get(key.as_str()) {
+            Some((es, en)) => match self.0 {
+                Lang::Es => (*es).to_owned(),
+                Lang::En => (*en).to_owned(),
+            },
+            None => value.to_owned(),
+        }
+    }
+
+    /// The text for `key` with `{name}` placeholders filled in (the values are escaped
+    /// by the template like any other text).
+    pub fn fill(&self, key: &str, values: &[(&str, &str)]) -> String {
+        let mut text = self.t(key).to_owned();
+        for (name, value) in values {
+            text = text.replace(&format!("{{{name}}}"), value);
+        }
+        text
+    }
+
     /// The text for `key` in this language.
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
         match TABLE.get(key) {

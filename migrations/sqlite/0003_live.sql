@@ -23,6 +23,8 @@ ALTER TABLE calls ADD COLUMN human_involved BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE calls ADD COLUMN summary_offered BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE calls ADD COLUMN summary_consent TEXT CHECK (summary_consent IN ('yes', 'no'));
 ALTER TABLE calls ADD COLUMN summary_consent_at TEXT;
+ALTER TABLE calls ADD COLUMN contact_name TEXT;
+ALTER TABLE calls ADD COLUMN contact_email TEXT;
 CREATE INDEX calls_created_idx ON calls(created_at);
 
 ALTER TABLE messages ADD COLUMN author_id BIGINT REFERENCES users(id);

@@ -45,7 +45,7 @@ pub async fn calls_post(
     auth.principal.agent().ok_or(AppError::Forbidden)?;
     let text = calls::parse_message(&body.message)?;
     let customer_id = calls::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
-    let call_id = calls::create(&state, body.channel, customer_id, Some(auth.user.id), None).await?;
+    let call_id = calls::create(&state, body.channel, customer_id, Some(auth.user.id), None, None).await?;
     let result = calls::post_customer_message(&state, call_id, &text, None).await?;
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }

@@ -75,6 +75,10 @@ pub struct Call {
     pub summary_offered: bool,
     /// The customer's answer to the summary offer: yes or no.
     pub summary_consent: Option<String>,
+    /// Name the caller gave on the public page (unverified).
+    pub contact_name: Option<String>,
+    /// Email the caller gave on the public page (unverified).
+    pub contact_email: Option<String>,
     /// Created.
     pub created_at: Timestamp,
     /// Last change.
@@ -114,7 +118,7 @@ macro_rules! call_columns {
     () => {
         "id, channel, customer_id, status, department, category, sentiment, priority, confidence, language, \
          escalation_reason, assigned_to, outcome, csat, queued_at, human_involved, summary_offered, summary_consent, \
-         created_at, updated_at, closed_at"
+         contact_name, contact_email, created_at, updated_at, closed_at"
     };
 }
 
@@ -203,19 +207,19 @@ pub fn parse_message(text: &str) -> AppResult<String> {
     Ok(t.chars().filter(|c| !c.is_control() || *c == '\n').collect())
 }
 
-/// Finds or creates the customer for a new call.
-pub async fn resolve_customer(
-    db: &Db,
-    customer_id: Option<i64>,
-    input: Option<&CustomerInput>,
-) -> AppResult<Option<i64>> {
-    if let Some(id) = customer_id {
-        let exists: Option<i64> = with_db!(db, pool => sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(id).fetch_optional(pool).await)?;
-        return exists
-            .map(Some)
-            .ok_or_else(|| AppError::Validation(FieldErrors::from([("customer_id", "field.customer_unknown")])));
-    }
-    let Some(input) = input else { return Ok(None) };
+/// A customer's details, checked.
+#[derive(Clone, Debug)]
+pub struct NewCustomer {
+    /// Name.
+    pub name: String,
+    /// Email address.
+    pub email: EmailAddress,
+    /// Phone, if given.
+    pub phone: Option<String>,
+}
+
+/// Checks the details given when a call starts.
+pub fn check_customer(input: &CustomerInput) -> AppResult<NewCustomer> {
     let mut errors = FieldErrors::new();
     let email = EmailAddress::parse(&input.email);
     if email.is_none() {
@@ -229,22 +233,66 @@ pub async fn resolve_customer(
     if phone.as_ref().is_some_and(|p| p.len() > 32 || !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))) {
         errors.insert("customer.phone", "field.phone_invalid");
     }
-    let (Some(email), Some(name)) = (email, name) else { return Err(AppError::Validation(errors)) };
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
+    match (email, name) {
+        (Some(email), Some(name)) if errors.is_empty() => Ok(NewCustomer { name, email, phone }),
+        _ => Err(AppError::Validation(errors)),
     }
+}
+
+/// Finds the customer with this email or creates one (staff-started calls: staff
+/// vouch for who the caller is).
+pub async fn store_customer(db: &Db, c: &NewCustomer) -> AppResult<i64> {
     let id: i64 = with_db!(db, pool => sqlx::query_scalar(
         "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ($1, $2, $3, $4, TRUE, $5) \
          ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
     )
-    .bind(&name)
-    .bind(email.as_str())
-    .bind(phone)
+    .bind(&c.name)
+    .bind(c.email.as_str())
+    .bind(&c.phone)
     .bind(Money::from_cents(0))
     .bind(Timestamp::now())
     .fetch_one(pool)
     .await)?;
-    Ok(Some(id))
+    Ok(id)
+}
+
+fn digits(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The customer record a caller from the public page may act as. Typing someone's
+/// email must not open their account: a new address gets a new record; a known one
+/// links only when the phone number on file matches too. Otherwise the call runs
+/// unlinked (the AI can read no customer data) and staff see what was claimed.
+pub async fn link_public_customer(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
+    let known: Option<(i64, Option<String>)> = with_db!(db, pool => sqlx::query_as("SELECT id, phone FROM customers WHERE email = $1")
+        .bind(c.email.as_str())
+        .fetch_optional(pool)
+        .await)?;
+    match known {
+        None => store_customer(db, c).await.map(Some),
+        Some((id, Some(on_file))) => {
+            let given = c.phone.as_deref().map(digits).unwrap_or_default();
+            Ok((given.len() >= 6 && given == digits(&on_file)).then_some(id))
+        }
+        Some(_) => Ok(None),
+    }
+}
+
+/// Finds or creates the customer for a new call.
+pub async fn resolve_customer(
+    db: &Db,
+    customer_id: Option<i64>,
+    input: Option<&CustomerInput>,
+) -> AppResult<Option<i64>> {
+    if let Some(id) = customer_id {
+        let exists: Option<i64> = with_db!(db, pool => sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(id).fetch_optional(pool).await)?;
+        return exists
+            .map(Some)
+            .ok_or_else(|| AppError::Validation(FieldErrors::from([("customer_id", "field.customer_unknown")])));
+    }
+    let Some(input) = input else { return Ok(None) };
+    store_customer(db, &check_customer(input)?).await.map(Some)
 }
 
 /// Opens a call. `access_hash` is the hash of the customer's private link token
@@ -255,6 +303,7 @@ pub async fn create(
     customer_id: Option<i64>,
     created_by: Option<i64>,
     access_hash: Option<&str>,
+    contact: Option<&NewCustomer>,
 ) -> AppResult<i64> {
     let now = Timestamp::now();
     let channel = match channel {
@@ -262,13 +311,15 @@ pub async fn create(
         Channel::Api => "api",
     };
     let id: i64 = with_db!(state.db(), pool => sqlx::query_scalar(
-        "INSERT INTO calls (channel, customer_id, status, created_by, access_hash, created_at, updated_at) \
-         VALUES ($1, $2, 'ai', $3, $4, $5, $5) RETURNING id",
+        "INSERT INTO calls (channel, customer_id, status, created_by, access_hash, contact_name, contact_email, created_at, updated_at) \
+         VALUES ($1, $2, 'ai', $3, $4, $5, $6, $7, $7) RETURNING id",
     )
     .bind(channel)
     .bind(customer_id)
     .bind(created_by)
     .bind(access_hash)
+    .bind(contact.map(|c| c.name.clone()))
+    .bind(contact.map(|c| c.email.as_str().to_owned()))
     .bind(now)
     .fetch_one(pool)
     .await)?;
@@ -300,6 +351,11 @@ pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
         .fetch_all(pool)
         .await)?,
     )
+}
+
+/// A customer's name.
+pub async fn customer_name(db: &Db, customer_id: i64) -> AppResult<Option<String>> {
+    Ok(with_db!(db, pool => sqlx::query_scalar("SELECT name FROM customers WHERE id = $1").bind(customer_id).fetch_optional(pool).await)?)
 }
 
 /// A call's agent steps, oldest first.

@@ -1,17 +1,23 @@
-//! Staff pages for calls: a list of recent calls and a call's transcript with every
-//! agent step (tokens, latency, tool calls). All text from customers and models is
-//! escaped by the templates.
+//! Staff pages for calls: the list, a call's page (transcript, classification, every
+//! agent step, pending actions) with takeover / reply / hand-back / close, and the
+//! approvals page. All text from customers and models is escaped by the templates;
+//! every action checks the role in Rust, whatever the page shows.
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 
-use super::{PageCtx, require_ready};
+use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
-use crate::auth::extract::WebAuth;
+use crate::auth::extract::{ClientIp, WebAuth};
+use crate::calls::actions::{self, PendingAction};
+use crate::calls::staff::{self, Outcome};
 use crate::calls::{self, AgentRun, Call, Message};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "calls/list.html")]
@@ -21,15 +27,84 @@ pub struct CallsPage {
     calls: Vec<Call>,
 }
 
+/// Everything a call's page shows.
+pub struct CallView {
+    call: Call,
+    holder: Option<String>,
+    customer: Option<String>,
+    messages: Vec<Message>,
+    runs: Vec<RunView>,
+    actions: Vec<PendingAction>,
+    total_tokens: i64,
+    /// The viewer holds this call.
+    mine: bool,
+    /// The viewer may work calls (not a viewer).
+    can_act: bool,
+    /// The viewer may approve actions.
+    can_approve: bool,
+    outcomes: [Outcome; 4],
+    /// A notice for the viewer (e.g. who holds the call), already translated parts.
+    notice: Option<Notice>,
+}
+
+/// A message shown above the call's controls.
+pub struct Notice {
+    key: &'static str,
+    name: Option<String>,
+}
+
+impl CallView {
+    /// Where an approval on this page returns to.
+    pub fn back(&self) -> String {
+        format!("/calls/{}", self.call.id)
+    }
+
+    /// What a system message says, in the reader's language.
+    pub fn system_text(&self, tr: &crate::i18n::Tr, m: &Message) -> String {
+        let name = m.author.as_deref().unwrap_or_default();
+        match m.agent.as_deref() {
+            Some("joined") => tr.fill("callops.sys_joined", &[("name", name)]),
+            Some("left") => tr.fill("callops.sys_left", &[("name", name)]),
+            Some("closed") => tr.fill("callops.sys_closed", &[("name", name), ("outcome", &tr.label("outcome", &m.content))]),
+            Some("ended") => tr.t("callops.sys_ended").to_owned(),
+            _ => String::new(),
+        }
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "calls/detail.html")]
 /// The `calls/detail.html` template.
 pub struct CallPage {
     page: PageCtx,
-    call: Call,
-    messages: Vec<Message>,
-    runs: Vec<RunView>,
-    total_tokens: i64,
+    v: CallView,
+    after: i64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "calls/_live.html")]
+/// The `calls/_live.html` fragment (the live part of a call's page).
+pub struct CallLivePartial {
+    page: PageCtx,
+    v: CallView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "calls/_controls.html")]
+/// The `calls/_controls.html` fragment (takeover, reply, hand back, close).
+pub struct CallControlsPartial {
+    page: PageCtx,
+    v: CallView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "actions/list.html")]
+/// The `actions/list.html` template.
+pub struct ActionsPage {
+    page: PageCtx,
+    actions: Vec<PendingAction>,
+    can_approve: bool,
+    after: i64,
 }
 
 /// An agent step prepared for display.
@@ -45,14 +120,7 @@ pub async fn calls_get(State(state): State<AppState>, auth: WebAuth, headers: He
     Ok(CallsPage { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, calls: list })
 }
 
-/// `GET /calls/{id}`.
-pub async fn call_get(
-    State(state): State<AppState>,
-    auth: WebAuth,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> AppResult<CallPage> {
-    require_ready(&auth)?;
+async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>) -> AppResult<CallView> {
     let call = calls::get(state.db(), id).await?;
     let messages = calls::messages(state.db(), id).await?;
     let runs: Vec<RunView> = calls::runs(state.db(), id)
@@ -75,11 +143,222 @@ pub async fn call_get(
         })
         .collect();
     let total_tokens = runs.iter().map(|r| r.run.prompt_tokens + r.run.completion_tokens).sum();
-    Ok(CallPage {
-        page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?,
+    let holder = match call.assigned_to {
+        Some(uid) => crate::users::get(state.db(), uid).await?.map(|u| u.full_name),
+        None => None,
+    };
+    let customer = match call.customer_id {
+        Some(cid) => calls::customer_name(state.db(), cid).await?,
+        None => None,
+    };
+    let me = &auth.principal;
+    Ok(CallView {
+        mine: call.status == "human" && call.assigned_to == Some(me.id),
+        can_act: me.agent().is_some(),
+        can_approve: me.approver().is_some(),
+        actions: actions::for_call(state.db(), id).await?,
+        outcomes: Outcome::ALL,
         call,
+        holder,
+        customer,
         messages,
         runs,
         total_tokens,
+        notice,
     })
+}
+
+/// `GET /calls/{id}`.
+pub async fn call_get(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> AppResult<CallPage> {
+    require_ready(&auth)?;
+    let after = state.bus().latest_id().await?;
+    let v = view(&state, &auth, id, None).await?;
+    Ok(CallPage { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, v, after })
+}
+
+/// `GET /calls/{id}/live`: the live part of the call's page.
+pub async fn call_live_get(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> AppResult<CallLivePartial> {
+    require_ready(&auth)?;
+    let v = view(&state, &auth, id, None).await?;
+    Ok(CallLivePartial { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, v })
+}
+
+/// `GET /calls/{id}/controls`: the call's controls (redrawn when its holder changes).
+pub async fn call_controls_get(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> AppResult<CallControlsPartial> {
+    require_ready(&auth)?;
+    let v = view(&state, &auth, id, None).await?;
+    Ok(CallControlsPartial { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, v })
+}
+
+/// Draws the call again after an action: the fragment for htmx, a redirect for plain
+/// forms; a refusal the person can do something about (someone else holds the call,
+/// it was closed meanwhile, an empty reply) is shown on the page instead of an error
+/// page.
+async fn after_action(
+    state: &AppState,
+    auth: &WebAuth,
+    headers: &HeaderMap,
+    id: i64,
+    result: AppResult<()>,
+) -> AppResult<Response> {
+    let notice = match result {
+        Ok(()) => None,
+        Err(AppError::HeldBy(name)) => Some(Notice { key: "callops.held_by", name: Some(name) }),
+        Err(AppError::Conflict("call_closed")) => Some(Notice { key: "callops.closed", name: None }),
+        Err(AppError::Conflict(_)) => Some(Notice { key: "callops.state_changed", name: None }),
+        Err(AppError::Validation(f)) => Some(Notice { key: f.values().next().copied().unwrap_or("error.validation"), name: None }),
+        Err(e) => return Err(e),
+    };
+    if notice.is_none() && !is_htmx(headers) {
+        return Ok(Redirect::to(&format!("/calls/{id}")).into_response());
+    }
+    let page = PageCtx::new(&auth.session, headers, Some(&auth.principal), "calls").await?;
+    let v = view(state, auth, id, notice).await?;
+    if is_htmx(headers) {
+        return Ok(CallControlsPartial { page, v }.into_response());
+    }
+    let after = state.bus().latest_id().await?;
+    Ok((StatusCode::CONFLICT, CallPage { page, v, after }).into_response())
+}
+
+/// `POST /calls/{id}/takeover`.
+pub async fn takeover_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let result = staff::take_over(&state, &cap, id).await.map(|_| ());
+    after_action(&state, &auth, &headers, id, result).await
+}
+
+/// `POST /calls/{id}/handback`.
+pub async fn handback_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let result = staff::hand_back(&state, &cap, id).await.map(|_| ());
+    after_action(&state, &auth, &headers, id, result).await
+}
+
+/// The reply form.
+#[derive(Debug, Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    message: String,
+}
+
+/// `POST /calls/{id}/reply`: a person's reply (holder only).
+pub async fn reply_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<ReplyForm>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let result = staff::reply(&state, &cap, id, &form.message).await.map(|_| ());
+    after_action(&state, &auth, &headers, id, result).await
+}
+
+/// The close form.
+#[derive(Debug, Deserialize)]
+pub struct CloseForm {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    csat: String,
+}
+
+/// `POST /calls/{id}/close`.
+pub async fn close_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<CloseForm>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let result = async {
+        let outcome = Outcome::parse(&form.outcome).ok_or_else(|| {
+            AppError::Validation(crate::error::FieldErrors::from([("outcome", "field.outcome_invalid")]))
+        })?;
+        let csat = match form.csat.trim() {
+            "" => None,
+            n => staff::parse_csat(Some(n.parse::<i64>().unwrap_or(0)))?,
+        };
+        staff::close(&state, &cap, id, outcome, csat).await.map(|_| ())
+    }
+    .await;
+    after_action(&state, &auth, &headers, id, result).await
+}
+
+/// `GET /actions`: actions waiting for approval, then recent decisions.
+pub async fn actions_get(State(state): State<AppState>, auth: WebAuth, headers: HeaderMap) -> AppResult<ActionsPage> {
+    require_ready(&auth)?;
+    let after = state.bus().latest_id().await?;
+    Ok(ActionsPage {
+        page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "actions").await?,
+        actions: actions::list(state.db(), false).await?,
+        can_approve: auth.principal.approver().is_some(),
+        after,
+    })
+}
+
+/// The decision form: where to go back to.
+#[derive(Debug, Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    back: String,
+}
+
+impl DecideForm {
+    /// Only local pages of this app: the approvals page or a call's page.
+    fn back(&self) -> String {
+        match self.back.strip_prefix("/calls/").map(|n| n.parse::<i64>()) {
+            Some(Ok(id)) => format!("/calls/{id}"),
+            _ => "/actions".to_owned(),
+        }
+    }
+}
+
+/// `POST /actions/{id}/approve` and `/reject`.
+pub async fn decide_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    ClientIp(ip): ClientIp,
+    Path((id, decision)): Path<(i64, String)>,
+    Form(form): Form<DecideForm>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.approver().ok_or(AppError::Forbidden)?;
+    match decision.as_str() {
+        "approve" => actions::approve(&state, &cap, id, ip).await?,
+        "reject" => actions::reject(&state, &cap, id, ip).await?,
+        _ => return Err(AppError::NotFound),
+    };
+    Ok(Redirect::to(&form.back()).into_response())
 }

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod assets;
 pub mod audit;
+pub mod board;
 pub mod calls;
 pub mod csrf;
 pub mod errors;
@@ -13,6 +14,7 @@ pub mod home;
 pub mod lang;
 pub mod layers;
 pub mod login;
+pub mod public;
 pub mod users;
 
 use axum::Router;
@@ -58,6 +60,16 @@ impl PageCtx {
     pub fn is_admin(&self) -> bool {
         self.user.as_ref().is_some_and(|u| u.role == Role::Admin)
     }
+
+    /// True for everyone but viewers (who may only look).
+    pub fn can_work(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role != Role::Viewer)
+    }
+
+    /// True for supervisors and admins (who may act on calls others hold, and approve).
+    pub fn is_overseer(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| matches!(u.role, Role::Supervisor | Role::Admin))
+    }
 }
 
 /// True for requests made by htmx (they get fragments instead of whole pages).
@@ -88,6 +100,27 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit::audit_get))
         .route("/calls", get(calls::calls_get))
         .route("/calls/{id}", get(calls::call_get))
+        .route("/calls/{id}/live", get(calls::call_live_get))
+        .route("/calls/{id}/controls", get(calls::call_controls_get))
+        .route("/calls/{id}/takeover", post(calls::takeover_post))
+        .route("/calls/{id}/handback", post(calls::handback_post))
+        .route("/calls/{id}/reply", post(calls::reply_post))
+        .route("/calls/{id}/close", post(calls::close_post))
+        .route("/actions", get(calls::actions_get))
+        .route("/actions/{id}/{decision}", post(calls::decide_post))
+        .route("/board", get(board::board_get))
+        .route("/board/live", get(board::board_live_get))
+        .route("/presence", post(board::presence_post))
+        .route("/events", get(board::events_get))
+        .route("/call", get(public::start_get).post(public::start_post))
+        .route("/c/{token}", get(public::call_get))
+        .route("/c/{token}/conversation", get(public::conversation_get))
+        .route("/c/{token}/composer", get(public::composer_get))
+        .route("/c/{token}/messages", post(public::message_post))
+        .route("/c/{token}/summary", post(public::summary_post))
+        .route("/c/{token}/rating", post(public::rating_post))
+        .route("/c/{token}/end", post(public::end_post))
+        .route("/c/{token}/events", get(public::events_get))
         .route("/static/{file}", get(assets::asset_get))
         .fallback(not_found)
 }

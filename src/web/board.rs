@@ -1,0 +1,121 @@
+//! The live board for staff: `/board` draws it, `/board/live` redraws its body when an
+//! event arrives (htmx, triggered by `/events`), `/presence` sets one's availability.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::public::AfterQuery;
+use super::{PageCtx, is_htmx, require_ready};
+use crate::app::AppState;
+use crate::auth::extract::WebAuth;
+use crate::calls::board::{self, BAR_SLOT, Board, CHART_HEIGHT, PRESENCE};
+use crate::error::{AppError, AppResult};
+use crate::events::Item;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "board/index.html")]
+/// The `board/index.html` template.
+pub struct BoardPage {
+    page: PageCtx,
+    board: Board,
+    presence: String,
+    presences: [&'static str; 3],
+    after: i64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "board/_live.html")]
+/// The `board/_live.html` fragment.
+pub struct BoardPartial {
+    page: PageCtx,
+    board: Board,
+}
+
+/// Chart geometry for the templates.
+pub const CHART_W: u32 = 24 * BAR_SLOT;
+/// Plot height.
+pub const CHART_H: u32 = CHART_HEIGHT;
+
+/// `GET /board`.
+pub async fn board_get(State(state): State<AppState>, auth: WebAuth, headers: HeaderMap) -> AppResult<BoardPage> {
+    require_ready(&auth)?;
+    board::touch(&state, &auth.principal).await?;
+    let after = state.bus().latest_id().await?;
+    Ok(BoardPage {
+        page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "board").await?,
+        board: board::load(state.db()).await?,
+        presence: board::my_presence(state.db(), auth.principal.id).await?,
+        presences: PRESENCE,
+        after,
+    })
+}
+
+/// `GET /board/live`: the board's body.
+pub async fn board_live_get(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+) -> AppResult<BoardPartial> {
+    require_ready(&auth)?;
+    board::touch(&state, &auth.principal).await?;
+    Ok(BoardPartial {
+        page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "board").await?,
+        board: board::load(state.db()).await?,
+    })
+}
+
+/// The presence form.
+#[derive(Debug, Deserialize)]
+pub struct PresenceForm {
+    #[serde(default)]
+    status: String,
+}
+
+/// `POST /presence`.
+pub async fn presence_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Form(form): Form<PresenceForm>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    board::set_presence(&state, &auth.principal, &form.status).await?;
+    if is_htmx(&headers) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok(Redirect::to("/board").into_response())
+}
+
+/// `GET /events`: the staff event stream for pages (session sign-in); the same events
+/// as `GET /api/v1/events`.
+pub async fn events_get(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    Query(q): Query<AfterQuery>,
+) -> AppResult<Response> {
+    if auth.principal.must_change_password {
+        return Err(AppError::PasswordChangeRequired);
+    }
+    let after = crate::api::events::last_event_id(&headers).or(q.after());
+    let feed = state.bus_handle().feed(after, None).await?;
+    let stream = feed.filter_map(|item| async move {
+        match item {
+            Item::Event(e) => {
+                Some(Ok::<_, Infallible>(SseEvent::default().id(e.id.to_string()).data(serde_json::to_string(&*e).ok()?)))
+            }
+            Item::Typing(_) => None,
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}

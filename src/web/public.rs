@@ -1,0 +1,431 @@
+//! The customer's call pages (no account): start a call, chat, see a person join,
+//! answer the summary offer, end the call and rate it.
+//!
+//! Everything works as plain form posts that re-render the page; with JavaScript the
+//! message form posts through htmx and the page follows `/c/{token}/events` (SSE):
+//! `typing` events carry reply text as it is written, `update` events say the
+//! transcript changed and the page re-fetches it. The call is reachable only through
+//! its private link.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use tower_sessions::Session;
+
+use super::{PageCtx, is_htmx};
+use crate::app::AppState;
+use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::events::{Item, Kind};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "public/start.html")]
+/// The `public/start.html` template.
+pub struct StartPage {
+    page: PageCtx,
+    form: StartForm,
+    errors: FieldErrors,
+}
+
+impl StartPage {
+    fn error(&self, field: &str) -> Option<&'static str> {
+        self.errors.get(field).copied()
+    }
+}
+
+/// What the customer sees of their call.
+pub struct CallView {
+    token: String,
+    call: Call,
+    messages: Vec<Message>,
+    email: Option<String>,
+    /// The id of the newest event when the page was drawn (the live stream starts there).
+    after: i64,
+    /// A problem with the message just sent.
+    message_error: Option<&'static str>,
+    /// A problem with the summary or rating form.
+    form_error: Option<&'static str>,
+}
+
+impl CallView {
+    /// What a system message says, in the reader's language.
+    pub fn system_text(&self, tr: &crate::i18n::Tr, m: &Message) -> String {
+        let dept = self.call.department.as_deref().map(|d| tr.label("dept", d)).unwrap_or_default();
+        match m.agent.as_deref() {
+            Some("joined") if dept.is_empty() => tr.fill("callpage.joined_plain", &[("name", m.author_first_name())]),
+            Some("joined") => tr.fill("callpage.joined", &[("name", m.author_first_name()), ("dept", &dept)]),
+            Some("left") => tr.fill("callpage.left", &[("name", m.author_first_name())]),
+            Some("closed") | Some("ended") => tr.t("callpage.ended").to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// Who is answering, for the heading.
+    pub fn status_text(&self, tr: &crate::i18n::Tr) -> String {
+        match self.call.status.as_str() {
+            "ai" => tr.t("callpage.status_ai").to_owned(),
+            "queued" => tr.t("callpage.status_queued").to_owned(),
+            "human" => tr.fill("callpage.status_human", &[("name", &self.holder_first_name())]),
+            _ => tr.t("callpage.status_closed").to_owned(),
+        }
+    }
+
+    fn holder_first_name(&self) -> String {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "system" && m.agent.as_deref() == Some("joined"))
+            .map(|m| m.author_first_name().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "public/call.html")]
+/// The `public/call.html` template.
+pub struct CallPage {
+    page: PageCtx,
+    v: CallView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "public/_conversation.html")]
+/// The `public/_conversation.html` fragment.
+pub struct ConversationPartial {
+    page: PageCtx,
+    v: CallView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "public/_composer.html")]
+/// The `public/_composer.html` fragment (message form, end button).
+pub struct ComposerPartial {
+    page: PageCtx,
+    v: CallView,
+}
+
+/// The start form.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// `GET /call`: the form that starts a call.
+pub async fn start_get(session: Session, headers: HeaderMap) -> AppResult<StartPage> {
+    Ok(StartPage {
+        page: PageCtx::new(&session, &headers, None, "call").await?,
+        form: StartForm::default(),
+        errors: FieldErrors::new(),
+    })
+}
+
+/// `POST /call`: opens the call, runs the first turn and sends the customer to the
+/// call's private link. Bad input re-renders the form with everything typed kept.
+pub async fn start_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<StartForm>,
+) -> AppResult<Response> {
+    let input =
+        CustomerInput { name: form.name.clone(), email: form.email.clone(), phone: Some(form.phone.clone()) };
+    let (text, customer) = match (calls::parse_message(&form.message), calls::check_customer(&input)) {
+        (Ok(text), Ok(c)) => (text, c),
+        (m, c) => {
+            let mut errors = FieldErrors::new();
+            for e in [m.err(), c.err()].into_iter().flatten() {
+                if let AppError::Validation(f) = e {
+                    errors.extend(f);
+                } else {
+                    return Err(e);
+                }
+            }
+            let page = PageCtx::new(&session, &headers, None, "call").await?;
+            // htmx swaps 2xx answers only.
+            let status = if is_htmx(&headers) { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+            return Ok((status, StartPage { page, form, errors }).into_response());
+        }
+    };
+    let customer_id = calls::link_public_customer(state.db(), &customer).await?;
+    let (token, hash) = customer::new_token();
+    let call_id = calls::create(&state, Channel::Web, customer_id, None, Some(&hash), Some(&customer)).await?;
+    run_turn(&state, call_id, text, is_htmx(&headers)).await?;
+    let to = format!("/c/{token}");
+    if is_htmx(&headers) {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = to.parse() {
+            r.headers_mut().insert("hx-redirect", v);
+        }
+        return Ok(r);
+    }
+    Ok(Redirect::to(&to).into_response())
+}
+
+/// Runs a customer turn: in the background for htmx (the reply streams over SSE),
+/// otherwise to the end before the page is drawn again.
+async fn run_turn(state: &AppState, call_id: i64, text: String, background: bool) -> AppResult<()> {
+    if background {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(err) = calls::post_customer_message(&state, call_id, &text, None).await {
+                tracing::warn!(error = %err, call_id, "customer turn failed");
+            }
+        });
+        return Ok(());
+    }
+    calls::post_customer_message(state, call_id, &text, None).await.map(|_| ())
+}
+
+async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>) -> AppResult<CallView> {
+    let call = customer::by_token(state, token).await?;
+    let after = state.bus().latest_id().await?;
+    let messages = calls::messages(state.db(), call.id).await?;
+    let email = customer::masked_email(state, &call).await?;
+    let (message_error, form_error) = match error {
+        Some((key, Part::Composer)) => (Some(key), None),
+        Some((key, Part::Conversation)) => (None, Some(key)),
+        None => (None, None),
+    };
+    Ok(CallView { token: token.to_owned(), call, messages, email, after, message_error, form_error })
+}
+
+/// The page again (plain forms), or for htmx the part the form targets: the composer
+/// for messages, the conversation for the offer and rating forms. htmx swaps 2xx
+/// answers only, so a form error comes back as 200 there.
+async fn page(session: &Session, headers: &HeaderMap, v: CallView, part: Part) -> AppResult<Response> {
+    let page = PageCtx::new(session, headers, None, "call").await?;
+    let failed = v.message_error.is_some() || v.form_error.is_some();
+    let status = if failed { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    match (is_htmx(headers), part) {
+        (true, Part::Composer) => Ok(ComposerPartial { page, v }.into_response()),
+        (true, Part::Conversation) => Ok(ConversationPartial { page, v }.into_response()),
+        (false, _) => Ok((status, CallPage { page, v }).into_response()),
+    }
+}
+
+/// Which part of the page an htmx form replaces.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Composer,
+    Conversation,
+}
+
+/// `GET /c/{token}`: the call.
+pub async fn call_get(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let v = view(&state, &token, None).await?;
+    page(&session, &headers, v, Part::Conversation).await
+}
+
+/// `GET /c/{token}/composer`: the message form (redrawn when the call's state changes).
+pub async fn composer_get(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> AppResult<ComposerPartial> {
+    let v = view(&state, &token, None).await?;
+    Ok(ComposerPartial { page: PageCtx::new(&session, &headers, None, "call").await?, v })
+}
+
+/// `GET /c/{token}/conversation`: the conversation fragment (live refresh).
+pub async fn conversation_get(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> AppResult<ConversationPartial> {
+    let v = view(&state, &token, None).await?;
+    Ok(ConversationPartial { page: PageCtx::new(&session, &headers, None, "call").await?, v })
+}
+
+/// The message form.
+#[derive(Debug, Deserialize)]
+pub struct MessageForm {
+    #[serde(default)]
+    message: String,
+}
+
+/// `POST /c/{token}/messages`: the customer's next message.
+pub async fn message_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<MessageForm>,
+) -> AppResult<Response> {
+    let call = customer::by_token(&state, &token).await?;
+    let error = match calls::parse_message(&form.message) {
+        Err(AppError::Validation(f)) => f.values().next().copied(),
+        Err(e) => return Err(e),
+        Ok(_) if !call.is_open() => Some("callpage.ended"),
+        Ok(text) => {
+            run_turn(&state, call.id, text, is_htmx(&headers)).await?;
+            None
+        }
+    };
+    if error.is_none() && !is_htmx(&headers) {
+        return Ok(Redirect::to(&format!("/c/{token}")).into_response());
+    }
+    let v = view(&state, &token, error.map(|e| (e, Part::Composer))).await?;
+    page(&session, &headers, v, Part::Composer).await
+}
+
+/// The summary-offer form.
+#[derive(Debug, Deserialize)]
+pub struct SummaryForm {
+    #[serde(default)]
+    choice: String,
+}
+
+/// `POST /c/{token}/summary`: yes or no to an emailed summary.
+pub async fn summary_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<SummaryForm>,
+) -> AppResult<Response> {
+    let call = customer::by_token(&state, &token).await?;
+    let wants = match form.choice.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return after_action(&state, &session, &headers, &token, Some("callpage.choose")).await,
+    };
+    let error = match customer::answer_summary_offer(&state, &call, wants).await {
+        Ok(()) => None,
+        Err(AppError::Conflict(_)) => Some("callpage.already_answered"),
+        Err(e) => return Err(e),
+    };
+    after_action(&state, &session, &headers, &token, error).await
+}
+
+/// The rating form.
+#[derive(Debug, Deserialize)]
+pub struct RatingForm {
+    #[serde(default)]
+    csat: String,
+}
+
+/// `POST /c/{token}/rating`: 1–5 once the call has ended.
+pub async fn rating_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<RatingForm>,
+) -> AppResult<Response> {
+    let call = customer::by_token(&state, &token).await?;
+    let error = match form.csat.trim().parse::<i64>() {
+        Err(_) => Some("field.csat_range"),
+        Ok(n) => match customer::rate(&state, &call, n).await {
+            Ok(()) => None,
+            Err(AppError::Validation(_)) => Some("field.csat_range"),
+            Err(AppError::Conflict(_)) => Some("callpage.already_rated"),
+            Err(e) => return Err(e),
+        },
+    };
+    after_action(&state, &session, &headers, &token, error).await
+}
+
+/// `POST /c/{token}/end`: the customer hangs up.
+pub async fn end_post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let call = customer::by_token(&state, &token).await?;
+    customer::end(&state, &call).await?;
+    if is_htmx(&headers) {
+        // Both parts change: let htmx load the page again.
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = format!("/c/{token}").parse() {
+            r.headers_mut().insert("hx-redirect", v);
+        }
+        return Ok(r);
+    }
+    after_action(&state, &session, &headers, &token, None).await
+}
+
+async fn after_action(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    token: &str,
+    error: Option<&'static str>,
+) -> AppResult<Response> {
+    if error.is_none() && !is_htmx(headers) {
+        return Ok(Redirect::to(&format!("/c/{token}")).into_response());
+    }
+    let v = view(state, token, error.map(|e| (e, Part::Conversation))).await?;
+    page(session, headers, v, Part::Conversation).await
+}
+
+/// Events that change what the customer sees.
+const CUSTOMER_VISIBLE: [Kind; 6] =
+    [Kind::Message, Kind::CallUpdated, Kind::Escalated, Kind::TakenOver, Kind::HandedBack, Kind::Closed];
+
+/// Where a live stream starts when the client has not seen any event.
+#[derive(Debug, Deserialize)]
+pub struct AfterQuery {
+    #[serde(default)]
+    after: Option<i64>,
+}
+
+impl AfterQuery {
+    /// The event id to start after.
+    pub fn after(&self) -> Option<i64> {
+        self.after
+    }
+}
+
+/// `GET /c/{token}/events`: the customer's live stream (`typing` with reply text,
+/// `update` when the conversation changed). Nothing internal is sent: the page
+/// re-fetches the conversation, which shows only what the customer may see.
+pub async fn events_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Query(q): Query<AfterQuery>,
+) -> AppResult<Response> {
+    let call = customer::by_token(&state, &token).await?;
+    let after = crate::api::events::last_event_id(&headers).or(q.after());
+    let call_id = call.id;
+    let feed = state.bus_handle().feed(after, Some(call_id)).await?;
+    let stream = feed.filter_map(move |item| async move {
+        match item {
+            Item::Typing(text) => {
+                Some(Ok::<_, Infallible>(SseEvent::default().event("typing").data(json!({"text": text}).to_string())))
+            }
+            Item::Event(e) if e.call_id == Some(call_id) && CUSTOMER_VISIBLE.iter().any(|k| k.as_str() == e.kind) => {
+                let role = e.data.get("role").cloned().unwrap_or_default();
+                let data = json!({"kind": e.kind, "role": role}).to_string();
+                Some(Ok(SseEvent::default().event("update").id(e.id.to_string()).data(data)))
+            }
+            Item::Event(_) => None,
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}
