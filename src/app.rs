@@ -190,7 +190,13 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let mut tasks = self.state.bus_handle().start().await?;
+        let bus = self.state.bus_handle();
+        let mut tasks = bus.start().await?;
+        // Open event streams never finish on their own: end them when shutdown begins.
+        let shutdown = async move {
+            shutdown.await;
+            bus.stop();
+        };
         tasks.push(tokio::spawn(sweep(self.state.clone())));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;

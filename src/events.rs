@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
@@ -107,6 +107,8 @@ pub struct Bus {
     tx: broadcast::Sender<Arc<Event>>,
     typing: broadcast::Sender<Typing>,
     wake: Notify,
+    /// Set when the server shuts down: open streams end so that it can.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Bus {
@@ -114,7 +116,7 @@ impl Bus {
     pub fn new(db: Db) -> Self {
         let (tx, _) = broadcast::channel(CAPACITY);
         let (typing, _) = broadcast::channel(CAPACITY);
-        Self { db, tx, typing, wake: Notify::new() }
+        Self { db, tx, typing, wake: Notify::new(), stopping: tokio::sync::watch::Sender::new(false) }
     }
 
     /// Stores an event and wakes the pumps of every process.
@@ -160,6 +162,11 @@ impl Bus {
         }
     }
 
+    /// Ends every open feed (graceful shutdown waits for open responses).
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
     /// Streams reply text to a call's customer page (in-process only).
     pub fn typing(&self, call_id: i64, text: String) {
         let _ = self.typing.send(Typing { call_id, text });
@@ -188,7 +195,8 @@ impl Bus {
 
     /// The newest event id (0 when there is none).
     pub async fn latest_id(&self) -> AppResult<i64> {
-        let id: Option<i64> = with_db!(&self.db, pool => sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(pool).await)?;
+        let id: Option<i64> =
+            with_db!(&self.db, pool => sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(pool).await)?;
         Ok(id.unwrap_or(0))
     }
 
@@ -253,7 +261,9 @@ impl Bus {
     /// Deletes events older than `keep` (reconnecting pages only ever need minutes).
     pub async fn prune(&self, keep: time::Duration) -> AppResult<u64> {
         let before = Timestamp::from(time::OffsetDateTime::now_utc() - keep);
-        Ok(with_db!(&self.db, pool => sqlx::query("DELETE FROM events WHERE at < $1").bind(before).execute(pool).await.map(|r| r.rows_affected()))?)
+        Ok(
+            with_db!(&self.db, pool => sqlx::query("DELETE FROM events WHERE at < $1").bind(before).execute(pool).await.map(|r| r.rows_affected()))?,
+        )
     }
 
     /// A live feed: first the stored events after `after` (when a client reconnects
@@ -272,11 +282,17 @@ impl Bus {
             Some(id) => id,
             None => self.latest_id().await?,
         };
-        let state = Feed { bus: self.clone(), rx, typing, backlog: VecDeque::new(), last, catching_up: after.is_some() };
+        let state =
+            Feed { bus: self.clone(), rx, typing, backlog: VecDeque::new(), last, catching_up: after.is_some() };
+        let mut stopping = self.stopping.subscribe();
+        let stopped = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
         Ok(futures_util::stream::unfold(state, |mut feed| async move {
             let item = feed.next().await?;
             Some((item, feed))
-        }))
+        })
+        .take_until(Box::pin(stopped)))
     }
 }
 

@@ -93,9 +93,7 @@ pub async fn messages_post(
     // The turn runs on its own task: if the client goes away it still finishes and is
     // stored.
     let turn_state = state.clone();
-    let turn = tokio::spawn(async move {
-        calls::post_customer_message(&turn_state, id, &text, Some(&delta_tx)).await
-    });
+    let turn = tokio::spawn(async move { calls::post_customer_message(&turn_state, id, &text, Some(&delta_tx)).await });
     tokio::spawn(async move {
         while let Some(piece) = delta_rx.recv().await {
             let _ = event_tx.send(Event::default().event("delta").data(json!({"text": piece}).to_string())).await;
@@ -145,14 +143,22 @@ pub async fn call_get(State(state): State<AppState>, _auth: ApiAuth, Path(id): P
 }
 
 /// `POST /api/v1/calls/{id}/takeover`: the caller holds the call from now on.
-pub async fn takeover_post(State(state): State<AppState>, auth: ApiAuth, Path(id): Path<i64>) -> AppResult<Json<Value>> {
+pub async fn takeover_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Value>> {
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
     let call = staff::take_over(&state, &cap, id).await?;
     Ok(Json(json!({ "call": call })))
 }
 
 /// `POST /api/v1/calls/{id}/handback`: the AI answers again.
-pub async fn handback_post(State(state): State<AppState>, auth: ApiAuth, Path(id): Path<i64>) -> AppResult<Json<Value>> {
+pub async fn handback_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Value>> {
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
     let call = staff::hand_back(&state, &cap, id).await?;
     Ok(Json(json!({ "call": call })))

@@ -35,9 +35,9 @@ pub async fn events_get(State(state): State<AppState>, auth: ApiAuth, headers: H
     let feed = state.bus_handle().feed(last_event_id(&headers), None).await?;
     let stream = feed.filter_map(|item| async move {
         match item {
-            Item::Event(e) => {
-                Some(Ok::<_, Infallible>(SseEvent::default().id(e.id.to_string()).data(serde_json::to_string(&*e).ok()?)))
-            }
+            Item::Event(e) => Some(Ok::<_, Infallible>(
+                SseEvent::default().id(e.id.to_string()).data(serde_json::to_string(&*e).ok()?),
+            )),
             Item::Typing(_) => None,
         }
     });

@@ -100,11 +100,13 @@ pub async fn for_call(db: &Db, call_id: i64) -> AppResult<Vec<PendingAction>> {
 
 /// The actions a call's turn requested (since `since`).
 pub async fn requested_since(db: &Db, call_id: i64, since: Timestamp) -> AppResult<Vec<PendingAction>> {
-    Ok(with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.call_id = $1 AND a.requested_at >= $2 ORDER BY a.id"))
+    Ok(
+        with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.call_id = $1 AND a.requested_at >= $2 ORDER BY a.id"))
         .bind(call_id)
         .bind(since)
         .fetch_all(pool)
-        .await)?)
+        .await)?,
+    )
 }
 
 /// One action.

@@ -229,7 +229,8 @@ pub async fn load(db: &Db) -> AppResult<Board> {
         .iter()
         .enumerate()
         .map(|(hour, &count)| {
-            let height = if per_hour_max == 0 { 0 } else { (count as u32 * CHART_HEIGHT).div_ceil(per_hour_max as u32) };
+            let height =
+                if per_hour_max == 0 { 0 } else { (count as u32 * CHART_HEIGHT).div_ceil(per_hour_max as u32) };
             Bar { hour: hour as u8, count, x: hour as u32 * BAR_SLOT + 2, y: CHART_HEIGHT - height, height }
         })
         .collect();
@@ -279,11 +280,15 @@ pub async fn touch(state: &AppState, who: &Principal) -> AppResult<()> {
         .fetch_optional(pool)
         .await)?;
     let now = Timestamp::now();
-    let was_offline = before.as_ref().is_none_or(|(_, seen)| now.unix_seconds() - seen.unix_seconds() > PRESENCE_STALE_SECS);
+    let was_offline =
+        before.as_ref().is_none_or(|(_, seen)| now.unix_seconds() - seen.unix_seconds() > PRESENCE_STALE_SECS);
     // Coming back after being offline means online; otherwise the chosen status stays.
     upsert_presence(state.db(), who.id, was_offline.then_some("online")).await?;
     if was_offline {
-        state.bus().emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": "online"})).await;
+        state
+            .bus()
+            .emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": "online"}))
+            .await;
     }
     Ok(())
 }

@@ -342,20 +342,20 @@ pub async fn recent(db: &Db, limit: i64) -> AppResult<Vec<Call>> {
 
 /// A call's messages, oldest first.
 pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
-    Ok(
-        with_db!(db, pool => sqlx::query_as(
+    Ok(with_db!(db, pool => sqlx::query_as(
             "SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author FROM messages m \
              LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = $1 ORDER BY m.id",
         )
         .bind(call_id)
         .fetch_all(pool)
-        .await)?,
-    )
+        .await)?)
 }
 
 /// A customer's name.
 pub async fn customer_name(db: &Db, customer_id: i64) -> AppResult<Option<String>> {
-    Ok(with_db!(db, pool => sqlx::query_scalar("SELECT name FROM customers WHERE id = $1").bind(customer_id).fetch_optional(pool).await)?)
+    Ok(
+        with_db!(db, pool => sqlx::query_scalar("SELECT name FROM customers WHERE id = $1").bind(customer_id).fetch_optional(pool).await)?,
+    )
 }
 
 /// A call's agent steps, oldest first.
@@ -485,7 +485,12 @@ pub async fn post_customer_message(
             }
         }
     });
-    let outcome = state.pipeline().run_turn(db, scope, &history, text, previous.as_ref(), Some(&page_tx)).await;
+    // Stream when someone can watch: the caller asked, or the customer's page is open
+    // on a web call. Otherwise the model answers in one piece (cheaper, and servers
+    // that cannot stream still work).
+    let stream = deltas.is_some() || call.channel == "web";
+    let sink = stream.then_some(&page_tx);
+    let outcome = state.pipeline().run_turn(db, scope, &history, text, previous.as_ref(), sink).await;
     drop(page_tx);
     let _ = relay.await;
     let outcome = outcome?;

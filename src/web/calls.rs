@@ -65,7 +65,9 @@ impl CallView {
         match m.agent.as_deref() {
             Some("joined") => tr.fill("callops.sys_joined", &[("name", name)]),
             Some("left") => tr.fill("callops.sys_left", &[("name", name)]),
-            Some("closed") => tr.fill("callops.sys_closed", &[("name", name), ("outcome", &tr.label("outcome", &m.content))]),
+            Some("closed") => {
+                tr.fill("callops.sys_closed", &[("name", name), ("outcome", &tr.label("outcome", &m.content))])
+            }
             Some("ended") => tr.t("callops.sys_ended").to_owned(),
             _ => String::new(),
         }
@@ -221,7 +223,9 @@ async fn after_action(
         Err(AppError::HeldBy(name)) => Some(Notice { key: "callops.held_by", name: Some(name) }),
         Err(AppError::Conflict("call_closed")) => Some(Notice { key: "callops.closed", name: None }),
         Err(AppError::Conflict(_)) => Some(Notice { key: "callops.state_changed", name: None }),
-        Err(AppError::Validation(f)) => Some(Notice { key: f.values().next().copied().unwrap_or("error.validation"), name: None }),
+        Err(AppError::Validation(f)) => {
+            Some(Notice { key: f.values().next().copied().unwrap_or("error.validation"), name: None })
+        }
         Err(e) => return Err(e),
     };
     if notice.is_none() && !is_htmx(headers) {

@@ -144,8 +144,7 @@ pub async fn start_post(
     headers: HeaderMap,
     Form(form): Form<StartForm>,
 ) -> AppResult<Response> {
-    let input =
-        CustomerInput { name: form.name.clone(), email: form.email.clone(), phone: Some(form.phone.clone()) };
+    let input = CustomerInput { name: form.name.clone(), email: form.email.clone(), phone: Some(form.phone.clone()) };
     let (text, customer) = match (calls::parse_message(&form.message), calls::check_customer(&input)) {
         (Ok(text), Ok(c)) => (text, c),
         (m, c) => {

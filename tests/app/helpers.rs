@@ -312,3 +312,94 @@ pub async fn get_json(url: String, token: &str) -> Value {
     assert!(r.status().is_success(), "GET {url}: {}", r.status());
     r.json().await.unwrap()
 }
+
+/// One server-sent event as a client sees it.
+#[derive(Clone, Debug)]
+pub struct SseMessage {
+    /// The `id:` field.
+    pub id: Option<String>,
+    /// The `event:` field (`message` when absent).
+    pub event: String,
+    /// The `data:` lines joined.
+    pub data: String,
+}
+
+impl SseMessage {
+    /// The data as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+/// A live SSE connection read in the background, event by event.
+pub struct EventStream {
+    rx: tokio::sync::mpsc::UnboundedReceiver<SseMessage>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EventStream {
+    /// Opens `GET url` with the given request (headers, auth) and starts reading.
+    pub async fn open(request: reqwest::RequestBuilder) -> Self {
+        use futures_util::StreamExt;
+        let r = request.header("accept", "text/event-stream").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "event stream refused");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut body = r.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    let mut m = SseMessage { id: None, event: "message".into(), data: String::new() };
+                    let mut data = Vec::new();
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("id:") {
+                            m.id = Some(v.trim().to_owned());
+                        } else if let Some(v) = line.strip_prefix("event:") {
+                            m.event = v.trim().to_owned();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                        }
+                    }
+                    if data.is_empty() {
+                        continue; // keep-alive comments
+                    }
+                    m.data = data.join("\n");
+                    if tx.send(m).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Self { rx, task }
+    }
+
+    /// The next event (waiting up to 15 s).
+    pub async fn next(&mut self) -> SseMessage {
+        match tokio::time::timeout(std::time::Duration::from_secs(15), self.rx.recv()).await {
+            Ok(Some(m)) => m,
+            Ok(None) => panic!("event stream ended"),
+            Err(_) => panic!("no event within 15 s"),
+        }
+    }
+
+    /// Events up to and including the first whose JSON `kind` is `kind` (staff stream).
+    pub async fn until_kind(&mut self, kind: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let v = self.next().await.json();
+            let done = v["kind"] == kind;
+            seen.push(v);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Stops reading (the connection closes).
+    pub fn close(self) {
+        self.task.abort();
+    }
+}

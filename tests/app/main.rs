@@ -13,6 +13,7 @@ mod cli;
 mod csrf;
 mod first_run;
 mod headers;
+mod live;
 mod lockout;
 mod openai_backend;
 mod ops;
