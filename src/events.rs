@@ -341,8 +341,10 @@ impl Feed {
             }
             let received = match &mut self.typing {
                 Some((call_id, typing)) => {
+                    // Typing first: a turn's text is all sent before its stored
+                    // message is published, and must reach the page before it.
                     tokio::select! {
-                        event = self.rx.recv() => Some(event),
+                        biased;
                         piece = typing.recv() => {
                             match piece {
                                 Ok(t) if t.call_id == *call_id => return Some(Item::Typing(t.text)),
@@ -350,6 +352,7 @@ impl Feed {
                                 Err(broadcast::error::RecvError::Closed) => return None,
                             }
                         }
+                        event = self.rx.recv() => Some(event),
                     }
                 }
                 None => Some(self.rx.recv().await),

@@ -34,10 +34,54 @@
 
   var STATE_KINDS = ["taken_over", "handed_back", "closed"];
 
-  function changed(kind) {
-    htmx.trigger(document.body, "live-update");
-    if (STATE_KINDS.indexOf(kind) >= 0) htmx.trigger(document.body, "call-state");
+  // Bursts of events become one refresh, at most every 200 ms, and the last event of a
+  // burst is always followed by one (a plain throttle would drop it).
+  var pending = {};
+  function refresh(name, unless) {
+    if (pending[name]) return;
+    pending[name] = setTimeout(function () {
+      pending[name] = null;
+      if (!unless || !unless()) htmx.trigger(document.body, name);
+    }, 200);
   }
+
+  // A state change this page just made itself has already redrawn the controls.
+  // (The event may arrive before or after the form's own answer.)
+  var actedAt = 0;
+  function ownAction(e) {
+    var form = e.detail.elt;
+    if (form && form.tagName === "FORM" && form.closest("#call-controls, #composer")) actedAt = Date.now();
+  }
+  document.addEventListener("htmx:beforeRequest", ownAction);
+  document.addEventListener("htmx:afterRequest", ownAction);
+  function actedJustNow() { return Date.now() - actedAt < 2000; }
+
+  function changed(kind) {
+    refresh("live-update");
+    if (STATE_KINDS.indexOf(kind) >= 0) refresh("call-state", actedJustNow);
+  }
+
+  // A redraw must not eat what someone is typing: text in a box survives a refresh
+  // (but not the answer to its own form, which starts a fresh box).
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    kept = null;
+    var target = e.detail.target;
+    var verb = e.detail.requestConfig && e.detail.requestConfig.verb;
+    var box = target && target.querySelector && target.querySelector("textarea");
+    if (box && box.value && verb === "get") {
+      kept = { name: box.name, value: box.value, focused: document.activeElement === box };
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (!kept) return;
+    var box = e.detail.target.querySelector('textarea[name="' + kept.name + '"]');
+    if (box && !box.value) {
+      box.value = kept.value;
+      if (kept.focused) box.focus();
+    }
+    kept = null;
+  });
 
   // Follows the page's event stream: `data-events` is the URL, `data-after` the last
   // event the page already shows, `data-call` limits staff events to one call. The
@@ -66,7 +110,10 @@
     source.addEventListener("update", function (e) {
       var ev;
       try { ev = JSON.parse(e.data); } catch (_) { return; }
-      if (ev.kind === "message" && ev.role !== "customer") typing = "";
+      if (ev.kind === "message" && ev.role !== "customer") {
+        typing = "";
+        showTyping();
+      }
       changed(ev.kind);
     });
   }

@@ -27,7 +27,10 @@ impl Driver {
     pub async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        use std::os::unix::process::CommandExt;
+        // Its own process group, so that Chromium goes with it even when a test panics.
         let child = Command::new(&binary)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -151,6 +154,22 @@ impl Driver {
         panic!("no dialog appeared");
     }
 
+    /// Runs a script in the page and returns its result.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
+    }
+
+    /// Waits up to 10 s for a script to return `true`.
+    pub async fn wait_until(&self, script: &str, what: &str) {
+        for _ in 0..100 {
+            if self.execute(script).await == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never happened: {what}");
+    }
+
     /// Browser console entries (CSP violations show up here).
     pub async fn console(&self) -> Vec<String> {
         let v = self.call(reqwest::Method::POST, "/se/log", Some(json!({"type": "browser"}))).await;
@@ -170,9 +189,19 @@ impl Driver {
     }
 
     /// Ends the session and the driver.
-    pub async fn quit(mut self) {
-        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
-        let _ = self.child.kill();
+    pub async fn quit(self) {
+        // Closing can stall while a page holds an event stream open; the process
+        // group is killed on drop in any case.
+        let close = self.http.delete(format!("{}/session/{}", self.base, self.session)).send();
+        let _ = tokio::time::timeout(Duration::from_secs(3), close).await;
+        drop(self);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver and every browser process it started.
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
         let _ = self.child.wait();
     }
 }
@@ -249,6 +278,129 @@ async fn admin_signs_in_and_manages_users_in_a_real_browser() {
 
     let console = d.console().await;
     assert!(!console.iter().any(|m| m.contains("Content Security Policy") || m.contains("Refused")), "{console:?}");
+    d.quit().await;
+    app.finish().await;
+}
+
+/// Signs a ready user in through the login form.
+async fn sign_in(d: &Driver, app: &TestApp, username: &str, password: &str) {
+    d.goto(&app.url("/login")).await;
+    d.type_into("input[name=username]", username).await;
+    d.type_into("input[name=password]", password).await;
+    d.click("button[type=submit].primary").await;
+    d.wait_until("return location.pathname === '/'", "signed in").await;
+}
+
+fn assert_no_csp_errors(console: &[String]) {
+    assert!(!console.iter().any(|m| m.contains("Content Security Policy") || m.contains("Refused")), "{console:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_sees_a_new_call_on_the_board_takes_it_over_and_replies() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    let (_, pw) = app.ready_user("alba", "agent").await;
+    let admin = app.admin_token().await;
+    let d = Driver::start().await;
+    sign_in(&d, &app, "alba", &pw).await;
+
+    d.goto(&app.url("/board")).await;
+    d.find("#escalations").await;
+    d.execute("window.__sameDocument = 42; return true;").await;
+    d.wait_until("return document.body.classList.contains('is-live')", "event stream connected").await;
+
+    // A customer asks for a person; the call appears at the top of the board by itself.
+    let body = json!({"customer": {"name": "Nora <em>Board</em>", "email": "nora@example.com"},
+        "message": "Quiero hablar con una persona, por favor"});
+    let r = reqwest::Client::new().post(app.url("/api/v1/calls")).bearer_auth(&admin).json(&body).send().await.unwrap();
+    let call = r.json::<Value>().await.unwrap()["call_id"].as_i64().unwrap();
+    let row = d.wait_text("#escalations", "Nora <em>Board</em>").await;
+    assert!(row.contains("Nora <em>Board</em>"), "markup shown as text");
+    assert_eq!(d.execute("return window.__sameDocument;").await, json!(42), "the board was not reloaded");
+    d.wait_text("#kpi-calls", "1").await;
+    d.screenshot("05-board").await;
+
+    // Open it, take it over, reply.
+    d.click(&format!("#board-call-{call} td a")).await;
+    d.wait_until(&format!("return location.pathname === '/calls/{call}'"), "call page").await;
+    d.click("#takeover").await;
+    d.find("#reply-form textarea").await;
+    d.type_into("#reply-form textarea", "Hola Nora, soy Alba. Ya estoy contigo.").await;
+    d.click("#reply-form button[type=submit]").await;
+    d.wait_text("#call-live .transcript", "Ya estoy contigo").await;
+    d.wait_text("#call-live .transcript", "took over").await;
+    let db = app.state.db();
+    let roles: Vec<String> = centralita::with_db!(db, pool => sqlx::query_scalar::<_, String>(
+        "SELECT role FROM messages WHERE call_id = $1 ORDER BY id").bind(call).fetch_all(pool).await)
+    .unwrap();
+    assert_eq!(roles.last().map(String::as_str), Some("human"));
+    assert_eq!(centralita::calls::get(db, call).await.unwrap().status, "human");
+    d.screenshot("06-call-taken-over").await;
+
+    assert_no_csp_errors(&d.console().await);
+    d.quit().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_sees_the_answer_stream_in_and_a_person_join() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    let agent = {
+        let (_, pw) = app.ready_user("alba", "agent").await;
+        app.api_login("alba", &pw).await["access_token"].as_str().unwrap().to_owned()
+    };
+    let d = Driver::start().await;
+    d.goto(&app.url("/call")).await;
+    d.type_into("input[name=name]", "Carmen Ruiz").await;
+    d.type_into("input[name=email]", "carmen@example.com").await;
+    d.type_into("textarea[name=message]", "Hola, buenas tardes").await;
+    d.click("#start button[type=submit]").await;
+    d.wait_until("return location.pathname.startsWith('/c/')", "the call's private page").await;
+    d.find("#conversation .msg-ai").await;
+    d.wait_until("return document.body.classList.contains('is-live')", "event stream connected").await;
+
+    // Watch for the bubble that shows the reply while it is being written.
+    d.execute(
+        "window.__sameDocument = 7; window.__sawTyping = false;
+         new MutationObserver(function () { if (document.getElementById('typing')) window.__sawTyping = true; })
+           .observe(document.body, {subtree: true, childList: true, characterData: true});
+         return true;",
+    )
+    .await;
+    d.type_into("#composer textarea", "Mi internet no funciona desde ayer, ¿podéis ayudarme?").await;
+    d.click("#composer button[type=submit]").await;
+    d.wait_until("return document.querySelectorAll('#conversation .msg-ai').length === 2", "second answer").await;
+    d.wait_until("return window.__sawTyping === true", "the answer streamed in").await;
+    d.wait_until("return document.getElementById('typing') === null", "streaming bubble replaced").await;
+    assert_eq!(d.execute("return window.__sameDocument;").await, json!(7), "no reload");
+    assert_eq!(d.value("#composer textarea").await, "", "the box is ready for the next message");
+    d.screenshot("07-customer-streamed").await;
+
+    // A person joins and answers: the customer sees both without reloading.
+    let call = centralita::calls::recent(app.state.db(), 1).await.unwrap()[0].id;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(app.url(&format!("/api/v1/calls/{call}/takeover")))
+        .bearer_auth(&agent)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    d.wait_text("#conversation", "has joined").await;
+    d.wait_text("#conversation .status-line", "alba is with you").await;
+    let r = client
+        .post(app.url(&format!("/api/v1/calls/{call}/messages")))
+        .bearer_auth(&agent)
+        .json(&json!({"text": "Hola Carmen, reviso tu línea ahora mismo."}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    d.wait_text("#conversation .msg-human", "reviso tu línea").await;
+    assert_eq!(d.execute("return window.__sameDocument;").await, json!(7), "no reload");
+    d.screenshot("08-customer-person-joined").await;
+
+    assert_no_csp_errors(&d.console().await);
     d.quit().await;
     app.finish().await;
 }
