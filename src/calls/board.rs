@@ -136,6 +136,9 @@ pub const CHART_HEIGHT: u32 = 80;
 /// Width of one hour's slot.
 pub const BAR_SLOT: u32 = 12;
 
+/// A staff member with their presence: id, name, role, chosen status, last sign of life.
+type PersonRow = (i64, String, String, Option<String>, Option<Timestamp>);
+
 /// Reads the board.
 pub async fn load(db: &Db) -> AppResult<Board> {
     let now = Timestamp::now();
@@ -153,7 +156,7 @@ pub async fn load(db: &Db) -> AppResult<Board> {
     .fetch_all(pool)
     .await)?;
     let customers: HashMap<i64, String> = customers.into_iter().collect();
-    let people: Vec<(i64, String, String, Option<String>, Option<Timestamp>)> = with_db!(db, pool => sqlx::query_as(
+    let people: Vec<PersonRow> = with_db!(db, pool => sqlx::query_as(
         "SELECT u.id, u.full_name, u.role, p.status, p.last_seen FROM users u LEFT JOIN presence p ON p.user_id = u.id \
          WHERE u.disabled = FALSE ORDER BY u.full_name",
     )
