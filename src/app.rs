@@ -35,7 +35,25 @@ struct Inner {
     dummy_hash: String,
     metrics: Metrics,
     bus: Arc<crate::events::Bus>,
+    public: PublicLimits,
     started: Instant,
+}
+
+/// Limits on the public call pages (per process).
+pub struct PublicLimits {
+    /// Calls started per client IP: 10 per 10 minutes.
+    pub starts: crate::web::rate::Limiter,
+    /// Customer messages per call: 20 per minute.
+    pub messages: crate::web::rate::Limiter,
+}
+
+impl Default for PublicLimits {
+    fn default() -> Self {
+        Self {
+            starts: crate::web::rate::Limiter::new(10, Duration::from_secs(600)),
+            messages: crate::web::rate::Limiter::new(20, Duration::from_secs(60)),
+        }
+    }
 }
 
 impl AppState {
@@ -67,6 +85,10 @@ impl AppState {
     /// The events bus, for tasks and streams that outlive a request.
     pub fn bus_handle(&self) -> Arc<crate::events::Bus> {
         self.0.bus.clone()
+    }
+    /// Limits on the public call pages.
+    pub fn public_limits(&self) -> &PublicLimits {
+        &self.0.public
     }
     /// Request and login counters.
     pub fn metrics(&self) -> &Metrics {
@@ -161,6 +183,7 @@ impl Application {
             keys: Keys::new(secret.as_bytes()),
             config,
             bus: Arc::new(crate::events::Bus::new(db.clone())),
+            public: PublicLimits::default(),
             db,
             dummy_hash,
             metrics: Metrics::default(),

@@ -335,6 +335,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ),
     // Live operations (board, call handling, approvals, customer call page).
     ("nav.board", "Panel", "Board"),
+    ("login.customer_hint", "¿Eres cliente?", "Are you a customer?"),
     ("nav.actions", "Aprobaciones", "Approvals"),
     ("board.title", "Panel en directo", "Live board"),
     ("board.live", "Conectado en directo", "Live"),

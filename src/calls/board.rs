@@ -20,6 +20,8 @@ use crate::{call_columns, with_db};
 
 /// Seconds without a sign of life after which a staff member shows as offline.
 pub const PRESENCE_STALE_SECS: i64 = 180;
+/// Signs of life closer together than this are not written again.
+const PRESENCE_REFRESH_SECS: i64 = 30;
 
 /// A call as a board row.
 #[derive(Clone, Debug, Serialize)]
@@ -283,8 +285,12 @@ pub async fn touch(state: &AppState, who: &Principal) -> AppResult<()> {
         .fetch_optional(pool)
         .await)?;
     let now = Timestamp::now();
-    let was_offline =
-        before.as_ref().is_none_or(|(_, seen)| now.unix_seconds() - seen.unix_seconds() > PRESENCE_STALE_SECS);
+    let age = before.as_ref().map(|(_, seen)| now.unix_seconds() - seen.unix_seconds());
+    if age.is_some_and(|a| a < PRESENCE_REFRESH_SECS) {
+        // Seen moments ago: boards refresh often, the database need not hear each one.
+        return Ok(());
+    }
+    let was_offline = age.is_none_or(|a| a > PRESENCE_STALE_SECS);
     // Coming back after being offline means online; otherwise the chosen status stays.
     upsert_presence(state.db(), who.id, was_offline.then_some("online")).await?;
     if was_offline {

@@ -15,6 +15,7 @@ pub mod lang;
 pub mod layers;
 pub mod login;
 pub mod public;
+pub mod rate;
 pub mod users;
 
 use axum::Router;

@@ -24,6 +24,7 @@ use tower_sessions::Session;
 
 use super::{PageCtx, is_htmx};
 use crate::app::AppState;
+use crate::auth::extract::ClientIp;
 use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::{Item, Kind};
@@ -142,8 +143,10 @@ pub async fn start_post(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     Form(form): Form<StartForm>,
 ) -> AppResult<Response> {
+    state.public_limits().starts.hit(ip.as_deref().unwrap_or("unknown"))?;
     let input = CustomerInput { name: form.name.clone(), email: form.email.clone(), phone: Some(form.phone.clone()) };
     let (text, customer) = match (calls::parse_message(&form.message), calls::check_customer(&input)) {
         (Ok(text), Ok(c)) => (text, c),
@@ -280,6 +283,7 @@ pub async fn message_post(
         Err(e) => return Err(e),
         Ok(_) if !call.is_open() => Some("callpage.ended"),
         Ok(text) => {
+            state.public_limits().messages.hit(&call.id.to_string())?;
             run_turn(&state, call.id, text, is_htmx(&headers)).await?;
             None
         }

@@ -20,6 +20,7 @@ on_both!(
     the_customer_stream_carries_the_reply_as_it_is_written,
     summary_offer_and_rating_are_asked_once_and_recorded,
     the_board_shows_queues_presence_and_kpis_escaped,
+    starting_calls_is_limited_per_address,
 );
 
 /// Signs in `username` with a fresh API token.
@@ -549,4 +550,18 @@ async fn the_board_shows_queues_presence_and_kpis_escaped(app: &TestApp) {
     // The live fragment is the board's body alone.
     let fragment = b.page("/board/live").await;
     assert!(!fragment.contains("<html") && fragment.contains("id=\"escalations\""));
+}
+
+async fn starting_calls_is_limited_per_address(app: &TestApp) {
+    let b = app.browser();
+    for i in 0..10 {
+        let email = format!("caller{i}@example.com");
+        let r = b.post("/call", "/call", &[("name", "Caller"), ("email", &email), ("message", "hola")]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "call {i}");
+    }
+    let r = b.post("/call", "/call", &[("name", "Caller"), ("email", "eleven@example.com"), ("message", "hola")]).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    let calls = centralita::calls::recent(app.state.db(), 100).await.unwrap();
+    assert_eq!(calls.len(), 10, "the refused start stored nothing");
 }
