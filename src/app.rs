@@ -36,7 +36,51 @@ struct Inner {
     metrics: Metrics,
     bus: Arc<crate::events::Bus>,
     public: PublicLimits,
+    turns: Arc<Turns>,
     started: Instant,
+}
+
+/// Customer turns running in the background (the customer page, streamed API turns),
+/// so that shutdown lets them finish and store their reply.
+#[derive(Default)]
+pub struct Turns {
+    running: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Turns {
+    /// Runs `turn` on its own task, counted until it ends.
+    pub fn spawn<F>(self: &Arc<Self>, turn: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        use std::sync::atomic::Ordering;
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let me = self.clone();
+        tokio::spawn(async move {
+            let out = turn.await;
+            if me.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                me.idle.notify_waiters();
+            }
+            out
+        })
+    }
+
+    /// Waits until no turn runs, or `limit` has passed.
+    pub async fn drain(&self, limit: Duration) {
+        use std::sync::atomic::Ordering;
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let idle = self.idle.notified();
+                if self.running.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        })
+        .await;
+    }
 }
 
 /// Limits on the public call pages (per process).
@@ -85,6 +129,10 @@ impl AppState {
     /// The events bus, for tasks and streams that outlive a request.
     pub fn bus_handle(&self) -> Arc<crate::events::Bus> {
         self.0.bus.clone()
+    }
+    /// Background customer turns.
+    pub fn turns(&self) -> &Arc<Turns> {
+        &self.0.turns
     }
     /// Limits on the public call pages.
     pub fn public_limits(&self) -> &PublicLimits {
@@ -184,6 +232,7 @@ impl Application {
             config,
             bus: Arc::new(crate::events::Bus::new(db.clone())),
             public: PublicLimits::default(),
+            turns: Arc::default(),
             db,
             dummy_hash,
             metrics: Metrics::default(),
@@ -223,6 +272,8 @@ impl Application {
         tasks.push(tokio::spawn(sweep(self.state.clone())));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        // Turns already under way finish and store their reply.
+        self.state.turns().drain(Duration::from_secs(30)).await;
         for task in tasks {
             task.abort();
         }

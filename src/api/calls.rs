@@ -93,7 +93,8 @@ pub async fn messages_post(
     // The turn runs on its own task: if the client goes away it still finishes and is
     // stored.
     let turn_state = state.clone();
-    let turn = tokio::spawn(async move { calls::post_customer_message(&turn_state, id, &text, Some(&delta_tx)).await });
+    let turn =
+        state.turns().spawn(async move { calls::post_customer_message(&turn_state, id, &text, Some(&delta_tx)).await });
     tokio::spawn(async move {
         while let Some(piece) = delta_rx.recv().await {
             let _ = event_tx.send(Event::default().event("delta").data(json!({"text": piece}).to_string())).await;

@@ -185,7 +185,8 @@ pub async fn start_post(
 async fn run_turn(state: &AppState, call_id: i64, text: String, background: bool) -> AppResult<()> {
     if background {
         let state = state.clone();
-        tokio::spawn(async move {
+        let turns = state.turns().clone();
+        turns.spawn(async move {
             if let Err(err) = calls::post_customer_message(&state, call_id, &text, None).await {
                 tracing::warn!(error = %err, call_id, "customer turn failed");
             }

@@ -119,6 +119,18 @@ impl TestApp {
         Self { base, state, backend, database_url: url, pg_name, shutdown: Some(tx), server: Some(server), _dir: dir }
     }
 
+    /// Stops the server as SIGTERM would (graceful), keeping the database, and returns
+    /// a fresh connection to it.
+    pub async fn stop_server(&mut self) -> centralita::db::Db {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        centralita::db::Db::connect(&self.database_url, 2).await.unwrap()
+    }
+
     /// Stops the server and removes the PostgreSQL database.
     pub async fn finish(mut self) {
         if let Some(tx) = self.shutdown.take() {

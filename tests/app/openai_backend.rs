@@ -371,3 +371,37 @@ async fn tool_arguments_from_the_model_cannot_reach_other_customers_or_move_mone
     assert_eq!(r.status(), StatusCode::OK);
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_under_way_at_shutdown_finishes_and_is_stored() {
+    // A slow model: every request takes 400 ms (and answers in a shape the streaming
+    // path rejects, so each step also exercises the fallback).
+    let server = MockServer::start().await;
+    let slow = ResponseTemplate::new(200).set_body_json(completion("ok")).set_delay(Duration::from_millis(400));
+    Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(slow).mount(&server).await;
+    let mut app = app_with_model(&server, 0, Duration::from_secs(5)).await;
+
+    // The customer page (htmx) starts the call: the turn runs in the background.
+    let b = app.browser();
+    let token = crate::helpers::csrf_in(&b.page("/call").await);
+    let r = b
+        .client
+        .post(app.url("/call"))
+        .header("hx-request", "true")
+        .header("x-csrf-token", &token)
+        .form(&[("name", "Late Caller"), ("email", "late@example.com"), ("message", "Hola, ¿qué horario tenéis?")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(r.headers().get("hx-redirect").is_some());
+
+    // SIGTERM now: the server stops taking requests but the turn finishes and is stored.
+    let db = app.stop_server().await;
+    let roles: Vec<String> = centralita::with_db!(&db, pool => sqlx::query_scalar::<_, String>(
+        "SELECT role FROM messages ORDER BY id").fetch_all(pool).await)
+    .unwrap();
+    assert_eq!(roles, ["customer", "ai"]);
+    db.close().await;
+    app.finish().await;
+}
