@@ -32,7 +32,13 @@ pub async fn events_get(State(state): State<AppState>, auth: ApiAuth, headers: H
         return Err(AppError::PasswordChangeRequired);
     }
     board::touch(&state, &auth.principal).await?;
-    let feed = state.bus_handle().feed(last_event_id(&headers), None).await?;
+    staff_stream(&state, last_event_id(&headers)).await
+}
+
+/// Every event after `after` (or from now), one JSON object each with its id as the
+/// SSE id: the staff stream, for the API and for pages.
+pub async fn staff_stream(state: &AppState, after: Option<i64>) -> AppResult<Response> {
+    let feed = state.bus_handle().feed(after, None).await?;
     let stream = feed.filter_map(|item| async move {
         match item {
             Item::Event(e) => Some(Ok::<_, Infallible>(

@@ -1,17 +1,12 @@
 //! The live board for staff: `/board` draws it, `/board/live` redraws its body when an
 //! event arrives (htmx, triggered by `/events`), `/presence` sets one's availability.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::public::AfterQuery;
@@ -20,7 +15,6 @@ use crate::app::AppState;
 use crate::auth::extract::WebAuth;
 use crate::calls::board::{self, BAR_SLOT, Board, CHART_HEIGHT, PRESENCE};
 use crate::error::{AppError, AppResult};
-use crate::events::Item;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "board/index.html")]
@@ -108,14 +102,5 @@ pub async fn events_get(
         return Err(AppError::PasswordChangeRequired);
     }
     let after = crate::api::events::last_event_id(&headers).or(q.after());
-    let feed = state.bus_handle().feed(after, None).await?;
-    let stream = feed.filter_map(|item| async move {
-        match item {
-            Item::Event(e) => Some(Ok::<_, Infallible>(
-                SseEvent::default().id(e.id.to_string()).data(serde_json::to_string(&*e).ok()?),
-            )),
-            Item::Typing(_) => None,
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    crate::api::events::staff_stream(&state, after).await
 }
