@@ -4,11 +4,27 @@
   "use strict";
 
   document.addEventListener("htmx:responseError", function (event) {
-    // Mark the target of a failed htmx request so that it does not fail silently.
+    // A refused htmx request must not fail silently: show the error page's message
+    // (read as text, never inserted as markup) above the part that was to change.
     var target = event.detail.target;
-    if (target && event.detail.xhr && event.detail.xhr.status >= 400) {
-      target.setAttribute("aria-invalid", "true");
-    }
+    var xhr = event.detail.xhr;
+    if (!target || !xhr || xhr.status < 400) return;
+    target.setAttribute("aria-invalid", "true");
+    var text = "";
+    try {
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var card = doc.querySelector(".error-card");
+      if (card) text = Array.prototype.slice.call(card.querySelectorAll("h1, p:not(.status)"), 0, 2)
+        .map(function (n) { return n.textContent.trim(); }).join(" ");
+    } catch (_) { /* keep the plain marker */ }
+    if (!text) return;
+    var old = target.parentNode && target.parentNode.querySelector(":scope > .htmx-error");
+    if (old) old.remove();
+    var alert = document.createElement("p");
+    alert.className = "alert htmx-error";
+    alert.setAttribute("role", "alert");
+    alert.textContent = text;
+    target.parentNode.insertBefore(alert, target);
   });
 
   // Reply text being written to the customer, shown as a bubble at the end of the

@@ -306,6 +306,14 @@ async fn agent_sees_a_new_call_on_the_board_takes_it_over_and_replies() {
     d.goto(&app.url("/board")).await;
     d.find("#escalations").await;
     d.execute("window.__sameDocument = 42; return true;").await;
+    // A refused htmx request shows the server's message instead of failing silently.
+    d.execute(
+        "var s = document.querySelector('#presence-form select'); s.add(new Option('?', 'sleeping')); \
+         s.value = 'sleeping'; return true;",
+    )
+    .await;
+    d.click("#presence-form button").await;
+    d.find(".htmx-error[role=alert]").await;
     d.wait_until("return document.body.classList.contains('is-live')", "event stream connected").await;
 
     // A customer asks for a person; the call appears at the top of the board by itself.
