@@ -226,11 +226,12 @@ impl Application {
         let dummy_hash = tokio::task::spawn_blocking(|| password::hash_blocking(&password::generate())).await??;
         let listener = TcpListener::bind(config.addr).await?;
         let pipeline = build_pipeline(&config)?;
+        let bus = Arc::new(crate::events::Bus::new(db.clone(), config.events_poll));
         let state = AppState(Arc::new(Inner {
             pipeline,
             keys: Keys::new(secret.as_bytes()),
             config,
-            bus: Arc::new(crate::events::Bus::new(db.clone())),
+            bus,
             public: PublicLimits::default(),
             turns: Arc::default(),
             db,

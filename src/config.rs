@@ -81,6 +81,10 @@ pub struct Config {
     pub llm: Option<crate::agents::openai::OpenAiConfig>,
     /// Guards on each customer turn.
     pub agent_limits: AgentLimits,
+    /// How often each process looks for new events even without a wake-up (the
+    /// safety net under PostgreSQL NOTIFY; how other processes on one SQLite file
+    /// hear each other).
+    pub events_poll: Duration,
 }
 
 /// Caps that keep one customer turn bounded whatever the model does.
@@ -218,6 +222,7 @@ impl Config {
                 lockout: Duration::from_secs(bounded(&var, "CENTRALITA_LOGIN_LOCKOUT_SECONDS", 900, 1, 86_400 * 7)?),
             },
             max_body_bytes: bounded(&var, "CENTRALITA_MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)? as usize,
+            events_poll: Duration::from_millis(bounded(&var, "CENTRALITA_EVENTS_POLL_MS", 2000, 50, 3_600_000)?),
             log_json,
         })
     }

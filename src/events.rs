@@ -4,8 +4,8 @@
 //! sends back as `Last-Event-ID`. One pump task per process reads new rows in id order
 //! and broadcasts them to that process's subscribers. The pump wakes when this process
 //! publishes, on PostgreSQL also on `NOTIFY centralita_events` from any process sharing
-//! the database, and every two seconds regardless (so a missed notification only
-//! delays an event). On PostgreSQL, inserts take a transaction-scoped advisory lock so
+//! the database, and every `CENTRALITA_EVENTS_POLL_MS` (2 s) regardless (so a missed
+//! notification only delays an event). On PostgreSQL, inserts take a transaction-scoped advisory lock so
 //! that ids become visible in order and the pump's cursor never skips one.
 //!
 //! Reply text streaming to a customer ("typing") is not stored: it goes through a
@@ -109,14 +109,17 @@ pub struct Bus {
     wake: Notify,
     /// Set when the server shuts down: open streams end so that it can.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// How often the pump looks without a wake-up.
+    poll: Duration,
 }
 
 impl Bus {
-    /// A bus over `db`. Nothing is delivered until [`Bus::start`] runs the pump.
-    pub fn new(db: Db) -> Self {
+    /// A bus over `db` whose pump also looks every `poll`. Nothing is delivered until
+    /// [`Bus::start`] runs the pump.
+    pub fn new(db: Db, poll: Duration) -> Self {
         let (tx, _) = broadcast::channel(CAPACITY);
         let (typing, _) = broadcast::channel(CAPACITY);
-        Self { db, tx, typing, wake: Notify::new(), stopping: tokio::sync::watch::Sender::new(false) }
+        Self { db, tx, typing, wake: Notify::new(), stopping: tokio::sync::watch::Sender::new(false), poll }
     }
 
     /// Stores an event and wakes the pumps of every process.
@@ -216,7 +219,7 @@ impl Bus {
 
     async fn pump(&self, mut cursor: i64) {
         loop {
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.wake.notified()).await;
+            let _ = tokio::time::timeout(self.poll, self.wake.notified()).await;
             loop {
                 match self.since(cursor, PAGE).await {
                     Ok(batch) => {

@@ -92,7 +92,12 @@ impl TestApp {
     /// Another node (own process state, own port) sharing this app's database, as
     /// behind a load balancer.
     pub async fn second_node(&self) -> Self {
-        Self::start(self.backend, self.database_url.clone(), None, tempfile::tempdir().unwrap(), |_| {}).await
+        self.second_node_with(|_| {}).await
+    }
+
+    /// [`TestApp::second_node`] with its own configuration tweak.
+    pub async fn second_node_with(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start(self.backend, self.database_url.clone(), None, tempfile::tempdir().unwrap(), tweak).await
     }
 
     async fn start(

@@ -133,9 +133,14 @@ async fn a_whole_call_from_the_customer_page_to_closing_with_every_step_on_the_s
     assert_eq!(r.status(), StatusCode::CONFLICT);
     stream.close();
 
-    // A second process on the same database hears every event too (on PostgreSQL
-    // through LISTEN/NOTIFY; on SQLite through the shared file's log).
-    let other = app.second_node().await;
+    // A second process on the same database hears every event too: on PostgreSQL
+    // through LISTEN/NOTIFY (its polling is set to an hour, so nothing else could
+    // deliver within the test's wait); on SQLite by polling the shared file's log.
+    let poll = match app.backend {
+        centralita::db::Backend::Postgres => std::time::Duration::from_secs(3600),
+        centralita::db::Backend::Sqlite => std::time::Duration::from_millis(100),
+    };
+    let other = app.second_node_with(move |c| c.events_poll = poll).await;
     let mut remote = EventStream::open(staff_stream(&other, &agent)).await;
     let body = json!({"customer": {"name": "Remote Caller", "email": "remote@example.com"}, "message": "hola"});
     let started = start_call(app, &agent, body).await;
