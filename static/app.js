@@ -61,20 +61,27 @@
     }, 200);
   }
 
-  // A state change this page just made itself has already redrawn the controls.
-  // (The event may arrive before or after the form's own answer.)
-  var actedAt = 0;
-  function ownAction(e) {
-    var form = e.detail.elt;
-    if (form && form.tagName === "FORM" && form.closest("#call-controls, #composer")) actedAt = Date.now();
+  // The controls (staff) or the message box (customer) carry `data-state`; they are
+  // redrawn only when an event says the state is now different from what they show —
+  // checked when the redraw is due, so a change this page made itself (already drawn
+  // from its own form's answer) costs nothing and does not replace a box being typed in.
+  function stateIsStale(ev) {
+    var el = document.querySelector("[data-state]");
+    if (!el) return true;
+    var have = el.getAttribute("data-state");
+    if (have === "open" || have === "closed") return ev.kind === "closed" && have !== "closed";
+    var status = have.split(":")[0];
+    if (ev.kind === "closed") return status !== "closed";
+    if (ev.kind === "handed_back") return status !== "ai";
+    if (ev.kind === "taken_over") return have !== "human:" + (ev.data && ev.data.user_id);
+    return false;
   }
-  document.addEventListener("htmx:beforeRequest", ownAction);
-  document.addEventListener("htmx:afterRequest", ownAction);
-  function actedJustNow() { return Date.now() - actedAt < 2000; }
 
-  function changed(kind) {
+  function changed(ev) {
     refresh("live-update");
-    if (STATE_KINDS.indexOf(kind) >= 0) refresh("call-state", actedJustNow);
+    if (STATE_KINDS.indexOf(ev.kind) >= 0) {
+      refresh("call-state", function () { return !stateIsStale(ev); });
+    }
   }
 
   // A redraw must not eat what someone is typing: text in a box survives a refresh
@@ -116,7 +123,7 @@
       var ev;
       try { ev = JSON.parse(e.data); } catch (_) { return; }
       if (call && String(ev.call_id) !== call && ev.kind !== "action_decided") return;
-      changed(ev.kind);
+      changed(ev);
     };
     // Customer stream.
     source.addEventListener("typing", function (e) {
@@ -130,7 +137,7 @@
         typing = "";
         showTyping();
       }
-      changed(ev.kind);
+      changed(ev);
     });
   }
 

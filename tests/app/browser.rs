@@ -408,6 +408,28 @@ async fn customer_sees_the_answer_stream_in_and_a_person_join() {
     assert_eq!(d.execute("return window.__sameDocument;").await, json!(7), "no reload");
     d.screenshot("08-customer-person-joined").await;
 
+    // The agent closes the call: the page offers the summary and asks for a rating, and
+    // the message box goes away — all without a reload.
+    let r = client
+        .post(app.url(&format!("/api/v1/calls/{call}/close")))
+        .bearer_auth(&agent)
+        .json(&json!({"outcome": "resolved"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    d.find("#summary-offer button[value=yes]").await;
+    d.wait_until("return document.querySelector('#composer textarea') === null", "message box gone").await;
+    d.click("#summary-offer button[value=yes]").await;
+    d.wait_text("#summary-answer", "address on file").await;
+    d.click("#rating input[value='5']").await;
+    d.click("#rating button[type=submit]").await;
+    d.wait_text("#rating", "5/5").await;
+    assert_eq!(d.execute("return window.__sameDocument;").await, json!(7), "no reload");
+    let ended = centralita::calls::get(app.state.db(), call).await.unwrap();
+    assert_eq!((ended.summary_consent.as_deref(), ended.csat), (Some("yes"), Some(5)));
+    d.screenshot("09-customer-rated").await;
+
     assert_no_csp_errors(&d.console().await);
     d.quit().await;
     app.finish().await;
