@@ -84,24 +84,40 @@
     }
   }
 
-  // A redraw must not eat what someone is typing: text in a box survives a refresh
-  // (but not the answer to its own form, which starts a fresh box).
+  // A redraw must not eat what someone is doing: text typed in a box and a chosen
+  // option survive a refresh (but not the answer to the form itself, which starts
+  // afresh).
   var kept = null;
   document.addEventListener("htmx:beforeSwap", function (e) {
     kept = null;
     var target = e.detail.target;
     var verb = e.detail.requestConfig && e.detail.requestConfig.verb;
-    var box = target && target.querySelector && target.querySelector("textarea");
-    if (box && box.value && verb === "get") {
-      kept = { name: box.name, value: box.value, focused: document.activeElement === box };
-    }
+    if (!target || !target.querySelectorAll || verb !== "get") return;
+    var focused = document.activeElement;
+    kept = { boxes: [], checked: [], focus: null };
+    target.querySelectorAll("textarea").forEach(function (box) {
+      if (box.value) kept.boxes.push({ name: box.name, value: box.value });
+      if (box === focused) kept.focus = box.name;
+    });
+    target.querySelectorAll("input[type=radio]:checked").forEach(function (r) {
+      kept.checked.push({ name: r.name, value: r.value });
+    });
   });
   document.addEventListener("htmx:afterSwap", function (e) {
     if (!kept) return;
-    var box = e.detail.target.querySelector('textarea[name="' + kept.name + '"]');
-    if (box && !box.value) {
-      box.value = kept.value;
-      if (kept.focused) box.focus();
+    var target = e.detail.target;
+    kept.boxes.forEach(function (k) {
+      var box = target.querySelector('textarea[name="' + k.name + '"]');
+      if (box && !box.value) box.value = k.value;
+    });
+    kept.checked.forEach(function (k) {
+      target.querySelectorAll('input[type=radio]').forEach(function (r) {
+        if (r.name === k.name && r.value === k.value) r.checked = true;
+      });
+    });
+    if (kept.focus) {
+      var again = target.querySelector('textarea[name="' + kept.focus + '"]');
+      if (again) again.focus();
     }
     kept = null;
   });

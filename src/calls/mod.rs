@@ -415,12 +415,25 @@ pub(crate) async fn add_message(
     .bind(Timestamp::now())
     .fetch_one(pool)
     .await)?;
+    message_event(state, call_id, id, role, agent, content, author).await;
+    Ok(id)
+}
+
+/// Publishes a stored message.
+pub(crate) async fn message_event(
+    state: &AppState,
+    call_id: i64,
+    id: i64,
+    role: &str,
+    agent: Option<&str>,
+    content: &str,
+    author: Option<&crate::auth::Principal>,
+) {
     let data = serde_json::json!({
         "message_id": id, "role": role, "agent": agent, "content": content,
         "author": author.map(|a| a.full_name.as_str()),
     });
     state.bus().emit(Kind::Message, Some(call_id), data).await;
-    Ok(id)
 }
 
 /// The classification fields of a call, as events carry them.

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Call, add_message, call_fields, get};
+use super::{Call, add_message, call_fields, get, message_event};
 use crate::app::AppState;
 use crate::auth::AgentCap;
 use crate::db::{Db, Timestamp};
@@ -146,8 +146,23 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
         });
     }
     let text = super::parse_message(text)?;
-    let id = add_message(state, call_id, "human", None, &text, Some(me)).await?;
-    with_db!(state.db(), pool => sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1").bind(call_id).bind(Timestamp::now()).execute(pool).await.map(|_| ()))?;
+    // Stored only if the caller still holds the call at this instant (a hand-back or
+    // close may have won the race since the check above).
+    let now = Timestamp::now();
+    let id: Option<i64> = with_db!(state.db(), pool => sqlx::query_scalar(
+        "INSERT INTO messages (call_id, role, agent, content, author_id, at) \
+         SELECT $1, 'human', NULL, $2, $3, $4 \
+         WHERE EXISTS (SELECT 1 FROM calls WHERE id = $1 AND status = 'human' AND assigned_to = $3) RETURNING id",
+    )
+    .bind(call_id)
+    .bind(&text)
+    .bind(me.id)
+    .bind(now)
+    .fetch_optional(pool)
+    .await)?;
+    let Some(id) = id else { return Err(refusal(state.db(), &call, me.id).await) };
+    message_event(state, call_id, id, "human", None, &text, Some(me)).await;
+    with_db!(state.db(), pool => sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1").bind(call_id).bind(now).execute(pool).await.map(|_| ()))?;
     Ok(id)
 }
 

@@ -105,8 +105,17 @@ impl Driver {
 
     /// Clicks the element matching `css`.
     pub async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+        // A live page may redraw the element between finding and clicking it (a stale
+        // element): find it again.
+        for _ in 0..10 {
+            let id = self.find(css).await;
+            let v = self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+            if v.get("error").is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("could not click {css}");
     }
 
     /// Visible text of the element matching `css`.
