@@ -146,7 +146,6 @@ pub async fn start_post(
     ClientIp(ip): ClientIp,
     Form(form): Form<StartForm>,
 ) -> AppResult<Response> {
-    state.public_limits().starts.hit(ip.as_deref().unwrap_or("unknown"))?;
     let input = CustomerInput { name: form.name.clone(), email: form.email.clone(), phone: Some(form.phone.clone()) };
     let (text, customer) = match (calls::parse_message(&form.message), calls::check_customer(&input)) {
         (Ok(text), Ok(c)) => (text, c),
@@ -165,6 +164,8 @@ pub async fn start_post(
             return Ok((status, StartPage { page, form, errors }).into_response());
         }
     };
+    // Counted once the form is valid: fixing a typo is not an attempt.
+    state.public_limits().starts.hit(ip.as_deref().unwrap_or("unknown"))?;
     let customer_id = calls::link_public_customer(state.db(), &customer).await?;
     let (token, hash) = customer::new_token();
     let call_id = calls::create(&state, Channel::Web, customer_id, None, Some(&hash), Some(&customer)).await?;
