@@ -67,13 +67,15 @@ impl Lang {
 /// Looks up `key` in `lang`; an unknown key returns itself so that a gap shows up in
 /// the page instead of crashing.
 pub fn t(lang: Lang, key: &str) -> &str {
-    match TABLE.get(key) {
-        Some((es, en)) => match lang {
-            Lang::Es => es,
-            Lang::En => en,
-        },
-        None => key,
-    }
+    lookup(lang, key).unwrap_or(key)
+}
+
+/// The text for `key` in `lang`, if the table has it.
+fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+    TABLE.get(key).map(|(es, en)| match lang {
+        Lang::Es => *es,
+        Lang::En => *en,
+    })
 }
 
 /// A translator handed to templates: `{{ tr.t("login.title") }}`.
@@ -84,14 +86,7 @@ impl Tr {
     /// The label of a stored value (`label("status", "queued")` looks up
     /// `status.queued`); an unknown value is shown as it is.
     pub fn label(&self, group: &str, value: &str) -> String {
-        let key = format!("{group}.{value}");
-        match TABLE.get(key.as_str()) {
-            Some((es, en)) => match self.0 {
-                Lang::Es => (*es).to_owned(),
-                Lang::En => (*en).to_owned(),
-            },
-            None => value.to_owned(),
-        }
+        lookup(self.0, &format!("{group}.{value}")).unwrap_or(value).to_owned()
     }
 
     /// The text for `key` with `{name}` placeholders filled in (the values are escaped
@@ -106,13 +101,7 @@ impl Tr {
 
     /// The text for `key` in this language.
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
-        match TABLE.get(key) {
-            Some((es, en)) => match self.0 {
-                Lang::Es => es,
-                Lang::En => en,
-            },
-            None => key,
-        }
+        t(self.0, key)
     }
 
     /// The language code, for `<html lang>`.
