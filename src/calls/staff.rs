@@ -56,14 +56,14 @@ pub fn parse_csat(value: Option<i64>) -> AppResult<Option<i32>> {
     }
 }
 
+/// A staff member's display name (for "held by ...").
 async fn user_name(db: &Db, id: i64) -> AppResult<String> {
-    let name: Option<String> = with_db!(db, pool => sqlx::query_scalar("SELECT full_name FROM users WHERE id = $1").bind(id).fetch_optional(pool).await)?;
-    Ok(name.unwrap_or_default())
+    Ok(crate::users::get(db, id).await?.map(|u| u.full_name).unwrap_or_default())
 }
 
-/// Why a conditional update matched nothing, as the right error.
-async fn refusal(db: &Db, call: &Call, me: i64) -> AppError {
-    let Ok(now) = get(db, call.id).await else { return AppError::NotFound };
+/// Why a conditional update on a call matched nothing, as the right error.
+async fn refusal(db: &Db, call_id: i64, me: i64) -> AppError {
+    let Ok(now) = get(db, call_id).await else { return AppError::NotFound };
     if !now.is_open() {
         return AppError::Conflict("call_closed");
     }
@@ -96,7 +96,7 @@ pub async fn take_over(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> Ap
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 0 {
-        return Err(refusal(state.db(), &call, me.id).await);
+        return Err(refusal(state.db(), call_id, me.id).await);
     }
     add_message(state, call_id, "system", Some("joined"), &me.full_name, Some(me)).await?;
     state
@@ -125,7 +125,7 @@ pub async fn hand_back(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> Ap
         if call.is_open() && call.status != "human" {
             return Err(AppError::Conflict("call_not_held"));
         }
-        return Err(refusal(state.db(), &call, me.id).await);
+        return Err(refusal(state.db(), call_id, me.id).await);
     }
     add_message(state, call_id, "system", Some("left"), &me.full_name, Some(me)).await?;
     state.bus().emit(Kind::HandedBack, Some(call_id), json!({"user_id": me.id, "name": me.full_name})).await;
@@ -160,7 +160,7 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
     .bind(now)
     .fetch_optional(pool)
     .await)?;
-    let Some(id) = id else { return Err(refusal(state.db(), &call, me.id).await) };
+    let Some(id) = id else { return Err(refusal(state.db(), call_id, me.id).await) };
     message_event(state, call_id, id, "human", None, &text, Some(me)).await;
     with_db!(state.db(), pool => sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1").bind(call_id).bind(now).execute(pool).await.map(|_| ()))?;
     Ok(id)
@@ -176,8 +176,8 @@ pub async fn close(
     csat: Option<i32>,
 ) -> AppResult<Call> {
     let me = cap.actor();
-    let call = get(state.db(), call_id).await?;
     let now = Timestamp::now();
+    // An unknown call matches nothing and `refusal` answers 404.
     let changed = with_db!(state.db(), pool => sqlx::query(
         "UPDATE calls SET status = 'closed', outcome = $3, csat = COALESCE($4, csat), closed_at = $5, updated_at = $5 \
          WHERE id = $1 AND status <> 'closed' AND (assigned_to IS NULL OR assigned_to = $2 OR $6)",
@@ -192,7 +192,7 @@ pub async fn close(
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 0 {
-        return Err(refusal(state.db(), &call, me.id).await);
+        return Err(refusal(state.db(), call_id, me.id).await);
     }
     add_message(state, call_id, "system", Some("closed"), outcome.as_str(), Some(me)).await?;
     let closed = get(state.db(), call_id).await?;

@@ -233,6 +233,8 @@ async fn only_one_person_holds_a_call_and_only_the_holder_replies(app: &TestApp)
     // Unknown calls are 404.
     let r = post_json(app.url("/api/v1/calls/999999/takeover"), &ana, json!({})).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = post_json(app.url("/api/v1/calls/999999/close"), &ana, json!({"outcome": "resolved"})).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
 async fn approval_executes_the_stored_parameters_exactly_once(app: &TestApp) {
