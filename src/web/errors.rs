@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use tower_sessions::Session;
@@ -29,9 +29,7 @@ fn is_api(path: &str) -> bool {
 fn redirect(htmx: bool, to: &'static str) -> Response {
     if htmx {
         // A swap of the login page into a fragment would be broken; ask htmx to navigate.
-        let mut r = ().into_response();
-        r.headers_mut().insert("hx-redirect", HeaderValue::from_static(to));
-        r
+        super::with_hx_redirect(().into_response(), to)
     } else {
         Redirect::to(to).into_response()
     }

@@ -19,7 +19,8 @@ pub mod rate;
 pub mod users;
 
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
 use axum::routing::{get, post};
 use tower_sessions::Session;
 
@@ -76,6 +77,14 @@ impl PageCtx {
 /// True for requests made by htmx (they get fragments instead of whole pages).
 pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request")
+}
+
+/// Asks htmx to load `to` as a whole page instead of swapping this answer in.
+pub fn with_hx_redirect(mut response: Response, to: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(to) {
+        response.headers_mut().insert("hx-redirect", v);
+    }
+    response
 }
 
 /// A signed-in user who has replaced any temporary password: what most pages need.

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::{PageCtx, is_htmx};
+use super::{PageCtx, is_htmx, with_hx_redirect};
 use crate::app::AppState;
 use crate::auth::extract::ClientIp;
 use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
@@ -172,11 +172,7 @@ pub async fn start_post(
     run_turn(&state, call_id, text, is_htmx(&headers)).await?;
     let to = format!("/c/{token}");
     if is_htmx(&headers) {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        if let Ok(v) = to.parse() {
-            r.headers_mut().insert("hx-redirect", v);
-        }
-        return Ok(r);
+        return Ok(with_hx_redirect(StatusCode::NO_CONTENT.into_response(), &to));
     }
     Ok(Redirect::to(&to).into_response())
 }
@@ -365,11 +361,7 @@ pub async fn end_post(
     customer::end(&state, &call).await?;
     if is_htmx(&headers) {
         // Both parts change: let htmx load the page again.
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        if let Ok(v) = format!("/c/{token}").parse() {
-            r.headers_mut().insert("hx-redirect", v);
-        }
-        return Ok(r);
+        return Ok(with_hx_redirect(StatusCode::NO_CONTENT.into_response(), &format!("/c/{token}")));
     }
     after_action(&state, &session, &headers, &token, None).await
 }
