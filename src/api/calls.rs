@@ -85,7 +85,7 @@ pub async fn messages_post(
         return Err(AppError::Conflict("call_closed"));
     }
     if !wants_stream(&headers) {
-        let result = calls::post_customer_message(&state, id, &text, None).await?;
+        let result = calls::customer_turn(&state, call, &text, None).await?;
         return Ok(Json(result).into_response());
     }
     let (delta_tx, mut delta_rx) = mpsc::channel::<String>(64);

@@ -449,15 +449,26 @@ pub(crate) fn call_fields(call: &Call) -> Value {
 /// stores their reply and steps. Nothing is lost: the customer's message is stored
 /// before any model is asked. Reply text is streamed to `deltas` and to the call's
 /// customer page.
-#[tracing::instrument(skip_all, fields(call_id))]
 pub async fn post_customer_message(
     state: &AppState,
     call_id: i64,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
+    let call = get(state.db(), call_id).await?;
+    customer_turn(state, call, text, deltas).await
+}
+
+/// [`post_customer_message`] for a caller that has just loaded the call.
+#[tracing::instrument(skip_all, fields(call_id = call.id))]
+pub async fn customer_turn(
+    state: &AppState,
+    call: Call,
+    text: &str,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> AppResult<TurnResult> {
     let db = state.db();
-    let call = get(db, call_id).await?;
+    let call_id = call.id;
     if !call.is_open() {
         return Err(AppError::Conflict("call_closed"));
     }

@@ -197,7 +197,8 @@ async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>
     let call = customer::by_token(state, token).await?;
     let after = state.bus().latest_id().await?;
     let messages = calls::messages(state.db(), call.id).await?;
-    let email = customer::masked_email(state, &call).await?;
+    // The address is shown only with the summary offer.
+    let email = if call.asks_for_summary_consent() { customer::masked_email(state, &call).await? } else { None };
     let (message_error, form_error) = match error {
         Some((key, Part::Composer)) => (Some(key), None),
         Some((key, Part::Conversation)) => (None, Some(key)),
