@@ -37,6 +37,7 @@ struct Inner {
     bus: Arc<crate::events::Bus>,
     public: PublicLimits,
     turns: Arc<Turns>,
+    mailer: Arc<crate::mail::deliver::Mailer>,
     started: Instant,
 }
 
@@ -131,6 +132,11 @@ impl AppState {
         self.0.bus.clone()
     }
     /// Background customer turns.
+    pub fn mailer(&self) -> &crate::mail::deliver::Mailer {
+        &self.0.mailer
+    }
+
+    /// The turns running in the background.
     pub fn turns(&self) -> &Arc<Turns> {
         &self.0.turns
     }
@@ -227,6 +233,7 @@ impl Application {
         let listener = TcpListener::bind(config.addr).await?;
         let pipeline = build_pipeline(&config)?;
         let bus = Arc::new(crate::events::Bus::new(db.clone(), config.events_poll));
+        let mailer = Arc::new(crate::mail::deliver::Mailer::new(db.clone(), &config)?);
         let state = AppState(Arc::new(Inner {
             pipeline,
             keys: Keys::new(secret.as_bytes()),
@@ -234,6 +241,7 @@ impl Application {
             bus,
             public: PublicLimits::default(),
             turns: Arc::default(),
+            mailer,
             db,
             dummy_hash,
             metrics: Metrics::default(),
@@ -271,10 +279,16 @@ impl Application {
             bus.stop();
         };
         tasks.push(tokio::spawn(sweep(self.state.clone())));
+        let mailer = self.state.0.mailer.clone();
+        let delivery = tokio::spawn(mailer.clone().run());
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         // Turns already under way finish and store their reply.
         self.state.turns().drain(Duration::from_secs(30)).await;
+        // The email being sent finishes (bounded by its own cut-off); the outbox keeps
+        // everything else for the next start.
+        mailer.stop();
+        let _ = tokio::time::timeout(self.state.config().mail.timeout * 2 + Duration::from_secs(1), delivery).await;
         for task in tasks {
             task.abort();
         }

@@ -85,6 +85,119 @@ pub struct Config {
     /// safety net under PostgreSQL NOTIFY; how other processes on one SQLite file
     /// hear each other).
     pub events_poll: Duration,
+    /// Email delivery: transport, sender and retry policy.
+    pub mail: MailConfig,
+}
+
+/// How emails leave: through an SMTP relay when `CENTRALITA_SMTP_HOST` is set, else
+/// as `.eml` files in the mail folder.
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// The relay, when one is configured.
+    pub smtp: Option<SmtpConfig>,
+    /// The sender mailbox (`CENTRALITA_MAIL_FROM`), already validated.
+    pub from: String,
+    /// Where the file mailbox writes (`CENTRALITA_MAIL_DIR`; `<data dir>/mail` when unset).
+    pub dir: Option<PathBuf>,
+    /// Delivery attempts before an email is marked failed (`CENTRALITA_MAIL_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// Delay before the first retry; later ones double (`CENTRALITA_MAIL_RETRY_BASE_MS`).
+    pub retry_base: Duration,
+    /// Longest delay between two attempts (`CENTRALITA_MAIL_RETRY_MAX_SECONDS`).
+    pub retry_max: Duration,
+    /// Timeout of each SMTP exchange (`CENTRALITA_SMTP_TIMEOUT_SECONDS`).
+    pub timeout: Duration,
+    /// How often the worker looks for due emails without a wake-up (`CENTRALITA_MAIL_POLL_MS`).
+    pub poll: Duration,
+}
+
+/// An SMTP relay.
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    /// Host name (`CENTRALITA_SMTP_HOST`).
+    pub host: String,
+    /// Port (`CENTRALITA_SMTP_PORT`; 587 for STARTTLS, 465 for TLS, 25 for none).
+    pub port: u16,
+    /// Transport security (`CENTRALITA_SMTP_TLS`).
+    pub tls: SmtpTls,
+    /// Login name (`CENTRALITA_SMTP_USERNAME`).
+    pub username: Option<String>,
+    /// Password (`CENTRALITA_SMTP_PASSWORD`).
+    pub password: Option<Secret>,
+}
+
+/// Transport security towards the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption (a relay on localhost or a test sink).
+    None,
+}
+
+impl Config {
+    /// The folder of the file mailbox.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail.dir.clone().unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+}
+
+fn mail_config(var: &impl Fn(&'static str) -> Option<String>) -> Result<MailConfig, ConfigError> {
+    let smtp = match var("CENTRALITA_SMTP_HOST") {
+        None => None,
+        Some(host) => {
+            let tls = match var("CENTRALITA_SMTP_TLS").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("starttls") => SmtpTls::StartTls,
+                Some("tls") => SmtpTls::Tls,
+                Some("none") => SmtpTls::None,
+                Some(_) => {
+                    return Err(ConfigError {
+                        var: "CENTRALITA_SMTP_TLS",
+                        message: "must be starttls, tls or none".into(),
+                    });
+                }
+            };
+            let default_port = match tls {
+                SmtpTls::StartTls => 587,
+                SmtpTls::Tls => 465,
+                SmtpTls::None => 25,
+            };
+            let username = var("CENTRALITA_SMTP_USERNAME");
+            let password = var("CENTRALITA_SMTP_PASSWORD").map(Secret::new);
+            if username.is_some() != password.is_some() {
+                return Err(ConfigError {
+                    var: "CENTRALITA_SMTP_USERNAME",
+                    message: "set both CENTRALITA_SMTP_USERNAME and CENTRALITA_SMTP_PASSWORD, or neither".into(),
+                });
+            }
+            Some(SmtpConfig {
+                host,
+                port: bounded(var, "CENTRALITA_SMTP_PORT", default_port, 1, 65_535)? as u16,
+                tls,
+                username,
+                password,
+            })
+        }
+    };
+    let from = var("CENTRALITA_MAIL_FROM").unwrap_or_else(|| "Centralita <no-reply@centralita.localhost>".into());
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(ConfigError {
+            var: "CENTRALITA_MAIL_FROM",
+            message: format!("expected an address like Centralita <no-reply@example.com>, got {from:?}"),
+        });
+    }
+    Ok(MailConfig {
+        smtp,
+        from,
+        dir: var("CENTRALITA_MAIL_DIR").map(PathBuf::from),
+        max_attempts: bounded(var, "CENTRALITA_MAIL_MAX_ATTEMPTS", 8, 1, 100)? as u32,
+        retry_base: Duration::from_millis(bounded(var, "CENTRALITA_MAIL_RETRY_BASE_MS", 2_000, 10, 3_600_000)?),
+        retry_max: Duration::from_secs(bounded(var, "CENTRALITA_MAIL_RETRY_MAX_SECONDS", 600, 1, 86_400)?),
+        timeout: Duration::from_secs(bounded(var, "CENTRALITA_SMTP_TIMEOUT_SECONDS", 15, 1, 600)?),
+        poll: Duration::from_millis(bounded(var, "CENTRALITA_MAIL_POLL_MS", 1_000, 10, 3_600_000)?),
+    })
 }
 
 /// Caps that keep one customer turn bounded whatever the model does.
@@ -224,6 +337,7 @@ impl Config {
             max_body_bytes: bounded(&var, "CENTRALITA_MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)? as usize,
             events_poll: Duration::from_millis(bounded(&var, "CENTRALITA_EVENTS_POLL_MS", 2000, 50, 3_600_000)?),
             log_json,
+            mail: mail_config(&var)?,
         })
     }
 
@@ -302,6 +416,8 @@ mod tests {
             ("CENTRALITA_SECURE_COOKIES", "maybe"),
             ("CENTRALITA_JWT_SECRET", "short"),
             ("CENTRALITA_ADMIN_PASSWORD", "123"),
+            ("CENTRALITA_MAIL_FROM", "not an address"),
+            ("CENTRALITA_MAIL_MAX_ATTEMPTS", "0"),
         ] {
             let err = with(&[(name, value)]).unwrap_err();
             assert_eq!(err.var, name);
@@ -310,14 +426,32 @@ mod tests {
     }
 
     #[test]
+    fn mail_goes_to_files_unless_a_relay_is_set() {
+        let c = with(&[("CENTRALITA_DATA_DIR", "/srv/cc")]).unwrap();
+        assert!(c.mail.smtp.is_none());
+        assert_eq!(c.mail_dir(), PathBuf::from("/srv/cc/mail"));
+        let c = with(&[("CENTRALITA_SMTP_HOST", "relay.example.com"), ("CENTRALITA_SMTP_TLS", "tls")]).unwrap();
+        let smtp = c.mail.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.tls), (465, SmtpTls::Tls));
+        let err = with(&[("CENTRALITA_SMTP_HOST", "relay"), ("CENTRALITA_SMTP_TLS", "ssl")]).unwrap_err();
+        assert_eq!(err.var, "CENTRALITA_SMTP_TLS");
+        let err = with(&[("CENTRALITA_SMTP_HOST", "relay"), ("CENTRALITA_SMTP_USERNAME", "u")]).unwrap_err();
+        assert!(err.to_string().contains("CENTRALITA_SMTP_PASSWORD"));
+    }
+
+    #[test]
     fn secrets_never_print() {
         let c = with(&[
+            ("CENTRALITA_SMTP_HOST", "relay"),
+            ("CENTRALITA_SMTP_USERNAME", "mailer"),
+            ("CENTRALITA_SMTP_PASSWORD", "smtp-secret-value"),
             ("CENTRALITA_ADMIN_PASSWORD", "correct horse battery"),
             ("CENTRALITA_JWT_SECRET", "x".repeat(40).as_str()),
         ])
         .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("correct horse"));
+        assert!(!shown.contains("smtp-secret-value"));
         assert!(!shown.contains(&"x".repeat(40)));
     }
 }

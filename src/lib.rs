@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod i18n;
+pub mod mail;
 pub mod metrics;
 pub mod ops;
 pub mod seed;

@@ -16,10 +16,46 @@ use super::{Action, Classification, Reason, Verdict};
 use crate::config::AgentLimits;
 use crate::db::Db;
 use crate::i18n::Lang;
+use crate::mail::render::CallSummary;
 
 const ROUTING_PROMPT: &str = include_str!("prompts/routing.md");
 const SERVICE_PROMPT: &str = include_str!("prompts/service.md");
 const SUPERVISOR_PROMPT: &str = include_str!("prompts/supervisor.md");
+const SUMMARY_PROMPT: &str = include_str!("prompts/summary.md");
+
+/// Schema name of the supervisor's call-summary request.
+pub const SUMMARY_SCHEMA: &str = "call_summary";
+
+/// One line of a call's transcript, as the summary sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct TranscriptLine {
+    /// customer, ai or human.
+    pub role: String,
+    /// What was said (untrusted).
+    pub text: String,
+}
+
+/// Everything the supervisor agent may use to write a call summary: the transcript,
+/// the tools' calls and results, and what staff decided on pending actions.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct SummaryFacts {
+    /// Language of the summary.
+    pub language: Lang,
+    /// The call.
+    pub call_id: i64,
+    /// Customer, AI and staff messages, oldest first.
+    pub transcript: Vec<TranscriptLine>,
+    /// Tool calls: name, arguments, result, ok.
+    pub tools: Vec<Value>,
+    /// Pending actions: tool, params, status (pending, approved, rejected), result.
+    pub actions: Vec<Value>,
+    /// The call went to the human queue.
+    pub escalated: bool,
+    /// A person took part.
+    pub handled_by_person: bool,
+    /// How staff closed it, if they did.
+    pub outcome: Option<String>,
+}
 
 /// One agent step, as stored in `agent_runs` and shown on the call page.
 #[derive(Clone, Debug, Serialize)]
@@ -85,6 +121,18 @@ fn verdict_schema() -> Value {
             "reason": {"type": ["string", "null"], "enum": ["customer_request", "missing_knowledge", "unsupported_request",
                 "policy_restriction", "tool_failure", "negative_sentiment", "low_confidence", null]},
             "quality": {"type": "number", "minimum": 0, "maximum": 1}}})
+}
+
+fn summary_schema() -> Value {
+    let list = json!({"type": "array", "items": {"type": "string"}, "maxItems": crate::mail::render::MAX_ITEMS});
+    json!({"type": "object", "additionalProperties": false, "required": ["issue", "actions", "references", "next_steps"],
+        "properties": {"issue": {"type": "string"}, "actions": list, "references": list, "next_steps": list}})
+}
+
+fn parse_summary(text: &str) -> Result<CallSummary, ModelError> {
+    let s: CallSummary =
+        serde_json::from_str(text.trim()).map_err(|e| ModelError::Malformed(format!("summary: {e}")))?;
+    s.cleaned().ok_or_else(|| ModelError::Malformed("summary: issue, actions or next steps empty".into()))
 }
 
 fn parse_classification(text: &str) -> Result<Classification, ModelError> {
@@ -257,6 +305,47 @@ impl Pipeline {
         let (verdict, step) = self.supervise(&classification, text, &service).await;
         steps.push(step);
         Ok(TurnOutcome { classification, reply: service.reply, verdict, steps })
+    }
+
+    /// The supervisor agent writes the summary of a call from its facts; the built-in
+    /// engine writes it when the model fails or answers out of shape.
+    pub async fn summarize(&self, facts: &SummaryFacts) -> (CallSummary, Step) {
+        let language = match facts.language {
+            Lang::Es => "Spanish",
+            Lang::En => "English",
+        };
+        let request = ChatRequest {
+            agent: AgentKind::Supervisor,
+            messages: vec![
+                ChatMessage::new(Role::System, SUMMARY_PROMPT.replace("{language}", language)),
+                ChatMessage::new(Role::User, serde_json::to_string(facts).unwrap_or_default()),
+            ],
+            tools: Vec::new(),
+            json_schema: Some((SUMMARY_SCHEMA, summary_schema())),
+            max_tokens: self.limits.max_tokens,
+        };
+        let started = Instant::now();
+        let (model, usage, outcome, summary) =
+            match self.primary.chat(&request, None).await.and_then(|r| parse_summary(&r.content).map(|s| (r, s))) {
+                Ok((r, s)) => (self.primary.as_ref() as &dyn ChatModel, r.usage, "ok".to_owned(), s),
+                Err(err) => {
+                    tracing::warn!(error = %err, "summary by the supervisor agent failed; using the built-in engine");
+                    let s = builtin::summary::summarize(facts);
+                    (&self.fallback as &dyn ChatModel, Default::default(), format!("fallback: {err}"), s)
+                }
+            };
+        let step = Step {
+            agent: "supervisor",
+            backend: model.backend(),
+            model: model.model_for(AgentKind::Supervisor),
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            latency_ms: started.elapsed().as_millis() as u64,
+            tool_calls: Vec::new(),
+            output: serde_json::to_string(&summary).unwrap_or_default(),
+            outcome,
+        };
+        (summary, step)
     }
 
     fn apology(&self, language: Lang) -> ServiceResult {

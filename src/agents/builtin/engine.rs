@@ -11,6 +11,7 @@ use super::{classify, text};
 use crate::agents::model::{
     AgentKind, ChatModel, ChatRequest, ChatResponse, ModelError, Role, ToolCall, Usage, estimate_tokens,
 };
+use crate::agents::pipeline::{SUMMARY_SCHEMA, SummaryFacts};
 use crate::agents::{Action, Classification, Priority, Reason, Sentiment, Verdict};
 use crate::i18n::Lang;
 
@@ -385,6 +386,15 @@ impl ChatModel for BuiltinModel {
                 ..ChatResponse::default()
             },
             AgentKind::Service => service(request),
+            AgentKind::Supervisor if request.json_schema.as_ref().is_some_and(|(name, _)| *name == SUMMARY_SCHEMA) => {
+                let facts: SummaryFacts = serde_json::from_str(last_user_text(request))
+                    .map_err(|e| ModelError::Malformed(format!("summary input: {e}")))?;
+                ChatResponse {
+                    content: serde_json::to_string(&super::summary::summarize(&facts))
+                        .map_err(|e| ModelError::Malformed(e.to_string()))?,
+                    ..ChatResponse::default()
+                }
+            }
             AgentKind::Supervisor => ChatResponse {
                 content: serde_json::to_string(&supervise(request)?)
                     .map_err(|e| ModelError::Malformed(e.to_string()))?,

@@ -6,6 +6,7 @@ pub mod lang;
 pub mod lexicon;
 pub mod routing;
 pub mod sentiment;
+pub mod summary;
 pub mod text;
 
 pub use routing::classify;

@@ -1,0 +1,105 @@
+//! The call summary email: the facts of a call gathered for the supervisor agent, the
+//! summary it writes (stored as an agent step of the call), and the outbox row.
+
+use serde_json::{Value, json};
+
+use super::render::Content;
+use super::{Confirmation, Email, NewEmail};
+use crate::agents::pipeline::{SummaryFacts, TranscriptLine};
+use crate::app::AppState;
+use crate::audit::Entry;
+use crate::calls::{self, Call};
+use crate::db::Timestamp;
+use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
+use crate::with_db;
+
+/// What the supervisor agent may use: transcript, tool results, staff decisions.
+pub async fn facts(state: &AppState, call: &Call) -> AppResult<SummaryFacts> {
+    let db = state.db();
+    let transcript = calls::messages(db, call.id)
+        .await?
+        .into_iter()
+        .filter(|m| m.role != "system")
+        .map(|m| TranscriptLine { role: m.role, text: m.content })
+        .collect();
+    let mut tools = Vec::new();
+    for run in calls::runs(db, call.id).await?.iter().filter(|r| r.agent == "service") {
+        if let Ok(Value::Array(list)) = serde_json::from_str::<Value>(&run.tool_calls) {
+            tools.extend(list);
+        }
+    }
+    let actions = calls::actions::for_call(db, call.id)
+        .await?
+        .iter()
+        .map(|a| {
+            json!({"tool": a.tool, "params": a.params_json(), "status": a.decision.as_deref().unwrap_or("pending"),
+                   "result": a.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok())})
+        })
+        .collect();
+    Ok(SummaryFacts {
+        language: language_of(call),
+        call_id: call.id,
+        transcript,
+        tools,
+        actions,
+        escalated: call.queued_at.is_some() || call.escalation_reason.is_some(),
+        handled_by_person: call.human_involved,
+        outcome: call.outcome.clone(),
+    })
+}
+
+/// The call's language (Spanish when routing never set one).
+pub fn language_of(call: &Call) -> Lang {
+    call.language.as_deref().and_then(Lang::parse).unwrap_or_default()
+}
+
+/// The summary email of `call`: the existing one if it was already written (confirmed
+/// now when `confirmation` says so and it was waiting), else a new one written by the
+/// supervisor agent.
+pub async fn request(
+    state: &AppState,
+    call: &Call,
+    created_by: Option<i64>,
+    confirmation: Confirmation,
+    entry: Option<Entry>,
+) -> AppResult<(Email, bool)> {
+    let customer_id = call.customer_id.ok_or(AppError::Conflict("call_without_customer"))?;
+    if let Some(existing) = super::summary_of_call(state.db(), call.id).await? {
+        if confirmation != Confirmation::Pending && existing.status == "waiting_confirmation" {
+            return Ok((super::confirm(state, existing.id, confirmation, entry).await?, false));
+        }
+        return Ok((existing, false));
+    }
+    let recipient = super::recipient(state.db(), customer_id).await?.ok_or(AppError::NotFound)?;
+    super::check_address(&recipient.email, "customer")?;
+    let facts = facts(state, call).await?;
+    let (summary, step) = state.pipeline().summarize(&facts).await;
+    let db = state.db();
+    let stored = with_db!(db, pool => sqlx::query(
+        "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
+         VALUES ($1, (SELECT COALESCE(MAX(turn), 0) FROM agent_runs WHERE call_id = $1), $2, $3, $4, $5, $6, $7, '[]', $8, $9, $10)",
+    )
+    .bind(call.id)
+    .bind(step.agent)
+    .bind(step.backend)
+    .bind(&step.model)
+    .bind(i64::from(step.prompt_tokens))
+    .bind(i64::from(step.completion_tokens))
+    .bind(step.latency_ms as i64)
+    .bind(&step.output)
+    .bind(format!("summary: {}", step.outcome))
+    .bind(Timestamp::now())
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()));
+    stored?;
+    let email = NewEmail {
+        content: Content::Summary(summary),
+        recipient,
+        call_id: Some(call.id),
+        lang: facts.language,
+        dedupe_key: super::summary_key(call.id),
+    };
+    super::create(state, email, created_by, confirmation, entry).await
+}
