@@ -506,6 +506,40 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Choose resolved, follow_up, transferred or abandoned.",
     ),
     ("field.presence_invalid", "Elige online, away o busy.", "Choose online, away or busy."),
+    (
+        "field.email_kind_invalid",
+        "Elige resumen, información o seguimiento.",
+        "Choose summary, information or follow-up.",
+    ),
+    ("field.call_unknown", "No existe esa llamada.", "There is no such call."),
+    (
+        "field.customer_not_on_call",
+        "Ese cliente no es el de la llamada.",
+        "That customer is not the caller of this call.",
+    ),
+    (
+        "field.call_without_customer",
+        "Esta llamada no está vinculada a ningún cliente con correo registrado.",
+        "This call is not linked to a customer with an address on file.",
+    ),
+    (
+        "field.summary_needs_call",
+        "Un resumen necesita la llamada que resume.",
+        "A summary needs the call it summarises.",
+    ),
+    ("field.email_recipient_required", "Indica una llamada o un cliente.", "Give a call or a customer."),
+    (
+        "field.email_on_file_invalid",
+        "La dirección de correo registrada de este cliente no es válida; corrígela antes de enviarle nada.",
+        "This customer's address on file is not a valid email address; correct it before sending anything.",
+    ),
+    ("field.topic_too_long", "El asunto admite hasta 150 caracteres.", "The topic can be at most 150 characters."),
+    ("field.body_too_long", "El texto admite hasta 10 000 caracteres.", "The text can be at most 10,000 characters."),
+    (
+        "field.dedupe_key_invalid",
+        "La clave admite de 1 a 100 letras, números y - _ . :",
+        "The key takes 1 to 100 letters, digits and - _ . :",
+    ),
     // Emails (emails/*.html, *.txt)
     ("email.hello", "Hola, {name}:", "Hello {name},"),
     ("email.signoff", "Un saludo,", "Kind regards,"),

@@ -8,6 +8,7 @@
 //! (and its audit entry); the worker in [`deliver`] sends it. Emails go only to the
 //! customer's address on file.
 
+pub mod compose;
 pub mod deliver;
 pub mod render;
 pub mod summary;
@@ -216,7 +217,9 @@ pub async fn create(
     let message_id = deliver::new_message_id(&state.config().mail.from);
     let fields = serde_json::to_string(&email.content).map_err(|e| AppError::Internal(e.into()))?;
     let max_attempts = i64::from(state.config().mail.max_attempts);
-    let inserted: Result<i64, sqlx::Error> = with_tx!(state.db(), tx => {
+    // An async block, so that a failed INSERT (a repeated dedupe key) comes back here
+    // as a value instead of leaving the function.
+    let inserted: Result<i64, sqlx::Error> = with_tx!(state.db(), tx => async {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO email_outbox (kind, call_id, customer_id, language, to_address, to_name, subject, html, text, fields, \
              status, attempts, max_attempts, next_attempt_at, dedupe_key, message_id, created_by, created_at, \
@@ -250,7 +253,7 @@ pub async fn create(
             audit_insert!(&entry).execute(&mut *tx).await?;
         }
         Ok(id)
-    });
+    }.await);
     match inserted {
         Ok(id) => {
             if status == "queued" {

@@ -1,0 +1,111 @@
+//! Emails over the API, mirroring the email manager: list, read one (with its parts
+//! and attempts), write one (a summary is written by the supervisor agent), and
+//! confirm, decline or retry.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiJson;
+use crate::app::AppState;
+use crate::auth::extract::{ApiAuth, ClientIp};
+use crate::error::{AppError, AppResult};
+use crate::mail::{self, compose, email_json};
+
+/// `GET /api/v1/emails` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    call_id: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/emails`: newest first, by status and call.
+pub async fn emails_get(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Json<Value>> {
+    auth.principal.agent().ok_or(AppError::Forbidden)?;
+    if let Some(s) = &q.status
+        && !mail::STATUSES.contains(&s.as_str())
+    {
+        return Err(AppError::BadRequest(format!("status must be one of {}", mail::STATUSES.join(", "))));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::BadRequest("limit must be from 1 to 500".into()));
+    }
+    let filter = mail::Filter { status: q.status, call_id: q.call_id };
+    let list = mail::list(state.db(), &filter, limit).await?;
+    Ok(Json(json!({ "emails": list.iter().map(email_json).collect::<Vec<_>>() })))
+}
+
+/// `GET /api/v1/emails/{id}`: one email with its HTML and text parts and attempts.
+pub async fn email_get(State(state): State<AppState>, auth: ApiAuth, Path(id): Path<i64>) -> AppResult<Json<Value>> {
+    auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let email = mail::get(state.db(), id).await?;
+    let (html, text) = mail::bodies(state.db(), id).await?;
+    let attempts = mail::attempts(state.db(), id).await?;
+    let mut body = email_json(&email);
+    body["html"] = json!(html);
+    body["text"] = json!(text);
+    body["attempt_log"] = json!(attempts);
+    Ok(Json(body))
+}
+
+/// `POST /api/v1/emails`: 201 with the new email, or 200 with the existing one when
+/// the dedupe key (a call's summary, or the client's `dedupe_key`) was seen before.
+pub async fn emails_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<compose::Request>,
+) -> AppResult<Response> {
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let checked = compose::check(&state, &request).await?;
+    let (email, created) = compose::submit(&state, &cap, &request, checked, ip).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(email_json(&email))).into_response())
+}
+
+/// `POST /api/v1/emails/{id}/confirm`: the customer confirmed (recorded with the
+/// caller's name); the email is queued.
+pub async fn confirm_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Value>> {
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    Ok(Json(email_json(&compose::confirm(&state, &cap, id, ip).await?)))
+}
+
+/// `POST /api/v1/emails/{id}/decline`: the customer does not want it.
+pub async fn decline_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Value>> {
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    Ok(Json(email_json(&compose::decline(&state, &cap, id, ip).await?)))
+}
+
+/// `POST /api/v1/emails/{id}/retry`: a failed email goes back in the queue.
+pub async fn retry_post(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Value>> {
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    Ok(Json(email_json(&compose::retry(&state, &cap, id, ip).await?)))
+}

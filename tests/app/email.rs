@@ -1,0 +1,308 @@
+//! Email: summaries and staff emails delivered through a real SMTP server process,
+//! validation and header safety, permanent failures and the retry action, an SMTP
+//! outage, and a process killed mid-delivery.
+
+use std::time::Duration;
+
+use centralita::db::Backend;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::calls::{agent_token, customer, start_call};
+use crate::helpers::{TestApp, get_json, new_client};
+use crate::smtp::SmtpSink;
+
+/// Runs `async fn(Backend)` once on SQLite and once on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(centralita::db::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(centralita::db::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    a_confirmed_summary_arrives_once_with_both_parts_escaped,
+    staff_emails_are_validated_and_cannot_inject_headers,
+    a_refused_address_fails_at_once_and_can_be_retried,
+    an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none,
+);
+
+async fn post_email(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    new_client().post(app.url("/api/v1/emails")).bearer_auth(token).json(&body).send().await.unwrap()
+}
+
+async fn email(app: &TestApp, token: &str, id: i64) -> Value {
+    get_json(app.url(&format!("/api/v1/emails/{id}")), token).await
+}
+
+/// Waits until the email's status is `status`.
+async fn until_status(app: &TestApp, token: &str, id: i64, status: &str) -> Value {
+    for _ in 0..200 {
+        let e = email(app, token, id).await;
+        if e["status"] == status {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("email {id} never reached {status}: {}", email(app, token, id).await);
+}
+
+async fn a_confirmed_summary_arrives_once_with_both_parts_escaped(backend: Backend) {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
+    let customer_id = customer(&app, "jorge.fernandez@example.com").await;
+    let token = agent_token(&app).await;
+    let call =
+        start_call(&app, &token, json!({"customer_id": customer_id, "message": "<b>¿Cuál es mi saldo?</b>"})).await;
+    let call_id = call["call_id"].as_i64().unwrap();
+
+    // Without the customer's confirmation it waits, and nothing is sent.
+    let r = post_email(&app, &token, json!({"kind": "summary", "call_id": call_id})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let draft: Value = r.json().await.unwrap();
+    assert_eq!(draft["status"], "waiting_confirmation");
+    assert_eq!(draft["to"], "jorge.fernandez@example.com");
+    assert!(draft["content"]["issue"].as_str().unwrap().contains("Consulta de saldo"), "{draft}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sink.messages().is_empty(), "nothing goes out unconfirmed");
+
+    // The same request with the confirmation queues that very draft.
+    let r = post_email(&app, &token, json!({"kind": "summary", "call_id": call_id, "customer_confirmed": true})).await;
+    assert_eq!(r.status(), StatusCode::OK, "the call's summary already exists");
+    let queued: Value = r.json().await.unwrap();
+    assert_eq!(queued["id"], draft["id"]);
+    assert_eq!(
+        (queued["confirmed_via"].as_str(), queued["confirmed_by"].as_str()),
+        (Some("staff"), Some("agente Test"))
+    );
+    assert!(queued["confirmed_by_customer_at"].is_string());
+    let id = queued["id"].as_i64().unwrap();
+    let sent = until_status(&app, &token, id, "sent").await;
+    assert_eq!(sent["attempts"], 1);
+    assert_eq!(sent["attempt_log"][0]["outcome"], "sent");
+    assert!(sent["attempt_log"][0]["detail"].as_str().unwrap().starts_with("250"));
+
+    let got = sink.wait_for(1, 10).await;
+    let m = &got[0];
+    assert_eq!(m["rcpt_tos"], json!(["jorge.fernandez@example.com"]));
+    assert_eq!(m["mail_from"], "no-reply@centralita.test");
+    assert_eq!(m["headers"]["message-id"], sent["message_id"]);
+    assert_eq!(m["headers"]["subject"], format!("Resumen de tu llamada #{call_id}"));
+    assert!(m["headers"]["to"].as_str().unwrap().contains("Jorge Fernández"));
+    assert!(m["headers"]["from"].as_str().unwrap().contains("no-reply@centralita.test"));
+    assert!(m["headers"]["date"].is_string());
+    assert_eq!(m["content_type"], "multipart/alternative");
+    let (text, html) = (m["text"].as_str().unwrap(), m["html"].as_str().unwrap());
+    assert!(text.contains("«<b>¿Cuál es mi saldo?</b>»"), "plain text keeps the words as typed: {text}");
+    assert!(text.contains("-49.90 €"), "the balance the tool read: {text}");
+    assert!(html.contains("&#60;b&#62;¿Cuál es mi saldo?&#60;/b&#62;"), "{html}");
+    assert!(!html.contains("<b>¿Cuál"), "customer text is escaped in HTML");
+    assert!(html.contains("style=\"") && !html.contains("<img"), "inline CSS, no images");
+
+    // Asking again (confirmed or not) never sends a second copy.
+    let r = post_email(&app, &token, json!({"kind": "summary", "call_id": call_id, "customer_confirmed": true})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sink.messages().len(), 1);
+    let list = get_json(app.url(&format!("/api/v1/emails?call_id={call_id}")), &token).await;
+    assert_eq!(list["emails"].as_array().unwrap().len(), 1);
+    let audit = app.audit_actions().await;
+    assert!(audit.iter().any(|a| a == "email.create"));
+    app.finish().await;
+}
+
+async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
+    let customer_id = customer(&app, "emily.johnson@example.com").await;
+    let token = agent_token(&app).await;
+
+    for (body, field) in [
+        (json!({"kind": "memo", "customer_id": customer_id}), "kind"),
+        (json!({"kind": "information", "topic": "x", "body": "y"}), "customer_id"),
+        (json!({"kind": "information", "customer_id": 999_999, "topic": "x", "body": "y"}), "customer_id"),
+        (json!({"kind": "information", "customer_id": customer_id, "topic": "x", "body": " "}), "body"),
+        (json!({"kind": "follow_up", "customer_id": customer_id, "topic": "", "body": "y"}), "topic"),
+        (json!({"kind": "summary", "customer_id": customer_id}), "call_id"),
+        (
+            json!({"kind": "information", "customer_id": customer_id, "topic": "x", "body": "y", "language": "fr"}),
+            "language",
+        ),
+        (json!({"kind": "information", "call_id": 424_242, "topic": "x", "body": "y"}), "call_id"),
+    ] {
+        let r = post_email(&app, &token, body.clone()).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let err: Value = r.json().await.unwrap();
+        assert!(err["fields"][field].is_string(), "{body} → {err}");
+    }
+    let r = post_email(&app, &token, json!({"kind": "information", "to": "someone@evil.example"})).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "no free recipient field");
+
+    // A customer whose address on file is broken gets a clear error, not a bounce.
+    let db = app.state.db();
+    let broken: i64 = centralita::with_db!(db, pool => sqlx::query_scalar(
+        "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ('Broken', 'broken address@@example', NULL, 0, TRUE, $1) RETURNING id",
+    ).bind(centralita::db::Timestamp::now()).fetch_one(pool).await).unwrap();
+    let r = post_email(&app, &token, json!({"kind": "information", "customer_id": broken, "topic": "x", "body": "y"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let err: Value = r.json().await.unwrap();
+    assert!(err["fields"]["customer_id"].as_str().unwrap().contains("address on file"), "{err}");
+
+    // Viewers read dashboards, not customers' email.
+    let (_, pw) = app.ready_user("mirona", "viewer").await;
+    let viewer = app.api_login("mirona", &pw).await["access_token"].as_str().unwrap().to_owned();
+    let r = new_client().get(app.url("/api/v1/emails")).bearer_auth(&viewer).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post_email(
+        &app,
+        &viewer,
+        json!({"kind": "information", "customer_id": customer_id, "topic": "x", "body": "y"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Line breaks in the topic cannot start a new header; the body's markup is escaped.
+    let body = json!({
+        "kind": "information", "customer_id": customer_id, "language": "en", "customer_confirmed": true,
+        "topic": "Opening hours\r\nBcc: spy@evil.example", "body": "Mon–Fri 9–18.\n<script>x()</script>",
+        "dedupe_key": "hours-1",
+    });
+    let r = post_email(&app, &token, body.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert!(matches!(created["status"].as_str(), Some("queued" | "sending" | "sent")), "{created}");
+    let again = post_email(&app, &token, body).await;
+    let again_status = again.status();
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again_status, StatusCode::OK, "same dedupe key, same email: {again}");
+    assert_eq!(again["id"], created["id"]);
+    until_status(&app, &token, created["id"].as_i64().unwrap(), "sent").await;
+    let m = &sink.wait_for(1, 10).await[0];
+    assert_eq!(m["rcpt_tos"], json!(["emily.johnson@example.com"]));
+    assert!(m["headers"].get("bcc").is_none(), "{}", m["headers"]);
+    let raw = m["raw"].as_str().unwrap();
+    assert!(!raw.contains("\nBcc:") && !raw.contains("\r\nBcc:"), "{raw}");
+    assert_eq!(m["headers"]["subject"], "The information you asked for: Opening hours Bcc: spy@evil.example");
+    assert!(m["html"].as_str().unwrap().contains("&#60;script&#62;x()&#60;/script&#62;"));
+    let text = m["text"].as_str().unwrap().replace("\r\n", "\n");
+    assert!(text.contains("Mon–Fri 9–18.\n<script>x()</script>\n\nKind regards,"), "{text}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1);
+    app.finish().await;
+}
+
+async fn a_refused_address_fails_at_once_and_can_be_retried(backend: Backend) {
+    let sink = SmtpSink::new().rejecting("tom.baker");
+    let mut sink = sink;
+    sink.run();
+    let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
+    let customer_id = customer(&app, "tom.baker@example.com").await;
+    let token = agent_token(&app).await;
+    let r = post_email(
+        &app,
+        &token,
+        json!({"kind": "follow_up", "customer_id": customer_id, "topic": "Router", "body": "Fixed?", "customer_confirmed": true}),
+    )
+    .await;
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let failed = until_status(&app, &token, id, "failed").await;
+    assert_eq!(failed["attempts"], 1, "a permanent refusal is not retried");
+    assert!(failed["last_error"].as_str().unwrap().contains("550"), "{failed}");
+
+    let c = new_client();
+    let confirm = c.post(app.url(&format!("/api/v1/emails/{id}/confirm"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(confirm.status(), StatusCode::CONFLICT, "only waiting emails are confirmed");
+    let retry = c.post(app.url(&format!("/api/v1/emails/{id}/retry"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(retry.status(), StatusCode::OK);
+    let again = until_status(&app, &token, id, "failed").await;
+    assert_eq!(again["attempts"], 2);
+    assert_eq!(again["attempt_log"].as_array().unwrap().len(), 2);
+    let retry = c.post(app.url("/api/v1/emails/999999/retry")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(retry.status(), StatusCode::NOT_FOUND);
+    assert!(sink.messages().is_empty());
+    assert!(app.audit_actions().await.iter().any(|a| a == "email.retry"));
+    app.finish().await;
+}
+
+async fn an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none(backend: Backend) {
+    let mut sink = SmtpSink::new();
+    let app = TestApp::spawn(backend, |c| {
+        sink.apply(c);
+        c.mail.max_attempts = 50;
+    })
+    .await;
+    // A second node works the same outbox, as behind a load balancer.
+    let other = app
+        .second_node_with(|c| {
+            sink.apply(c);
+            c.mail.max_attempts = 50;
+        })
+        .await;
+    let customer_id = customer(&app, "maria.lopez@example.com").await;
+    let token = agent_token(&app).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let call = start_call(
+            &app,
+            &token,
+            json!({"customer_id": customer_id, "message": format!("Consulta {n}: ¿cuál es mi saldo?")}),
+        )
+        .await;
+        let r = post_email(
+            &app,
+            &token,
+            json!({"kind": "summary", "call_id": call["call_id"], "customer_confirmed": true}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+    }
+    // The relay is down: every email is being retried.
+    for _ in 0..200 {
+        let list = get_json(app.url("/api/v1/emails?limit=50"), &token).await;
+        if list["emails"].as_array().unwrap().iter().all(|e| e["attempts"].as_i64().unwrap() >= 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let list = get_json(app.url("/api/v1/emails?limit=50"), &token).await;
+    for e in list["emails"].as_array().unwrap() {
+        assert!(e["attempts"].as_i64().unwrap() >= 2, "{e}");
+        assert!(matches!(e["status"].as_str(), Some("retrying" | "sending")), "{e}");
+        assert!(e["last_error"].is_string());
+    }
+
+    sink.run();
+    let got = sink.wait_for(20, 60).await;
+    for id in &ids {
+        until_status(&app, &token, *id, "sent").await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let got_after = sink.messages();
+    assert_eq!(got_after.len(), 20, "exactly one copy each");
+    let mut message_ids: Vec<String> =
+        got.iter().map(|m| m["headers"]["message-id"].as_str().unwrap().to_owned()).collect();
+    message_ids.sort();
+    message_ids.dedup();
+    assert_eq!(message_ids.len(), 20);
+    for id in &ids {
+        let e = email(&app, &token, *id).await;
+        assert!(message_ids.contains(&e["message_id"].as_str().unwrap().to_owned()));
+        let log = e["attempt_log"].as_array().unwrap();
+        assert!(log.len() >= 2 && log.last().unwrap()["outcome"] == "sent", "{e}");
+        assert!(log[..log.len() - 1].iter().all(|a| a["outcome"] == "retry"), "{e}");
+    }
+    other.finish().await;
+    app.finish().await;
+}
