@@ -306,3 +306,144 @@ async fn an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none(ba
     other.finish().await;
     app.finish().await;
 }
+
+on_both_backends!(a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unanswered_send);
+
+/// A child process killed when dropped (a failing test leaves no server behind).
+struct Running(std::process::Child);
+
+impl Running {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The real binary, serving on `port` with the outbox pointed at `sink`.
+fn command(dir: &std::path::Path, url: &str, port: u16, sink: &SmtpSink, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_centralita"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", url)
+        .env("CENTRALITA_DATA_DIR", dir.join("data"))
+        .env("CENTRALITA_ADDR", format!("127.0.0.1:{port}"))
+        .env("CENTRALITA_ADMIN_PASSWORD", crate::helpers::ADMIN_PASSWORD)
+        .env("CENTRALITA_SMTP_HOST", "127.0.0.1")
+        .env("CENTRALITA_SMTP_PORT", sink.port.to_string())
+        .env("CENTRALITA_SMTP_TLS", "none")
+        .env("CENTRALITA_MAIL_FROM", "Centralita <no-reply@centralita.test>")
+        .env("CENTRALITA_SMTP_TIMEOUT_SECONDS", "2")
+        .env("CENTRALITA_MAIL_RETRY_BASE_MS", "100")
+        .env("CENTRALITA_MAIL_POLL_MS", "100")
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+fn serve(dir: &std::path::Path, url: &str, port: u16, sink: &SmtpSink) -> Running {
+    Running(command(dir, url, port, sink, &[]).spawn().unwrap())
+}
+
+async fn wait_healthy(base: &str) {
+    for _ in 0..300 {
+        if let Ok(r) = new_client().get(format!("{base}/health")).send().await
+            && r.status() == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the app at {base} never became healthy");
+}
+
+async fn a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unanswered_send(backend: Backend) {
+    // The sink stores each message, then waits 1.5 s before saying 250: a process
+    // killed in that window was accepted but never heard it.
+    let mut sink = SmtpSink::new().with_delay(1.5);
+    sink.run();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg_name) = crate::helpers::fresh_database(backend, dir.path()).await;
+    let seeded = command(dir.path(), &url, 0, &sink, &["seed-demo"]).output().unwrap();
+    assert!(seeded.status.success());
+    let port = crate::smtp::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut first = serve(dir.path(), &url, port, &sink);
+    wait_healthy(&base).await;
+    let r = new_client()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let c = new_client();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let call: Value = c
+            .post(format!("{base}/api/v1/calls"))
+            .bearer_auth(&token)
+            .json(&json!({"customer": {"name": "Camila Rojas", "email": "camila.rojas@example.com"}, "message": format!("Pregunta {n} sobre mi saldo")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let r = c
+            .post(format!("{base}/api/v1/emails"))
+            .bearer_auth(&token)
+            .json(&json!({"kind": "summary", "call_id": call["call_id"], "customer_confirmed": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+    }
+    // Kill -9 while the relay holds the first message without having answered.
+    let stored_before = sink.wait_for(1, 20).await;
+    first.kill();
+    let in_flight: Vec<String> =
+        stored_before.iter().map(|m| m["headers"]["message-id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(in_flight.len(), 1, "one send at a time");
+
+    let mut second = serve(dir.path(), &url, port, &sink);
+    wait_healthy(&base).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let emails = loop {
+        let list = get_json(format!("{base}/api/v1/emails"), &token).await;
+        let emails = list["emails"].as_array().unwrap().clone();
+        if emails.len() == ids.len() && emails.iter().all(|e| e["status"] == "sent") {
+            break emails;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not all delivered after the restart: {list}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = sink.messages();
+    for e in &emails {
+        let mid = e["message_id"].as_str().unwrap();
+        let copies = got.iter().filter(|m| m["headers"]["message-id"] == mid).count();
+        if in_flight.iter().any(|m| m == mid) {
+            // The send the relay accepted but never confirmed goes again, under the
+            // same Message-ID (the one duplicate SMTP itself cannot rule out).
+            assert_eq!(copies, 2, "{e}");
+            assert_eq!(e["attempts"], 2, "{e}");
+        } else {
+            assert_eq!(copies, 1, "{e}");
+        }
+    }
+    assert_eq!(got.len(), ids.len() + 1);
+    second.kill();
+    if let Some(name) = pg_name {
+        crate::helpers::drop_database(&name).await;
+    }
+}
