@@ -480,7 +480,21 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "¿Quieres que te enviemos un resumen de esta llamada a {email}?",
         "Would you like a summary of this call sent to {email}?",
     ),
-    ("callpage.summary_yes", "Sí, enviadlo", "Yes, send it"),
+    ("callpage.summary_yes", "Sí, quiero verlo", "Yes, show me"),
+    (
+        "callpage.summary_draft",
+        "Este es el resumen que enviaremos a {email}. ¿Lo enviamos?",
+        "This is the summary we will send to {email}. Shall we send it?",
+    ),
+    ("callpage.summary_send", "Envíalo", "Send it"),
+    ("callpage.summary_cancel", "No lo envíes", "Don't send it"),
+    ("callpage.summary_on_its_way", "Tu resumen va de camino a {email}.", "Your summary is on its way to {email}."),
+    ("callpage.summary_sent", "Te enviamos el resumen a {email}.", "We sent the summary to {email}."),
+    (
+        "callpage.summary_unavailable",
+        "No podemos enviar un resumen a tu correo registrado; una persona del equipo puede ayudarte.",
+        "We can't email a summary to the address on file; a member of our team can help.",
+    ),
     ("callpage.summary_no", "No, gracias", "No, thanks"),
     (
         "callpage.summary_confirmed",

@@ -15,6 +15,7 @@ pub mod summary;
 
 use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::audit::Entry;
@@ -275,6 +276,20 @@ pub async fn create(
 /// Records the customer's confirmation of a waiting email and queues it, in one
 /// transaction with the audit entry.
 pub async fn confirm(state: &AppState, id: i64, by: Confirmation, entry: Option<Entry>) -> AppResult<Email> {
+    // What was confirmed: the audit entry names the exact content (its hash), the
+    // address and the subject; the row keeps the content itself.
+    let email = get(state.db(), id).await?;
+    let (html, text) = bodies(state.db(), id).await?;
+    let digest = Sha256::digest(format!("{}\n{}\n{}\n{}", email.to_address, email.subject, text, html).as_bytes());
+    let entry = entry.map(|mut entry| {
+        let what = json!({"email_id": id, "via": by.via(), "to": email.to_address, "subject": email.subject,
+            "call_id": email.call_id, "content_sha256": hex(&digest)});
+        match (&mut entry.metadata, what) {
+            (serde_json::Value::Object(fields), serde_json::Value::Object(more)) => fields.extend(more),
+            (slot, what) => *slot = what,
+        }
+        entry
+    });
     let now = Timestamp::now();
     let changed: Result<u64, sqlx::Error> = with_tx!(state.db(), tx => {
         let n = sqlx::query(
@@ -350,6 +365,10 @@ async fn transition(
         return Err(AppError::Conflict(conflict));
     }
     get(state.db(), id).await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One email (without bodies).

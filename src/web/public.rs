@@ -24,10 +24,12 @@ use tower_sessions::Session;
 
 use super::{PageCtx, is_htmx, with_hx_redirect};
 use crate::app::AppState;
+use crate::audit::Entry;
 use crate::auth::extract::ClientIp;
 use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::{Item, Kind};
+use crate::mail::{self, Confirmation};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "public/start.html")]
@@ -56,6 +58,10 @@ pub struct CallView {
     message_error: Option<&'static str>,
     /// A problem with the summary or rating form.
     form_error: Option<&'static str>,
+    /// The call's summary email, once one was drafted.
+    summary: Option<crate::mail::Email>,
+    /// What that summary says (shown before the customer confirms).
+    summary_content: Option<crate::mail::render::CallSummary>,
 }
 
 impl CallView {
@@ -197,14 +203,36 @@ async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>
     let call = customer::by_token(state, token).await?;
     let after = state.bus().latest_id().await?;
     let messages = calls::messages(state.db(), call.id).await?;
-    // The address is shown only with the summary offer.
-    let email = if call.asks_for_summary_consent() { customer::masked_email(state, &call).await? } else { None };
+    let summary = match call.customer_id {
+        Some(_) => crate::mail::summary_of_call(state.db(), call.id).await?,
+        None => None,
+    };
+    let summary_content = summary.as_ref().and_then(|s| match s.content() {
+        Some(crate::mail::render::Content::Summary(c)) => Some(c),
+        _ => None,
+    });
+    // The address is shown only with the summary offer or the summary itself.
+    let email = if call.asks_for_summary_consent() || summary.is_some() {
+        customer::masked_email(state, &call).await?
+    } else {
+        None
+    };
     let (message_error, form_error) = match error {
         Some((key, Part::Composer)) => (Some(key), None),
         Some((key, Part::Conversation)) => (None, Some(key)),
         None => (None, None),
     };
-    Ok(CallView { token: token.to_owned(), call, messages, email, after, message_error, form_error })
+    Ok(CallView {
+        token: token.to_owned(),
+        call,
+        messages,
+        email,
+        after,
+        message_error,
+        form_error,
+        summary,
+        summary_content,
+    })
 }
 
 /// The page again (plain forms), or for htmx the part the form targets: the composer
@@ -301,23 +329,45 @@ pub struct SummaryForm {
     choice: String,
 }
 
-/// `POST /c/{token}/summary`: yes or no to an emailed summary.
+/// `POST /c/{token}/summary`: yes or no to an emailed summary; then, once the
+/// supervisor agent has drafted it and the customer has read it, send or cancel.
 pub async fn summary_post(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Form(form): Form<SummaryForm>,
 ) -> AppResult<Response> {
     let call = customer::by_token(&state, &token).await?;
-    let wants = match form.choice.as_str() {
-        "yes" => true,
-        "no" => false,
+    let outcome = match form.choice.as_str() {
+        "yes" => match customer::answer_summary_offer(&state, &call, true).await {
+            Ok(()) => {
+                let call = calls::get(state.db(), call.id).await?;
+                mail::summary::request(&state, &call, None, Confirmation::Pending, None).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        },
+        "no" => customer::answer_summary_offer(&state, &call, false).await,
+        "send" | "cancel" => match mail::summary_of_call(state.db(), call.id).await? {
+            None => Err(AppError::Conflict("summary_not_offered")),
+            Some(email) => {
+                let customer = call.customer_id.map(|id| format!("customer:{id}")).unwrap_or_default();
+                let action = if form.choice == "send" { "email.confirm" } else { "email.decline" };
+                let entry = Entry::new(None, customer, action).ip(ip);
+                if form.choice == "send" {
+                    mail::confirm(&state, email.id, Confirmation::Customer, Some(entry)).await.map(|_| ())
+                } else {
+                    mail::decline(&state, email.id, Some(entry)).await.map(|_| ())
+                }
+            }
+        },
         _ => return after_action(&state, &session, &headers, &token, Some("callpage.choose")).await,
     };
-    let error = match customer::answer_summary_offer(&state, &call, wants).await {
+    let error = match outcome {
         Ok(()) => None,
         Err(AppError::Conflict(_)) => Some("callpage.already_answered"),
+        Err(AppError::Validation(_)) => Some("callpage.summary_unavailable"),
         Err(e) => return Err(e),
     };
     after_action(&state, &session, &headers, &token, error).await

@@ -430,7 +430,10 @@ async fn customer_sees_the_answer_stream_in_and_a_person_join() {
     d.find("#summary-offer button[value=yes]").await;
     d.wait_until("return document.querySelector('#composer textarea') === null", "message box gone").await;
     d.click("#summary-offer button[value=yes]").await;
-    d.wait_text("#summary-answer", "address on file").await;
+    // The supervisor agent's summary shows before anything is sent.
+    d.wait_text("#summary-draft", "Next steps").await;
+    d.click("#summary-draft button[value=send]").await;
+    d.wait_text("#summary-answer", "summary").await;
     d.click("#rating input[value='5']").await;
     d.click("#rating button[type=submit]").await;
     d.wait_text("#rating", "5/5").await;
