@@ -12,6 +12,7 @@ mod classify;
 mod cli;
 mod csrf;
 mod email;
+mod email_pages;
 mod first_run;
 mod headers;
 mod live;
