@@ -558,6 +558,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("nav.emails", "Correos", "Emails"),
     ("emails.title", "Correos", "Emails"),
     ("emails.email", "Correo", "Email"),
+    ("emails.write_summary", "Preparar el resumen", "Prepare the summary"),
+    ("emails.write_follow_up", "Escribir un seguimiento", "Write a follow-up"),
     ("emails.new", "Nuevo correo", "New email"),
     (
         "emails.new_hint",

@@ -35,6 +35,8 @@ pub struct CallView {
     messages: Vec<Message>,
     runs: Vec<RunView>,
     actions: Vec<PendingAction>,
+    /// The call's emails (staff who work calls only).
+    emails: Vec<crate::mail::Email>,
     total_tokens: i64,
     /// The viewer holds this call.
     mine: bool,
@@ -154,7 +156,14 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
         None => None,
     };
     let me = &auth.principal;
+    let emails = if me.agent().is_some() {
+        let filter = crate::mail::Filter { status: None, call_id: Some(id) };
+        crate::mail::list(state.db(), &filter, 20).await?
+    } else {
+        Vec::new()
+    };
     Ok(CallView {
+        emails,
         mine: call.status == "human" && call.assigned_to == Some(me.id),
         can_act: me.agent().is_some(),
         can_approve: me.approver().is_some(),

@@ -364,6 +364,11 @@ pub async fn summary_post(
         },
         _ => return after_action(&state, &session, &headers, &token, Some("callpage.choose")).await,
     };
+    if outcome.is_ok() && matches!(form.choice.as_str(), "send" | "cancel") {
+        let mut data = calls::call_fields(&call);
+        data["summary_email"] = json!(if form.choice == "send" { "queued" } else { "declined" });
+        state.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
+    }
     let error = match outcome {
         Ok(()) => None,
         Err(AppError::Conflict(_)) => Some("callpage.already_answered"),

@@ -447,3 +447,30 @@ async fn a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unansw
         crate::helpers::drop_database(&name).await;
     }
 }
+
+on_both_backends!(a_graceful_stop_keeps_the_outbox_for_the_next_start);
+
+async fn a_graceful_stop_keeps_the_outbox_for_the_next_start(backend: Backend) {
+    let mut sink = SmtpSink::new();
+    let mut app = TestApp::spawn(backend, |c| sink.apply(c)).await;
+    let customer_id = customer(&app, "emily.johnson@example.com").await;
+    let token = agent_token(&app).await;
+    let body = json!({"kind": "information", "customer_id": customer_id, "topic": "Invoice copy",
+        "body": "Attached below.", "customer_confirmed": true});
+    let id = post_email(&app, &token, body).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    until_status(&app, &token, id, "retrying").await;
+    let db = app.stop_server().await;
+    let kept = centralita::mail::get(&db, id).await.unwrap();
+    assert_eq!(kept.status, "retrying", "kept, not dropped or failed");
+    assert!(kept.sent_at.is_none());
+
+    sink.run();
+    let next = app.second_node_with(|c| sink.apply(c)).await;
+    until_status(&next, &token, id, "sent").await;
+    let got = sink.wait_for(1, 10).await;
+    assert_eq!(got[0]["headers"]["message-id"].as_str(), Some(kept.message_id.as_str()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1);
+    next.finish().await;
+    app.finish().await;
+}

@@ -158,6 +158,9 @@ async fn a_summary_is_drafted_then_confirmed_by_staff_for_the_customer(app: &Tes
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let html = wait_page(&b, &page, "Delivered").await;
     assert!(html.contains("Recorded by omar Test"));
+    let call_page = b.page(&format!("/calls/{call_id}")).await;
+    assert!(call_page.contains(&format!("href=\"/emails/{}\"", email.id)), "the call lists its emails");
+    assert!(call_page.contains("Prepare the summary"));
     let r = b.post(&format!("{page}/decline"), &page, &[]).await;
     assert_eq!(r.status(), StatusCode::CONFLICT, "too late to decline");
     assert!(r.text().await.unwrap().contains("changed in the meantime"));
