@@ -1,7 +1,7 @@
 //! The `openai` backend against a scripted OpenAI-compatible server (wiremock): plain
 //! and streamed replies, tool rounds, malformed output, 429 then success, timeouts, a
 //! model that never stops calling the same tool, an unknown model, and tool arguments
-//! that try to reach another customer.
+//! that try to reach another customer; the supervisor model writing a call summary.
 
 use std::time::Duration;
 
@@ -403,5 +403,67 @@ async fn a_turn_under_way_at_shutdown_finishes_and_is_stored() {
     .unwrap();
     assert_eq!(roles, ["customer", "ai"]);
     db.close().await;
+    app.finish().await;
+}
+
+const SUMMARY: &str = r#""name":"call_summary""#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisor_model_writes_the_summary_and_its_markup_stays_text() {
+    let server = MockServer::start().await;
+    routing_and_supervisor(&server).await;
+    let written = json!({
+        "issue": "Quería saber su saldo <img src=x onerror=alert(1)>",
+        "actions": ["Consultamos su saldo: 125.50 €."],
+        "references": ["Llamada"],
+        "next_steps": ["Nada más que hacer."],
+    });
+    mount(&server, SUMMARY, ResponseTemplate::new(200).set_body_json(completion(&written.to_string())), 1, Some(1))
+        .await;
+    // Later summaries come back out of shape: the built-in engine writes them instead.
+    mount(&server, SUMMARY, ResponseTemplate::new(200).set_body_json(completion(r#"{"issue":"x"}"#)), 2, None).await;
+    mount(&server, SERVICE, ResponseTemplate::new(200).set_body_json(completion("Tu saldo es de 125,50 €.")), 3, None)
+        .await;
+    let app = app_with_model(&server, 0, Duration::from_secs(5)).await;
+    let maria = customer(&app, "maria.lopez@example.com").await;
+    let token = agent_token(&app).await;
+    let c = new_client();
+    let mut emails = Vec::new();
+    for _ in 0..2 {
+        let call = start_call(&app, &token, json!({"customer_id": maria, "message": "¿Cuál es mi saldo?"})).await;
+        let r = c
+            .post(app.url("/api/v1/emails"))
+            .bearer_auth(&token)
+            .json(&json!({"kind": "summary", "call_id": call["call_id"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let email: Value = r.json().await.unwrap();
+        emails.push((call["call_id"].as_i64().unwrap(), email["id"].as_i64().unwrap()));
+    }
+    // The model saw the transcript and the agents' work.
+    let asked = server.received_requests().await.unwrap();
+    let summary_request =
+        asked.iter().find(|r| String::from_utf8_lossy(&r.body).contains(SUMMARY)).expect("a summary request");
+    let body = String::from_utf8_lossy(&summary_request.body);
+    assert!(body.contains("¿Cuál es mi saldo?") && body.contains("Tu saldo es de 125,50"), "{body}");
+
+    let (call, id) = emails[0];
+    let email = crate::helpers::get_json(app.url(&format!("/api/v1/emails/{id}")), &token).await;
+    assert_eq!(email["content"]["issue"], "Quería saber su saldo <img src=x onerror=alert(1)>");
+    let html = email["html"].as_str().unwrap();
+    assert!(html.contains("&#60;img src=x onerror=alert(1)&#62;") && !html.contains("<img"), "{html}");
+    let runs = centralita::calls::runs(app.state.db(), call).await.unwrap();
+    let step = runs.iter().find(|r| r.outcome.starts_with("summary")).unwrap();
+    assert_eq!((step.backend.as_str(), step.outcome.as_str()), ("openai", "summary: ok"));
+
+    let (call, id) = emails[1];
+    let email = crate::helpers::get_json(app.url(&format!("/api/v1/emails/{id}")), &token).await;
+    assert!(email["content"]["issue"].as_str().unwrap().starts_with("Consulta de saldo"), "{email}");
+    let runs = centralita::calls::runs(app.state.db(), call).await.unwrap();
+    let step = runs.iter().find(|r| r.outcome.starts_with("summary")).unwrap();
+    assert_eq!(step.backend, "builtin");
+    assert!(step.outcome.starts_with("summary: fallback: malformed"), "{}", step.outcome);
     app.finish().await;
 }
