@@ -42,6 +42,8 @@ async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
         (users, sessions)
     });
     let up = if db.ping().await { 1.0 } else { 0.0 };
+    let emails = crate::mail::counts(db).await.unwrap_or_default();
+    let outbox = |status: &str| emails.iter().find(|(s, _)| s == status).map_or(0.0, |(_, n)| *n as f64);
     let body = state.metrics().render(&[
         ("centralita_up", "1 when the database answers.", up),
         ("centralita_active_users", "Enabled staff accounts.", users.unwrap_or(0) as f64),
@@ -51,6 +53,19 @@ async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
             sessions.unwrap_or(0) as f64,
         ),
         ("centralita_uptime_seconds", "Seconds since start.", state.uptime().as_secs_f64()),
+        (
+            "centralita_emails_waiting_confirmation",
+            "Emails waiting for the customer's confirmation.",
+            outbox("waiting_confirmation"),
+        ),
+        ("centralita_emails_queued", "Confirmed emails not yet tried.", outbox("queued")),
+        (
+            "centralita_emails_retrying",
+            "Emails whose last attempt failed and that will be retried.",
+            outbox("retrying"),
+        ),
+        ("centralita_emails_failed", "Emails that failed for good (they wait for a retry action).", outbox("failed")),
+        ("centralita_emails_sent", "Emails delivered.", outbox("sent")),
     ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

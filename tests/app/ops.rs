@@ -33,4 +33,5 @@ async fn health_reports_the_database_and_metrics_are_prometheus_text(app: &TestA
     assert!(ok_count >= 2, "health and login counted");
     assert!(text.contains("centralita_http_request_duration_seconds_bucket{le=\"+Inf\"}"));
     assert!(text.contains("centralita_active_users 1"));
+    assert!(text.contains("centralita_emails_failed 0") && text.contains("centralita_emails_retrying 0"));
 }
