@@ -24,8 +24,9 @@ use crate::config::{Config, MailConfig, SmtpTls};
 use crate::db::{Db, Timestamp};
 use crate::with_tx;
 
-/// Emails claimed per round.
-const BATCH: i64 = 8;
+/// Emails claimed per round: one, so that a claim's lease covers exactly one send
+/// (a batch sent one after another could outlive its lease and be claimed twice).
+const BATCH: i64 = 1;
 
 /// Where messages go.
 enum Transport {
@@ -271,7 +272,7 @@ impl Mailer {
             let n = sqlx::query(
                 "UPDATE email_outbox SET status = $3, claim_token = NULL, claimed_until = NULL, updated_at = $4, \
                  sent_at = CASE WHEN $3 = 'sent' THEN $4 ELSE sent_at END, \
-                 last_error = CASE WHEN $3 = 'sent' THEN last_error ELSE $5 END, \
+                 last_error = CASE WHEN $3 = 'sent' THEN NULL ELSE $5 END, \
                  next_attempt_at = $6 WHERE id = $1 AND claim_token = $2",
             )
             .bind(email.id)

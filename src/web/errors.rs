@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::lang;
-use crate::error::ErrorInfo;
+use crate::error::{AppError, ErrorInfo};
 use crate::i18n::Tr;
 
 #[derive(Template)]
@@ -35,10 +35,34 @@ fn redirect(htmx: bool, to: &'static str) -> Response {
     }
 }
 
+/// A plain-text 4xx from axum's own extractors (a path or query that does not parse)
+/// becomes the API's JSON error, keeping axum's explanation as the message.
+async fn json_rejection(response: Response) -> Response {
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/plain"));
+    if !response.status().is_client_error() || !plain || response.extensions().get::<ErrorInfo>().is_some() {
+        return response;
+    }
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let error = match status.as_u16() {
+        404 => AppError::NotFound,
+        422 => AppError::Unprocessable(detail),
+        _ => AppError::BadRequest(detail),
+    };
+    let mut out = error.into_response();
+    *out.status_mut() = status;
+    out
+}
+
 /// Middleware rendering error pages for browser routes.
 pub async fn render(request: Request, next: Next) -> Response {
     if is_api(request.uri().path()) {
-        return next.run(request).await;
+        return json_rejection(next.run(request).await).await;
     }
     let session = request.extensions().get::<Session>().cloned();
     let headers = request.headers().clone();

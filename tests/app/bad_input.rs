@@ -51,6 +51,9 @@ async fn malformed_oversized_and_mistyped_bodies_get_clear_4xx(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = c.get(app.url("/api/v1/audit?limit=lots")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "bad_request");
+    assert!(e["message"].as_str().unwrap().contains("limit"), "axum's explanation kept: {e}");
     let r = c.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // Oversized form in the browser.

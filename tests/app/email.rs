@@ -147,6 +147,28 @@ async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) 
     }
     let r = post_email(&app, &token, json!({"kind": "information", "to": "someone@evil.example"})).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "no free recipient field");
+    let c = new_client();
+    for (path, expected) in [
+        ("/api/v1/emails?status=lost", StatusCode::BAD_REQUEST),
+        ("/api/v1/emails?limit=0", StatusCode::BAD_REQUEST),
+        ("/api/v1/emails?call_id=twelve", StatusCode::BAD_REQUEST),
+        ("/api/v1/emails/abc", StatusCode::BAD_REQUEST),
+        ("/api/v1/emails/424242", StatusCode::NOT_FOUND),
+    ] {
+        let r = c.get(app.url(path)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), expected, "{path}");
+        let e: Value = r.json().await.unwrap();
+        assert!(e["message"].as_str().is_some_and(|m| m.len() > 10), "{path}: {e}");
+    }
+    let r = c
+        .post(app.url("/api/v1/emails"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"kind\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
     // A customer whose address on file is broken gets a clear error, not a bounce.
     let db = app.state.db();
@@ -302,6 +324,7 @@ async fn an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none(ba
         let log = e["attempt_log"].as_array().unwrap();
         assert!(log.len() >= 2 && log.last().unwrap()["outcome"] == "sent", "{e}");
         assert!(log[..log.len() - 1].iter().all(|a| a["outcome"] == "retry"), "{e}");
+        assert!(e["last_error"].is_null(), "a delivered email shows no error: {e}");
     }
     other.finish().await;
     app.finish().await;
