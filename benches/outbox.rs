@@ -30,8 +30,8 @@ fn peak_rss_mb() -> f64 {
 
 async fn run(label: &str, n: usize, smtp: Option<SmtpConfig>) {
     let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let mut config = Config::for_database(url, dir.path()).unwrap();
     config.mail.smtp = smtp;
     config.mail.poll = Duration::from_millis(50);

@@ -109,6 +109,8 @@ pub struct MailConfig {
     pub timeout: Duration,
     /// How often the worker looks for due emails without a wake-up (`CENTRALITA_MAIL_POLL_MS`).
     pub poll: Duration,
+    /// Emails one process sends at the same time (`CENTRALITA_MAIL_CONCURRENCY`).
+    pub concurrency: usize,
 }
 
 /// An SMTP relay.
@@ -197,6 +199,7 @@ fn mail_config(var: &impl Fn(&'static str) -> Option<String>) -> Result<MailConf
         retry_max: Duration::from_secs(bounded(var, "CENTRALITA_MAIL_RETRY_MAX_SECONDS", 600, 1, 86_400)?),
         timeout: Duration::from_secs(bounded(var, "CENTRALITA_SMTP_TIMEOUT_SECONDS", 15, 1, 600)?),
         poll: Duration::from_millis(bounded(var, "CENTRALITA_MAIL_POLL_MS", 1_000, 10, 3_600_000)?),
+        concurrency: bounded(var, "CENTRALITA_MAIL_CONCURRENCY", 4, 1, 64)? as usize,
     })
 }
 

@@ -154,13 +154,20 @@ impl Mailer {
     /// Runs the worker until [`Mailer::stop`]. Emails it claimed but did not start are
     /// released untouched; the outbox keeps everything else as it was.
     pub async fn run(self: Arc<Self>) {
-        let mut stop = self.stop.subscribe();
         if let Transport::Files(dir) = &self.transport
             && let Err(err) = tokio::fs::create_dir_all(dir).await
         {
             tracing::error!(error = %err, dir = %dir.display(), "cannot create the mail folder");
         }
-        tracing::info!(transport = %self.describe(), "email delivery started");
+        tracing::info!(transport = %self.describe(), senders = self.config.concurrency, "email delivery started");
+        // Several senders, each claiming one email at a time: an SMTP exchange spends
+        // most of its time waiting for the relay.
+        futures_util::future::join_all((0..self.config.concurrency.max(1)).map(|_| self.sender())).await;
+        tracing::info!("email delivery stopped");
+    }
+
+    async fn sender(&self) {
+        let mut stop = self.stop.subscribe();
         while !*stop.borrow() {
             let token = uuid::Uuid::new_v4().to_string();
             match self.claim(&token).await {
@@ -189,7 +196,6 @@ impl Mailer {
                 }
             }
         }
-        tracing::info!("email delivery stopped");
     }
 
     async fn claim(&self, token: &str) -> Result<Vec<Claimed>, sqlx::Error> {

@@ -431,12 +431,14 @@ async fn a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unansw
         assert_eq!(r.status(), StatusCode::CREATED);
         ids.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
     }
-    // Kill -9 while the relay holds the first message without having answered.
-    let stored_before = sink.wait_for(1, 20).await;
+    // Kill -9 while the relay holds the first message(s) without having answered (the
+    // senders work in parallel, so a few may be in that state).
+    sink.wait_for(1, 20).await;
     first.kill();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let in_flight: Vec<String> =
-        stored_before.iter().map(|m| m["headers"]["message-id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(in_flight.len(), 1, "one send at a time");
+        sink.messages().iter().map(|m| m["headers"]["message-id"].as_str().unwrap().to_owned()).collect();
+    assert!(!in_flight.is_empty() && in_flight.len() < ids.len(), "{in_flight:?}");
 
     let mut second = serve(dir.path(), &url, port, &sink);
     wait_healthy(&base).await;
@@ -464,7 +466,7 @@ async fn a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unansw
             assert_eq!(copies, 1, "{e}");
         }
     }
-    assert_eq!(got.len(), ids.len() + 1);
+    assert_eq!(got.len(), ids.len() + in_flight.len());
     second.kill();
     if let Some(name) = pg_name {
         crate::helpers::drop_database(&name).await;
