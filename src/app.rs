@@ -131,12 +131,12 @@ impl AppState {
     pub fn bus_handle(&self) -> Arc<crate::events::Bus> {
         self.0.bus.clone()
     }
-    /// Background customer turns.
+    /// The email delivery worker's handle (wake it when an email is queued).
     pub fn mailer(&self) -> &crate::mail::deliver::Mailer {
         &self.0.mailer
     }
 
-    /// The turns running in the background.
+    /// Background customer turns.
     pub fn turns(&self) -> &Arc<Turns> {
         &self.0.turns
     }
