@@ -233,7 +233,7 @@ impl Application {
         let listener = TcpListener::bind(config.addr).await?;
         let pipeline = build_pipeline(&config)?;
         let bus = Arc::new(crate::events::Bus::new(db.clone(), config.events_poll));
-        let mailer = Arc::new(crate::mail::deliver::Mailer::new(db.clone(), &config)?);
+        let mailer = Arc::new(crate::mail::deliver::Mailer::new(db.clone(), bus.clone(), &config)?);
         let state = AppState(Arc::new(Inner {
             pipeline,
             keys: Keys::new(secret.as_bytes()),

@@ -24,10 +24,12 @@ pub struct ListQuery {
     #[serde(default)]
     call_id: Option<i64>,
     #[serde(default)]
+    customer_id: Option<i64>,
+    #[serde(default)]
     limit: Option<i64>,
 }
 
-/// `GET /api/v1/emails`: newest first, by status and call.
+/// `GET /api/v1/emails`: newest first, by status, call and customer.
 pub async fn emails_get(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -43,7 +45,7 @@ pub async fn emails_get(
     if !(1..=500).contains(&limit) {
         return Err(AppError::BadRequest("limit must be from 1 to 500".into()));
     }
-    let filter = mail::Filter { status: q.status, call_id: q.call_id };
+    let filter = mail::Filter { status: q.status, call_id: q.call_id, customer_id: q.customer_id };
     let list = mail::list(state.db(), &filter, limit).await?;
     Ok(Json(json!({ "emails": list.iter().map(email_json).collect::<Vec<_>>() })))
 }

@@ -38,6 +38,7 @@ enum Transport {
 /// shutdown.
 pub struct Mailer {
     db: Db,
+    bus: Arc<crate::events::Bus>,
     config: MailConfig,
     from: Mailbox,
     transport: Transport,
@@ -49,6 +50,7 @@ pub struct Mailer {
 #[derive(sqlx::FromRow)]
 struct Claimed {
     id: i64,
+    call_id: Option<i64>,
     to_address: String,
     to_name: String,
     subject: String,
@@ -94,14 +96,15 @@ macro_rules! claim_sql {
              WHERE id IN (SELECT id FROM email_outbox WHERE status IN ('queued', 'retrying') AND next_attempt_at <= $3 \
              AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY next_attempt_at, id LIMIT $4",
             $lock,
-            ") RETURNING id, to_address, to_name, subject, html, text, message_id, attempts, max_attempts"
+            ") RETURNING id, call_id, to_address, to_name, subject, html, text, message_id, attempts, max_attempts"
         )
     };
 }
 
 impl Mailer {
     /// The mailer for `config`'s transport.
-    pub fn new(db: Db, config: &Config) -> anyhow::Result<Self> {
+    /// A call's pages hear about its emails' delivery through `bus`.
+    pub fn new(db: Db, bus: Arc<crate::events::Bus>, config: &Config) -> anyhow::Result<Self> {
         let mail = config.mail.clone();
         let from: Mailbox = mail.from.parse()?;
         let transport = match &mail.smtp {
@@ -119,7 +122,7 @@ impl Mailer {
                 Transport::Smtp(builder.build())
             }
         };
-        Ok(Self { db, config: mail, from, transport, wake: Notify::new(), stop: watch::channel(false).0 })
+        Ok(Self { db, bus, config: mail, from, transport, wake: Notify::new(), stop: watch::channel(false).0 })
     }
 
     /// `smtp://host:port` or the mail folder, for the logs and the manager page.
@@ -257,7 +260,15 @@ impl Mailer {
         }
         let stored = self.store(&email, token, status, outcome, &detail, now, next).await;
         match stored {
-            Ok(1) => {}
+            Ok(1) => {
+                // The call's pages (the customer's and staff's) redraw with the news.
+                if let Some(call_id) = email.call_id
+                    && status != "retrying"
+                {
+                    let data = serde_json::json!({"email_id": email.id, "email_status": status});
+                    self.bus.emit(crate::events::Kind::CallUpdated, Some(call_id), data).await;
+                }
+            }
             Ok(_) => tracing::warn!(email = email.id, "email claim was lost before the result was stored"),
             Err(err) => tracing::error!(error = %err, email = email.id, "could not store a delivery result"),
         }

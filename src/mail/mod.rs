@@ -413,16 +413,20 @@ pub struct Filter {
     pub status: Option<String>,
     /// Only this call's emails.
     pub call_id: Option<i64>,
+    /// Only this customer's emails.
+    pub customer_id: Option<i64>,
 }
 
 /// Newest emails first.
 pub async fn list(db: &Db, filter: &Filter, limit: i64) -> AppResult<Vec<Email>> {
     Ok(with_db!(db, pool => sqlx::query_as(concat!(
         email_select!(),
-        "WHERE ($1 IS NULL OR e.status = $1) AND ($2 IS NULL OR e.call_id = $2) ORDER BY e.id DESC LIMIT $3"
+        "WHERE ($1 IS NULL OR e.status = $1) AND ($2 IS NULL OR e.call_id = $2) AND ($3 IS NULL OR e.customer_id = $3) \
+         ORDER BY e.id DESC LIMIT $4"
     ))
     .bind(filter.status.as_deref())
     .bind(filter.call_id)
+    .bind(filter.customer_id)
     .bind(limit)
     .fetch_all(pool)
     .await)?)

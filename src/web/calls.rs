@@ -157,7 +157,7 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
     };
     let me = &auth.principal;
     let emails = if me.agent().is_some() {
-        let filter = crate::mail::Filter { status: None, call_id: Some(id) };
+        let filter = crate::mail::Filter { status: None, call_id: Some(id), customer_id: None };
         crate::mail::list(state.db(), &filter, 20).await?
     } else {
         Vec::new()

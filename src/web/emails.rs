@@ -143,7 +143,8 @@ fn ready_agent(auth: &WebAuth) -> AppResult<crate::auth::AgentCap<'_>> {
 
 async fn table(state: &AppState, status: String) -> AppResult<Table> {
     let status = if mail::STATUSES.contains(&status.as_str()) { status } else { String::new() };
-    let filter = mail::Filter { status: (!status.is_empty()).then(|| status.clone()), call_id: None };
+    let filter =
+        mail::Filter { status: (!status.is_empty()).then(|| status.clone()), call_id: None, customer_id: None };
     let emails = mail::list(state.db(), &filter, 200).await?;
     let stored = mail::counts(state.db()).await?;
     let counts =

@@ -360,7 +360,11 @@ async fn agent_sees_a_new_call_on_the_board_takes_it_over_and_replies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_sees_the_answer_stream_in_and_a_person_join() {
-    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    // A relay that takes a second to accept: the summary is delivered after the page's
+    // own redraws, so only the delivery's event can tell the page.
+    let mut sink = crate::smtp::SmtpSink::new().with_delay(1.0);
+    sink.run();
+    let app = TestApp::spawn(Backend::Sqlite, |c| sink.apply(c)).await;
     let agent = {
         let (_, pw) = app.ready_user("alba", "agent").await;
         app.api_login("alba", &pw).await["access_token"].as_str().unwrap().to_owned()
@@ -434,6 +438,10 @@ async fn customer_sees_the_answer_stream_in_and_a_person_join() {
     d.wait_text("#summary-draft", "Next steps").await;
     d.click("#summary-draft button[value=send]").await;
     d.wait_text("#summary-answer", "summary").await;
+    // The worker delivers it and the page says so without a reload.
+    d.wait_text("#summary-answer", "on its way").await;
+    d.wait_text("#summary-answer", "We sent the summary").await;
+    assert_eq!(sink.messages().len(), 1);
     d.click("#rating input[value='5']").await;
     d.click("#rating button[type=submit]").await;
     d.wait_text("#rating", "5/5").await;

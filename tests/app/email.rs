@@ -116,6 +116,10 @@ async fn a_confirmed_summary_arrives_once_with_both_parts_escaped(backend: Backe
     assert_eq!(sink.messages().len(), 1);
     let list = get_json(app.url(&format!("/api/v1/emails?call_id={call_id}")), &token).await;
     assert_eq!(list["emails"].as_array().unwrap().len(), 1);
+    let theirs = get_json(app.url(&format!("/api/v1/emails?customer_id={customer_id}&status=sent")), &token).await;
+    assert_eq!(theirs["emails"][0]["id"], sent["id"]);
+    let others = get_json(app.url("/api/v1/emails?customer_id=999999"), &token).await;
+    assert!(others["emails"].as_array().unwrap().is_empty());
     let audit = app.audit_actions().await;
     assert!(audit.iter().any(|a| a == "email.create"));
     app.finish().await;
@@ -225,8 +229,7 @@ async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) 
 }
 
 async fn a_refused_address_fails_at_once_and_can_be_retried(backend: Backend) {
-    let sink = SmtpSink::new().rejecting("tom.baker");
-    let mut sink = sink;
+    let mut sink = SmtpSink::new().rejecting("tom.baker");
     sink.run();
     let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
     let customer_id = customer(&app, "tom.baker@example.com").await;
