@@ -360,9 +360,9 @@ async fn agent_sees_a_new_call_on_the_board_takes_it_over_and_replies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_sees_the_answer_stream_in_and_a_person_join() {
-    // A relay that takes a second to accept: the summary is delivered after the page's
+    // A relay that takes 2.5 s to accept: the summary is delivered after the page's
     // own redraws, so only the delivery's event can tell the page.
-    let mut sink = crate::smtp::SmtpSink::new().with_delay(1.0);
+    let mut sink = crate::smtp::SmtpSink::new().with_delay(2.5);
     sink.run();
     let app = TestApp::spawn(Backend::Sqlite, |c| sink.apply(c)).await;
     let agent = {

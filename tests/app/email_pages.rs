@@ -104,10 +104,11 @@ async fn staff_write_preview_and_send_an_email_from_the_manager(app: &TestApp) {
     assert!(page.starts_with("/emails/"));
     let again = b.post_raw("/emails", &send).await;
     assert_eq!(location(&again), page, "a double submit is the same email");
-    let html = wait_page(&b, &page, "id=\"eml\"").await;
+    // The attempt is stored after the file is written: once it shows, so does the file.
+    let html = wait_page(&b, &page, "Delivered").await;
     assert!(html.contains("Recorded by nadia Test"), "{html}");
+    assert!(html.contains("id=\"eml\""), "{html}");
     assert!(html.contains("Message-ID: &#60;"), "the .eml as written, escaped");
-    assert!(html.contains("Delivered"));
     let list = b.page("/emails").await;
     assert!(list.contains("Opening hours") && list.contains("emily.johnson@example.com"));
     assert!(list.contains("hx-trigger=\"every 5s\""), "the list refreshes itself");
@@ -201,7 +202,7 @@ async fn failed_emails_show_their_errors_and_can_be_retried(backend: centralita:
     assert!(list.contains("Your router") && list.contains("/retry"));
     let r = b.post(&format!("{page}/retry"), &page, &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let html = wait_page(&b, &page, "4/4").await;
-    assert!(html.contains("Failed"));
+    let html = wait_page(&b, &page, "id=\"email-status\">Failed<").await;
+    assert!(html.contains("4/4"), "two more attempts: {html}");
     assert!(app.audit_actions().await.iter().any(|a| a == "email.retry"));
 }

@@ -545,19 +545,19 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
     assert!(entry.metadata.contains("content_sha256"), "{}", entry.metadata);
 
     // With no relay configured, the file mailbox under the data folder receives it.
-    let path = centralita::mail::deliver::eml_path(app.state.config(), draft.id);
+    // (The file is written before the row is marked sent: wait for the row.)
     for _ in 0..100 {
-        if path.exists() {
+        if centralita::mail::get(db, draft.id).await.unwrap().status == "sent" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert_eq!(centralita::mail::get(db, draft.id).await.unwrap().status, "sent");
+    let path = centralita::mail::deliver::eml_path(app.state.config(), draft.id);
     let eml = std::fs::read_to_string(&path).expect("the .eml file is written");
     assert!(eml.contains(&format!("Message-ID: {}", draft.message_id)), "{eml}");
     assert!(eml.contains("To: ") && eml.contains("maria.lopez@example.com"));
     assert!(eml.contains("multipart/alternative"));
-    let sent = centralita::mail::get(db, draft.id).await.unwrap();
-    assert_eq!(sent.status, "sent");
     assert!(b.page(&link).await.contains("Te enviamos el resumen"));
 }
 
