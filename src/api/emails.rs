@@ -78,36 +78,15 @@ pub async fn emails_post(
     Ok((status, Json(email_json(&email))).into_response())
 }
 
-/// `POST /api/v1/emails/{id}/confirm`: the customer confirmed (recorded with the
-/// caller's name); the email is queued.
-pub async fn confirm_post(
+/// `POST /api/v1/emails/{id}/{confirm|decline|retry}`: the customer confirmed a waiting
+/// email (queued, recorded with the caller's name), or declined it; or a failed email
+/// goes back in the queue. 409 when the email is not in the state the action needs.
+pub async fn action_post(
     State(state): State<AppState>,
     auth: ApiAuth,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path((id, action)): Path<(i64, String)>,
 ) -> AppResult<Json<Value>> {
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
-    Ok(Json(email_json(&compose::confirm(&state, &cap, id, ip).await?)))
-}
-
-/// `POST /api/v1/emails/{id}/decline`: the customer does not want it.
-pub async fn decline_post(
-    State(state): State<AppState>,
-    auth: ApiAuth,
-    ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Value>> {
-    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
-    Ok(Json(email_json(&compose::decline(&state, &cap, id, ip).await?)))
-}
-
-/// `POST /api/v1/emails/{id}/retry`: a failed email goes back in the queue.
-pub async fn retry_post(
-    State(state): State<AppState>,
-    auth: ApiAuth,
-    ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Value>> {
-    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
-    Ok(Json(email_json(&compose::retry(&state, &cap, id, ip).await?)))
+    Ok(Json(email_json(&compose::act(&state, &cap, id, &action, ip).await?)))
 }

@@ -217,21 +217,16 @@ pub async fn submit(
     }
 }
 
-/// A staff member records that the customer confirmed a waiting email.
-pub async fn confirm(state: &AppState, cap: &AgentCap<'_>, id: i64, ip: Option<String>) -> AppResult<Email> {
+/// A staff member acts on an email: `confirm` (the customer confirmed a waiting
+/// email; recorded under the staff member's name), `decline` (the customer does not
+/// want it) or `retry` (a failed email goes back in the queue). Anything else is 404.
+pub async fn act(state: &AppState, cap: &AgentCap<'_>, id: i64, action: &str, ip: Option<String>) -> AppResult<Email> {
     let me = cap.actor();
-    let entry = Entry::new(Some(me.id), me.username.clone(), "email.confirm").ip(ip);
-    super::confirm(state, id, Confirmation::Staff(me.id), Some(entry)).await
-}
-
-/// A staff member records that the customer declined a waiting email.
-pub async fn decline(state: &AppState, cap: &AgentCap<'_>, id: i64, ip: Option<String>) -> AppResult<Email> {
-    let me = cap.actor();
-    super::decline(state, id, Some(Entry::new(Some(me.id), me.username.clone(), "email.decline").ip(ip))).await
-}
-
-/// A staff member puts a failed email back in the queue.
-pub async fn retry(state: &AppState, cap: &AgentCap<'_>, id: i64, ip: Option<String>) -> AppResult<Email> {
-    let me = cap.actor();
-    super::retry(state, id, Some(Entry::new(Some(me.id), me.username.clone(), "email.retry").ip(ip))).await
+    let audit = |name: &'static str| Some(Entry::new(Some(me.id), me.username.clone(), name).ip(ip.clone()));
+    match action {
+        "confirm" => super::confirm(state, id, Confirmation::Staff(me.id), audit("email.confirm")).await,
+        "decline" => super::decline(state, id, audit("email.decline")).await,
+        "retry" => super::retry(state, id, audit("email.retry")).await,
+        _ => Err(AppError::NotFound),
+    }
 }

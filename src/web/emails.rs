@@ -373,13 +373,7 @@ pub async fn action_post(
     Path((id, action)): Path<(i64, String)>,
 ) -> AppResult<Response> {
     let cap = ready_agent(&auth)?;
-    let result = match action.as_str() {
-        "confirm" => compose::confirm(&state, &cap, id, ip).await,
-        "decline" => compose::decline(&state, &cap, id, ip).await,
-        "retry" => compose::retry(&state, &cap, id, ip).await,
-        _ => return Err(AppError::NotFound),
-    };
-    match result {
+    match compose::act(&state, &cap, id, &action, ip).await {
         Ok(_) => Ok(Redirect::to(&format!("/emails/{id}")).into_response()),
         Err(AppError::Conflict(_)) => {
             let page = detail(&state, &auth, &headers, id, Some("emails.state_changed")).await?;
