@@ -122,7 +122,8 @@ pub async fn masked_email(state: &AppState, call: &Call) -> AppResult<Option<Str
     Ok(email.map(|e| mask(&e)))
 }
 
-fn mask(email: &str) -> String {
+/// `j•••@example.com` for `jane@example.com`.
+pub fn mask(email: &str) -> String {
     match email.split_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();

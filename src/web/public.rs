@@ -211,11 +211,12 @@ async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>
         Some(crate::mail::render::Content::Summary(c)) => Some(c),
         _ => None,
     });
-    // The address is shown only with the summary offer or the summary itself.
-    let email = if call.asks_for_summary_consent() || summary.is_some() {
-        customer::masked_email(state, &call).await?
-    } else {
-        None
+    // The address is shown only with the summary offer or the summary itself (whose
+    // recipient is already at hand).
+    let email = match &summary {
+        Some(s) => Some(customer::mask(&s.to_address)),
+        None if call.asks_for_summary_consent() => customer::masked_email(state, &call).await?,
+        None => None,
     };
     let (message_error, form_error) = match error {
         Some((key, Part::Composer)) => (Some(key), None),
