@@ -246,7 +246,7 @@ pub async fn preview_post(
     Form(form): Form<EmailForm>,
 ) -> AppResult<Response> {
     let cap = ready_agent(&auth)?;
-    let mut outcome = match request_of(&state, &form).await? {
+    let outcome = match request_of(&state, &form).await? {
         Err(errors) => Err(errors),
         Ok(mut request) => match compose::check(&state, &request).await {
             Err(AppError::Validation(errors)) => Err(form_errors(errors)),
@@ -280,13 +280,9 @@ pub async fn preview_post(
         };
         return Ok(PreviewPartial { page, preview, errors }.into_response());
     }
-    match outcome.as_mut() {
-        Ok(_) => {
-            let preview = outcome.ok();
-            Ok(NewPage { page, form, errors: FieldErrors::new(), preview }.into_response())
-        }
+    match outcome {
+        Ok(preview) => Ok(NewPage { page, form, errors: FieldErrors::new(), preview: Some(preview) }.into_response()),
         Err(errors) => {
-            let errors = std::mem::take(errors);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, NewPage { page, form, errors, preview: None }).into_response())
         }
     }
