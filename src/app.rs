@@ -32,6 +32,7 @@ struct Inner {
     config: Config,
     db: Db,
     keys: Keys,
+    csrf_key: [u8; 32],
     dummy_hash: String,
     metrics: Metrics,
     bus: Arc<crate::events::Bus>,
@@ -90,6 +91,9 @@ pub struct PublicLimits {
     pub starts: crate::web::rate::Limiter,
     /// Customer messages per call: 20 per minute.
     pub messages: crate::web::rate::Limiter,
+    /// Customer live streams opened per client IP: 30 per minute (a page opens one,
+    /// and a browser reconnects after a few seconds when it drops).
+    pub streams: crate::web::rate::Limiter,
 }
 
 impl Default for PublicLimits {
@@ -97,6 +101,7 @@ impl Default for PublicLimits {
         Self {
             starts: crate::web::rate::Limiter::new(10, Duration::from_secs(600)),
             messages: crate::web::rate::Limiter::new(20, Duration::from_secs(60)),
+            streams: crate::web::rate::Limiter::new(30, Duration::from_secs(60)),
         }
     }
 }
@@ -113,6 +118,11 @@ impl AppState {
     /// JWT keys.
     pub fn keys(&self) -> &Keys {
         &self.0.keys
+    }
+    /// Key signing anonymous visitors' CSRF tokens (derived from the JWT secret, so
+    /// every node sharing it accepts the others' tokens).
+    pub fn csrf_key(&self) -> &[u8] {
+        &self.0.csrf_key
     }
     /// A valid argon2id hash of a random password, verified against when the user is
     /// unknown so that timing does not reveal account existence.
@@ -237,6 +247,14 @@ impl Application {
         let state = AppState(Arc::new(Inner {
             pipeline,
             keys: Keys::new(secret.as_bytes()),
+            csrf_key: {
+                use sha2::Digest;
+                sha2::Sha256::new()
+                    .chain_update(b"centralita-csrf-key:")
+                    .chain_update(secret.as_bytes())
+                    .finalize()
+                    .into()
+            },
             config,
             bus,
             public: PublicLimits::default(),
@@ -318,6 +336,7 @@ fn router(state: AppState) -> Router {
         .merge(crate::ops::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::csrf::guard))
         .layer(axum::middleware::from_fn(web::errors::render))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::keepalive::refresh))
         .layer(sessions);
     web::layers::apply(app, &config)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))

@@ -85,6 +85,10 @@ pub struct Config {
     /// safety net under PostgreSQL NOTIFY; how other processes on one SQLite file
     /// hear each other).
     pub events_poll: Duration,
+    /// How often an open live stream re-checks that its user may still see it
+    /// (account enabled, session or token family alive); token expiry ends a stream
+    /// on the dot.
+    pub stream_recheck: Duration,
     /// Email delivery: transport, sender and retry policy.
     pub mail: MailConfig,
 }
@@ -339,6 +343,7 @@ impl Config {
             },
             max_body_bytes: bounded(&var, "CENTRALITA_MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)? as usize,
             events_poll: Duration::from_millis(bounded(&var, "CENTRALITA_EVENTS_POLL_MS", 2000, 50, 3_600_000)?),
+            stream_recheck: Duration::from_secs(bounded(&var, "CENTRALITA_STREAM_RECHECK_SECONDS", 30, 1, 3600)?),
             log_json,
             mail: mail_config(&var)?,
         })

@@ -196,6 +196,29 @@ impl Bus {
             .collect())
     }
 
+    /// One call's events stored after `after`, oldest first, at most `limit` (the
+    /// `events_call_idx` index: a customer's replay never reads other calls' rows).
+    pub async fn since_for_call(&self, call_id: i64, after: i64, limit: i64) -> AppResult<Vec<Event>> {
+        let rows: Vec<(i64, String, Option<i64>, String, Timestamp)> = with_db!(&self.db, pool => sqlx::query_as(
+            "SELECT id, kind, call_id, data, at FROM events WHERE call_id = $1 AND id > $2 ORDER BY call_id, id LIMIT $3",
+        )
+        .bind(call_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, call_id, data, at)| Event {
+                id,
+                kind,
+                call_id,
+                at,
+                data: serde_json::from_str(&data).unwrap_or(Value::Null),
+            })
+            .collect())
+    }
+
     /// The newest event id (0 when there is none).
     pub async fn latest_id(&self) -> AppResult<i64> {
         let id: Option<i64> =
@@ -271,8 +294,11 @@ impl Bus {
 
     /// A live feed: first the stored events after `after` (when a client reconnects
     /// with `Last-Event-ID`), then new events as they come; with `typing_for`, also the
-    /// reply text streamed to that call's customer. A subscriber that falls behind
-    /// catches up from the database, so nothing is skipped.
+    /// reply text streamed to that call's customer, and catching up reads only that
+    /// call's events, one page at most (a customer page needs the latest change, not
+    /// the day's history; an anonymous `after=0` must not make the server read every
+    /// call's events). A staff subscriber that falls behind catches up from the
+    /// database, so nothing is skipped.
     pub async fn feed(
         self: &Arc<Self>,
         after: Option<i64>,
@@ -285,8 +311,15 @@ impl Bus {
             Some(id) => id,
             None => self.latest_id().await?,
         };
-        let state =
-            Feed { bus: self.clone(), rx, typing, backlog: VecDeque::new(), last, catching_up: after.is_some() };
+        let state = Feed {
+            bus: self.clone(),
+            rx,
+            typing,
+            backlog: VecDeque::new(),
+            last,
+            catching_up: after.is_some(),
+            call: typing_for,
+        };
         let mut stopping = self.stopping.subscribe();
         let stopped = async move {
             let _ = stopping.wait_for(|s| *s).await;
@@ -317,6 +350,8 @@ struct Feed {
     last: i64,
     /// True while stored events may remain to be read.
     catching_up: bool,
+    /// The one call a customer's feed follows.
+    call: Option<i64>,
 }
 
 impl Feed {
@@ -330,9 +365,13 @@ impl Feed {
                 continue;
             }
             if self.catching_up {
-                match self.bus.since(self.last, PAGE).await {
+                let batch = match self.call {
+                    Some(call_id) => self.bus.since_for_call(call_id, self.last, PAGE).await,
+                    None => self.bus.since(self.last, PAGE).await,
+                };
+                match batch {
                     Ok(batch) => {
-                        self.catching_up = batch.len() as i64 == PAGE;
+                        self.catching_up = self.call.is_none() && batch.len() as i64 == PAGE;
                         self.backlog.extend(batch.into_iter().map(Arc::new));
                     }
                     Err(err) => {

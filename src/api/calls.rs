@@ -46,7 +46,7 @@ pub async fn calls_post(
     let text = calls::parse_message(&body.message)?;
     let customer_id = calls::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
     let call_id = calls::create(&state, body.channel, customer_id, Some(auth.user.id), None, None).await?;
-    let result = calls::post_customer_message(&state, call_id, &text, None).await?;
+    let result = calls::post_customer_message(&state, call_id, &text, None, Some(&auth.principal)).await?;
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }
 
@@ -62,8 +62,10 @@ fn wants_stream(headers: &HeaderMap) -> bool {
 }
 
 /// `POST /api/v1/calls/{id}/messages`: from the staff member holding the call, a human
-/// reply the customer sees live (201 `{"message_id"}`); otherwise the next customer
-/// turn (relayed by staff). With `Accept: text/event-stream` the AI's reply streams as
+/// reply the customer sees live (201 `{"message_id"}`); from the staff member who
+/// opened an API-channel call, the customer's next turn as they relay it (recorded
+/// with them as its author). Anyone else gets 409: staff never write as a customer
+/// into a call they did not open. With `Accept: text/event-stream` the AI's reply streams as
 /// `delta` events and ends with `done` (the turn result) or `error`.
 pub async fn messages_post(
     State(state): State<AppState>,
@@ -78,6 +80,7 @@ pub async fn messages_post(
         let message_id = staff::reply(&state, &cap, id, &body.text).await?;
         return Ok((StatusCode::CREATED, Json(json!({"message_id": message_id, "role": "human"}))).into_response());
     }
+    staff::may_relay(&state, &cap, &call).await?;
     let text = calls::parse_message(&body.text)?;
     // Once a stream starts the status is 200, so a closed call is refused here, as a
     // plain HTTP error, before it does.
@@ -85,7 +88,7 @@ pub async fn messages_post(
         return Err(AppError::Conflict("call_closed"));
     }
     if !wants_stream(&headers) {
-        let result = calls::customer_turn(&state, call, &text, None).await?;
+        let result = calls::customer_turn(&state, call, &text, None, Some(&auth.principal)).await?;
         return Ok(Json(result).into_response());
     }
     let (delta_tx, mut delta_rx) = mpsc::channel::<String>(64);
@@ -93,8 +96,10 @@ pub async fn messages_post(
     // The turn runs on its own task: if the client goes away it still finishes and is
     // stored.
     let turn_state = state.clone();
-    let turn =
-        state.turns().spawn(async move { calls::post_customer_message(&turn_state, id, &text, Some(&delta_tx)).await });
+    let relayer = auth.principal.clone();
+    let turn = state.turns().spawn(async move {
+        calls::post_customer_message(&turn_state, id, &text, Some(&delta_tx), Some(&relayer)).await
+    });
     tokio::spawn(async move {
         while let Some(piece) = delta_rx.recv().await {
             let _ = event_tx.send(Event::default().event("delta").data(json!({"text": piece}).to_string())).await;

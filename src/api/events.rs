@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::ApiJson;
 use crate::app::AppState;
 use crate::auth::extract::ApiAuth;
+use crate::auth::live::Holder;
 use crate::calls::board;
 use crate::error::{AppError, AppResult};
 use crate::events::Item;
@@ -32,13 +33,16 @@ pub async fn events_get(State(state): State<AppState>, auth: ApiAuth, headers: H
         return Err(AppError::PasswordChangeRequired);
     }
     board::touch(&state, &auth.principal).await?;
-    staff_stream(&state, last_event_id(&headers)).await
+    staff_stream(&state, last_event_id(&headers), auth.holder()).await
 }
 
 /// Every event after `after` (or from now), one JSON object each with its id as the
-/// SSE id: the staff stream, for the API and for pages.
-pub async fn staff_stream(state: &AppState, after: Option<i64>) -> AppResult<Response> {
+/// SSE id: the staff stream, for the API and for pages. It ends when `holder` no
+/// longer grants access (see [`crate::auth::live`]).
+pub async fn staff_stream(state: &AppState, after: Option<i64>, holder: Holder) -> AppResult<Response> {
     let feed = state.bus_handle().feed(after, None).await?;
+    let revoked = crate::auth::live::revoked(state.db().clone(), holder, state.config().stream_recheck);
+    let feed = feed.take_until(Box::pin(revoked));
     let stream = feed.filter_map(|item| async move {
         match item {
             Item::Event(e) => Some(Ok::<_, Infallible>(

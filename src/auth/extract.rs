@@ -82,6 +82,20 @@ pub struct ApiAuth {
     pub principal: Principal,
     /// Token family (for logout).
     pub family: String,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+impl ApiAuth {
+    /// The credential, for streams that outlive this request.
+    pub fn holder(&self) -> super::live::Holder {
+        super::live::Holder::Token {
+            user_id: self.user.id,
+            epoch: self.user.session_epoch,
+            family: self.family.clone(),
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 impl<S> FromRequestParts<S> for ApiAuth
@@ -120,7 +134,7 @@ where
         if user.must_change_password && !allowed_while_temporary {
             return Err(AppError::PasswordChangeRequired);
         }
-        Ok(Self { principal: user.principal(), user, family: claims.fam })
+        Ok(Self { principal: user.principal(), user, family: claims.fam, expires_at: claims.exp })
     }
 }
 
@@ -148,6 +162,21 @@ where
         let session = Session::from_request_parts(parts, &state).await.map_err(|_| AppError::Unauthorized)?;
         let user = session_user(&state, &session).await?.ok_or(AppError::Unauthorized)?;
         Ok(Self { principal: user.principal(), user, session })
+    }
+}
+
+impl WebAuth {
+    /// The credential, for streams that outlive this request (`None` when the session
+    /// has no stored id, which a signed-in session always has).
+    pub async fn holder(&self, state: &AppState) -> Result<Option<super::live::Holder>, AppError> {
+        let Some(id) = self.session.id() else { return Ok(None) };
+        let auth_at = self.session.get::<i64>(session_keys::AUTH_AT).await?.unwrap_or(0);
+        Ok(Some(super::live::Holder::Session {
+            id: id.to_string(),
+            user_id: self.user.id,
+            epoch: self.user.session_epoch,
+            expires_at: auth_at + state.config().session_max.as_secs() as i64,
+        }))
     }
 }
 

@@ -27,17 +27,25 @@ pub async fn authenticate(
     let user_key = throttle::user_key(&typed);
     let ip_key = ip.as_deref().map(throttle::ip_key);
 
-    let mut lock = throttle::locked_for(db, &user_key).await?;
-    if let Some(k) = &ip_key {
-        lock = lock.max(throttle::locked_for(db, k).await?);
-    }
-    if let Some(retry_after) = lock {
-        let entry = Entry::new(None, typed.clone(), "login.blocked")
-            .ip(ip)
-            .metadata(serde_json::json!({ "retry_after": retry_after }));
-        audit::record(db, &entry).await?;
-        return Err(AppError::TooManyAttempts { retry_after });
-    }
+    // The IP first: a locked client does not move the account's count.
+    let ip_attempt = match &ip_key {
+        Some(k) => throttle::reserve(db, k, policy.ip_max_failures, policy).await?,
+        None => throttle::Attempt::Allowed { locks: false },
+    };
+    let user_attempt = match ip_attempt {
+        throttle::Attempt::Allowed { .. } => throttle::reserve(db, &user_key, policy.max_failures, policy).await?,
+        locked => locked,
+    };
+    let (user_locks, ip_locks) = match (user_attempt, ip_attempt) {
+        (throttle::Attempt::Allowed { locks: u }, throttle::Attempt::Allowed { locks: i }) => (u, i),
+        (throttle::Attempt::Locked(retry_after), _) | (_, throttle::Attempt::Locked(retry_after)) => {
+            let entry = Entry::new(None, typed.clone(), "login.blocked")
+                .ip(ip)
+                .metadata(serde_json::json!({ "retry_after": retry_after }));
+            audit::record(db, &entry).await?;
+            return Err(AppError::TooManyAttempts { retry_after });
+        }
+    };
 
     let found = users::find_for_login(db, &typed).await?;
     let hash = found.as_ref().map_or(state.dummy_hash(), |(_, h)| h.as_str());
@@ -46,6 +54,9 @@ pub async fn authenticate(
     match found {
         Some((user, _)) if password_ok && !user.disabled => {
             throttle::reset(db, &user_key).await?;
+            if let Some(k) = &ip_key {
+                throttle::succeeded(db, k, policy.ip_max_failures).await?;
+            }
             let entry = Entry::new(Some(user.id), user.username.clone(), "login.success")
                 .target(format!("user:{}", user.id))
                 .ip(ip);
@@ -54,15 +65,12 @@ pub async fn authenticate(
         }
         found => {
             let actor_id = found.as_ref().map(|(u, _)| u.id);
-            let user_locked = throttle::record_failure(db, &user_key, policy.max_failures, policy).await?;
-            let ip_locked = match &ip_key {
-                Some(k) => throttle::record_failure(db, k, policy.ip_max_failures, policy).await?,
-                None => false,
-            };
             let failure = Entry::new(actor_id, typed.clone(), "login.failure").ip(ip.clone());
             audit::record(db, &failure).await?;
-            if user_locked || ip_locked {
-                let what = if user_locked { "account" } else { "ip" };
+            // The count was taken before the password was checked; this failure is
+            // the one that leaves the lock in place.
+            if user_locks || ip_locks {
+                let what = if user_locks { "account" } else { "ip" };
                 let entry = Entry::new(actor_id, typed, "login.locked").ip(ip).metadata(serde_json::json!({
                     "scope": what, "seconds": policy.lockout.as_secs(),
                 }));

@@ -2,6 +2,7 @@
 //! password hashing, tokens and login throttling.
 
 pub mod extract;
+pub mod live;
 pub mod login;
 pub mod password;
 pub mod throttle;

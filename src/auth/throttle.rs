@@ -3,6 +3,13 @@
 //! Counters are keyed by the name as typed (`user:<name>`), whether or not such an
 //! account exists, so a lock looks the same for real and made-up names and reveals
 //! nothing. A streak of failures older than the lockout window starts over.
+//!
+//! Counting and locking are one atomic statement that runs *before* the password is
+//! checked: each attempt reserves its place in the streak, so attempts sent in
+//! parallel cannot all slip in before the lock is written (OWASP Authentication Cheat
+//! Sheet, "Account lockout"). An attempt is allowed only when its own reservation
+//! kept the count within the limit; the one that reaches the limit sets the lock, and
+//! every later one is refused until the lock expires, whatever the interleaving.
 
 use crate::config::LoginPolicy;
 use crate::db::{Db, Timestamp};
@@ -18,59 +25,79 @@ pub fn ip_key(ip: &str) -> String {
     format!("ip:{ip}")
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    failures: i64,
-    locked_until: Option<Timestamp>,
-    updated_at: Timestamp,
+/// What a reservation found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// The attempt may check its password; `locks` when a failure now leaves the key
+    /// locked (this attempt reached the limit).
+    Allowed {
+        /// True when this attempt set the lock.
+        locks: bool,
+    },
+    /// Refused without checking anything: locked for this many more seconds.
+    Locked(u64),
 }
 
-async fn load(db: &Db, key: &str) -> Result<Option<Row>, sqlx::Error> {
-    with_db!(db, pool => sqlx::query_as::<_, Row>("SELECT failures, locked_until, updated_at FROM login_throttle WHERE key = $1")
-        .bind(key)
-        .fetch_optional(pool)
-        .await)
-}
-
-/// Seconds until `key` is unlocked, or `None` when it is not locked.
-pub async fn locked_for(db: &Db, key: &str) -> Result<Option<u64>, sqlx::Error> {
-    let now = Timestamp::now();
-    Ok(load(db, key).await?.and_then(|row| row.locked_until).filter(|until| *until > now).map(|until| {
-        let secs = until.unix_seconds() - now.unix_seconds();
-        secs.max(1) as u64
-    }))
-}
-
-/// Counts one failure for `key`; locks it when the streak reaches `max`. Returns true
-/// when this failure set the lock.
-pub async fn record_failure(db: &Db, key: &str, max: i64, policy: &LoginPolicy) -> Result<bool, sqlx::Error> {
+/// Reserves one attempt for `key` against a limit of `max` consecutive failures.
+///
+/// The count moves first and is never reset by locking: the attempt that takes the
+/// count to `max` sets `locked_until`, attempts while locked keep counting (and are
+/// refused), and the first attempt after the lock expires starts a new streak at 1.
+/// A success gives its reservation back with [`succeeded`].
+pub async fn reserve(db: &Db, key: &str, max: i64, policy: &LoginPolicy) -> Result<Attempt, sqlx::Error> {
     let now = Timestamp::now();
     let window = time::Duration::seconds(policy.lockout.as_secs() as i64);
-    let previous = load(db, key).await?;
-    let streak = match previous {
-        Some(row) if row.updated_at.plus(window) > now => row.failures + 1,
-        _ => 1,
-    };
-    let locks = streak >= max;
-    let locked_until = locks.then(|| now.plus(window));
-    // The upsert's counter is computed from the row read above; two concurrent
-    // failures may count as one, which only makes the lock one attempt later.
-    with_db!(db, pool => sqlx::query(
-        "INSERT INTO login_throttle (key, failures, locked_until, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at",
-    )
-    .bind(key)
-    .bind(if locks { 0 } else { streak })
-    .bind(locked_until)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(locks)
+    let lock_until = now.plus(window);
+    let stale = now.plus(-window);
+    // `t` is the row as it was; SET expressions all read the old values, so the new
+    // streak is spelled out twice.
+    let sql = "INSERT INTO login_throttle AS t (key, failures, locked_until, updated_at) \
+               VALUES ($1, 1, CASE WHEN 1 >= $2 THEN $4 ELSE NULL END, $3) \
+               ON CONFLICT (key) DO UPDATE SET \
+                 failures = CASE \
+                   WHEN t.locked_until > $3 THEN t.failures + 1 \
+                   WHEN t.locked_until IS NOT NULL OR t.updated_at <= $5 THEN 1 \
+                   ELSE t.failures + 1 END, \
+                 locked_until = CASE \
+                   WHEN t.locked_until > $3 THEN t.locked_until \
+                   WHEN (CASE WHEN t.locked_until IS NOT NULL OR t.updated_at <= $5 THEN 1 ELSE t.failures + 1 END) >= $2 THEN $4 \
+                   ELSE NULL END, \
+                 updated_at = $3 \
+               RETURNING failures, locked_until";
+    let (failures, locked_until): (i64, Option<Timestamp>) = with_db!(db, pool => sqlx::query_as(sql)
+        .bind(key)
+        .bind(max)
+        .bind(now)
+        .bind(lock_until)
+        .bind(stale)
+        .fetch_one(pool)
+        .await)?;
+    if failures <= max {
+        return Ok(Attempt::Allowed { locks: failures == max });
+    }
+    let until = locked_until.unwrap_or(lock_until);
+    Ok(Attempt::Locked((until.unix_seconds() - now.unix_seconds()).max(1) as u64))
 }
 
 /// Clears the streak of `key` after a successful login.
 pub async fn reset(db: &Db, key: &str) -> Result<(), sqlx::Error> {
     with_db!(db, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Gives back the reservation of a successful attempt on a shared key (the client
+/// IP): a success is not a failure, but it does not wipe the failures of others
+/// either, or one valid account would let an IP guess at every other one.
+pub async fn succeeded(db: &Db, key: &str, max: i64) -> Result<(), sqlx::Error> {
+    with_db!(db, pool => sqlx::query(
+        "UPDATE login_throttle SET failures = failures - 1, \
+         locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END \
+         WHERE key = $1 AND failures > 0",
+    )
+    .bind(key)
+    .bind(max)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -63,6 +63,9 @@ pub struct Call {
     pub escalation_reason: Option<String>,
     /// The staff member holding the call.
     pub assigned_to: Option<i64>,
+    /// The staff member who opened the call over the API (none for customers' own
+    /// calls).
+    pub created_by: Option<i64>,
     /// How it ended (resolved, follow_up, transferred, abandoned).
     pub outcome: Option<String>,
     /// The customer's rating, 1–5.
@@ -117,7 +120,7 @@ pub fn clock(seconds: i64) -> String {
 macro_rules! call_columns {
     () => {
         "id, channel, customer_id, status, department, category, sentiment, priority, confidence, language, \
-         escalation_reason, assigned_to, outcome, csat, queued_at, human_involved, summary_offered, summary_consent, \
+         escalation_reason, assigned_to, created_by, outcome, csat, queued_at, human_involved, summary_offered, summary_consent, \
          contact_name, contact_email, created_at, updated_at, closed_at"
     };
 }
@@ -241,10 +244,16 @@ pub fn check_customer(input: &CustomerInput) -> AppResult<NewCustomer> {
 
 /// Finds the customer with this email or creates one (staff-started calls: staff
 /// vouch for who the caller is).
+///
+/// A record first made from the public page is only a visitor's claim. Staff using
+/// its email confirm it when they enter the same name and phone; otherwise their
+/// details replace the claim's (never the other way round) and the public calls that
+/// were linked through the claim are detached, so that whoever made the claim cannot
+/// see what is later done for the real customer.
 pub async fn store_customer(db: &Db, c: &NewCustomer) -> AppResult<i64> {
-    let id: i64 = with_db!(db, pool => sqlx::query_scalar(
-        "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ($1, $2, $3, $4, TRUE, $5) \
-         ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
+    let (id, verified, name, phone): (i64, bool, String, Option<String>) = with_db!(db, pool => sqlx::query_as(
+        "INSERT INTO customers (name, email, phone, balance_cents, active, verified, created_at) VALUES ($1, $2, $3, $4, TRUE, TRUE, $5) \
+         ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id, verified, name, phone",
     )
     .bind(&c.name)
     .bind(c.email.as_str())
@@ -252,6 +261,48 @@ pub async fn store_customer(db: &Db, c: &NewCustomer) -> AppResult<i64> {
     .bind(Money::from_cents(0))
     .bind(Timestamp::now())
     .fetch_one(pool)
+    .await)?;
+    if verified {
+        return Ok(id);
+    }
+    let same_phone = match (&c.phone, &phone) {
+        (Some(given), Some(claimed)) => digits(given).len() >= 6 && digits(given) == digits(claimed),
+        _ => false,
+    };
+    let same_name = name.trim().to_lowercase() == c.name.trim().to_lowercase();
+    let detach = !(same_phone && same_name);
+    with_tx!(db, tx => {
+        sqlx::query("UPDATE customers SET name = $2, phone = $3, verified = TRUE WHERE id = $1 AND verified = FALSE")
+            .bind(id)
+            .bind(&c.name)
+            .bind(&c.phone)
+            .execute(&mut *tx)
+            .await?;
+        if detach {
+            // The claim's calls keep what the visitor typed (contact name and email)
+            // and lose the link, like any public call that could not be verified.
+            sqlx::query("UPDATE calls SET customer_id = NULL WHERE customer_id = $1 AND access_hash IS NOT NULL")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    })?;
+    Ok(id)
+}
+
+/// Creates an unverified customer record from what a public visitor typed.
+async fn store_claim(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
+    let id: Option<i64> = with_db!(db, pool => sqlx::query_scalar(
+        "INSERT INTO customers (name, email, phone, balance_cents, active, verified, created_at) VALUES ($1, $2, $3, $4, TRUE, FALSE, $5) \
+         ON CONFLICT (email) DO NOTHING RETURNING id",
+    )
+    .bind(&c.name)
+    .bind(c.email.as_str())
+    .bind(&c.phone)
+    .bind(Money::from_cents(0))
+    .bind(Timestamp::now())
+    .fetch_optional(pool)
     .await)?;
     Ok(id)
 }
@@ -261,22 +312,32 @@ fn digits(phone: &str) -> String {
 }
 
 /// The customer record a caller from the public page may act as. Typing someone's
-/// email must not open their account: a new address gets a new record; a known one
-/// links only when the phone number on file matches too. Otherwise the call runs
-/// unlinked (the AI can read no customer data) and staff see what was claimed.
+/// email must not open their account: a new address gets a new record, kept as an
+/// unverified claim; a known one links only when the phone number on file matches
+/// too. Otherwise the call runs unlinked (the AI can read no customer data) and staff
+/// see what was claimed.
 pub async fn link_public_customer(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
     let known: Option<(i64, Option<String>)> = with_db!(db, pool => sqlx::query_as("SELECT id, phone FROM customers WHERE email = $1")
         .bind(c.email.as_str())
         .fetch_optional(pool)
         .await)?;
     match known {
-        None => store_customer(db, c).await.map(Some),
+        // Two visitors racing with one new address: the loser runs unlinked.
+        None => store_claim(db, c).await,
         Some((id, Some(on_file))) => {
             let given = c.phone.as_deref().map(digits).unwrap_or_default();
             Ok((given.len() >= 6 && given == digits(&on_file)).then_some(id))
         }
         Some(_) => Ok(None),
     }
+}
+
+/// A customer's name and whether staff have confirmed who they are.
+pub async fn customer_identity(db: &Db, customer_id: i64) -> AppResult<Option<(String, bool)>> {
+    Ok(with_db!(db, pool => sqlx::query_as("SELECT name, verified FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_optional(pool)
+        .await)?)
 }
 
 /// Finds or creates the customer for a new call.
@@ -448,15 +509,17 @@ pub(crate) fn call_fields(call: &Call) -> Value {
 /// Stores a customer message and, while the AI holds the call, runs the agents and
 /// stores their reply and steps. Nothing is lost: the customer's message is stored
 /// before any model is asked. Reply text is streamed to `deltas` and to the call's
-/// customer page.
+/// customer page. `relayed_by` is the staff member typing the customer's words (an
+/// API-channel call they opened), recorded as the message's author.
 pub async fn post_customer_message(
     state: &AppState,
     call_id: i64,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
+    relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<TurnResult> {
     let call = get(state.db(), call_id).await?;
-    customer_turn(state, call, text, deltas).await
+    customer_turn(state, call, text, deltas, relayed_by).await
 }
 
 /// [`post_customer_message`] for a caller that has just loaded the call.
@@ -466,6 +529,7 @@ pub async fn customer_turn(
     call: Call,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
+    relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<TurnResult> {
     let db = state.db();
     let call_id = call.id;
@@ -481,7 +545,13 @@ pub async fn customer_turn(
             _ => None,
         })
         .collect();
-    add_message(state, call_id, "customer", None, text, None).await?;
+    let message_id = add_message(state, call_id, "customer", None, text, relayed_by).await?;
+    if let Some(staff) = relayed_by {
+        let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
+            .target(format!("call:{call_id}"))
+            .metadata(serde_json::json!({"message_id": message_id}));
+        crate::audit::record(db, &entry).await?;
+    }
     if call.status != "ai" {
         // A person holds (or will hold) the call: the AI stays silent.
         return Ok(TurnResult {

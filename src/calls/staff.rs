@@ -161,9 +161,31 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
     .fetch_optional(pool)
     .await)?;
     let Some(id) = id else { return Err(refusal(state.db(), call_id, me.id).await) };
+    let entry = crate::audit::Entry::new(Some(me.id), me.username.clone(), "call.reply")
+        .target(format!("call:{call_id}"))
+        .metadata(json!({"message_id": id}));
+    crate::audit::record(state.db(), &entry).await?;
     message_event(state, call_id, id, "human", None, &text, Some(me)).await;
     with_db!(state.db(), pool => sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1").bind(call_id).bind(now).execute(pool).await.map(|_| ()))?;
     Ok(id)
+}
+
+/// Checks that a staff member may relay the customer's words into `call` over the
+/// API: only on an API-channel call they opened themselves (a phone call they are
+/// typing in, say). Anywhere else staff speak only as staff, while holding the call;
+/// writing as someone else's customer is refused with the same 409s as a takeover.
+pub async fn may_relay(state: &AppState, cap: &AgentCap<'_>, call: &Call) -> AppResult<()> {
+    let me = cap.actor();
+    if !call.is_open() {
+        return Err(AppError::Conflict("call_closed"));
+    }
+    if call.channel == "api" && call.created_by == Some(me.id) {
+        return Ok(());
+    }
+    Err(match call.assigned_to {
+        Some(holder) if holder != me.id => AppError::HeldBy(user_name(state.db(), holder).await?),
+        _ => AppError::Conflict("call_not_held"),
+    })
 }
 
 /// Ends a call with an outcome (and optionally the rating the customer gave on the

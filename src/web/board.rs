@@ -102,5 +102,6 @@ pub async fn events_get(
         return Err(AppError::PasswordChangeRequired);
     }
     let after = crate::api::events::last_event_id(&headers).or(q.after());
-    crate::api::events::staff_stream(&state, after).await
+    let holder = auth.holder(&state).await?.ok_or(AppError::Unauthorized)?;
+    crate::api::events::staff_stream(&state, after, holder).await
 }

@@ -32,6 +32,8 @@ pub struct CallView {
     call: Call,
     holder: Option<String>,
     customer: Option<String>,
+    /// False while the linked record is a public visitor's unconfirmed claim.
+    customer_verified: bool,
     messages: Vec<Message>,
     runs: Vec<RunView>,
     actions: Vec<PendingAction>,
@@ -151,9 +153,12 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
         Some(uid) => crate::users::get(state.db(), uid).await?.map(|u| u.full_name),
         None => None,
     };
-    let customer = match call.customer_id {
-        Some(cid) => calls::customer_name(state.db(), cid).await?,
-        None => None,
+    let (customer, customer_verified) = match call.customer_id {
+        Some(cid) => match calls::customer_identity(state.db(), cid).await? {
+            Some((name, verified)) => (Some(name), verified),
+            None => (None, false),
+        },
+        None => (None, false),
     };
     let me = &auth.principal;
     let emails = if me.agent().is_some() {
@@ -172,6 +177,7 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
         call,
         holder,
         customer,
+        customer_verified,
         messages,
         runs,
         total_tokens,

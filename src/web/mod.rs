@@ -12,6 +12,7 @@ pub mod csrf;
 pub mod emails;
 pub mod errors;
 pub mod home;
+pub mod keepalive;
 pub mod lang;
 pub mod layers;
 pub mod login;
@@ -55,7 +56,7 @@ impl PageCtx {
             Some(p) => p.language,
             None => lang::resolve(headers, Some(session)).await,
         };
-        Ok(Self { tr: Tr(lang), csrf: csrf::token(session).await?, user: user.cloned(), nav })
+        Ok(Self { tr: Tr(lang), csrf: csrf::token(session, headers).await?, user: user.cloned(), nav })
     }
 
     /// True when the signed-in user is an admin (for showing admin navigation; the

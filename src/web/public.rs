@@ -190,13 +190,13 @@ async fn run_turn(state: &AppState, call_id: i64, text: String, background: bool
         let state = state.clone();
         let turns = state.turns().clone();
         turns.spawn(async move {
-            if let Err(err) = calls::post_customer_message(&state, call_id, &text, None).await {
+            if let Err(err) = calls::post_customer_message(&state, call_id, &text, None, None).await {
                 tracing::warn!(error = %err, call_id, "customer turn failed");
             }
         });
         return Ok(());
     }
-    calls::post_customer_message(state, call_id, &text, None).await.map(|_| ())
+    calls::post_customer_message(state, call_id, &text, None, None).await.map(|_| ())
 }
 
 async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>) -> AppResult<CallView> {
@@ -461,9 +461,11 @@ impl AfterQuery {
 pub async fn events_get(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Query(q): Query<AfterQuery>,
 ) -> AppResult<Response> {
+    state.public_limits().streams.hit(ip.as_deref().unwrap_or("unknown"))?;
     let call = customer::by_token(&state, &token).await?;
     let after = crate::api::events::last_event_id(&headers).or(q.after());
     let call_id = call.id;

@@ -278,7 +278,7 @@ async fn admin_signs_in_and_manages_users_in_a_real_browser() {
         .await
         .unwrap();
     let text = "No tengo internet desde esta mañana <img src=x onerror=alert(1)>";
-    centralita::calls::post_customer_message(&app.state, call, text, None).await.unwrap();
+    centralita::calls::post_customer_message(&app.state, call, text, None, None).await.unwrap();
     d.goto(&app.url(&format!("/calls/{call}"))).await;
     let transcript = d.wait_text(".transcript", "No tengo internet").await;
     assert!(transcript.contains("<img src=x onerror=alert(1)>"), "shown as text: {transcript}");

@@ -26,7 +26,14 @@ async fn every_answer_carries_the_security_headers() {
         assert_security_headers(&r, false);
     }
     let login = new_client().get(app.url("/login")).send().await.unwrap();
-    let session = set_cookies(login.headers()).into_iter().find(|c| c.starts_with("centralita_session=")).unwrap();
+    // Looking at the login page stores no session: only the anonymous CSRF nonce.
+    let cookies = set_cookies(login.headers());
+    assert!(!cookies.iter().any(|c| c.starts_with("centralita_session=")), "{cookies:?}");
+    let csrf = cookies.iter().find(|c| c.starts_with("centralita_csrf=")).unwrap();
+    assert!(csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax") && !csrf.contains("Secure"), "{csrf}");
+    let b = app.browser();
+    let signed_in = b.login("admin", ADMIN_PASSWORD).await;
+    let session = set_cookies(signed_in.headers()).into_iter().find(|c| c.starts_with("centralita_session=")).unwrap();
     assert!(
         session.contains("HttpOnly") && session.contains("SameSite=Lax") && !session.contains("Secure"),
         "{session}"
@@ -42,6 +49,19 @@ async fn behind_tls_cookies_are_secure_and_hsts_is_sent() {
     let app = TestApp::spawn(Backend::Sqlite, |c| c.secure_cookies = true).await;
     let r = new_client().get(app.url("/login")).send().await.unwrap();
     assert_security_headers(&r, true);
+    let csrf = set_cookies(r.headers()).into_iter().find(|c| c.starts_with("centralita_csrf=")).unwrap();
+    assert!(csrf.contains("Secure"), "{csrf}");
+    // A client over plain HTTP would not send Secure cookies back: sign in by hand.
+    let nonce = csrf.split(';').next().unwrap().to_owned();
+    let token = crate::helpers::csrf_in(&r.text().await.unwrap());
+    let r = new_client()
+        .post(app.url("/login"))
+        .header("cookie", nonce)
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(set_cookies(r.headers()).iter().any(|c| c.starts_with("centralita_session=") && c.contains("Secure")));
     let r = new_client()
         .post(app.url("/api/v1/auth/login"))

@@ -1,0 +1,84 @@
+//! A customer record first made from the public page is a claim, not an identity:
+//! staff's details win, and the claimant cannot see what is later done for the real
+//! customer.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::calls::start_call;
+use crate::helpers::{TestApp, get_json, location};
+use crate::live::{call_id_of, token_for};
+use crate::on_both;
+
+on_both!(a_public_claim_does_not_become_the_real_customers_identity, staff_entering_the_same_details_confirm_a_claim);
+
+async fn record(app: &TestApp, email: &str) -> (i64, String, Option<String>, bool) {
+    let db = app.state.db();
+    centralita::with_db!(db, pool => sqlx::query_as::<_, (i64, String, Option<String>, bool)>(
+        "SELECT id, name, phone, verified FROM customers WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_one(pool)
+    .await)
+    .unwrap()
+}
+
+async fn public_call(app: &TestApp, name: &str, email: &str, phone: &str) -> (crate::helpers::Browser, String) {
+    let b = app.browser();
+    let fields = [("name", name), ("email", email), ("phone", phone), ("message", "Hola, quiero saber mi saldo")];
+    let r = b.post("/call", "/call", &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let link = location(&r);
+    (b, link)
+}
+
+async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestApp) {
+    let agent = token_for(app, "alba", "agent").await;
+    // A visitor is first to type the real customer's address, with their own phone.
+    let (visitor, link) = public_call(app, "Falso Nombre", "real.customer@example.com", "+34 600 111 222").await;
+    let claim_call = call_id_of(app, &visitor, &link).await;
+    let (id, _, _, verified) = record(app, "real.customer@example.com").await;
+    assert!(!verified, "a record made from the public page is unverified");
+    let detail = get_json(app.url(&format!("/api/v1/calls/{claim_call}")), &agent).await;
+    assert_eq!(detail["call"]["customer_id"], id);
+    let staff_page = app.browser();
+    staff_page.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let html = staff_page.page(&format!("/calls/{claim_call}")).await;
+    assert!(html.contains("sin verificar") || html.contains("unverified"), "staff see it is a claim");
+
+    // Staff later open a call for the real customer with their real details.
+    let body = json!({"customer": {"name": "Real Customer", "email": "real.customer@example.com", "phone": "+34 699 999 999"},
+                      "channel": "api", "message": "Quiero abrir una incidencia: no puedo acceder a mi cuenta"});
+    let staff_call = start_call(app, &agent, body).await["call_id"].as_i64().unwrap();
+    let (same_id, name, phone, verified) = record(app, "real.customer@example.com").await;
+    assert_eq!(same_id, id);
+    assert_eq!(name, "Real Customer", "staff-entered name kept");
+    assert_eq!(phone.as_deref(), Some("+34 699 999 999"), "staff-entered phone kept");
+    assert!(verified);
+    let detail = get_json(app.url(&format!("/api/v1/calls/{staff_call}")), &agent).await;
+    assert_eq!(detail["call"]["customer_id"], id);
+
+    // The claimant's call no longer reaches the record; a new call with the phone
+    // they typed does not either.
+    let detail = get_json(app.url(&format!("/api/v1/calls/{claim_call}")), &agent).await;
+    assert!(detail["call"]["customer_id"].is_null(), "claim detached: {}", detail["call"]);
+    assert_eq!(detail["call"]["contact_email"], "real.customer@example.com", "what they claimed stays visible");
+    let (visitor, link) = public_call(app, "Falso Nombre", "real.customer@example.com", "+34 600 111 222").await;
+    let again = call_id_of(app, &visitor, &link).await;
+    let detail = get_json(app.url(&format!("/api/v1/calls/{again}")), &agent).await;
+    assert!(detail["call"]["customer_id"].is_null());
+    assert!(!visitor.page(&link).await.contains("Real Customer"));
+}
+
+async fn staff_entering_the_same_details_confirm_a_claim(app: &TestApp) {
+    let agent = token_for(app, "alba", "agent").await;
+    let (visitor, link) = public_call(app, "Ana Torres", "ana.torres@example.com", "600 123 456").await;
+    let first = call_id_of(app, &visitor, &link).await;
+    let body = json!({"customer": {"name": "ana torres", "email": "ana.torres@example.com", "phone": "+600-123-456"},
+                      "message": "Hola"});
+    start_call(app, &agent, body).await;
+    let (id, _, _, verified) = record(app, "ana.torres@example.com").await;
+    assert!(verified, "same name and phone: the claim is confirmed");
+    let detail = get_json(app.url(&format!("/api/v1/calls/{first}")), &agent).await;
+    assert_eq!(detail["call"]["customer_id"], id, "and the customer's own call stays linked");
+}

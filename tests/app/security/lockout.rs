@@ -1,0 +1,59 @@
+//! Parallel wrong passwords cannot outrun the lock: counting and locking are one
+//! atomic step taken before any password is checked.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, new_client};
+use crate::on_both;
+
+on_both!(
+    fifty_parallel_guesses_check_at_most_the_limit_then_lock,
+    parallel_guesses_from_one_ip_cannot_outrun_the_ip_lock
+);
+
+async fn attempt(app: &TestApp, username: &str, password: &str) -> StatusCode {
+    new_client()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Sends `n` wrong passwords at once (one for each made-up password) and returns the
+/// statuses.
+async fn burst(app: &TestApp, names: impl Fn(usize) -> String, n: usize) -> Vec<StatusCode> {
+    let tries = (0..n).map(|i| {
+        let name = names(i);
+        async move { attempt(app, &name, &format!("guess-number-{i}")).await }
+    });
+    futures_util::future::join_all(tries).await
+}
+
+async fn fifty_parallel_guesses_check_at_most_the_limit_then_lock(app: &TestApp) {
+    let statuses = burst(app, |_| "admin".into(), 50).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(checked + refused, 50, "only 401 or 429: {statuses:?}");
+    assert!(checked <= 5, "{checked} passwords were checked; the limit is 5");
+    // Every password check leaves one audit entry: the server agrees.
+    let failures = app.audit_actions().await.iter().filter(|a| *a == "login.failure").count();
+    assert!(failures <= 5, "{failures} password checks recorded");
+    // The lock holds, for the right password too, and again after a second burst.
+    assert_eq!(attempt(app, "admin", ADMIN_PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+    let again = burst(app, |_| "admin".into(), 20).await;
+    assert!(again.iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{again:?}");
+    assert_eq!(attempt(app, "admin", ADMIN_PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn parallel_guesses_from_one_ip_cannot_outrun_the_ip_lock(app: &TestApp) {
+    // Fifty different names from one address: the per-name limit never trips, the
+    // per-IP limit (50 by default) must, and no more than 50 passwords are checked.
+    let statuses = burst(app, |i| format!("spray-{i}"), 80).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert!(checked <= 50, "{checked} passwords checked from one IP");
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(attempt(app, "admin", ADMIN_PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -1,0 +1,9 @@
+//! The security regression suite: every defect an outside probe found, each with the
+//! test that failed before its fix, beside the guarantees that already held.
+
+mod claims;
+mod impersonation;
+mod lockout;
+mod replay;
+mod sessions;
+mod streams;
