@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::ApiJson;
 use crate::app::AppState;
-use crate::auth::extract::ApiAuth;
+use crate::auth::extract::{ApiAuth, ApiWorker};
 use crate::calls::staff::{self, Outcome};
 use crate::calls::{self, Channel, CustomerInput};
 use crate::error::{AppError, AppResult};
@@ -39,7 +39,7 @@ fn default_channel() -> Channel {
 /// `POST /api/v1/calls`: opens a call and runs its first turn.
 pub async fn calls_post(
     State(state): State<AppState>,
-    auth: ApiAuth,
+    ApiWorker(auth): ApiWorker,
     ApiJson(body): ApiJson<CreateCall>,
 ) -> AppResult<Response> {
     auth.principal.agent().ok_or(AppError::Forbidden)?;
@@ -69,7 +69,7 @@ fn wants_stream(headers: &HeaderMap) -> bool {
 /// `delta` events and ends with `done` (the turn result) or `error`.
 pub async fn messages_post(
     State(state): State<AppState>,
-    auth: ApiAuth,
+    ApiWorker(auth): ApiWorker,
     headers: HeaderMap,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<PostMessage>,
@@ -182,7 +182,7 @@ pub struct CloseCall {
 /// `POST /api/v1/calls/{id}/close`: ends the call with an outcome.
 pub async fn close_post(
     State(state): State<AppState>,
-    auth: ApiAuth,
+    ApiWorker(auth): ApiWorker,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<CloseCall>,
 ) -> AppResult<Json<Value>> {

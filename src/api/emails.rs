@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::ApiJson;
 use crate::app::AppState;
-use crate::auth::extract::{ApiAuth, ClientIp};
+use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
 use crate::error::{AppError, AppResult};
 use crate::mail::{self, compose, email_json};
 
@@ -67,7 +67,7 @@ pub async fn email_get(State(state): State<AppState>, auth: ApiAuth, Path(id): P
 /// the dedupe key (a call's summary, or the client's `dedupe_key`) was seen before.
 pub async fn emails_post(
     State(state): State<AppState>,
-    auth: ApiAuth,
+    ApiWorker(auth): ApiWorker,
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<compose::Request>,
 ) -> AppResult<Response> {

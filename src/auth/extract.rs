@@ -138,6 +138,29 @@ where
     }
 }
 
+/// An [`ApiAuth`] caller who may work calls (agents, supervisors, admins). As an
+/// extractor it refuses viewers with 403 before the request body is read, so a lower
+/// role learns nothing from validation errors; handlers still take the capability
+/// from the principal.
+#[derive(Clone, Debug)]
+pub struct ApiWorker(pub ApiAuth);
+
+impl<S> FromRequestParts<S> for ApiWorker
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = ApiAuth::from_request_parts(parts, state).await?;
+        if auth.principal.agent().is_none() {
+            return Err(AppError::Forbidden);
+        }
+        Ok(Self(auth))
+    }
+}
+
 /// A signed-in browser user (from the session). Rejects with 401, which the web layer
 /// turns into a redirect to the login page.
 #[derive(Clone, Debug)]

@@ -4,6 +4,7 @@
 mod claims;
 mod impersonation;
 mod lockout;
+mod matrix;
 mod replay;
 mod sessions;
 mod streams;
