@@ -173,10 +173,12 @@ async fn guard_checked(state: &AppState, request: Request, next: Next) -> Respon
     };
     let expected = match session.get::<String>(SESSION_KEY).await {
         Ok(Some(t)) => t,
-        // No session token: an anonymous visitor, whose token signs their nonce.
-        Ok(None) => match nonce_of(headers) {
-            Some(nonce) => signed(state.csrf_key(), nonce),
-            None => return AppError::Csrf.into_response(),
+        // No session token: an anonymous visitor, whose token signs their nonce. (A
+        // signed-in session gets its own token at sign-in and never falls back.)
+        Ok(None) => match (session.get::<i64>(session_keys::USER_ID).await, nonce_of(headers)) {
+            (Ok(None), Some(nonce)) => signed(state.csrf_key(), nonce),
+            (Err(err), _) => return AppError::from(err).into_response(),
+            _ => return AppError::Csrf.into_response(),
         },
         Err(err) => return AppError::from(err).into_response(),
     };

@@ -75,6 +75,8 @@ pub async fn login_post(
             session.insert(session_keys::EPOCH, user.session_epoch).await?;
             session.insert(session_keys::AUTH_AT, Timestamp::now().unix_seconds()).await?;
             session.insert(lang::SESSION_KEY, user.lang().code()).await?;
+            // The signed-in session's own CSRF token, replacing the anonymous one.
+            super::csrf::token(&session, &headers).await?;
             let to = if user.must_change_password { "/account/password" } else { "/" };
             Ok(Redirect::to(to).into_response())
         }

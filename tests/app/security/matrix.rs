@@ -3,6 +3,7 @@
 //! here fails the test; every line is tried as anonymous, viewer, agent, supervisor
 //! and admin, and roles below the line are refused (401/403, or the sign-in page)
 //! before anything is looked up, so a lower role cannot even learn which ids exist.
+//! Every answer on the way is checked for the security headers.
 
 use std::collections::BTreeSet;
 
@@ -223,6 +224,12 @@ async fn every_route_refuses_roles_below_its_line(app: &TestApp) {
             let status = r.status();
             let to_login = status == StatusCode::SEE_OTHER && location(&r).starts_with("/login");
             let refused = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN || to_login;
+            // Every answer, allowed or refused, carries the security headers.
+            for header in ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"] {
+                if !r.headers().contains_key(header) {
+                    failures.push(format!("{method} {path} as {:?}: no {header}", c.role));
+                }
+            }
             drop(r);
             if status.is_server_error() {
                 failures.push(format!("{method} {path} as {:?}: {status}", c.role));

@@ -2,6 +2,8 @@
 //! test that failed before its fix, beside the guarantees that already held.
 
 mod claims;
+mod csrf;
+mod escaping;
 mod impersonation;
 mod lockout;
 mod matrix;
