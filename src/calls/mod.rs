@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod board;
 pub mod customer;
+pub mod recovery;
 pub mod staff;
 
 use serde::Serialize;

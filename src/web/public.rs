@@ -73,6 +73,7 @@ impl CallView {
             Some("joined") => tr.fill("callpage.joined", &[("name", m.author_first_name()), ("dept", &dept)]),
             Some("left") => tr.fill("callpage.left", &[("name", m.author_first_name())]),
             Some("closed") | Some("ended") => tr.t("callpage.ended").to_owned(),
+            Some(crate::calls::recovery::INTERRUPTED) => tr.t("callpage.interrupted").to_owned(),
             _ => String::new(),
         }
     }

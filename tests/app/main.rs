@@ -19,6 +19,7 @@ mod live;
 mod lockout;
 mod openai_backend;
 mod ops;
+mod recovery;
 mod roles;
 mod smtp;
 mod storage;
