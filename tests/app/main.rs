@@ -14,6 +14,7 @@ mod csrf;
 mod email;
 mod email_pages;
 mod first_run;
+mod fuzz;
 mod headers;
 mod live;
 mod lockout;
