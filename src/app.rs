@@ -297,6 +297,8 @@ impl Application {
             bus.stop();
         };
         tasks.push(tokio::spawn(sweep(self.state.clone())));
+        // Turns a crashed node left unanswered go to a person, now and periodically.
+        tasks.push(tokio::spawn(crate::calls::recovery::watch(self.state.clone())));
         let mailer = self.state.0.mailer.clone();
         let delivery = tokio::spawn(mailer.clone().run());
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();

@@ -81,6 +81,8 @@ pub struct Config {
     pub llm: Option<crate::agents::openai::OpenAiConfig>,
     /// Guards on each customer turn.
     pub agent_limits: AgentLimits,
+    /// Finding turns a crashed node left unanswered.
+    pub turn_recovery: TurnRecovery,
     /// How often each process looks for new events even without a wake-up (the
     /// safety net under PostgreSQL NOTIFY; how other processes on one SQLite file
     /// hear each other).
@@ -218,6 +220,18 @@ pub struct AgentLimits {
     pub turn_budget: Duration,
 }
 
+/// When a customer turn counts as abandoned (its node died mid-turn) and how often
+/// every node looks for such turns.
+#[derive(Clone, Debug)]
+pub struct TurnRecovery {
+    /// A customer message unanswered for this long is handed to a person
+    /// (`CENTRALITA_TURN_RECOVERY_GRACE_SECONDS`; twice the turn budget by default, so a
+    /// turn still running on a live node is never taken from it).
+    pub grace: Duration,
+    /// How often each node looks (`CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS`).
+    pub interval: Duration,
+}
+
 /// A configuration error naming the offending variable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {var}: {message}")]
@@ -317,9 +331,20 @@ impl Config {
             max_tokens: bounded(&var, "CENTRALITA_AGENT_MAX_TOKENS", 512, 16, 32_768)? as u32,
             turn_budget: Duration::from_secs(bounded(&var, "CENTRALITA_AGENT_TURN_BUDGET_SECONDS", 60, 1, 3600)?),
         };
+        let turn_recovery = TurnRecovery {
+            grace: Duration::from_secs(bounded(
+                &var,
+                "CENTRALITA_TURN_RECOVERY_GRACE_SECONDS",
+                2 * agent_limits.turn_budget.as_secs(),
+                agent_limits.turn_budget.as_secs(),
+                86_400,
+            )?),
+            interval: Duration::from_secs(bounded(&var, "CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS", 60, 1, 3600)?),
+        };
         Ok(Self {
             llm,
             agent_limits,
+            turn_recovery,
             addr,
             data_dir,
             database_url,
@@ -426,11 +451,23 @@ mod tests {
             ("CENTRALITA_ADMIN_PASSWORD", "123"),
             ("CENTRALITA_MAIL_FROM", "not an address"),
             ("CENTRALITA_MAIL_MAX_ATTEMPTS", "0"),
+            ("CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS", "0"),
         ] {
             let err = with(&[(name, value)]).unwrap_err();
             assert_eq!(err.var, name);
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn turn_recovery_waits_twice_the_turn_budget_and_never_less_than_one_budget() {
+        let c = with(&[("CENTRALITA_AGENT_TURN_BUDGET_SECONDS", "45")]).unwrap();
+        assert_eq!(c.turn_recovery.grace, Duration::from_secs(90));
+        assert_eq!(c.turn_recovery.interval, Duration::from_secs(60));
+        let err =
+            with(&[("CENTRALITA_AGENT_TURN_BUDGET_SECONDS", "45"), ("CENTRALITA_TURN_RECOVERY_GRACE_SECONDS", "30")])
+                .unwrap_err();
+        assert_eq!(err.var, "CENTRALITA_TURN_RECOVERY_GRACE_SECONDS");
     }
 
     #[test]

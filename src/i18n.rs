@@ -380,6 +380,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("reason.tool_failure", "Fallo de herramienta", "Tool failure"),
     ("reason.negative_sentiment", "Cliente molesto", "Negative sentiment"),
     ("reason.low_confidence", "Baja confianza", "Low confidence"),
+    ("reason.interrupted", "Respuesta interrumpida", "Answer interrupted"),
     ("msgrole.customer", "Cliente", "Customer"),
     ("msgrole.ai", "IA", "AI"),
     ("consent.yes", "Aceptado", "Accepted"),
@@ -420,6 +421,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("callops.sys_left", "{name} devolvió la llamada a la IA", "{name} handed back to the AI"),
     ("callops.sys_closed", "{name} cerró la llamada: {outcome}", "{name} closed the call: {outcome}"),
     ("callops.sys_ended", "El cliente terminó la llamada", "The customer ended the call"),
+    (
+        "callops.sys_interrupted",
+        "La IA no llegó a responder (se interrumpió el turno); la llamada pasó a la cola de personas",
+        "The AI never answered (the turn was interrupted); the call went to the human queue",
+    ),
     ("actions.title", "Acciones pendientes de aprobación", "Actions waiting for approval"),
     (
         "actions.intro",
@@ -465,6 +471,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("callpage.joined_plain", "{name} se ha unido a la llamada", "{name} has joined"),
     ("callpage.left", "{name} te devuelve al asistente virtual", "{name} handed you back to the virtual assistant"),
     ("callpage.ended", "La llamada ha terminado.", "The call has ended."),
+    (
+        "callpage.interrupted",
+        "Una persona continuará la conversación contigo en breve.",
+        "A person will continue the conversation with you shortly.",
+    ),
     (
         "callpage.ended_hint",
         "La llamada ha terminado. Gracias por contactar con nosotros.",

@@ -167,7 +167,13 @@ const MAX_PAYMENT: Money = Money::from_cents(1_000_000);
 
 fn parse<T: for<'de> Deserialize<'de>>(call: &ToolCall) -> Result<T, ToolOutcome> {
     let text = if call.arguments.trim().is_empty() { "{}" } else { call.arguments.as_str() };
-    serde_json::from_str(text).map_err(|e| ToolOutcome::err(&format!("invalid arguments: {e}")))
+    let value: Value = serde_json::from_str(text).map_err(|e| ToolOutcome::err(&format!("invalid arguments: {e}")))?;
+    // serde also reads a struct from a JSON array (fields by position), which would let
+    // `["50.00", "cash"]` through; the schemas promise an object with named fields.
+    if !value.is_object() {
+        return Err(ToolOutcome::err("invalid arguments: expected a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| ToolOutcome::err(&format!("invalid arguments: {e}")))
 }
 
 fn clean(text: &str, max: usize) -> String {

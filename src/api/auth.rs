@@ -136,3 +136,24 @@ pub async fn password_post(
     users::set_own_password(state.db(), auth.user.id, &body.new_password, ip, &auth.user.username).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! The token API's JSON bodies: credentials arrive unchanged.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn fuzz_credential_bodies_round_trip_any_text(username in any::<String>(), password in any::<String>()) {
+            let body = serde_json::json!({"username": username, "password": password}).to_string();
+            let login: LoginRequest = serde_json::from_str(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!((login.username, login.password), (username.clone(), password.clone()));
+            let body = serde_json::json!({"current_password": username, "new_password": password}).to_string();
+            let change: PasswordRequest = serde_json::from_str(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!((change.current_password, change.new_password), (username, password));
+        }
+    }
+}

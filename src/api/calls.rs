@@ -193,3 +193,41 @@ pub async fn close_post(
     let call = staff::close(&state, &cap, id, outcome, csat).await?;
     Ok(Json(json!({ "call": call })))
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! The calls API's JSON bodies: any text arrives unchanged, and unknown fields
+    //! or wrong types are refused rather than ignored.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn fuzz_call_bodies_round_trip_any_text(text in any::<String>(), name in any::<String>(), outcome in any::<String>(), csat in any::<Option<i64>>()) {
+            let body: PostMessage = serde_json::from_value(json!({"text": text})).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&body.text, &text);
+            let body: CreateCall = serde_json::from_value(json!({"message": text, "customer": {"name": name, "email": "a@b.es"}}))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!((body.message, body.customer.map(|c| c.name), body.channel), (text, Some(name), Channel::Api));
+            let body: CloseCall = serde_json::from_value(json!({"outcome": outcome, "csat": csat})).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!((body.outcome, body.csat), (outcome, csat));
+        }
+
+        #[test]
+        fn fuzz_close_checks_accept_only_known_outcomes_and_ratings(outcome in any::<String>(), csat in any::<i64>()) {
+            if let Some(o) = Outcome::parse(&outcome) {
+                prop_assert_eq!(o.as_str(), outcome.trim());
+            }
+            prop_assert_eq!(staff::parse_csat(Some(csat)).is_ok(), (1..=5).contains(&csat));
+        }
+
+        #[test]
+        fn fuzz_unknown_fields_are_refused(field in "[a-z_]{1,12}") {
+            prop_assume!(!["text"].contains(&field.as_str()));
+            let body = json!({"text": "hola", field: 1});
+            prop_assert!(serde_json::from_value::<PostMessage>(body).is_err());
+        }
+    }
+}

@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod board;
 pub mod customer;
+pub mod recovery;
 pub mod staff;
 
 use serde::Serialize;
@@ -197,9 +198,12 @@ pub struct CustomerInput {
 /// Longest customer message accepted (characters).
 pub const MAX_MESSAGE: usize = 4000;
 
-/// Checks a customer message; returns it trimmed.
+/// Checks a customer message; returns it without control characters (newlines stay)
+/// and trimmed. Checked after cleaning, so a message of control characters alone is
+/// refused as empty instead of stored empty.
 pub fn parse_message(text: &str) -> AppResult<String> {
-    let t = text.trim();
+    let cleaned: String = text.chars().filter(|c| !c.is_control() || *c == '\n').collect();
+    let t = cleaned.trim();
     let n = t.chars().count();
     if n == 0 {
         return Err(AppError::Validation(FieldErrors::from([("message", "field.required")])));
@@ -207,7 +211,7 @@ pub fn parse_message(text: &str) -> AppResult<String> {
     if n > MAX_MESSAGE {
         return Err(AppError::Validation(FieldErrors::from([("message", "field.text_too_long")])));
     }
-    Ok(t.chars().filter(|c| !c.is_control() || *c == '\n').collect())
+    Ok(t.to_owned())
 }
 
 /// A customer's details, checked.
@@ -233,7 +237,10 @@ pub fn check_customer(input: &CustomerInput) -> AppResult<NewCustomer> {
         errors.insert("customer.name", "field.full_name_invalid");
     }
     let phone = input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
-    if phone.as_ref().is_some_and(|p| p.len() > 32 || !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))) {
+    // Separators alone ("-", "()") are not a number.
+    if phone.as_ref().is_some_and(|p| {
+        p.len() > 32 || !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) || digits(p).is_empty()
+    }) {
         errors.insert("customer.phone", "field.phone_invalid");
     }
     match (email, name) {

@@ -73,6 +73,7 @@ impl CallView {
                 tr.fill("callops.sys_closed", &[("name", name), ("outcome", &tr.label("outcome", &m.content))])
             }
             Some("ended") => tr.t("callops.sys_ended").to_owned(),
+            Some(crate::calls::recovery::INTERRUPTED) => tr.t("callops.sys_interrupted").to_owned(),
             _ => String::new(),
         }
     }

@@ -116,3 +116,27 @@ pub async fn logout_post(
     session.flush().await?;
     Ok(Redirect::to("/login?signed_out=1").into_response())
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! The login form: any name and password a browser sends reach the check
+    //! unchanged (a password with `+`, `&`, `%` or any script is not altered).
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn fuzz_login_form_round_trips_any_text(username in any::<String>(), password in any::<String>()) {
+            let body = serde_urlencoded::to_string([("username", &username), ("password", &password)]).unwrap_or_default();
+            let form: LoginForm = serde_urlencoded::from_str(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!((form.username, form.password), (username, password));
+        }
+
+        #[test]
+        fn fuzz_login_form_takes_any_body(body in any::<String>()) {
+            let _ = serde_urlencoded::from_str::<LoginForm>(&body);
+        }
+    }
+}

@@ -73,6 +73,7 @@ impl CallView {
             Some("joined") => tr.fill("callpage.joined", &[("name", m.author_first_name()), ("dept", &dept)]),
             Some("left") => tr.fill("callpage.left", &[("name", m.author_first_name())]),
             Some("closed") | Some("ended") => tr.t("callpage.ended").to_owned(),
+            Some(crate::calls::recovery::INTERRUPTED) => tr.t("callpage.interrupted").to_owned(),
             _ => String::new(),
         }
     }
@@ -484,4 +485,44 @@ pub async fn events_get(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! The public forms as browsers send them: whatever is typed reaches the handler
+    //! unchanged, and a valid start form passes the handler's checks.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn fuzz_start_form_round_trips_any_text(name in any::<String>(), email in any::<String>(), phone in any::<String>(), message in any::<String>()) {
+            let body = serde_urlencoded::to_string([("name", &name), ("email", &email), ("phone", &phone), ("message", &message)]).unwrap_or_default();
+            let form: StartForm = serde_urlencoded::from_str(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!((form.name, form.email, form.phone, form.message), (name, email, phone, message));
+        }
+
+        #[test]
+        fn fuzz_valid_start_form_passes_the_handler_checks(name in "[A-Za-zñÑ]{1,20}", user in "[a-z0-9]{1,12}", phone in "(\\+34 )?[0-9]{9}", message in "[^\\p{C}]{0,80}[a-zA-Z][^\\p{C}]{0,80}") {
+            let email = format!("{user}@example.com");
+            let body = serde_urlencoded::to_string([("name", &name), ("email", &email), ("phone", &phone), ("message", &message)]).unwrap_or_default();
+            let form: StartForm = serde_urlencoded::from_str(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let input = CustomerInput { name: form.name.clone(), email: form.email.clone(), phone: Some(form.phone.clone()) };
+            prop_assert_eq!(calls::parse_message(&form.message).ok(), Some(message.trim().to_owned()));
+            let c = calls::check_customer(&input).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            prop_assert_eq!((c.name, c.email.as_str().to_owned(), c.phone), (name, email, Some(phone)));
+        }
+
+        #[test]
+        fn fuzz_message_and_rating_forms_round_trip(message in any::<String>(), csat in any::<String>()) {
+            let form: MessageForm = serde_urlencoded::from_str(&serde_urlencoded::to_string([("message", &message)]).unwrap_or_default())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(form.message, message);
+            let form: RatingForm = serde_urlencoded::from_str(&serde_urlencoded::to_string([("csat", &csat)]).unwrap_or_default())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(form.csat, csat);
+        }
+    }
 }

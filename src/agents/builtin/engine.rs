@@ -416,3 +416,30 @@ impl ChatModel for BuiltinModel {
         Ok(response)
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! The amount the built-in engine reads out of a customer's message becomes a
+    //! tool argument: it must be an exact amount with two decimals or nothing.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn fuzz_amounts_in_any_text_are_exact_or_absent(text in any::<String>()) {
+            if let Some(a) = amount_in(&text) {
+                let m = crate::db::Money::parse(&a);
+                prop_assert!(m.is_some_and(|m| m.to_string() == a), "{a:?} from {text:?}");
+            }
+        }
+
+        #[test]
+        fn fuzz_amounts_written_by_customers_are_read_exactly(euros in 0u32..1_000_000, cents in 0u32..100, comma in any::<bool>(), words in "[a-zA-Zñ ]{0,20}") {
+            let sep = if comma { ',' } else { '.' };
+            let text = format!("{words} pagué {euros}{sep}{cents:02} euros");
+            prop_assert_eq!(amount_in(&text), Some(format!("{euros}.{cents:02}")));
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Turns a dead node left unanswered go to a person.
+//!
+//! A customer turn stores the customer's message first, then runs the agents, then
+//! stores their steps with the call update, then the reply. A node killed in between
+//! leaves the customer waiting forever: the call is `ai` with the customer's message
+//! last (or already `queued` by the supervisor agent, with agent steps but no reply).
+//! Every node looks for such calls at start and then periodically (the dead node may
+//! never come back), and hands each to the human queue with a system note instead of
+//! running the agents again: a rerun could repeat a tool's side effect or a pending
+//! action, a person cannot.
+//!
+//! "Abandoned" means: the last message is the customer's and nothing about the call
+//! changed for longer than the grace period, which is at least one turn budget (two
+//! by default), so a turn still running on a live node is never taken from it.
+//! The hand-over is one conditional `UPDATE` on the call row plus the note in the same
+//! transaction; the `UPDATE` moves `updated_at` past the cut-off, so when two nodes
+//! race only one matches and only one note is written.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{call_fields, get, message_event};
+use crate::app::AppState;
+use crate::db::Timestamp;
+use crate::error::AppResult;
+use crate::events::Kind;
+use crate::{with_db, with_tx};
+
+/// The escalation reason, and the system note's `agent` value, of a recovered turn.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// Calls handed over per sweep; the next sweep takes the rest.
+const BATCH: i64 = 200;
+
+/// Hands every call abandoned for longer than `grace` to the human queue; returns
+/// the ids this node handed over (another node racing gets the others).
+#[tracing::instrument(skip_all)]
+pub async fn sweep(state: &AppState, grace: Duration) -> AppResult<Vec<i64>> {
+    let cutoff = Timestamp::now().plus(-time::Duration::milliseconds(grace.as_millis().min(i64::MAX as u128) as i64));
+    // `ai` calls: the turn died before its reply. `queued` calls count only when the
+    // agents ran after the customer's last message (the supervisor escalated, the node
+    // died before the reply); a customer writing while waiting for a person is normal.
+    let candidates: Vec<i64> = with_db!(state.db(), pool => sqlx::query_scalar(
+        "SELECT c.id FROM calls c JOIN messages m ON m.id = (SELECT MAX(id) FROM messages WHERE call_id = c.id) \
+         WHERE c.status IN ('ai', 'queued') AND c.updated_at < $1 AND m.role = 'customer' AND m.at < $1 \
+         AND (c.status = 'ai' OR EXISTS (SELECT 1 FROM agent_runs r WHERE r.call_id = c.id AND r.at >= m.at)) \
+         ORDER BY c.id LIMIT $2",
+    )
+    .bind(cutoff)
+    .bind(BATCH)
+    .fetch_all(pool)
+    .await)?;
+    let mut handed = Vec::new();
+    for call_id in candidates {
+        if hand_over(state, call_id, cutoff).await? {
+            handed.push(call_id);
+        }
+    }
+    Ok(handed)
+}
+
+/// Moves one call to the queue with its note, unless another node (or a new customer
+/// message, or a person) got there first. True when this node did it.
+async fn hand_over(state: &AppState, call_id: i64, cutoff: Timestamp) -> AppResult<bool> {
+    let now = Timestamp::now();
+    // The conditions on the call row itself (status, updated_at) are what PostgreSQL
+    // re-checks after waiting for a racing node's lock, so they carry the exactly-once
+    // guarantee; the message condition only skips calls the customer wrote to since.
+    let note: Option<i64> = with_tx!(state.db(), tx => {
+        let changed = sqlx::query(
+            "UPDATE calls SET status = 'queued', \
+             queued_at = CASE WHEN status = 'queued' THEN COALESCE(queued_at, $2) ELSE $2 END, \
+             escalation_reason = CASE WHEN status = 'queued' THEN COALESCE(escalation_reason, $3) ELSE $3 END, \
+             department = COALESCE(department, 'general'), updated_at = $2 \
+             WHERE id = $1 AND status IN ('ai', 'queued') AND updated_at < $4 \
+             AND (SELECT role FROM messages WHERE call_id = $1 ORDER BY id DESC LIMIT 1) = 'customer'",
+        )
+        .bind(call_id)
+        .bind(now)
+        .bind(INTERRUPTED)
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            Ok::<_, sqlx::Error>(None)
+        } else {
+            sqlx::query_scalar(
+                "INSERT INTO messages (call_id, role, agent, content, author_id, at) \
+                 VALUES ($1, 'system', $2, $2, NULL, $3) RETURNING id",
+            )
+            .bind(call_id)
+            .bind(INTERRUPTED)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map(Some)
+        }
+    })?;
+    let Some(note) = note else { return Ok(false) };
+    tracing::warn!(call_id, "an unanswered customer turn was handed to the human queue");
+    message_event(state, call_id, note, "system", Some(INTERRUPTED), INTERRUPTED, None).await;
+    let call = get(state.db(), call_id).await?;
+    state.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&call)).await;
+    let data = json!({"department": call.department, "priority": call.priority, "reason": call.escalation_reason});
+    state.bus().emit(Kind::Escalated, Some(call_id), data).await;
+    Ok(true)
+}
+
+/// Sweeps at start and then every `CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS`, for
+/// turns this node's previous life or another node abandoned.
+pub async fn watch(state: AppState) {
+    let recovery = state.config().turn_recovery.clone();
+    let mut tick = tokio::time::interval(recovery.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(err) = sweep(&state, recovery.grace).await {
+            tracing::warn!(error = %err, "unanswered-turn sweep failed");
+        }
+    }
+}

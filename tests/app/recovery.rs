@@ -1,0 +1,240 @@
+//! Recovery of customer turns a crashed node left unanswered: the calls go to a
+//! person with a note, exactly once however many nodes look, and live turns are left
+//! alone.
+
+use std::time::Duration;
+
+use centralita::calls::recovery::{self, INTERRUPTED};
+use centralita::db::{Backend, Timestamp};
+use centralita::with_db;
+use reqwest::StatusCode;
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, get_json};
+
+/// Runs `async fn(Backend)` once on SQLite and once on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(centralita::db::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(centralita::db::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(a_turn_cut_short_by_a_crash_goes_to_a_person_once, racing_nodes_hand_over_each_abandoned_call_once,);
+
+/// The grace the recovering nodes use in these tests.
+const GRACE: Duration = Duration::from_secs(60);
+
+/// How a crash can leave a call.
+#[derive(Clone, Copy)]
+enum Left {
+    /// `ai`, the customer's message only: died while the agents ran.
+    MidTurn,
+    /// `queued` by the supervisor, agent steps stored, no reply: died before the reply.
+    EscalatedWithoutReply,
+    /// `queued`, the AI's reply stored, then the customer wrote while waiting for a
+    /// person: nothing was lost, the call just waits.
+    WaitingForPerson,
+}
+
+/// Writes a call the way `left` describes, its last customer message at `at`;
+/// returns the call id and the customer's private link token.
+async fn crashed_call(app: &TestApp, left: Left, at: Timestamp) -> (i64, String) {
+    let (token, hash) = centralita::calls::customer::new_token();
+    let earlier = at.plus(time::Duration::seconds(-5));
+    let status = match left {
+        Left::MidTurn => "ai",
+        Left::EscalatedWithoutReply | Left::WaitingForPerson => "queued",
+    };
+    let db = app.state.db();
+    let id = with_db!(db, pool => {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO calls (channel, status, department, priority, escalation_reason, queued_at, access_hash, created_at, updated_at) \
+             VALUES ('web', $1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(status)
+        .bind((status == "queued").then_some("billing"))
+        .bind((status == "queued").then_some("high"))
+        .bind((status == "queued").then_some("customer_request"))
+        .bind((status == "queued").then_some(earlier))
+        .bind(&hash)
+        .bind(earlier)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let insert = "INSERT INTO messages (call_id, role, agent, content, at) VALUES ($1, $2, $3, $4, $5)";
+        if matches!(left, Left::WaitingForPerson) {
+            for (role, agent, text) in [("customer", None, "Quiero hablar con una persona"), ("ai", Some("service"), "Te paso con una persona.")] {
+                sqlx::query(insert).bind(id).bind(role).bind(agent).bind(text).bind(earlier).execute(pool).await.unwrap();
+            }
+        }
+        sqlx::query(insert).bind(id).bind("customer").bind(None::<&str>).bind("¿Sigue ahí alguien?").bind(at).execute(pool).await.unwrap();
+        if matches!(left, Left::EscalatedWithoutReply) {
+            sqlx::query(
+                "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
+                 VALUES ($1, 1, 'supervisor', 'builtin', 'builtin', 1, 1, 1, '[]', '{}', 'ok', $2)",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        id
+    });
+    (id, token)
+}
+
+/// The call's status, escalation reason and queue time.
+async fn state_of(app: &TestApp, id: i64) -> (String, Option<String>, Option<Timestamp>, Option<String>) {
+    let db = app.state.db();
+    with_db!(db, pool => sqlx::query_as("SELECT status, escalation_reason, queued_at, department FROM calls WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap())
+}
+
+/// How many recovery notes and `escalated` events the call has.
+async fn notes_and_escalations(app: &TestApp, id: i64) -> (i64, i64) {
+    let db = app.state.db();
+    with_db!(db, pool => {
+        let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE call_id = $1 AND role = 'system' AND agent = $2")
+            .bind(id)
+            .bind(INTERRUPTED)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let escalated: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE call_id = $1 AND kind = 'escalated'")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        (notes, escalated)
+    })
+}
+
+/// Waits until the call has its note and its `escalated` event (published just after
+/// the note is committed).
+async fn until_handed_over(app: &TestApp, id: i64) {
+    for _ in 0..200 {
+        let (notes, escalations) = notes_and_escalations(app, id).await;
+        if notes > 0 && escalations > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("call {id} was never handed over: {:?}", state_of(app, id).await);
+}
+
+/// A node that never recovers anything itself (a day's grace, a sweep an hour),
+/// which the tests use to build the crashed database.
+async fn builder_node(backend: Backend) -> TestApp {
+    TestApp::spawn(backend, |c| {
+        c.turn_recovery.grace = Duration::from_secs(86_400);
+        c.turn_recovery.interval = Duration::from_secs(3600);
+    })
+    .await
+}
+
+/// A recovering node with the test grace and no periodic sweep during the test.
+async fn recovering_node(app: &TestApp) -> TestApp {
+    app.second_node_with(|c| {
+        c.turn_recovery.grace = GRACE;
+        c.turn_recovery.interval = Duration::from_secs(3600);
+    })
+    .await
+}
+
+async fn a_turn_cut_short_by_a_crash_goes_to_a_person_once(backend: Backend) {
+    let app = builder_node(backend).await;
+    let long_ago = Timestamp::now().plus(time::Duration::minutes(-10));
+    let (mid_turn, token) = crashed_call(&app, Left::MidTurn, long_ago).await;
+    let (escalated, _) = crashed_call(&app, Left::EscalatedWithoutReply, long_ago).await;
+    let (waiting, _) = crashed_call(&app, Left::WaitingForPerson, long_ago).await;
+    // A turn well inside the grace may still be running on a live node.
+    let (recent, _) = crashed_call(&app, Left::MidTurn, Timestamp::now()).await;
+
+    // Two nodes start at the same moment (a restart behind a load balancer); each
+    // sweeps at start.
+    let (a, b) = tokio::join!(recovering_node(&app), recovering_node(&app));
+    until_handed_over(&app, mid_turn).await;
+    until_handed_over(&app, escalated).await;
+    // Whatever sweeps come after (the other node's start-up one may still be under
+    // way) find nothing left to hand over.
+    let (again_a, again_b) = tokio::join!(recovery::sweep(&a.state, GRACE), recovery::sweep(&b.state, GRACE));
+    assert_eq!((again_a.unwrap(), again_b.unwrap()), (vec![], vec![]));
+
+    let (status, reason, queued_at, department) = state_of(&app, mid_turn).await;
+    assert_eq!((status.as_str(), reason.as_deref()), ("queued", Some(INTERRUPTED)));
+    assert!(queued_at.is_some_and(|t| t > long_ago), "queued now, not when the call began");
+    assert_eq!(department.as_deref(), Some("general"), "never routed: the general queue takes it");
+    assert_eq!(notes_and_escalations(&app, mid_turn).await, (1, 1), "one note and one escalation, not one per node");
+    // Escalated by the supervisor before the crash: its reason and queue time stay.
+    let (status, reason, queued_at, _) = state_of(&app, escalated).await;
+    assert_eq!((status.as_str(), reason.as_deref()), ("queued", Some("customer_request")));
+    assert!(queued_at.is_some_and(|t| t < long_ago));
+    assert_eq!(notes_and_escalations(&app, escalated).await, (1, 1));
+    // Nothing was lost on these two: they stay as they were.
+    assert_eq!(notes_and_escalations(&app, waiting).await, (0, 0));
+    assert_eq!(state_of(&app, recent).await.0, "ai");
+    assert_eq!(notes_and_escalations(&app, recent).await, (0, 0));
+
+    // Staff see it waiting on the board, with the note in the transcript.
+    let token_admin = app.admin_token().await;
+    let board = get_json(a.url("/api/v1/board"), &token_admin).await;
+    let queued: Vec<i64> =
+        board["escalations"].as_array().unwrap().iter().map(|e| e["call"]["id"].as_i64().unwrap()).collect();
+    assert!(queued.contains(&mid_turn) && queued.contains(&escalated), "{queued:?}");
+    assert!(!queued.contains(&recent));
+    let staff = app.browser();
+    assert_eq!(staff.login("admin", ADMIN_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let page = staff.page(&format!("/calls/{mid_turn}")).await;
+    assert!(page.contains("La IA no llegó a responder"), "the staff note, in the admin's Spanish");
+    assert!(page.contains("Respuesta interrumpida"), "the escalation reason, translated");
+    // The customer is told a person will continue.
+    let customer = app.browser().page_in(&format!("/c/{token}"), "en").await;
+    assert!(customer.contains("A person will continue the conversation with you shortly."), "{customer}");
+    assert!(customer.contains("We are passing you to a person"));
+
+    a.finish().await;
+    b.finish().await;
+    app.finish().await;
+}
+
+async fn racing_nodes_hand_over_each_abandoned_call_once(backend: Backend) {
+    let app = builder_node(backend).await;
+    let (a, b) = tokio::join!(recovering_node(&app), recovering_node(&app));
+    let long_ago = Timestamp::now().plus(time::Duration::minutes(-10));
+    let mut raced = 0;
+    for round in 0..5 {
+        let mut calls = Vec::new();
+        for _ in 0..4 {
+            calls.push(crashed_call(&app, Left::MidTurn, long_ago).await.0);
+        }
+        // The nodes' own start-up sweeps may still be running in the first round and
+        // join the race; that is one more contender, not a different rule.
+        let (x, y) = tokio::join!(recovery::sweep(&a.state, GRACE), recovery::sweep(&b.state, GRACE));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert!(x.iter().all(|id| !y.contains(id)), "round {round}: both nodes handed over {x:?} / {y:?}");
+        assert!(x.iter().chain(&y).all(|id| calls.contains(id)));
+        raced += x.len() + y.len();
+        for id in calls {
+            until_handed_over(&app, id).await;
+            assert_eq!(notes_and_escalations(&app, id).await, (1, 1), "round {round}, call {id}");
+        }
+    }
+    assert!(raced >= 16, "the direct sweeps did the work of at least the last four rounds ({raced})");
+    a.finish().await;
+    b.finish().await;
+    app.finish().await;
+}
