@@ -4,14 +4,14 @@
 
 use askama::Template;
 use axum::extract::Request;
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::lang;
 use crate::error::{AppError, ErrorInfo};
-use crate::i18n::Tr;
+use crate::i18n::{Lang, Tr};
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -59,6 +59,25 @@ async fn json_rejection(response: Response) -> Response {
     out
 }
 
+/// The localized error page, or `None` when the template fails (the caller keeps its
+/// JSON answer then).
+fn page(status: StatusCode, message_key: &'static str, lang: Lang) -> Option<Response> {
+    let page = ErrorPage { tr: Tr(lang), message_key, status: status.as_u16() };
+    page.render().ok().map(|html| (status, Html(html)).into_response())
+}
+
+/// The answer to an error found by a middleware outside the session layer (before the
+/// request reaches [`render`]): JSON for the API, the error page for browsers, in the
+/// language the request's cookie or `Accept-Language` asks for.
+pub async fn early(path: &str, headers: &HeaderMap, error: AppError) -> Response {
+    let (status, _, message_key) = error.parts();
+    if is_api(path) {
+        return error.into_response();
+    }
+    let lang = lang::resolve(headers, None).await;
+    page(status, message_key, lang).unwrap_or_else(|| error.into_response())
+}
+
 /// Middleware rendering error pages for browser routes.
 pub async fn render(request: Request, next: Next) -> Response {
     if is_api(request.uri().path()) {
@@ -77,11 +96,9 @@ pub async fn render(request: Request, next: Next) -> Response {
         _ => {}
     }
     let status = response.status();
-    let tr = Tr(lang::resolve(&headers, session.as_ref()).await);
-    let page = ErrorPage { tr, message_key: info.message_key, status: status.as_u16() };
-    let mut out = match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => return response,
+    let lang = lang::resolve(&headers, session.as_ref()).await;
+    let Some(mut out) = page(status, info.message_key, lang) else {
+        return response;
     };
     if let Some(v) = response.headers().get(header::RETRY_AFTER) {
         out.headers_mut().insert(header::RETRY_AFTER, v.clone());

@@ -20,6 +20,7 @@ mod lockout;
 mod openai_backend;
 mod ops;
 mod roles;
+mod security_ops;
 mod smtp;
 mod storage;
 mod users_admin;

@@ -1,0 +1,127 @@
+//! Issue 9 (outside security probe): slow or unfinished requests are cut off, oversized
+//! declared bodies are refused before upload, start-up errors say what to fix, and the
+//! smaller findings (language cookie, `/lang` redirect, path ids, exponent amounts).
+//!
+//! The transport tests speak raw HTTP/1.1 over a `TcpStream`, because reqwest always
+//! finishes its requests; they run on SQLite only, since the database plays no part.
+
+use std::time::{Duration, Instant};
+
+use centralita::db::Backend;
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{EventStream, TestApp, new_client};
+
+/// What a raw connection saw: the bytes the server sent, and when it closed the
+/// connection (`None`: still open when we stopped waiting).
+struct Seen {
+    text: String,
+    closed_after: Option<Duration>,
+}
+
+/// Opens a connection, sends `bytes`, and reads until the server closes it or `wait`
+/// has passed (counted from the last byte sent).
+async fn raw(app: &TestApp, bytes: &[u8], wait: Duration) -> Seen {
+    let mut stream = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let started = Instant::now();
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed_after = loop {
+        let left = wait.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => break None,
+            Ok(Ok(0) | Err(_)) => break Some(started.elapsed()),
+            Ok(Ok(n)) => text.extend_from_slice(&buf[..n]),
+        }
+    };
+    Seen { text: String::from_utf8_lossy(&text).into_owned(), closed_after }
+}
+
+async fn spawn_with_timeouts(header: Duration, body: Duration) -> TestApp {
+    TestApp::spawn(Backend::Sqlite, |c| {
+        c.header_read_timeout = header;
+        c.body_read_timeout = body;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_that_never_finishes_is_disconnected_at_the_header_timeout() {
+    let app = spawn_with_timeouts(Duration::from_secs(1), Duration::from_secs(30)).await;
+    // Half a request line, then silence (slowloris).
+    let seen = raw(&app, b"GET /health HT", Duration::from_secs(8)).await;
+    let closed = seen.closed_after.expect("the server must hang up on an unfinished request head");
+    assert!(closed >= Duration::from_millis(900) && closed < Duration::from_secs(4), "closed after {closed:?}");
+    assert!(!seen.text.contains("200 OK"), "{}", seen.text);
+    // A connection that sends nothing at all is closed the same way.
+    let seen = raw(&app, b"", Duration::from_secs(8)).await;
+    assert!(seen.closed_after.is_some_and(|d| d < Duration::from_secs(4)), "idle connection kept open");
+    // Whole requests are served as before.
+    let r = new_client().get(app.url("/health")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_finishes_is_cut_off_at_the_body_timeout() {
+    let app = spawn_with_timeouts(Duration::from_secs(10), Duration::from_secs(1)).await;
+    // Complete head, a tenth of the promised body, then silence.
+    let request = b"POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+Content-Length: 100\r\n\r\n{\"username\"";
+    let seen = raw(&app, request, Duration::from_secs(8)).await;
+    let closed = seen.closed_after.expect("the server must give up on an unfinished body");
+    assert!(closed >= Duration::from_millis(900) && closed < Duration::from_secs(4), "closed after {closed:?}");
+    assert!(seen.text.starts_with("HTTP/1.1 408"), "told why: {}", seen.text);
+    assert!(seen.text.contains("request_timeout"), "{}", seen.text);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_declared_body_gets_413_without_100_continue() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    for (path, content_type) in
+        [("/api/v1/auth/login", "application/json"), ("/login", "application/x-www-form-urlencoded")]
+    {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nAccept-Language: en\r\n\
+Content-Length: 1000000000000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+        );
+        let seen = raw(&app, request.as_bytes(), Duration::from_secs(5)).await;
+        assert!(seen.closed_after.is_some(), "answered and closed: {}", seen.text);
+        assert!(seen.text.starts_with("HTTP/1.1 413"), "{path}: {}", seen.text);
+        assert!(!seen.text.contains("100 Continue"), "{path}: never invited to upload: {}", seen.text);
+        if path == "/login" {
+            assert!(seen.text.contains("text/html"), "a page for browsers: {}", seen.text);
+        } else {
+            assert!(seen.text.contains("payload_too_large"), "JSON for the API: {}", seen.text);
+        }
+    }
+    // Within the limit, Expect: 100-continue still works.
+    let body = r#"{"username":"admin","password":"wrong-password-1"}"#;
+    let request = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let seen = raw(&app, request.as_bytes(), Duration::from_secs(5)).await;
+    assert!(seen.text.contains("401"), "{}", seen.text);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_outlive_the_request_timeouts() {
+    let app = spawn_with_timeouts(Duration::from_secs(1), Duration::from_secs(1)).await;
+    let token = app.admin_token().await;
+    let mut stream = EventStream::open(new_client().get(app.url("/api/v1/events")).bearer_auth(&token)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let body = serde_json::json!({"customer": {"name": "Late Caller", "email": "late@example.com"}, "message": "hola"});
+    let r = new_client().post(app.url("/api/v1/calls")).bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let seen = stream.until_kind("call_created").await;
+    assert_eq!(seen.last().unwrap()["kind"], "call_created", "the stream still delivers after both timeouts");
+    stream.close();
+    app.finish().await;
+}
