@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use centralita::app::Application;
+use centralita::config::Config;
 use centralita::db::Backend;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -124,4 +126,83 @@ async fn event_streams_outlive_the_request_timeouts() {
     assert_eq!(seen.last().unwrap()["kind"], "call_created", "the stream still delivers after both timeouts");
     stream.close();
     app.finish().await;
+}
+
+/// The error `Application::build` stops with, as the binary prints it (`{:#}`).
+async fn build_error(database_url: String, dir: &std::path::Path) -> String {
+    let config = Config::for_database(database_url, dir).unwrap();
+    match Application::build(config).await {
+        Ok(_) => panic!("start-up should have failed"),
+        Err(err) => format!("{err:#}"),
+    }
+}
+
+/// A local port nothing listens on.
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_postgres_fails_fast_naming_host_port_and_cause_but_not_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port().await;
+    let url = format!("postgres://centralita:pw-S3cret-xyz@127.0.0.1:{port}/centralita");
+    let started = Instant::now();
+    let err = build_error(url.clone(), dir.path()).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}: {err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+    assert!(!err.contains("pw-S3cret-xyz") && !err.contains("pool timed out"), "{err}");
+
+    // The binary says the same on stderr and exits with a failure.
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_centralita"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(3), "binary took {:?}", started.elapsed());
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")) && stderr.to_lowercase().contains("connection refused"));
+    assert!(!stderr.contains("pw-S3cret-xyz"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_sqlite_file_is_named_in_the_start_up_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.db");
+    std::fs::write(&path, "this is not a database, just some text. ".repeat(200)).unwrap();
+    let err = build_error(format!("sqlite://{}", path.display()), dir.path()).await;
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("not a SQLite database"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_sqlite_file_or_data_folder_is_named_in_the_start_up_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("centralita.db");
+    let url = format!("sqlite://{}", path.display());
+    // A real database, made read-only.
+    let db = centralita::db::Db::connect(&url, 1).await.unwrap();
+    db.migrate().await.unwrap();
+    db.close().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let err = build_error(url, dir.path()).await;
+    assert!(err.contains(&path.display().to_string()) && err.contains("read-only"), "{err}");
+
+    // A data folder nobody may write to.
+    let folder = dir.path().join("locked");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let err = build_error(format!("sqlite://{}", folder.join("centralita.db").display()), dir.path()).await;
+    assert!(err.contains(&folder.display().to_string()) && err.contains("read-only"), "{err}");
+    // Let the temporary folder be removed.
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
