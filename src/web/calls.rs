@@ -6,11 +6,12 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::path::WebPath;
 use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
@@ -184,7 +185,7 @@ pub async fn call_get(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<CallPage> {
     require_ready(&auth)?;
     let after = state.bus().latest_id().await?;
@@ -197,7 +198,7 @@ pub async fn call_live_get(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<CallLivePartial> {
     require_ready(&auth)?;
     let v = view(&state, &auth, id, None).await?;
@@ -209,7 +210,7 @@ pub async fn call_controls_get(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<CallControlsPartial> {
     require_ready(&auth)?;
     let v = view(&state, &auth, id, None).await?;
@@ -254,7 +255,7 @@ pub async fn takeover_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
@@ -267,7 +268,7 @@ pub async fn handback_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
@@ -287,7 +288,7 @@ pub async fn reply_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
     Form(form): Form<ReplyForm>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
@@ -310,7 +311,7 @@ pub async fn close_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
     Form(form): Form<CloseForm>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
@@ -363,7 +364,7 @@ pub async fn decide_post(
     State(state): State<AppState>,
     auth: WebAuth,
     ClientIp(ip): ClientIp,
-    Path((id, decision)): Path<(i64, String)>,
+    WebPath((id, decision)): WebPath<(i64, String)>,
     Form(form): Form<DecideForm>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;

@@ -35,9 +35,10 @@ fn redirect(htmx: bool, to: &'static str) -> Response {
     }
 }
 
-/// A plain-text 4xx from axum's own extractors (a path or query that does not parse)
-/// becomes the API's JSON error, keeping axum's explanation as the message.
-async fn json_rejection(response: Response) -> Response {
+/// A plain-text 4xx from axum's own extractors (a path, query or form that does not
+/// parse) becomes an [`AppError`] answer, keeping axum's explanation as the message:
+/// the API's JSON error, and for browser routes the input of [`render`]'s error page.
+async fn typed_rejection(response: Response) -> Response {
     let plain = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -51,6 +52,7 @@ async fn json_rejection(response: Response) -> Response {
     let detail = String::from_utf8_lossy(&bytes).trim().to_owned();
     let error = match status.as_u16() {
         404 => AppError::NotFound,
+        413 => AppError::PayloadTooLarge,
         422 => AppError::Unprocessable(detail),
         _ => AppError::BadRequest(detail),
     };
@@ -81,12 +83,12 @@ pub async fn early(path: &str, headers: &HeaderMap, error: AppError) -> Response
 /// Middleware rendering error pages for browser routes.
 pub async fn render(request: Request, next: Next) -> Response {
     if is_api(request.uri().path()) {
-        return json_rejection(next.run(request).await).await;
+        return typed_rejection(next.run(request).await).await;
     }
     let session = request.extensions().get::<Session>().cloned();
     let headers = request.headers().clone();
     let htmx = headers.contains_key("hx-request");
-    let response = next.run(request).await;
+    let response = typed_rejection(next.run(request).await).await;
     let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
         return response;
     };

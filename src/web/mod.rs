@@ -15,6 +15,7 @@ pub mod home;
 pub mod lang;
 pub mod layers;
 pub mod login;
+pub mod path;
 pub mod public;
 pub mod rate;
 pub mod users;

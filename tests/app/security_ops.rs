@@ -14,7 +14,8 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{EventStream, TestApp, new_client};
+use crate::helpers::{ADMIN_PASSWORD, EventStream, TestApp, csrf_in, location, new_client, set_cookies};
+use crate::on_both;
 
 /// What a raw connection saw: the bytes the server sent, and when it closed the
 /// connection (`None`: still open when we stopped waiting).
@@ -205,4 +206,95 @@ async fn a_read_only_sqlite_file_or_data_folder_is_named_in_the_start_up_error()
     assert!(err.contains(&folder.display().to_string()) && err.contains("read-only"), "{err}");
     // Let the temporary folder be removed.
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The `name=value` part of the `Set-Cookie` named `name`, and the whole header.
+fn cookie_named(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    set_cookies(r.headers()).into_iter().find(|c| c.starts_with(&format!("{name}="))).map(|c| {
+        let pair = c.split(';').next().unwrap_or_default().to_owned();
+        (pair, c)
+    })
+}
+
+/// Posts the language switch from a fresh anonymous browser, carrying its session
+/// cookie by hand (a cookie store would not send a `Secure` cookie over plain HTTP).
+async fn switch_language(app: &TestApp, referer: &str) -> reqwest::Response {
+    let client = new_client();
+    let login = reqwest::Client::new().get(app.url("/login")).send().await.unwrap();
+    let (session, _) = cookie_named(&login, "centralita_session").unwrap();
+    let token = csrf_in(&login.text().await.unwrap());
+    client
+        .post(app.url("/lang"))
+        .header("cookie", session)
+        .header("referer", referer)
+        .form(&[("lang", "en"), ("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_cookie_is_secure_behind_tls() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.secure_cookies = true).await;
+    let r = switch_language(&app, &app.url("/login")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, cookie) = cookie_named(&r, "centralita_lang").expect("language cookie set");
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    app.finish().await;
+
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    let r = switch_language(&app, &app.url("/login")).await;
+    let (_, cookie) = cookie_named(&r, "centralita_lang").expect("language cookie set");
+    assert!(!cookie.contains("Secure"), "plain HTTP keeps it usable: {cookie}");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_switch_redirects_only_to_plain_local_paths() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await;
+    let base = app.url("");
+    for (referer, expected) in [
+        (format!("{base}/calls?page=2"), "/calls?page=2"),
+        (format!("{base}/\\evil.example"), "/"),
+        (format!("{base}/\\/evil.example"), "/"),
+        (format!("{base}//evil.example"), "/"),
+        (format!("{base}/login\\..\\x"), "/"),
+        (format!("{base}/\t/evil.example"), "/"),
+        ("https://evil.example".to_owned(), "/"),
+    ] {
+        let r = switch_language(&app, &referer).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{referer:?}");
+        assert_eq!(location(&r), expected, "{referer:?}");
+    }
+    app.finish().await;
+}
+
+on_both!(unparseable_ids_in_page_paths_get_the_not_found_page_in_the_users_language);
+
+async fn unparseable_ids_in_page_paths_get_the_not_found_page_in_the_users_language(app: &TestApp) {
+    let (_, password) = app.ready_user("ana", "agent").await;
+    let english = app.browser();
+    english.login("ana", &password).await;
+    let spanish = app.browser();
+    spanish.login("admin", ADMIN_PASSWORD).await;
+    for path in ["/calls/abc", "/users/1x", "/emails/xyz", "/calls/1x/live", "/emails/abc/html"] {
+        for (browser, text) in
+            [(&english, "We could not find what you are looking for."), (&spanish, "No encontramos lo que buscas.")]
+        {
+            let r = browser.get(path).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+            assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+            let html = r.text().await.unwrap();
+            assert!(html.contains(text), "{path}: {html}");
+        }
+    }
+    // Other extractor refusals on pages are pages too, not axum's plain text.
+    let r = english.get("/c/%FF%FE").await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    // The API keeps its JSON answer.
+    let token = app.admin_token().await;
+    let r = new_client().get(app.url("/api/v1/users/1x")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
 }
