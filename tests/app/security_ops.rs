@@ -138,16 +138,19 @@ async fn build_error(database_url: String, dir: &std::path::Path) -> String {
     }
 }
 
-/// A local port nothing listens on.
-async fn closed_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
+/// A local port that refuses connections for as long as the socket is kept: bound (so
+/// no other test's server can take the port meanwhile) but not listening.
+fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_postgres_fails_fast_naming_host_port_and_cause_but_not_the_password() {
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port().await;
+    let (_bound, port) = refusing_port();
     let url = format!("postgres://centralita:pw-S3cret-xyz@127.0.0.1:{port}/centralita");
     let started = Instant::now();
     let err = build_error(url.clone(), dir.path()).await;
