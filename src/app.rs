@@ -1,6 +1,5 @@
 //! Building and running the application: state, router, background tasks, shutdown.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -301,8 +300,8 @@ impl Application {
         tasks.push(tokio::spawn(crate::calls::recovery::watch(self.state.clone())));
         let mailer = self.state.0.mailer.clone();
         let delivery = tokio::spawn(mailer.clone().run());
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let header_read_timeout = self.state.config().header_read_timeout;
+        let result = crate::server::serve(self.listener, self.router, header_read_timeout, shutdown).await;
         // Turns already under way finish and store their reply.
         self.state.turns().drain(Duration::from_secs(30)).await;
         // The email being sent finishes (bounded by its own cut-off); the outbox keeps

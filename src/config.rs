@@ -75,6 +75,12 @@ pub struct Config {
     pub login: LoginPolicy,
     /// Largest accepted request body in bytes (`CENTRALITA_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// Time a client has to send a whole request head, on a new connection or an idle
+    /// kept-alive one (`CENTRALITA_HEADER_READ_TIMEOUT_SECONDS`).
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request body, counted from when the request
+    /// head arrived (`CENTRALITA_BODY_READ_TIMEOUT_SECONDS`).
+    pub body_read_timeout: Duration,
     /// Log output format (`CENTRALITA_LOG_FORMAT`: `text` or `json`).
     pub log_json: bool,
     /// The remote model, when `CENTRALITA_LLM_BASE_URL` is set; the built-in engine otherwise.
@@ -367,6 +373,14 @@ impl Config {
                 lockout: Duration::from_secs(bounded(&var, "CENTRALITA_LOGIN_LOCKOUT_SECONDS", 900, 1, 86_400 * 7)?),
             },
             max_body_bytes: bounded(&var, "CENTRALITA_MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)? as usize,
+            header_read_timeout: Duration::from_secs(bounded(
+                &var,
+                "CENTRALITA_HEADER_READ_TIMEOUT_SECONDS",
+                10,
+                1,
+                600,
+            )?),
+            body_read_timeout: Duration::from_secs(bounded(&var, "CENTRALITA_BODY_READ_TIMEOUT_SECONDS", 30, 1, 3600)?),
             events_poll: Duration::from_millis(bounded(&var, "CENTRALITA_EVENTS_POLL_MS", 2000, 50, 3_600_000)?),
             stream_recheck: Duration::from_secs(bounded(&var, "CENTRALITA_STREAM_RECHECK_SECONDS", 30, 1, 3600)?),
             log_json,
@@ -438,6 +452,8 @@ mod tests {
         assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://./data/centralita.db");
         assert_eq!(c.login.max_failures, 5);
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.body_read_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -452,6 +468,8 @@ mod tests {
             ("CENTRALITA_MAIL_FROM", "not an address"),
             ("CENTRALITA_MAIL_MAX_ATTEMPTS", "0"),
             ("CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS", "0"),
+            ("CENTRALITA_HEADER_READ_TIMEOUT_SECONDS", "0"),
+            ("CENTRALITA_BODY_READ_TIMEOUT_SECONDS", "ten"),
         ] {
             let err = with(&[(name, value)]).unwrap_err();
             assert_eq!(err.var, name);

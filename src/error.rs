@@ -56,6 +56,9 @@ pub enum AppError {
     /// The body is larger than allowed.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The body did not arrive within `CENTRALITA_BODY_READ_TIMEOUT_SECONDS`.
+    #[error("request timeout")]
+    RequestTimeout,
     /// The body is not JSON (or not the declared content type).
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -112,6 +115,7 @@ impl AppError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error.bad_request"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "error.invalid_body"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "error.payload_too_large"),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout", "error.request_timeout"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "error.unsupported_media_type")
             }

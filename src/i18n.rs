@@ -308,6 +308,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("error.conflict", "La acción no es posible en el estado actual", "That is not possible in the current state"),
     ("error.payload_too_large", "La petición es demasiado grande.", "The request is too large."),
     (
+        "error.request_timeout",
+        "La petición ha tardado demasiado en llegar. Inténtalo de nuevo.",
+        "The request took too long to arrive. Please try again.",
+    ),
+    (
         "error.unsupported_media_type",
         "Envía el cuerpo como JSON (Content-Type: application/json).",
         "Send the body as JSON (Content-Type: application/json).",

@@ -19,5 +19,6 @@ pub mod mail;
 pub mod metrics;
 pub mod ops;
 pub mod seed;
+pub mod server;
 pub mod users;
 pub mod web;

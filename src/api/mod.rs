@@ -11,8 +11,9 @@ pub mod events;
 pub mod users;
 
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 
@@ -53,6 +54,19 @@ async fn not_found() -> AppError {
     AppError::NotFound
 }
 
+/// True when reading the body failed because the body deadline passed (the
+/// `RequestBodyDeadlineLayer` in `web::layers`), found anywhere in the error's causes.
+fn body_timed_out(rejection: &BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(err) = cause {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
 /// `Json<T>` whose rejections are [`AppError`]s with a message a person can act on.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
@@ -70,7 +84,11 @@ where
             Err(JsonRejection::JsonDataError(e)) => Err(AppError::Unprocessable(e.body_text())),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(AppError::BadRequest(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
-            Err(JsonRejection::BytesRejection(_)) => Err(AppError::PayloadTooLarge),
+            Err(JsonRejection::BytesRejection(e)) if body_timed_out(&e) => Err(AppError::RequestTimeout),
+            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::PayloadTooLarge)
+            }
+            Err(JsonRejection::BytesRejection(e)) => Err(AppError::BadRequest(e.body_text())),
             Err(other) => Err(AppError::BadRequest(other.body_text())),
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{Connection, PgConnection, PgPool, SqlitePool};
 
 pub use types::{Money, Timestamp};
 
@@ -90,8 +90,19 @@ impl Backend {
     }
 }
 
+/// How long the first connection to PostgreSQL may take before start-up gives up: a
+/// wrong host or a stopped server should be reported at once, with its cause, rather
+/// than as the pool's "timed out" after it has retried for its whole acquire timeout.
+const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The first bytes of every SQLite 3 database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
 impl Db {
     /// Connects to `url`, creating the SQLite file (and its folder) when missing.
+    ///
+    /// Errors say what to fix: the PostgreSQL host and port (never the password) and
+    /// why the connection failed, or the SQLite path and what is wrong with it.
     #[tracing::instrument(skip_all, fields(backend))]
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let backend = Backend::from_url(url)
@@ -99,31 +110,47 @@ impl Db {
         tracing::Span::current().record("backend", tracing::field::debug(backend));
         match backend {
             Backend::Sqlite => {
-                let options = SqliteConnectOptions::from_str(url)?
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a usable SQLite URL: {e}"))?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10));
-                if let Some(parent) = options.get_filename().parent()
-                    && !parent.as_os_str().is_empty()
-                {
-                    std::fs::create_dir_all(parent)?;
-                }
+                let path = options.get_filename().to_owned();
+                check_sqlite_path(&path)?;
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
-                    .await?;
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {}: {e}", path.display()))?;
                 Ok(Self::Sqlite(pool))
             }
             Backend::Postgres => {
-                let options = PgConnectOptions::from_str(url)?;
+                // sqlx's own message for a malformed URL does not repeat the URL.
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a usable PostgreSQL URL: {e}"))?;
+                let target = format!("{}:{}", options.get_host(), options.get_port());
+                match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+                    Err(_) => anyhow::bail!(
+                        "cannot connect to PostgreSQL at {target} (DATABASE_URL): no answer within {} s; \
+                         check the host, the port and any firewall",
+                        FIRST_CONNECT_TIMEOUT.as_secs()
+                    ),
+                    Ok(Err(e)) => {
+                        anyhow::bail!("cannot connect to PostgreSQL at {target} (DATABASE_URL): {}", cause(&e))
+                    }
+                    Ok(Ok(first)) => {
+                        let _ = first.close().await;
+                    }
+                }
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
-                    .await?;
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {target} (DATABASE_URL): {e}"))?;
                 Ok(Self::Postgres(pool))
             }
         }
@@ -175,6 +202,80 @@ impl Db {
             .map(|r| r.rows_affected()))?;
         Ok(self.setting(key).await?.unwrap_or_else(|| value.to_owned()))
     }
+}
+
+/// The reason a connection failed, as an operator would put it ("connection refused",
+/// "password authentication failed for user ..."). sqlx's messages never include the
+/// password.
+fn cause(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused: nothing listens on that port (is PostgreSQL running there?)".to_owned()
+            }
+            _ => io.to_string(),
+        },
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Checks what SQLite would otherwise report as a bare "unable to open database file"
+/// or "file is not a database", naming the path: the data folder must be a writable
+/// folder, and an existing database file must be writable and be a SQLite database.
+///
+/// Permission bits are checked as well as an actual open, because a process running
+/// as root may write to a file marked read-only, which is never what the operator
+/// meant.
+fn check_sqlite_path(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return Ok(());
+    }
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| {
+            anyhow::anyhow!("cannot create the data folder {} for the SQLite database: {e}", folder.display())
+        })?;
+        let meta = std::fs::metadata(folder)
+            .map_err(|e| anyhow::anyhow!("cannot read the data folder {}: {e}", folder.display()))?;
+        if !meta.is_dir() {
+            anyhow::bail!("the data folder {} is not a folder", folder.display());
+        }
+        if meta.permissions().readonly() {
+            anyhow::bail!(
+                "the data folder {} is read-only: SQLite needs to create its journal files there; \
+                 make it writable for the user running Centralita",
+                folder.display()
+            );
+        }
+    }
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => anyhow::bail!("cannot read the SQLite database {}: {e}", path.display()),
+    };
+    if meta.permissions().readonly() {
+        anyhow::bail!(
+            "the SQLite database {} is read-only: make it writable for the user running Centralita",
+            path.display()
+        );
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {} for writing: {e}", path.display()))?;
+    let mut header = Vec::with_capacity(SQLITE_HEADER.len());
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, SQLITE_HEADER.len() as u64), &mut header)
+        .map_err(|e| anyhow::anyhow!("cannot read the SQLite database {}: {e}", path.display()))?;
+    // An empty file is what SQLite itself leaves before the first write: fine.
+    if !header.is_empty() && header != SQLITE_HEADER {
+        anyhow::bail!(
+            "{} is not a SQLite database (the file is corrupt or of another kind); \
+             restore it from a backup or point DATABASE_URL elsewhere",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// True when `err` is a unique-constraint violation (on either backend).

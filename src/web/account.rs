@@ -104,7 +104,8 @@ pub async fn lang_post(
         .and_then(same_origin_path)
         .unwrap_or_else(|| "/".to_owned());
     let mut response = Redirect::to(&back).into_response();
-    let cookie = format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly", lang::COOKIE, lang.code());
+    let secure = if state.config().secure_cookies { "; Secure" } else { "" };
+    let cookie = format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}", lang::COOKIE, lang.code());
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -112,9 +113,37 @@ pub async fn lang_post(
 }
 
 /// The path (and query) of a referer URL, only when it is a plain local path: no
-/// open redirect to another site.
+/// open redirect to another site. Browsers read `/\evil.com` as `//evil.com` (the
+/// URL standard treats `\` as `/` in http URLs) and drop tabs and line breaks before
+/// parsing, so any backslash or control character disqualifies the path.
 fn same_origin_path(referer: &str) -> Option<String> {
     let rest = referer.split_once("://").map(|(_, r)| r)?;
     let path = &rest[rest.find('/')?..];
-    (path.starts_with('/') && !path.starts_with("//")).then(|| path.to_owned())
+    let plain = !path.starts_with("//") && !path.chars().any(|c| c == '\\' || c.is_control());
+    plain.then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin_path;
+
+    #[test]
+    fn only_plain_local_paths_are_redirect_targets() {
+        let ok = |r: &str| same_origin_path(r);
+        assert_eq!(ok("http://localhost:8080/calls?page=2").as_deref(), Some("/calls?page=2"));
+        assert_eq!(ok("https://centralita.example/").as_deref(), Some("/"));
+        for bad in [
+            "http://localhost//evil.com",
+            "http://localhost/\\evil.com",
+            "http://localhost/\\/evil.com",
+            "http://localhost/calls\\..\\x",
+            "http://localhost/\t/evil.com",
+            "http://localhost/\n/evil.com",
+            "http://localhost/x\u{7f}",
+            "not a url",
+            "http://localhost",
+        ] {
+            assert_eq!(ok(bad), None, "{bad:?}");
+        }
+    }
 }

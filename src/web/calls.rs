@@ -6,11 +6,12 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::path::WebPath;
 use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
@@ -191,7 +192,7 @@ pub async fn call_get(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<CallPage> {
     require_ready(&auth)?;
     let after = state.bus().latest_id().await?;
@@ -204,7 +205,7 @@ pub async fn call_live_get(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<CallLivePartial> {
     require_ready(&auth)?;
     let v = view(&state, &auth, id, None).await?;
@@ -216,7 +217,7 @@ pub async fn call_controls_get(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<CallControlsPartial> {
     require_ready(&auth)?;
     let v = view(&state, &auth, id, None).await?;
@@ -261,7 +262,7 @@ pub async fn takeover_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
@@ -274,7 +275,7 @@ pub async fn handback_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
@@ -294,7 +295,7 @@ pub async fn reply_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
     Form(form): Form<ReplyForm>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
@@ -317,7 +318,7 @@ pub async fn close_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
     Form(form): Form<CloseForm>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
@@ -370,7 +371,7 @@ pub async fn decide_post(
     State(state): State<AppState>,
     auth: WebAuth,
     ClientIp(ip): ClientIp,
-    Path((id, decision)): Path<(i64, String)>,
+    WebPath((id, decision)): WebPath<(i64, String)>,
     Form(form): Form<DecideForm>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;

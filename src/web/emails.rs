@@ -10,11 +10,12 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::path::WebPath;
 use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
@@ -348,14 +349,18 @@ pub async fn email_get(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<DetailPage> {
     ready_agent(&auth)?;
     detail(&state, &auth, &headers, id, None).await
 }
 
 /// `GET /emails/{id}/html`: the stored HTML part, for the page's frame.
-pub async fn email_html_get(State(state): State<AppState>, auth: WebAuth, Path(id): Path<i64>) -> AppResult<Response> {
+pub async fn email_html_get(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    WebPath(id): WebPath<i64>,
+) -> AppResult<Response> {
     ready_agent(&auth)?;
     Ok(email_html(mail::bodies(state.db(), id).await?.0))
 }
@@ -366,7 +371,7 @@ pub async fn action_post(
     auth: WebAuth,
     headers: HeaderMap,
     ClientIp(ip): ClientIp,
-    Path((id, action)): Path<(i64, String)>,
+    WebPath((id, action)): WebPath<(i64, String)>,
 ) -> AppResult<Response> {
     let cap = ready_agent(&auth)?;
     match compose::act(&state, &cap, id, &action, ip).await {

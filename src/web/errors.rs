@@ -4,14 +4,14 @@
 
 use askama::Template;
 use axum::extract::Request;
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::lang;
 use crate::error::{AppError, ErrorInfo};
-use crate::i18n::Tr;
+use crate::i18n::{Lang, Tr};
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -35,9 +35,10 @@ fn redirect(htmx: bool, to: &'static str) -> Response {
     }
 }
 
-/// A plain-text 4xx from axum's own extractors (a path or query that does not parse)
-/// becomes the API's JSON error, keeping axum's explanation as the message.
-async fn json_rejection(response: Response) -> Response {
+/// A plain-text 4xx from axum's own extractors (a path, query or form that does not
+/// parse) becomes an [`AppError`] answer, keeping axum's explanation as the message:
+/// the API's JSON error, and for browser routes the input of [`render`]'s error page.
+async fn typed_rejection(response: Response) -> Response {
     let plain = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -51,6 +52,7 @@ async fn json_rejection(response: Response) -> Response {
     let detail = String::from_utf8_lossy(&bytes).trim().to_owned();
     let error = match status.as_u16() {
         404 => AppError::NotFound,
+        413 => AppError::PayloadTooLarge,
         422 => AppError::Unprocessable(detail),
         _ => AppError::BadRequest(detail),
     };
@@ -59,15 +61,34 @@ async fn json_rejection(response: Response) -> Response {
     out
 }
 
+/// The localized error page, or `None` when the template fails (the caller keeps its
+/// JSON answer then).
+fn page(status: StatusCode, message_key: &'static str, lang: Lang) -> Option<Response> {
+    let page = ErrorPage { tr: Tr(lang), message_key, status: status.as_u16() };
+    page.render().ok().map(|html| (status, Html(html)).into_response())
+}
+
+/// The answer to an error found by a middleware outside the session layer (before the
+/// request reaches [`render`]): JSON for the API, the error page for browsers, in the
+/// language the request's cookie or `Accept-Language` asks for.
+pub async fn early(path: &str, headers: &HeaderMap, error: AppError) -> Response {
+    let (status, _, message_key) = error.parts();
+    if is_api(path) {
+        return error.into_response();
+    }
+    let lang = lang::resolve(headers, None).await;
+    page(status, message_key, lang).unwrap_or_else(|| error.into_response())
+}
+
 /// Middleware rendering error pages for browser routes.
 pub async fn render(request: Request, next: Next) -> Response {
     if is_api(request.uri().path()) {
-        return json_rejection(next.run(request).await).await;
+        return typed_rejection(next.run(request).await).await;
     }
     let session = request.extensions().get::<Session>().cloned();
     let headers = request.headers().clone();
     let htmx = headers.contains_key("hx-request");
-    let response = next.run(request).await;
+    let response = typed_rejection(next.run(request).await).await;
     let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
         return response;
     };
@@ -77,11 +98,9 @@ pub async fn render(request: Request, next: Next) -> Response {
         _ => {}
     }
     let status = response.status();
-    let tr = Tr(lang::resolve(&headers, session.as_ref()).await);
-    let page = ErrorPage { tr, message_key: info.message_key, status: status.as_u16() };
-    let mut out = match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => return response,
+    let lang = lang::resolve(&headers, session.as_ref()).await;
+    let Some(mut out) = page(status, info.message_key, lang) else {
+        return response;
     };
     if let Some(v) = response.headers().get(header::RETRY_AFTER) {
         out.headers_mut().insert(header::RETRY_AFTER, v.clone());

@@ -1,5 +1,5 @@
 //! Middleware shared by every route: request ids, tracing, security headers, body
-//! limits and panic containment.
+//! limits and timeouts, and panic containment.
 
 use axum::Router;
 use axum::body::Body;
@@ -9,9 +9,11 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::error::AppError;
 
 /// Content Security Policy: no inline script or style, nothing from other origins,
 /// no framing. One constant, asserted by the tests.
@@ -65,11 +67,34 @@ async fn security_headers(secure: bool, request: Request, next: Next) -> Respons
     response
 }
 
+/// Refuses a request whose declared `Content-Length` is over the limit before any of
+/// its body is read. hyper sends `100 Continue` only when the body is first read, so a
+/// client that asks first (`Expect: 100-continue`) gets 413 instead of an invitation
+/// to upload; everyone else is cut off before the upload fills a buffer. Bodies
+/// without a declared length are still capped by `DefaultBodyLimit` while reading.
+async fn refuse_declared_oversize(limit: u64, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return super::errors::early(request.uri().path(), request.headers(), AppError::PayloadTooLarge).await;
+    }
+    next.run(request).await
+}
+
 /// Wraps the whole router in the common stack (outermost last).
 pub fn apply<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Config) -> Router<S> {
     let secure = config.secure_cookies;
+    let limit = config.max_body_bytes as u64;
     router
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn(move |req: Request, next: Next| refuse_declared_oversize(limit, req, next)))
+        // A hard deadline for the whole body (not an idle timeout, which a client
+        // sending a byte now and then would never trip). Only the request body: event
+        // streams are long-lived responses and must not be cut.
+        .layer(RequestBodyDeadlineLayer::new(config.body_read_timeout))
         .layer(middleware::from_fn(move |req: Request, next: Next| security_headers(secure, req, next)))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))

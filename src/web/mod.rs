@@ -16,6 +16,7 @@ pub mod keepalive;
 pub mod lang;
 pub mod layers;
 pub mod login;
+pub mod path;
 pub mod public;
 pub mod rate;
 pub mod users;

@@ -4,11 +4,12 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::path::WebPath;
 use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
@@ -182,7 +183,7 @@ pub async fn user_get(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
     Query(q): Query<DetailQuery>,
 ) -> AppResult<UserDetailPage> {
     admin(&auth)?;
@@ -238,7 +239,7 @@ pub async fn user_role_post(
     auth: WebAuth,
     headers: HeaderMap,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
     Form(form): Form<RoleForm>,
 ) -> AppResult<Response> {
     admin(&auth)?;
@@ -253,7 +254,7 @@ pub async fn user_disable_post(
     auth: WebAuth,
     headers: HeaderMap,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<Response> {
     apply(&state, &auth, &headers, id, UserChange { disabled: Some(true), ..UserChange::default() }, ip).await
 }
@@ -264,7 +265,7 @@ pub async fn user_enable_post(
     auth: WebAuth,
     headers: HeaderMap,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
 ) -> AppResult<Response> {
     apply(&state, &auth, &headers, id, UserChange { disabled: Some(false), ..UserChange::default() }, ip).await
 }
@@ -282,7 +283,7 @@ pub async fn user_password_post(
     auth: WebAuth,
     headers: HeaderMap,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    WebPath(id): WebPath<i64>,
     Form(form): Form<ResetForm>,
 ) -> AppResult<Response> {
     admin(&auth)?;

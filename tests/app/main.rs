@@ -23,6 +23,7 @@ mod ops;
 mod recovery;
 mod roles;
 mod security;
+mod security_ops;
 mod smtp;
 mod storage;
 mod users_admin;

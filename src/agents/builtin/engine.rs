@@ -68,18 +68,45 @@ fn tool_results(request: &ChatRequest) -> Vec<(String, Value)> {
 }
 
 /// An amount the customer mentions (`50`, `49,90`, `120.5`), as text with two decimals.
+///
+/// A number written in exponent notation (`1e5`, `2.5E-3`) is refused rather than read
+/// as its first digits ("I paid 1e5" is not 1.00): the engine leaves the amount for a
+/// person to ask about instead of filing a wrong one.
 fn amount_in(text: &str) -> Option<String> {
-    let mut current = String::new();
+    let chars: Vec<char> = text.chars().collect();
     let mut found = Vec::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_digit() || ((c == '.' || c == ',') && !current.is_empty()) {
-            current.push(c);
-        } else if !current.is_empty() {
-            found.push(current.trim_end_matches(['.', ',']).to_owned());
-            current.clear();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
         }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], '.' | ',')) {
+            i += 1;
+        }
+        let number: String = chars[start..i].iter().collect();
+        if let Some(after_exponent) = exponent_end(&chars, i) {
+            i = after_exponent;
+            continue;
+        }
+        found.push(number.trim_end_matches(['.', ',']).to_owned());
     }
     found.into_iter().find_map(|n| crate::db::Money::parse(&n)).map(|m| m.to_string())
+}
+
+/// When `chars[at..]` is the exponent of a number (`e5`, `E+05`, `e-3`), the index just
+/// after it.
+fn exponent_end(chars: &[char], at: usize) -> Option<usize> {
+    if !matches!(chars.get(at), Some('e' | 'E')) {
+        return None;
+    }
+    let mut i = at + 1;
+    if matches!(chars.get(i), Some('+' | '-')) {
+        i += 1;
+    }
+    let digits = chars.iter().skip(i).take_while(|c| c.is_ascii_digit()).count();
+    (digits > 0).then_some(i + digits)
 }
 
 fn method_in(normalized: &str) -> &'static str {
@@ -441,5 +468,31 @@ mod fuzz {
             let text = format!("{words} pagué {euros}{sep}{cents:02} euros");
             prop_assert_eq!(amount_in(&text), Some(format!("{euros}.{cents:02}")));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::amount_in;
+
+    #[test]
+    fn amounts_are_read_exactly() {
+        assert_eq!(amount_in("I paid 50 yesterday").as_deref(), Some("50.00"));
+        assert_eq!(amount_in("pagué 49,90 euros").as_deref(), Some("49.90"));
+        assert_eq!(amount_in("sent 120.5.").as_deref(), Some("120.50"));
+        assert_eq!(amount_in("50eur by card").as_deref(), Some("50.00"));
+        assert_eq!(amount_in("no amount here"), None);
+    }
+
+    #[test]
+    fn exponent_notation_is_refused_not_read_as_its_first_digits() {
+        for text in ["I paid 1e5", "I paid 1E5", "pagué 2.5e3 euros", "paid 1e+5", "paid 3,5E-2 today", "1e5"] {
+            assert_eq!(amount_in(text), None, "{text:?}");
+        }
+        // Another, plain amount in the same message is still found.
+        assert_eq!(amount_in("not 1e5 but 70").as_deref(), Some("70.00"));
+        // A word starting with e after a number is not an exponent.
+        assert_eq!(amount_in("paid 30 each").as_deref(), Some("30.00"));
+        assert_eq!(amount_in("paid 30euros").as_deref(), Some("30.00"));
     }
 }
