@@ -163,6 +163,19 @@ impl IntoResponse for AppError {
 /// Shorthand for handler results.
 pub type AppResult<T> = Result<T, AppError>;
 
+/// True when reading a request body failed because the body deadline passed (the
+/// `RequestBodyDeadlineLayer` in `web::layers`), found anywhere in the error's causes.
+pub fn is_body_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

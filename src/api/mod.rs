@@ -54,17 +54,9 @@ async fn not_found() -> AppError {
     AppError::NotFound
 }
 
-/// True when reading the body failed because the body deadline passed (the
-/// `RequestBodyDeadlineLayer` in `web::layers`), found anywhere in the error's causes.
+/// True when reading the body failed because the body deadline passed.
 fn body_timed_out(rejection: &BytesRejection) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
-    while let Some(err) = cause {
-        if err.is::<tower_http::timeout::TimeoutError>() {
-            return true;
-        }
-        cause = err.source();
-    }
-    false
+    crate::error::is_body_timeout(rejection)
 }
 
 /// `Json<T>` whose rejections are [`AppError`]s with a message a person can act on.

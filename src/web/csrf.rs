@@ -188,8 +188,10 @@ async fn guard_checked(state: &AppState, request: Request, next: Next) -> Respon
         None if is_form(request.headers()) => {
             let (parts, body) = request.into_parts();
             let limit = state.config().max_body_bytes;
-            let Ok(bytes) = to_bytes(body, limit).await else {
-                return AppError::PayloadTooLarge.into_response();
+            let bytes = match to_bytes(body, limit).await {
+                Ok(bytes) => bytes,
+                Err(err) if crate::error::is_body_timeout(&err) => return AppError::RequestTimeout.into_response(),
+                Err(_) => return AppError::PayloadTooLarge.into_response(),
             };
             let presented = form_urlencoded_value(&bytes, FIELD);
             (Request::from_parts(parts, Body::from(bytes)), presented)

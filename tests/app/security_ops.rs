@@ -79,6 +79,13 @@ Content-Length: 100\r\n\r\n{\"username\"";
     assert!(closed >= Duration::from_millis(900) && closed < Duration::from_secs(4), "closed after {closed:?}");
     assert!(seen.text.starts_with("HTTP/1.1 408"), "told why: {}", seen.text);
     assert!(seen.text.contains("request_timeout"), "{}", seen.text);
+    // A page form (read by the CSRF check) is told the same, as a page.
+    let request = b"POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+Cookie: centralita_csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\nContent-Length: 100\r\n\r\nusername=adm";
+    let seen = raw(&app, request, Duration::from_secs(8)).await;
+    assert!(seen.closed_after.is_some(), "the server must give up on an unfinished form");
+    assert!(seen.text.starts_with("HTTP/1.1 408"), "told why: {}", seen.text);
+    assert!(seen.text.contains("text/html"), "a page for browsers: {}", seen.text);
     app.finish().await;
 }
 
@@ -219,16 +226,17 @@ fn cookie_named(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
     })
 }
 
-/// Posts the language switch from a fresh anonymous browser, carrying its session
+/// Posts the language switch from a fresh anonymous browser, carrying its CSRF
 /// cookie by hand (a cookie store would not send a `Secure` cookie over plain HTTP).
 async fn switch_language(app: &TestApp, referer: &str) -> reqwest::Response {
     let client = new_client();
     let login = reqwest::Client::new().get(app.url("/login")).send().await.unwrap();
-    let (session, _) = cookie_named(&login, "centralita_session").unwrap();
+    // Anonymous pages store no session: the form's token goes with the CSRF nonce.
+    let (nonce, _) = cookie_named(&login, "centralita_csrf").unwrap();
     let token = csrf_in(&login.text().await.unwrap());
     client
         .post(app.url("/lang"))
-        .header("cookie", session)
+        .header("cookie", nonce)
         .header("referer", referer)
         .form(&[("lang", "en"), ("csrf_token", token.as_str())])
         .send()

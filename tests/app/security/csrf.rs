@@ -10,7 +10,7 @@ use crate::on_both;
 
 on_both!(tokens_only_work_with_their_own_cookie_or_session);
 
-fn login_form<'a>(token: &'a str) -> [(&'a str, &'a str); 3] {
+fn login_form(token: &str) -> [(&str, &str); 3] {
     [("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf_token", token)]
 }
 
