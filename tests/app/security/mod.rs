@@ -5,6 +5,7 @@ mod claims;
 mod csrf;
 mod escaping;
 mod impersonation;
+mod jwt;
 mod lockout;
 mod matrix;
 mod replay;
