@@ -177,29 +177,20 @@ impl Bus {
 
     /// Events stored after `after`, oldest first, at most `limit`.
     pub async fn since(&self, after: i64, limit: i64) -> AppResult<Vec<Event>> {
-        let rows: Vec<(i64, String, Option<i64>, String, Timestamp)> = with_db!(&self.db, pool => sqlx::query_as(
+        let rows: Vec<EventRow> = with_db!(&self.db, pool => sqlx::query_as(
             "SELECT id, kind, call_id, data, at FROM events WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after)
         .bind(limit)
         .fetch_all(pool)
         .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, kind, call_id, data, at)| Event {
-                id,
-                kind,
-                call_id,
-                at,
-                data: serde_json::from_str(&data).unwrap_or(Value::Null),
-            })
-            .collect())
+        Ok(to_events(rows))
     }
 
     /// One call's events stored after `after`, oldest first, at most `limit` (the
     /// `events_call_idx` index: a customer's replay never reads other calls' rows).
     pub async fn since_for_call(&self, call_id: i64, after: i64, limit: i64) -> AppResult<Vec<Event>> {
-        let rows: Vec<(i64, String, Option<i64>, String, Timestamp)> = with_db!(&self.db, pool => sqlx::query_as(
+        let rows: Vec<EventRow> = with_db!(&self.db, pool => sqlx::query_as(
             "SELECT id, kind, call_id, data, at FROM events WHERE call_id = $1 AND id > $2 ORDER BY call_id, id LIMIT $3",
         )
         .bind(call_id)
@@ -207,16 +198,7 @@ impl Bus {
         .bind(limit)
         .fetch_all(pool)
         .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, kind, call_id, data, at)| Event {
-                id,
-                kind,
-                call_id,
-                at,
-                data: serde_json::from_str(&data).unwrap_or(Value::Null),
-            })
-            .collect())
+        Ok(to_events(rows))
     }
 
     /// The newest event id (0 when there is none).
@@ -330,6 +312,21 @@ impl Bus {
         })
         .take_until(Box::pin(stopped)))
     }
+}
+
+/// An `events` row as read: id, kind, call, data (JSON text), time.
+type EventRow = (i64, String, Option<i64>, String, Timestamp);
+
+fn to_events(rows: Vec<EventRow>) -> Vec<Event> {
+    rows.into_iter()
+        .map(|(id, kind, call_id, data, at)| Event {
+            id,
+            kind,
+            call_id,
+            at,
+            data: serde_json::from_str(&data).unwrap_or(Value::Null),
+        })
+        .collect()
 }
 
 /// One item of a [`Bus::feed`].

@@ -9,7 +9,7 @@ use crate::on_both;
 
 on_both!(five_failures_lock_real_and_made_up_accounts_alike);
 
-async fn attempt(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+pub async fn attempt(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     new_client()
         .post(app.url("/api/v1/auth/login"))
         .json(&json!({"username": username, "password": password}))

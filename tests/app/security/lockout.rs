@@ -2,9 +2,8 @@
 //! atomic step taken before any password is checked.
 
 use reqwest::StatusCode;
-use serde_json::json;
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, new_client};
+use crate::helpers::{ADMIN_PASSWORD, TestApp};
 use crate::on_both;
 
 on_both!(
@@ -13,13 +12,7 @@ on_both!(
 );
 
 async fn attempt(app: &TestApp, username: &str, password: &str) -> StatusCode {
-    new_client()
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .status()
+    crate::lockout::attempt(app, username, password).await.status()
 }
 
 /// Sends `n` wrong passwords at once (one for each made-up password) and returns the
