@@ -90,9 +90,12 @@ pub struct PublicLimits {
     pub starts: crate::web::rate::Limiter,
     /// Customer messages per call: 20 per minute.
     pub messages: crate::web::rate::Limiter,
-    /// Customer live streams opened per client IP: 30 per minute (a page opens one,
-    /// and a browser reconnects after a few seconds when it drops).
+    /// Customer live streams opened per call: 30 per minute (a page opens one, and a
+    /// browser reconnects after a few seconds when it drops).
     pub streams: crate::web::rate::Limiter,
+    /// Customer live streams opened per client IP (or IPv6 /64): 120 per minute, so
+    /// an office or a carrier NAT with many customers is not one customer.
+    pub stream_ips: crate::web::rate::Limiter,
 }
 
 impl Default for PublicLimits {
@@ -101,6 +104,7 @@ impl Default for PublicLimits {
             starts: crate::web::rate::Limiter::new(10, Duration::from_secs(600)),
             messages: crate::web::rate::Limiter::new(20, Duration::from_secs(60)),
             streams: crate::web::rate::Limiter::new(30, Duration::from_secs(60)),
+            stream_ips: crate::web::rate::Limiter::new(120, Duration::from_secs(60)),
         }
     }
 }

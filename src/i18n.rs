@@ -692,6 +692,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "The text is too long (4000 characters at most).",
     ),
     ("field.customer_unknown", "No existe ese cliente.", "There is no such customer."),
+    (
+        "field.customer_unverified",
+        "Ese cliente se registró desde la página pública y no está verificado: indica su nombre, correo y teléfono para comprobarlo.",
+        "That customer was registered from the public page and is not verified: give their name, email and phone so they can be checked.",
+    ),
 ];
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ fn wants_stream(headers: &HeaderMap) -> bool {
 
 /// `POST /api/v1/calls/{id}/messages`: from the staff member holding the call, a human
 /// reply the customer sees live (201 `{"message_id"}`); from the staff member who
-/// opened an API-channel call, the customer's next turn as they relay it (recorded
+/// opened the call over the API, the customer's next turn as they relay it (recorded
 /// with them as its author). Anyone else gets 409: staff never write as a customer
 /// into a call they did not open. With `Accept: text/event-stream` the AI's reply streams as
 /// `delta` events and ends with `done` (the turn result) or `error`.

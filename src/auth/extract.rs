@@ -30,8 +30,8 @@ pub mod session_keys {
     pub const AUTH_AT: &str = "auth_at";
 }
 
-/// The client's IP: the socket peer, or the first `X-Forwarded-For` hop when
-/// `CENTRALITA_TRUST_PROXY` is on.
+/// The client's IP: the socket peer, or the last `X-Forwarded-For` hop (the one the
+/// proxy in front added) when `CENTRALITA_TRUST_PROXY` is on.
 #[derive(Clone, Debug)]
 pub struct ClientIp(pub Option<String>);
 
@@ -45,11 +45,15 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         if state.config().trust_proxy {
+            // The last hop is the one our proxy appended (the address it saw); the
+            // ones before it are whatever the client chose to send.
             let forwarded = parts
                 .headers
-                .get("x-forwarded-for")
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(',').next())
                 .map(str::trim)
                 .and_then(|v| v.parse::<std::net::IpAddr>().ok());
             if let Some(ip) = forwarded {
@@ -58,6 +62,20 @@ where
         }
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         Ok(Self(peer))
+    }
+}
+
+/// The key that counts a client for throttling and rate limits: the IPv4 address, or
+/// the /64 prefix of an IPv6 address (one subscriber usually holds a whole /64, so
+/// counting single IPv6 addresses would let a client rotate through billions).
+pub fn limit_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(|| ip.to_owned(), |v4| v4.to_string()),
+        _ => ip.to_owned(),
     }
 }
 
@@ -219,5 +237,19 @@ pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<
             session.flush().await?;
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::limit_key;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_prefix_and_ipv4_as_is() {
+        assert_eq!(limit_key("2001:db8:1:2::1"), limit_key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(limit_key("2001:db8:1:2::1"), limit_key("2001:db8:1:3::1"));
+        assert_eq!(limit_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(limit_key("::ffff:203.0.113.7"), "203.0.113.7", "IPv4-mapped is the IPv4 client");
+        assert_eq!(limit_key("unknown"), "unknown");
     }
 }

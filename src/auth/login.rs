@@ -36,6 +36,13 @@ pub async fn authenticate(
         throttle::Attempt::Allowed { .. } => throttle::reserve(db, &user_key, policy.max_failures, policy).await?,
         locked => locked,
     };
+    // Refused because the name is locked: no password was tried, so the address
+    // (an office behind one NAT, say) gets its reservation back.
+    if let (throttle::Attempt::Allowed { .. }, throttle::Attempt::Locked(_), Some(k)) =
+        (ip_attempt, user_attempt, &ip_key)
+    {
+        throttle::succeeded(db, k, policy.ip_max_failures).await?;
+    }
     let (user_locks, ip_locks) = match (user_attempt, ip_attempt) {
         (throttle::Attempt::Allowed { locks: u }, throttle::Attempt::Allowed { locks: i }) => (u, i),
         (throttle::Attempt::Locked(retry_after), _) | (_, throttle::Attempt::Locked(retry_after)) => {

@@ -22,7 +22,7 @@ pub fn user_key(username: &str) -> String {
 
 /// The throttle key for a client IP.
 pub fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    format!("ip:{}", super::extract::limit_key(ip))
 }
 
 /// What a reservation found.
@@ -85,10 +85,17 @@ pub async fn reset(db: &Db, key: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Gives back the reservation of a successful attempt on a shared key (the client
-/// IP): a success is not a failure, but it does not wipe the failures of others
-/// either, or one valid account would let an IP guess at every other one.
+/// Gives back the reservation of an attempt that checked no wrong password on a
+/// shared key (the client IP): a success is not a failure, but it does not wipe the
+/// failures of others either, or one valid account would let an IP guess at every
+/// other one. A key left with no failures is removed, so successes alone never keep
+/// an old streak alive.
 pub async fn succeeded(db: &Db, key: &str, max: i64) -> Result<(), sqlx::Error> {
+    with_db!(db, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1 AND failures <= 1")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
     with_db!(db, pool => sqlx::query(
         "UPDATE login_throttle SET failures = failures - 1, \
          locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END \

@@ -9,8 +9,14 @@
 pub mod actions;
 pub mod board;
 pub mod customer;
+pub mod identity;
 pub mod recovery;
 pub mod staff;
+
+pub use identity::{
+    CustomerInput, NewCustomer, check_customer, customer_identity, link_public_customer, resolve_customer,
+    store_customer,
+};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -21,10 +27,9 @@ use crate::agents::pipeline::Step;
 use crate::agents::tools::CallerScope;
 use crate::agents::{Action, Classification, Verdict};
 use crate::app::AppState;
-use crate::db::{Db, Money, Timestamp};
+use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::Kind;
-use crate::users::input::{EmailAddress, parse_full_name};
 use crate::{with_db, with_tx};
 
 /// How the customer reached us.
@@ -180,21 +185,6 @@ pub struct AgentRun {
     pub at: Timestamp,
 }
 
-/// Customer details given when a call starts.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerInput {
-    /// Name.
-    #[serde(default)]
-    pub name: String,
-    /// Email (the key: an existing customer with it is reused).
-    #[serde(default)]
-    pub email: String,
-    /// Phone.
-    #[serde(default)]
-    pub phone: Option<String>,
-}
-
 /// Longest customer message accepted (characters).
 pub const MAX_MESSAGE: usize = 4000;
 
@@ -212,155 +202,6 @@ pub fn parse_message(text: &str) -> AppResult<String> {
         return Err(AppError::Validation(FieldErrors::from([("message", "field.text_too_long")])));
     }
     Ok(t.to_owned())
-}
-
-/// A customer's details, checked.
-#[derive(Clone, Debug)]
-pub struct NewCustomer {
-    /// Name.
-    pub name: String,
-    /// Email address.
-    pub email: EmailAddress,
-    /// Phone, if given.
-    pub phone: Option<String>,
-}
-
-/// Checks the details given when a call starts.
-pub fn check_customer(input: &CustomerInput) -> AppResult<NewCustomer> {
-    let mut errors = FieldErrors::new();
-    let email = EmailAddress::parse(&input.email);
-    if email.is_none() {
-        errors.insert("customer.email", "field.email_invalid");
-    }
-    let name = parse_full_name(&input.name);
-    if name.is_none() {
-        errors.insert("customer.name", "field.full_name_invalid");
-    }
-    let phone = input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
-    // Separators alone ("-", "()") are not a number.
-    if phone.as_ref().is_some_and(|p| {
-        p.len() > 32 || !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) || digits(p).is_empty()
-    }) {
-        errors.insert("customer.phone", "field.phone_invalid");
-    }
-    match (email, name) {
-        (Some(email), Some(name)) if errors.is_empty() => Ok(NewCustomer { name, email, phone }),
-        _ => Err(AppError::Validation(errors)),
-    }
-}
-
-/// Finds the customer with this email or creates one (staff-started calls: staff
-/// vouch for who the caller is).
-///
-/// A record first made from the public page is only a visitor's claim. Staff using
-/// its email confirm it when they enter the same name and phone; otherwise their
-/// details replace the claim's (never the other way round) and the public calls that
-/// were linked through the claim are detached, so that whoever made the claim cannot
-/// see what is later done for the real customer.
-pub async fn store_customer(db: &Db, c: &NewCustomer) -> AppResult<i64> {
-    let (id, verified, name, phone): (i64, bool, String, Option<String>) = with_db!(db, pool => sqlx::query_as(
-        "INSERT INTO customers (name, email, phone, balance_cents, active, verified, created_at) VALUES ($1, $2, $3, $4, TRUE, TRUE, $5) \
-         ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id, verified, name, phone",
-    )
-    .bind(&c.name)
-    .bind(c.email.as_str())
-    .bind(&c.phone)
-    .bind(Money::from_cents(0))
-    .bind(Timestamp::now())
-    .fetch_one(pool)
-    .await)?;
-    if verified {
-        return Ok(id);
-    }
-    let same_phone = match (&c.phone, &phone) {
-        (Some(given), Some(claimed)) => digits(given).len() >= 6 && digits(given) == digits(claimed),
-        _ => false,
-    };
-    let same_name = name.trim().to_lowercase() == c.name.trim().to_lowercase();
-    let detach = !(same_phone && same_name);
-    with_tx!(db, tx => {
-        sqlx::query("UPDATE customers SET name = $2, phone = $3, verified = TRUE WHERE id = $1 AND verified = FALSE")
-            .bind(id)
-            .bind(&c.name)
-            .bind(&c.phone)
-            .execute(&mut *tx)
-            .await?;
-        if detach {
-            // The claim's calls keep what the visitor typed (contact name and email)
-            // and lose the link, like any public call that could not be verified.
-            sqlx::query("UPDATE calls SET customer_id = NULL WHERE customer_id = $1 AND access_hash IS NOT NULL")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok::<(), sqlx::Error>(())
-    })?;
-    Ok(id)
-}
-
-/// Creates an unverified customer record from what a public visitor typed.
-async fn store_claim(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
-    let id: Option<i64> = with_db!(db, pool => sqlx::query_scalar(
-        "INSERT INTO customers (name, email, phone, balance_cents, active, verified, created_at) VALUES ($1, $2, $3, $4, TRUE, FALSE, $5) \
-         ON CONFLICT (email) DO NOTHING RETURNING id",
-    )
-    .bind(&c.name)
-    .bind(c.email.as_str())
-    .bind(&c.phone)
-    .bind(Money::from_cents(0))
-    .bind(Timestamp::now())
-    .fetch_optional(pool)
-    .await)?;
-    Ok(id)
-}
-
-fn digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// The customer record a caller from the public page may act as. Typing someone's
-/// email must not open their account: a new address gets a new record, kept as an
-/// unverified claim; a known one links only when the phone number on file matches
-/// too. Otherwise the call runs unlinked (the AI can read no customer data) and staff
-/// see what was claimed.
-pub async fn link_public_customer(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
-    let known: Option<(i64, Option<String>)> = with_db!(db, pool => sqlx::query_as("SELECT id, phone FROM customers WHERE email = $1")
-        .bind(c.email.as_str())
-        .fetch_optional(pool)
-        .await)?;
-    match known {
-        // Two visitors racing with one new address: the loser runs unlinked.
-        None => store_claim(db, c).await,
-        Some((id, Some(on_file))) => {
-            let given = c.phone.as_deref().map(digits).unwrap_or_default();
-            Ok((given.len() >= 6 && given == digits(&on_file)).then_some(id))
-        }
-        Some(_) => Ok(None),
-    }
-}
-
-/// A customer's name and whether staff have confirmed who they are.
-pub async fn customer_identity(db: &Db, customer_id: i64) -> AppResult<Option<(String, bool)>> {
-    Ok(with_db!(db, pool => sqlx::query_as("SELECT name, verified FROM customers WHERE id = $1")
-        .bind(customer_id)
-        .fetch_optional(pool)
-        .await)?)
-}
-
-/// Finds or creates the customer for a new call.
-pub async fn resolve_customer(
-    db: &Db,
-    customer_id: Option<i64>,
-    input: Option<&CustomerInput>,
-) -> AppResult<Option<i64>> {
-    if let Some(id) = customer_id {
-        let exists: Option<i64> = with_db!(db, pool => sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(id).fetch_optional(pool).await)?;
-        return exists
-            .map(Some)
-            .ok_or_else(|| AppError::Validation(FieldErrors::from([("customer_id", "field.customer_unknown")])));
-    }
-    let Some(input) = input else { return Ok(None) };
-    store_customer(db, &check_customer(input)?).await.map(Some)
 }
 
 /// Opens a call. `access_hash` is the hash of the customer's private link token

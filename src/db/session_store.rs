@@ -45,29 +45,26 @@ fn user_id_of(record: &Record) -> Option<i64> {
 }
 
 impl DbSessionStore {
-    /// Writes `record`; an existing row with the same id is replaced only when
-    /// `overwrite` is set. Returns the rows written.
-    async fn write(&self, record: &Record, overwrite: bool) -> session_store::Result<u64> {
-        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let sql = match overwrite {
-            false => {
-                "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING"
-            }
-            true => {
-                "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at"
-            }
-        };
-        with_db!(&self.db, pool => sqlx::query(sql)
-            .bind(record.id.to_string())
-            .bind(user_id_of(record))
-            .bind(&data)
-            .bind(Timestamp::from(record.expiry_date))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(backend)
+    /// Inserts a new session; false when the id is taken.
+    async fn insert(&self, record: &Record) -> session_store::Result<bool> {
+        let data = encode(record)?;
+        let written = with_db!(&self.db, pool => sqlx::query(
+            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(record.id.to_string())
+        .bind(user_id_of(record))
+        .bind(&data)
+        .bind(Timestamp::from(record.expiry_date))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(backend)?;
+        Ok(written == 1)
     }
+}
+
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
 
 #[async_trait]
@@ -75,14 +72,29 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // Retry on the (astronomically unlikely) id collision instead of overwriting
         // someone else's session.
-        while self.write(record, false).await? != 1 {
+        while !self.insert(record).await? {
             record.id = Id::default();
         }
         Ok(())
     }
 
+    /// Updates an existing session only. A session deleted meanwhile (signed out in
+    /// another tab, ended by an admin, expired and swept) stays deleted: a request
+    /// that loaded it before must not write it back.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.write(record, true).await.map(|_| ())
+        let data = encode(record)?;
+        with_db!(&self.db, pool => sqlx::query(
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1",
+        )
+        .bind(record.id.to_string())
+        .bind(user_id_of(record))
+        .bind(&data)
+        .bind(Timestamp::from(record.expiry_date))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(backend)?;
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -32,6 +32,9 @@ use crate::error::AppError;
 const SESSION_KEY: &str = "csrf";
 /// Cookie holding an anonymous visitor's nonce.
 pub const COOKIE: &str = "centralita_csrf";
+/// The same behind HTTPS: the `__Host-` prefix makes browsers refuse it from a sibling
+/// subdomain or a plain-HTTP page, so nobody can plant a nonce of their choosing.
+pub const SECURE_COOKIE: &str = "__Host-centralita_csrf";
 /// Request header through which the guard hands an anonymous visitor's token to the
 /// page being drawn (any such header a client sends is removed first).
 const ANON_HEADER: &str = "x-centralita-anon-csrf";
@@ -74,9 +77,13 @@ fn signed(key: &[u8], nonce: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.config().secure_cookies { SECURE_COOKIE } else { COOKIE }
+}
+
 /// A nonce as we issue them (43 URL-safe characters); anything else is ignored.
-fn nonce_of(headers: &HeaderMap) -> Option<&str> {
-    cookie(headers, COOKIE)
+fn nonce_of<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
+    cookie(headers, cookie_name(state))
         .filter(|n| n.len() == 43 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
@@ -132,7 +139,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if path.starts_with("/api/") || path.starts_with("/static/") {
         return guard_checked(&state, request, next).await;
     }
-    let (nonce, fresh) = match nonce_of(request.headers()) {
+    let (nonce, fresh) = match nonce_of(&state, request.headers()) {
         Some(n) => (n.to_owned(), false),
         None => (random_token(), true),
     };
@@ -140,9 +147,17 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         request.headers_mut().insert(ANON_HEADER, v);
     }
     let mut response = guard_checked(&state, request, next).await;
-    if fresh {
+    // Only a page that may carry a form sets the nonce: a favicon's 404 or an event
+    // stream answered meanwhile must not replace the nonce the page's token signs.
+    let page = response.status().is_success()
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+    if fresh && page {
         let secure = if state.config().secure_cookies { "; Secure" } else { "" };
-        let c = format!("{COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Lax{secure}");
+        let c = format!("{}={nonce}; Path=/; HttpOnly; SameSite=Lax{secure}", cookie_name(&state));
         if let Ok(v) = HeaderValue::from_str(&c) {
             response.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -175,7 +190,7 @@ async fn guard_checked(state: &AppState, request: Request, next: Next) -> Respon
         Ok(Some(t)) => t,
         // No session token: an anonymous visitor, whose token signs their nonce. (A
         // signed-in session gets its own token at sign-in and never falls back.)
-        Ok(None) => match (session.get::<i64>(session_keys::USER_ID).await, nonce_of(headers)) {
+        Ok(None) => match (session.get::<i64>(session_keys::USER_ID).await, nonce_of(state, headers)) {
             (Ok(None), Some(nonce)) => signed(state.csrf_key(), nonce),
             (Err(err), _) => return AppError::from(err).into_response(),
             _ => return AppError::Csrf.into_response(),

@@ -40,11 +40,13 @@ async fn touch(state: &AppState, session: &Session) -> Result<(), tower_sessions
     if session.get::<i64>(session_keys::USER_ID).await?.is_none() {
         return Ok(());
     }
-    let seen = match session.get::<i64>(SEEN_AT).await? {
-        Some(t) => t,
-        None => session.get::<i64>(session_keys::AUTH_AT).await?.unwrap_or(0),
-    };
+    let auth_at = session.get::<i64>(session_keys::AUTH_AT).await?.unwrap_or(0);
     let now = Timestamp::now().unix_seconds();
+    // Past its absolute lifetime the sign-in is over: let the row expire.
+    if now - auth_at > state.config().session_max.as_secs() as i64 {
+        return Ok(());
+    }
+    let seen = session.get::<i64>(SEEN_AT).await?.unwrap_or(auth_at);
     let half = (state.config().session_idle.as_secs() / 2) as i64;
     if now - seen >= half {
         session.insert(SEEN_AT, now).await?;

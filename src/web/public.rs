@@ -25,7 +25,7 @@ use tower_sessions::Session;
 use super::{PageCtx, is_htmx, with_hx_redirect};
 use crate::app::AppState;
 use crate::audit::Entry;
-use crate::auth::extract::ClientIp;
+use crate::auth::extract::{ClientIp, limit_key};
 use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::{Item, Kind};
@@ -172,7 +172,7 @@ pub async fn start_post(
         }
     };
     // Counted once the form is valid: fixing a typo is not an attempt.
-    state.public_limits().starts.hit(ip.as_deref().unwrap_or("unknown"))?;
+    state.public_limits().starts.hit(&limit_key(ip.as_deref().unwrap_or("unknown")))?;
     let customer_id = calls::link_public_customer(state.db(), &customer).await?;
     let (token, hash) = customer::new_token();
     let call_id = calls::create(&state, Channel::Web, customer_id, None, Some(&hash), Some(&customer)).await?;
@@ -466,8 +466,10 @@ pub async fn events_get(
     Path(token): Path<String>,
     Query(q): Query<AfterQuery>,
 ) -> AppResult<Response> {
-    state.public_limits().streams.hit(ip.as_deref().unwrap_or("unknown"))?;
+    let limits = state.public_limits();
+    limits.stream_ips.hit(&limit_key(ip.as_deref().unwrap_or("unknown")))?;
     let call = customer::by_token(&state, &token).await?;
+    limits.streams.hit(&call.id.to_string())?;
     let after = crate::api::events::last_event_id(&headers).or(q.after());
     let call_id = call.id;
     let feed = state.bus_handle().feed(after, Some(call_id)).await?;

@@ -49,8 +49,9 @@ async fn behind_tls_cookies_are_secure_and_hsts_is_sent() {
     let app = TestApp::spawn(Backend::Sqlite, |c| c.secure_cookies = true).await;
     let r = new_client().get(app.url("/login")).send().await.unwrap();
     assert_security_headers(&r, true);
-    let csrf = set_cookies(r.headers()).into_iter().find(|c| c.starts_with("centralita_csrf=")).unwrap();
-    assert!(csrf.contains("Secure"), "{csrf}");
+    // Behind HTTPS the nonce cookie takes the `__Host-` prefix.
+    let csrf = set_cookies(r.headers()).into_iter().find(|c| c.starts_with("__Host-centralita_csrf=")).unwrap();
+    assert!(csrf.contains("Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"), "{csrf}");
     // A client over plain HTTP would not send Secure cookies back: sign in by hand.
     let nonce = csrf.split(';').next().unwrap().to_owned();
     let token = crate::helpers::csrf_in(&r.text().await.unwrap());

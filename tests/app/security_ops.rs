@@ -232,7 +232,8 @@ async fn switch_language(app: &TestApp, referer: &str) -> reqwest::Response {
     let client = new_client();
     let login = reqwest::Client::new().get(app.url("/login")).send().await.unwrap();
     // Anonymous pages store no session: the form's token goes with the CSRF nonce.
-    let (nonce, _) = cookie_named(&login, "centralita_csrf").unwrap();
+    let (nonce, _) =
+        cookie_named(&login, "__Host-centralita_csrf").or_else(|| cookie_named(&login, "centralita_csrf")).unwrap();
     let token = csrf_in(&login.text().await.unwrap());
     client
         .post(app.url("/lang"))

@@ -10,7 +10,11 @@ use crate::helpers::{TestApp, get_json, location};
 use crate::live::{call_id_of, token_for};
 use crate::on_both;
 
-on_both!(a_public_claim_does_not_become_the_real_customers_identity, staff_entering_the_same_details_confirm_a_claim);
+on_both!(
+    a_public_claim_does_not_become_the_real_customers_identity,
+    staff_entering_the_same_details_confirm_a_claim,
+    an_unverified_record_cannot_be_picked_by_id,
+);
 
 async fn record(app: &TestApp, email: &str) -> (i64, String, Option<String>, bool) {
     let db = app.state.db();
@@ -50,13 +54,22 @@ async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestAp
     let body = json!({"customer": {"name": "Real Customer", "email": "real.customer@example.com", "phone": "+34 699 999 999"},
                       "channel": "api", "message": "Quiero abrir una incidencia: no puedo acceder a mi cuenta"});
     let staff_call = start_call(app, &agent, body).await["call_id"].as_i64().unwrap();
-    let (same_id, name, phone, verified) = record(app, "real.customer@example.com").await;
-    assert_eq!(same_id, id);
+    let (real_id, name, phone, verified) = record(app, "real.customer@example.com").await;
+    assert_ne!(real_id, id, "a fresh record: nothing the claim's calls filed lands on the real customer");
     assert_eq!(name, "Real Customer", "staff-entered name kept");
     assert_eq!(phone.as_deref(), Some("+34 699 999 999"), "staff-entered phone kept");
     assert!(verified);
     let detail = get_json(app.url(&format!("/api/v1/calls/{staff_call}")), &agent).await;
-    assert_eq!(detail["call"]["customer_id"], id);
+    assert_eq!(detail["call"]["customer_id"], real_id);
+    let db = app.state.db();
+    let (claim_email, active): (String, bool) = centralita::with_db!(db, pool => sqlx::query_as::<_, (String, bool)>(
+        "SELECT email, active FROM customers WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await)
+    .unwrap();
+    assert!(!active && claim_email != "real.customer@example.com", "the claim is retired: {claim_email}");
 
     // The claimant's call no longer reaches the record; a new call with the phone
     // they typed does not either.
@@ -68,6 +81,23 @@ async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestAp
     let detail = get_json(app.url(&format!("/api/v1/calls/{again}")), &agent).await;
     assert!(detail["call"]["customer_id"].is_null());
     assert!(!visitor.page(&link).await.contains("Real Customer"));
+}
+
+async fn an_unverified_record_cannot_be_picked_by_id(app: &TestApp) {
+    let agent = token_for(app, "alba", "agent").await;
+    let (visitor, link) = public_call(app, "Alguien", "someone@example.com", "600 000 111").await;
+    call_id_of(app, &visitor, &link).await;
+    let (id, _, _, _) = record(app, "someone@example.com").await;
+    let r = crate::helpers::new_client()
+        .post(app.url("/api/v1/calls"))
+        .bearer_auth(&agent)
+        .json(&json!({"customer_id": id, "message": "Hola"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["fields"]["customer_id"].as_str().unwrap().contains("not verified"), "{body}");
 }
 
 async fn staff_entering_the_same_details_confirm_a_claim(app: &TestApp) {

@@ -8,7 +8,22 @@ use reqwest::StatusCode;
 use crate::helpers::{ADMIN_PASSWORD, TestApp, csrf_in, new_client};
 use crate::on_both;
 
-on_both!(tokens_only_work_with_their_own_cookie_or_session);
+on_both!(tokens_only_work_with_their_own_cookie_or_session, only_pages_issue_the_nonce);
+
+async fn only_pages_issue_the_nonce(app: &TestApp) {
+    let b = app.browser();
+    let token = b.csrf("/login").await;
+    // What a browser fetches next without the cookie jar's help must not replace the
+    // nonce the form's token signs: a fresh client's 404, asset or probe gets none.
+    for path in ["/favicon.ico", "/static/app.css", "/health", "/nope"] {
+        let r = new_client().get(app.url(path)).send().await.unwrap();
+        let cookies = crate::helpers::set_cookies(r.headers());
+        assert!(!cookies.iter().any(|c| c.contains("centralita_csrf")), "{path}: {cookies:?}");
+    }
+    // And the browser's own 404 does not either: its form still works.
+    b.get("/favicon.ico").await;
+    assert_eq!(b.post_raw("/login", &login_form(&token)).await.status(), StatusCode::SEE_OTHER);
+}
 
 fn login_form(token: &str) -> [(&str, &str); 3] {
     [("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf_token", token)]
@@ -61,7 +76,7 @@ async fn behind_https_a_plain_http_origin_is_cross_origin() {
     let r = new_client().get(app.url("/login")).send().await.unwrap();
     let nonce = crate::helpers::set_cookies(r.headers())
         .into_iter()
-        .find(|c| c.starts_with("centralita_csrf="))
+        .find(|c| c.starts_with("__Host-centralita_csrf="))
         .unwrap()
         .split(';')
         .next()

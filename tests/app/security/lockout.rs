@@ -50,3 +50,46 @@ async fn parallel_guesses_from_one_ip_cannot_outrun_the_ip_lock(app: &TestApp) {
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS));
     assert_eq!(attempt(app, "admin", ADMIN_PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_a_client_cannot_pick_its_own_throttle_key() {
+    let app = TestApp::spawn(centralita::db::Backend::Sqlite, |c| {
+        c.trust_proxy = true;
+        c.login.ip_max_failures = 3;
+    })
+    .await;
+    // The client varies what it sends first; the proxy appends the address it saw.
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let r = crate::helpers::new_client()
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("10.9.{i}.1, 203.0.113.7"))
+            .json(&serde_json::json!({"username": format!("sprayed-{i}"), "password": "guess-password"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status());
+    }
+    assert_eq!(&statuses[..3], &[StatusCode::UNAUTHORIZED; 3]);
+    assert_eq!(&statuses[3..], &[StatusCode::TOO_MANY_REQUESTS; 2], "one client, one key");
+    // Addresses of one IPv6 /64 share a key as well.
+    for i in 0..3 {
+        let r = crate::helpers::new_client()
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("2001:db8:1:2::{i:x}"))
+            .json(&serde_json::json!({"username": format!("v6-{i}"), "password": "guess-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = crate::helpers::new_client()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "2001:db8:1:2:ffff::9")
+        .json(&serde_json::json!({"username": "admin", "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.finish().await;
+}
