@@ -12,25 +12,7 @@ use crate::calls::{agent_token, customer, start_call};
 use crate::helpers::{TestApp, get_json, new_client};
 use crate::smtp::SmtpSink;
 
-/// Runs `async fn(Backend)` once on SQLite and once on PostgreSQL.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(centralita::db::Backend::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(centralita::db::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends!(
+crate::on_both_backends!(
     a_confirmed_summary_arrives_once_with_both_parts_escaped,
     staff_emails_are_validated_and_cannot_inject_headers,
     a_refused_address_fails_at_once_and_can_be_retried,
@@ -333,13 +315,13 @@ async fn an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none(ba
     app.finish().await;
 }
 
-on_both_backends!(a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unanswered_send);
+crate::on_both_backends!(a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unanswered_send);
 
 /// A child process killed when dropped (a failing test leaves no server behind).
-struct Running(std::process::Child);
+pub struct Running(pub std::process::Child);
 
 impl Running {
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -379,7 +361,7 @@ fn serve(dir: &std::path::Path, url: &str, port: u16, sink: &SmtpSink) -> Runnin
     Running(command(dir, url, port, sink, &[]).spawn().unwrap())
 }
 
-async fn wait_healthy(base: &str) {
+pub async fn wait_healthy(base: &str) {
     for _ in 0..300 {
         if let Ok(r) = new_client().get(format!("{base}/health")).send().await
             && r.status() == StatusCode::OK
@@ -476,7 +458,7 @@ async fn a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unansw
     }
 }
 
-on_both_backends!(a_graceful_stop_keeps_the_outbox_for_the_next_start);
+crate::on_both_backends!(a_graceful_stop_keeps_the_outbox_for_the_next_start);
 
 async fn a_graceful_stop_keeps_the_outbox_for_the_next_start(backend: Backend) {
     let mut sink = SmtpSink::new();

@@ -41,6 +41,26 @@ macro_rules! on_both {
     };
 }
 
+/// Runs an `async fn(Backend)` once on SQLite and once on PostgreSQL (for tests that
+/// start the app themselves, the real binary for instance).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(centralita::db::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(centralita::db::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
 /// A fresh database of the given backend: its URL and, for PostgreSQL, its name.
 pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> (String, Option<String>) {
     match backend {

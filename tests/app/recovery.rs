@@ -11,25 +11,10 @@ use reqwest::StatusCode;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, get_json};
 
-/// Runs `async fn(Backend)` once on SQLite and once on PostgreSQL.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(centralita::db::Backend::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(centralita::db::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends!(a_turn_cut_short_by_a_crash_goes_to_a_person_once, racing_nodes_hand_over_each_abandoned_call_once,);
+crate::on_both_backends!(
+    a_turn_cut_short_by_a_crash_goes_to_a_person_once,
+    racing_nodes_hand_over_each_abandoned_call_once,
+);
 
 /// The grace the recovering nodes use in these tests.
 const GRACE: Duration = Duration::from_secs(60);

@@ -2,6 +2,7 @@
 //! test that failed before its fix, beside the guarantees that already held.
 
 mod claims;
+mod crash;
 mod csrf;
 mod escaping;
 mod impersonation;
