@@ -80,9 +80,10 @@ impl Driver {
         self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
     }
 
-    /// Waits up to 5 s for an element matching `css`.
+    /// Waits up to 10 s for an element matching `css` (a loaded CI machine can take
+    /// several seconds for a swap that follows a turn or an email).
     pub async fn find(&self, css: &str) -> String {
-        for _ in 0..50 {
+        for _ in 0..100 {
             let v = self
                 .call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
                 .await;
