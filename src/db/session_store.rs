@@ -45,21 +45,19 @@ fn user_id_of(record: &Record) -> Option<i64> {
 }
 
 impl DbSessionStore {
-    /// Inserts a new session; false when the id is taken.
-    async fn insert(&self, record: &Record) -> session_store::Result<bool> {
+    /// Runs `sql` (`$1` id, `$2` user id, `$3` data, `$4` expiry) for `record`; returns
+    /// the rows written.
+    async fn write(&self, sql: &'static str, record: &Record) -> session_store::Result<u64> {
         let data = encode(record)?;
-        let written = with_db!(&self.db, pool => sqlx::query(
-            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(record.id.to_string())
-        .bind(user_id_of(record))
-        .bind(&data)
-        .bind(Timestamp::from(record.expiry_date))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(backend)?;
-        Ok(written == 1)
+        with_db!(&self.db, pool => sqlx::query(sql)
+            .bind(record.id.to_string())
+            .bind(user_id_of(record))
+            .bind(&data)
+            .bind(Timestamp::from(record.expiry_date))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(backend)
     }
 }
 
@@ -72,7 +70,9 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // Retry on the (astronomically unlikely) id collision instead of overwriting
         // someone else's session.
-        while !self.insert(record).await? {
+        let insert =
+            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
+        while self.write(insert, record).await? != 1 {
             record.id = Id::default();
         }
         Ok(())
@@ -82,19 +82,8 @@ impl SessionStore for DbSessionStore {
     /// another tab, ended by an admin, expired and swept) stays deleted: a request
     /// that loaded it before must not write it back.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = encode(record)?;
-        with_db!(&self.db, pool => sqlx::query(
-            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1",
-        )
-        .bind(record.id.to_string())
-        .bind(user_id_of(record))
-        .bind(&data)
-        .bind(Timestamp::from(record.expiry_date))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(backend)?;
-        Ok(())
+        let update = "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1";
+        self.write(update, record).await.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -333,11 +333,11 @@ impl Drop for Running {
     }
 }
 
-/// The real binary, serving on `port` with the outbox pointed at `sink`.
-fn command(dir: &std::path::Path, url: &str, port: u16, sink: &SmtpSink, args: &[&str]) -> std::process::Command {
+/// The real binary with a clean environment: the database, a data folder under
+/// `dir`, the listen port and the first admin's password.
+pub fn binary(dir: &std::path::Path, url: &str, port: u16) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_centralita"));
     command
-        .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -346,14 +346,22 @@ fn command(dir: &std::path::Path, url: &str, port: u16, sink: &SmtpSink, args: &
         .env("CENTRALITA_DATA_DIR", dir.join("data"))
         .env("CENTRALITA_ADDR", format!("127.0.0.1:{port}"))
         .env("CENTRALITA_ADMIN_PASSWORD", crate::helpers::ADMIN_PASSWORD)
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+/// The real binary, serving on `port` with the outbox pointed at `sink`.
+fn command(dir: &std::path::Path, url: &str, port: u16, sink: &SmtpSink, args: &[&str]) -> std::process::Command {
+    let mut command = binary(dir, url, port);
+    command
+        .args(args)
         .env("CENTRALITA_SMTP_HOST", "127.0.0.1")
         .env("CENTRALITA_SMTP_PORT", sink.port.to_string())
         .env("CENTRALITA_SMTP_TLS", "none")
         .env("CENTRALITA_MAIL_FROM", "Centralita <no-reply@centralita.test>")
         .env("CENTRALITA_SMTP_TIMEOUT_SECONDS", "2")
         .env("CENTRALITA_MAIL_RETRY_BASE_MS", "100")
-        .env("CENTRALITA_MAIL_POLL_MS", "100")
-        .stdout(std::process::Stdio::null());
+        .env("CENTRALITA_MAIL_POLL_MS", "100");
     command
 }
 

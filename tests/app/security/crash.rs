@@ -28,20 +28,11 @@ async fn unanswered(url: &str) -> i64 {
 }
 
 fn serve(dir: &std::path::Path, url: &str, port: u16, model: &str, extra: &[(&str, &str)]) -> Running {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_centralita"));
+    let mut command = crate::email::binary(dir, url, port);
     command
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "error")
-        .env("DATABASE_URL", url)
-        .env("CENTRALITA_DATA_DIR", dir.join("data"))
-        .env("CENTRALITA_ADDR", format!("127.0.0.1:{port}"))
-        .env("CENTRALITA_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("CENTRALITA_LLM_BASE_URL", model)
         .env("CENTRALITA_LLM_MODEL", "test-model")
-        .env("CENTRALITA_LLM_MAX_RETRIES", "0")
-        .stdout(std::process::Stdio::null());
+        .env("CENTRALITA_LLM_MAX_RETRIES", "0");
     for (k, v) in extra {
         command.env(k, v);
     }
