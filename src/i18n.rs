@@ -404,6 +404,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("calls.unlinked", "Sin vincular", "Not linked"),
     ("calls.claimed", "Dice ser", "Says they are"),
     ("calls.unverified", "sin verificar", "unverified"),
+    ("calls.verify_customer", "He comprobado su identidad", "I checked who they are"),
     ("calls.summary_consent", "Resumen por correo", "Emailed summary"),
     ("callops.take_over", "Atender", "Take over"),
     ("callops.hand_back", "Devolver a la IA", "Hand back to AI"),

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::ApiJson;
 use crate::app::AppState;
-use crate::auth::extract::{ApiAuth, ApiWorker};
+use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
 use crate::calls::staff::{self, Outcome};
 use crate::calls::{self, Channel, CustomerInput};
 use crate::error::{AppError, AppResult};
@@ -192,6 +192,19 @@ pub async fn close_post(
     let csat = staff::parse_csat(body.csat)?;
     let call = staff::close(&state, &cap, id, outcome, csat).await?;
     Ok(Json(json!({ "call": call })))
+}
+
+/// `POST /api/v1/calls/{id}/verify-customer`: the caller checked who the customer is;
+/// the call's unverified customer record becomes verified (409 when it is not a claim).
+pub async fn verify_customer_post(
+    State(state): State<AppState>,
+    ApiWorker(auth): ApiWorker,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Value>> {
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let call = staff::confirm_caller(&state, &cap, id, ip).await?;
+    Ok(Json(json!({"call_id": call.id, "customer_id": call.customer_id, "verified": true})))
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/takeover", post(calls::takeover_post))
         .route("/calls/{id}/handback", post(calls::handback_post))
         .route("/calls/{id}/close", post(calls::close_post))
+        .route("/calls/{id}/verify-customer", post(calls::verify_customer_post))
         .route("/pending-actions", get(actions::actions_get))
         .route("/pending-actions/{id}/approve", post(actions::approve_post))
         .route("/pending-actions/{id}/reject", post(actions::reject_post))

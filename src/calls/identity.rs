@@ -2,10 +2,12 @@
 //! link to. Staff vouch for the customers they enter; a visitor on the public page
 //! only claims an identity, which stays unverified until staff confirm it.
 
+use crate::audit::Entry;
+use crate::auth::AgentCap;
 use crate::db::{Db, Money, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::users::input::{EmailAddress, parse_full_name};
-use crate::{with_db, with_tx};
+use crate::{audit_insert, with_db, with_tx};
 
 /// Customer details given when a call starts.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -183,4 +185,29 @@ pub async fn resolve_customer(
     }
     let Some(input) = input else { return Ok(None) };
     store_customer(db, &check_customer(input)?).await.map(Some)
+}
+
+/// A staff member confirms that a visitor's claim is the customer (they checked who
+/// the caller is): the record becomes verified, in one transaction with the audit
+/// entry. 409 when it is not an open claim (already verified, or retired).
+pub async fn confirm_claim(db: &Db, cap: &AgentCap<'_>, customer_id: i64, ip: Option<String>) -> AppResult<()> {
+    let me = cap.actor();
+    let entry = Entry::new(Some(me.id), me.username.clone(), "customer.verify")
+        .target(format!("customer:{customer_id}"))
+        .ip(ip);
+    let changed = with_tx!(db, tx => {
+        let changed = sqlx::query("UPDATE customers SET verified = TRUE WHERE id = $1 AND verified = FALSE AND active = TRUE")
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            audit_insert!(&entry).execute(&mut *tx).await?;
+        }
+        Ok::<u64, sqlx::Error>(changed)
+    })?;
+    if changed == 0 {
+        return Err(AppError::Conflict("customer_not_a_claim"));
+    }
+    Ok(())
 }

@@ -225,3 +225,15 @@ pub async fn close(
     state.bus().emit(Kind::Closed, Some(call_id), data).await;
     Ok(closed)
 }
+
+/// Confirms the identity behind the call's unverified customer record (see
+/// [`super::identity::confirm_claim`]) and tells the call's pages.
+pub async fn confirm_caller(state: &AppState, cap: &AgentCap<'_>, call_id: i64, ip: Option<String>) -> AppResult<Call> {
+    let call = get(state.db(), call_id).await?;
+    let customer_id = call.customer_id.ok_or(AppError::Conflict("call_unlinked"))?;
+    super::identity::confirm_claim(state.db(), cap, customer_id, ip).await?;
+    let mut data = call_fields(&call);
+    data["customer_verified"] = json!(true);
+    state.bus().emit(Kind::CallUpdated, Some(call_id), data).await;
+    Ok(call)
+}

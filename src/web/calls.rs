@@ -270,6 +270,20 @@ pub async fn takeover_post(
     after_action(&state, &auth, &headers, id, result).await
 }
 
+/// `POST /calls/{id}/verify-customer`: the staff member checked who the caller is.
+pub async fn verify_customer_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    WebPath(id): WebPath<i64>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let result = staff::confirm_caller(&state, &cap, id, ip).await.map(|_| ());
+    after_action(&state, &auth, &headers, id, result).await
+}
+
 /// `POST /calls/{id}/handback`.
 pub async fn handback_post(
     State(state): State<AppState>,

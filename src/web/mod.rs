@@ -119,6 +119,7 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/handback", post(calls::handback_post))
         .route("/calls/{id}/reply", post(calls::reply_post))
         .route("/calls/{id}/close", post(calls::close_post))
+        .route("/calls/{id}/verify-customer", post(calls::verify_customer_post))
         .route("/actions", get(calls::actions_get))
         .route("/actions/{id}/{decision}", post(calls::decide_post))
         .route("/emails", get(emails::emails_get).post(emails::emails_post))

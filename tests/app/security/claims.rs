@@ -14,6 +14,7 @@ on_both!(
     a_public_claim_does_not_become_the_real_customers_identity,
     staff_entering_the_same_details_confirm_a_claim,
     an_unverified_record_cannot_be_picked_by_id,
+    staff_confirm_a_claim_from_the_call_page,
 );
 
 async fn record(app: &TestApp, email: &str) -> (i64, String, Option<String>, bool) {
@@ -111,4 +112,24 @@ async fn staff_entering_the_same_details_confirm_a_claim(app: &TestApp) {
     assert!(verified, "same name and phone: the claim is confirmed");
     let detail = get_json(app.url(&format!("/api/v1/calls/{first}")), &agent).await;
     assert_eq!(detail["call"]["customer_id"], id, "and the customer's own call stays linked");
+}
+
+async fn staff_confirm_a_claim_from_the_call_page(app: &TestApp) {
+    let (visitor, link) = public_call(app, "Rosa Vidal", "rosa@example.com", "611 222 333").await;
+    let call = call_id_of(app, &visitor, &link).await;
+    let staff = app.browser();
+    staff.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let page = staff.page(&format!("/calls/{call}")).await;
+    assert!(page.contains("id=\"verify-customer\""), "an unverified caller can be confirmed from the call page");
+    let r = staff.post(&format!("/calls/{call}/verify-customer"), &format!("/calls/{call}"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, _, _, verified) = record(app, "rosa@example.com").await;
+    assert!(verified);
+    assert!(!staff.page(&format!("/calls/{call}")).await.contains("id=\"verify-customer\""));
+    assert!(app.audit_actions().await.contains(&"customer.verify".to_owned()));
+    // Confirming again (or an unlinked call) is a clear conflict over the API.
+    let agent = token_for(app, "alba", "agent").await;
+    let url = app.url(&format!("/api/v1/calls/{call}/verify-customer"));
+    let r = crate::helpers::new_client().post(url).bearer_auth(&agent).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
 }
