@@ -42,7 +42,6 @@ pub async fn calls_post(
     ApiWorker(auth): ApiWorker,
     ApiJson(body): ApiJson<CreateCall>,
 ) -> AppResult<Response> {
-    auth.principal.agent().ok_or(AppError::Forbidden)?;
     let text = calls::parse_message(&body.message)?;
     let customer_id = calls::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
     let call_id = calls::create(&state, body.channel, customer_id, Some(auth.user.id), None, None).await?;

@@ -11,7 +11,7 @@ pub mod events;
 pub mod users;
 
 use axum::Router;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -55,11 +55,6 @@ async fn not_found() -> AppError {
     AppError::NotFound
 }
 
-/// True when reading the body failed because the body deadline passed.
-fn body_timed_out(rejection: &BytesRejection) -> bool {
-    crate::error::is_body_timeout(rejection)
-}
-
 /// `Json<T>` whose rejections are [`AppError`]s with a message a person can act on.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
@@ -77,7 +72,7 @@ where
             Err(JsonRejection::JsonDataError(e)) => Err(AppError::Unprocessable(e.body_text())),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(AppError::BadRequest(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
-            Err(JsonRejection::BytesRejection(e)) if body_timed_out(&e) => Err(AppError::RequestTimeout),
+            Err(JsonRejection::BytesRejection(e)) if crate::error::is_body_timeout(&e) => Err(AppError::RequestTimeout),
             Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(AppError::PayloadTooLarge)
             }

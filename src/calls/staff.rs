@@ -63,16 +63,24 @@ async fn user_name(db: &Db, id: i64) -> AppResult<String> {
 
 /// Why a conditional update on a call matched nothing, as the right error.
 async fn refusal(db: &Db, call_id: i64, me: i64) -> AppError {
-    let Ok(now) = get(db, call_id).await else { return AppError::NotFound };
-    if !now.is_open() {
+    match get(db, call_id).await {
+        Ok(now) => not_allowed(db, &now, me, "call_state_changed").await,
+        Err(_) => AppError::NotFound,
+    }
+}
+
+/// Why `me` may not act on `call`: it ended, someone else holds it (with their name),
+/// or else `otherwise`.
+async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: &'static str) -> AppError {
+    if !call.is_open() {
         return AppError::Conflict("call_closed");
     }
-    match now.assigned_to {
+    match call.assigned_to {
         Some(holder) if holder != me => match user_name(db, holder).await {
             Ok(name) => AppError::HeldBy(name),
             Err(err) => err,
         },
-        _ => AppError::Conflict("call_state_changed"),
+        _ => AppError::Conflict(otherwise),
     }
 }
 
@@ -136,14 +144,8 @@ pub async fn hand_back(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> Ap
 pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &str) -> AppResult<i64> {
     let me = cap.actor();
     let call = get(state.db(), call_id).await?;
-    if !call.is_open() {
-        return Err(AppError::Conflict("call_closed"));
-    }
     if call.status != "human" || call.assigned_to != Some(me.id) {
-        return Err(match call.assigned_to {
-            Some(holder) if holder != me.id => AppError::HeldBy(user_name(state.db(), holder).await?),
-            _ => AppError::Conflict("call_not_held"),
-        });
+        return Err(not_allowed(state.db(), &call, me.id, "call_not_held").await);
     }
     let text = super::parse_message(text)?;
     // Stored only if the caller still holds the call at this instant (a hand-back or
@@ -177,16 +179,10 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
 /// someone else's customer is refused with the same 409s as a takeover.
 pub async fn may_relay(state: &AppState, cap: &AgentCap<'_>, call: &Call) -> AppResult<()> {
     let me = cap.actor();
-    if !call.is_open() {
-        return Err(AppError::Conflict("call_closed"));
-    }
-    if call.created_by == Some(me.id) {
+    if call.is_open() && call.created_by == Some(me.id) {
         return Ok(());
     }
-    Err(match call.assigned_to {
-        Some(holder) if holder != me.id => AppError::HeldBy(user_name(state.db(), holder).await?),
-        _ => AppError::Conflict("call_not_held"),
-    })
+    Err(not_allowed(state.db(), call, me.id, "call_not_held").await)
 }
 
 /// Ends a call with an outcome (and optionally the rating the customer gave on the
