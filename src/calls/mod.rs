@@ -260,13 +260,6 @@ pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
         .await)?)
 }
 
-/// A customer's name.
-pub async fn customer_name(db: &Db, customer_id: i64) -> AppResult<Option<String>> {
-    Ok(
-        with_db!(db, pool => sqlx::query_scalar("SELECT name FROM customers WHERE id = $1").bind(customer_id).fetch_optional(pool).await)?,
-    )
-}
-
 /// A call's agent steps, oldest first.
 pub async fn runs(db: &Db, call_id: i64) -> AppResult<Vec<AgentRun>> {
     Ok(with_db!(db, pool => sqlx::query_as(
