@@ -2,14 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::ApiJson;
 use crate::app::AppState;
 use crate::audit::{self, Entry};
-use crate::auth::extract::{ACCESS_COOKIE, ApiAuth, ClientIp, REFRESH_COOKIE, cookie};
+use crate::auth::extract::{self, ACCESS_COOKIE, ApiAuth, ClientIp, CookieScope, REFRESH_COOKIE, cookie};
 use crate::auth::login::authenticate;
 use crate::auth::tokens;
 use crate::error::{AppError, AppResult};
@@ -24,11 +24,8 @@ pub struct LoginRequest {
 }
 
 fn set_cookie(response: &mut Response, name: &str, value: &str, path: &str, max_age: u64, secure: bool) {
-    let secure = if secure { "; Secure" } else { "" };
-    let text = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
-    if let Ok(v) = HeaderValue::from_str(&text) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    let scope = CookieScope { path, max_age: Some(max_age), same_site: "Strict", secure };
+    extract::set_cookie(response.headers_mut(), name, value, scope);
 }
 
 fn with_token_cookies(state: &AppState, pair: &tokens::TokenPair) -> Response {

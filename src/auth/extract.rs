@@ -79,6 +79,29 @@ pub fn limit_key(ip: &str) -> String {
     }
 }
 
+/// How a cookie Centralita sets is scoped (every one is `HttpOnly`).
+#[derive(Clone, Copy, Debug)]
+pub struct CookieScope<'a> {
+    /// `Path`.
+    pub path: &'a str,
+    /// `Max-Age` in seconds; `None` for a cookie that ends with the browser session.
+    pub max_age: Option<u64>,
+    /// `SameSite`: `Strict` or `Lax`.
+    pub same_site: &'static str,
+    /// `Secure`, when users reach the app over HTTPS.
+    pub secure: bool,
+}
+
+/// Appends a `Set-Cookie` for `name=value` with `scope`.
+pub fn set_cookie(headers: &mut HeaderMap, name: &str, value: &str, scope: CookieScope<'_>) {
+    let max_age = scope.max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+    let secure = if scope.secure { "; Secure" } else { "" };
+    let text = format!("{name}={value}; Path={}{max_age}; HttpOnly; SameSite={}{secure}", scope.path, scope.same_site);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&text) {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
 /// A cookie value by name.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -4,14 +4,14 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{PageCtx, lang};
 use crate::app::AppState;
-use crate::auth::extract::{ClientIp, WebAuth, session_keys, session_user};
+use crate::auth::extract::{ClientIp, CookieScope, WebAuth, session_keys, session_user, set_cookie};
 use crate::error::{AppResult, FieldErrors};
 use crate::i18n::Lang;
 use crate::users;
@@ -104,11 +104,9 @@ pub async fn lang_post(
         .and_then(same_origin_path)
         .unwrap_or_else(|| "/".to_owned());
     let mut response = Redirect::to(&back).into_response();
-    let secure = if state.config().secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}", lang::COOKIE, lang.code());
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    let scope =
+        CookieScope { path: "/", max_age: Some(31_536_000), same_site: "Lax", secure: state.config().secure_cookies };
+    set_cookie(response.headers_mut(), lang::COOKIE, lang.code(), scope);
     Ok(response)
 }
 

@@ -26,7 +26,7 @@ use rand::RngCore;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::auth::extract::{cookie, session_keys};
+use crate::auth::extract::{CookieScope, cookie, session_keys, set_cookie};
 use crate::error::AppError;
 
 const SESSION_KEY: &str = "csrf";
@@ -156,11 +156,8 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/html"));
     if fresh && page {
-        let secure = if state.config().secure_cookies { "; Secure" } else { "" };
-        let c = format!("{}={nonce}; Path=/; HttpOnly; SameSite=Lax{secure}", cookie_name(&state));
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+        let scope = CookieScope { path: "/", max_age: None, same_site: "Lax", secure: state.config().secure_cookies };
+        set_cookie(response.headers_mut(), cookie_name(&state), &nonce, scope);
     }
     response
 }
