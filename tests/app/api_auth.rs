@@ -165,15 +165,7 @@ async fn disabled_user_loses_web_session_and_tokens_immediately(app: &TestApp) {
     let pair = app.api_login("luis", &pw).await;
     let access = pair["access_token"].as_str().unwrap();
 
-    let admin = app.admin_token().await;
-    let r = new_client()
-        .patch(app.url(&format!("/api/v1/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({"disabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    app.set_disabled(id, true).await;
 
     assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER, "web session ended");
     assert_eq!(
@@ -192,13 +184,7 @@ async fn disabled_user_loses_web_session_and_tokens_immediately(app: &TestApp) {
     assert!(actions.contains(&"user.disable".to_owned()));
 
     // Enabling again lets them back in.
-    new_client()
-        .patch(app.url(&format!("/api/v1/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({"disabled": false}))
-        .send()
-        .await
-        .unwrap();
+    app.set_disabled(id, false).await;
     app.api_login("luis", &pw).await;
 }
 

@@ -369,6 +369,17 @@ fn serve(dir: &std::path::Path, url: &str, port: u16, sink: &SmtpSink) -> Runnin
     Running(command(dir, url, port, sink, &[]).spawn().unwrap())
 }
 
+/// An admin access token from the app at `base` (a binary started by the test).
+pub async fn admin_token_at(base: &str) -> String {
+    let r = new_client()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+}
+
 pub async fn wait_healthy(base: &str) {
     for _ in 0..300 {
         if let Ok(r) = new_client().get(format!("{base}/health")).send().await
@@ -394,13 +405,7 @@ async fn a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unansw
     let base = format!("http://127.0.0.1:{port}");
     let mut first = serve(dir.path(), &url, port, &sink);
     wait_healthy(&base).await;
-    let r = new_client()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": crate::helpers::ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let token = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let token = admin_token_at(&base).await;
     let c = new_client();
     let mut ids = Vec::new();
     for n in 0..5 {

@@ -230,6 +230,18 @@ impl TestApp {
         (user, final_pw)
     }
 
+    /// Disables (or enables) a user over the API as admin.
+    pub async fn set_disabled(&self, id: i64, disabled: bool) {
+        let r = new_client()
+            .patch(self.url(&format!("/api/v1/users/{id}")))
+            .bearer_auth(self.admin_token().await)
+            .json(&json!({"disabled": disabled}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "disable user {id}");
+    }
+
     /// Audit actions recorded so far, oldest first.
     pub async fn audit_actions(&self) -> Vec<String> {
         let rows = centralita::audit::list(self.state.db(), None, 1000).await.unwrap();

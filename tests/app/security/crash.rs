@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use centralita::db::Backend;
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::email::{Running, wait_healthy};
-use crate::helpers::{ADMIN_PASSWORD, new_client};
+use crate::email::{Running, admin_token_at, wait_healthy};
+use crate::helpers::new_client;
 
 crate::on_both_backends!(a_node_killed_mid_turn_leaves_no_call_unanswered);
 
@@ -54,16 +54,7 @@ async fn a_node_killed_mid_turn_leaves_no_call_unanswered(backend: Backend) {
     let base = format!("http://127.0.0.1:{port}");
     let mut first = serve(dir.path(), &url, port, &model_url, &[]);
     wait_healthy(&base).await;
-    let login: Value = new_client()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let token = admin_token_at(&base).await;
     // Twenty calls started at once; their first turns wait for the model.
     for n in 0..20 {
         let (base, token) = (base.clone(), token.clone());

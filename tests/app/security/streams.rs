@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, new_client};
-use crate::live::{post_json, token_for};
+use crate::live::post_json;
 
 /// Reads the stream until it ends; panics if it is still open after `limit`.
 async fn ends_within(r: reqwest::Response, limit: Duration) {
@@ -37,23 +37,10 @@ fn quick(c: &mut centralita::config::Config) {
 
 async fn streams_end_when_the_user_is_disabled_or_signs_out(backend: Backend) {
     let app = TestApp::spawn(backend, quick).await;
-    let token = token_for(&app, "leaver", "agent").await;
+    let (user, pw) = app.ready_user("leaver", "agent").await;
+    let token = app.api_login("leaver", &pw).await["access_token"].as_str().unwrap().to_owned();
     let stream = open(new_client().get(app.url("/api/v1/events")).bearer_auth(&token)).await;
-    // Still open while valid.
-    let admin = app.admin_token().await;
-    let user = crate::helpers::get_json(app.url("/api/v1/users"), &admin).await;
-    let id = user.as_array().or(user["users"].as_array()).unwrap().iter().find(|u| u["username"] == "leaver").unwrap()
-        ["id"]
-        .as_i64()
-        .unwrap();
-    let r = new_client()
-        .patch(app.url(&format!("/api/v1/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({"disabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    app.set_disabled(user["id"].as_i64().unwrap(), true).await;
     ends_within(stream, Duration::from_secs(5)).await;
 
     // A browser's page stream ends when that browser signs out.
