@@ -191,8 +191,14 @@ pub const MAX_MESSAGE: usize = 4000;
 /// Checks a customer message; returns it without control characters (newlines stay)
 /// and trimmed. Checked after cleaning, so a message of control characters alone is
 /// refused as empty instead of stored empty.
+///
+/// Invisible characters that make text read differently from what it says go too:
+/// bidirectional overrides and isolates (U+202A–202E, U+2066–2069, U+200E/F; the
+/// "Trojan Source" trick) and zero-width spaces (U+200B, U+FEFF). Joiners
+/// (U+200C/D) stay: emoji and several scripts need them.
 pub fn parse_message(text: &str) -> AppResult<String> {
-    let cleaned: String = text.chars().filter(|c| !c.is_control() || *c == '\n').collect();
+    let cleaned: String =
+        text.chars().filter(|c| (!c.is_control() || *c == '\n') && !is_deceptive_format(*c)).collect();
     let t = cleaned.trim();
     let n = t.chars().count();
     if n == 0 {
@@ -202,6 +208,10 @@ pub fn parse_message(text: &str) -> AppResult<String> {
         return Err(AppError::Validation(FieldErrors::from([("message", "field.text_too_long")])));
     }
     Ok(t.to_owned())
+}
+
+fn is_deceptive_format(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Opens a call. `access_hash` is the hash of the customer's private link token

@@ -26,7 +26,7 @@ fn config() -> ProptestConfig {
 fn hostile_text() -> impl Strategy<Value = String> {
     let c = prop_oneof![
         4 => any::<char>(),
-        2 => prop::sample::select(vec!['\0', '\u{1}', '\u{7f}', '\u{85}', '\u{9b}', '\r', '\n', '\t', ' ', '\u{a0}', '\u{2028}', '\u{feff}']),
+        2 => prop::sample::select(vec!['\0', '\u{1}', '\u{7f}', '\u{85}', '\u{9b}', '\r', '\n', '\t', ' ', '\u{a0}', '\u{2028}', '\u{feff}', '\u{202e}', '\u{2066}', '\u{200b}', '\u{200d}']),
         1 => prop::sample::select(vec!['&', '=', '+', '%', '"', '\\', '<', '>', '@', '.', ',', '-', '(', ')', '{', '}', '[', ']', ':']),
     ];
     prop::collection::vec(c, 0..48).prop_map(String::from_iter)
@@ -211,6 +211,7 @@ proptest! {
             Ok(m) => {
                 prop_assert!(!m.is_empty() && m.chars().count() <= calls::MAX_MESSAGE);
                 prop_assert!(m.chars().all(|c| !c.is_control() || c == '\n'), "control character kept: {m:?}");
+                prop_assert!(!m.chars().any(|c| matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')), "invisible character kept: {m:?}");
                 prop_assert_eq!(m.trim(), m.as_str());
                 // Cleaning is done once and for all.
                 prop_assert_eq!(calls::parse_message(&m).ok(), Some(m.clone()));
@@ -308,6 +309,16 @@ fn fuzz_a_message_of_control_characters_only_is_refused_like_an_empty_one() {
     assert!(required_error(calls::parse_message("\u{0}\u{1}\u{7}\u{1b}\u{7f}")));
     assert!(required_error(calls::parse_message(" \r\n\t\u{85} ")));
     assert_eq!(calls::parse_message(" \u{0}hola\u{7}\r\n").ok().as_deref(), Some("hola"));
+}
+
+#[test]
+fn fuzz_direction_overrides_and_zero_width_spaces_are_removed_from_messages() {
+    // "Trojan source": the override makes the text display as something else.
+    assert_eq!(calls::parse_message("pay \u{202e}00.001\u{202c} now").ok().as_deref(), Some("pay 00.001 now"));
+    assert_eq!(calls::parse_message("ho\u{200b}la\u{2066}\u{2069}").ok().as_deref(), Some("hola"));
+    assert!(required_error(calls::parse_message("\u{202e}\u{200b}\u{feff}")));
+    // Joiners stay: emoji sequences need them.
+    assert_eq!(calls::parse_message("👩\u{200d}💻").ok().as_deref(), Some("👩\u{200d}💻"));
 }
 
 /// A migrated SQLite database with one customer and a call of theirs, for the tools.
