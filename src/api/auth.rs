@@ -125,8 +125,14 @@ pub async fn password_post(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<PasswordRequest>,
 ) -> AppResult<StatusCode> {
-    let errors =
-        users::check_password_change(state.db(), &auth.user, &body.current_password, &body.new_password).await?;
+    let errors = users::check_password_change(
+        state.db(),
+        &auth.user,
+        &body.current_password,
+        &body.new_password,
+        &state.config().login,
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }

@@ -5,7 +5,7 @@ pub mod input;
 use serde::Serialize;
 
 use crate::audit::Entry;
-use crate::auth::{AdminCap, Principal, Role, password};
+use crate::auth::{AdminCap, Principal, Role, password, throttle};
 use crate::db::{Db, Timestamp, is_unique_violation};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
@@ -351,13 +351,29 @@ pub async fn set_own_password(
 
 /// Checks a self-service password change: the current password must match and the new
 /// one must follow the rules and differ. Returns the problems per field (empty = ok).
-pub async fn check_password_change(db: &Db, user: &User, current: &str, new: &str) -> AppResult<FieldErrors> {
+///
+/// Each check of the current password counts against the account's sign-in lock (the
+/// same counter as the login form): a stolen token or an unattended browser cannot
+/// be used to guess the password at full speed.
+pub async fn check_password_change(
+    db: &Db,
+    user: &User,
+    current: &str,
+    new: &str,
+    policy: &crate::config::LoginPolicy,
+) -> AppResult<FieldErrors> {
+    let key = throttle::user_key(&user.username);
+    if let throttle::Attempt::Locked(retry_after) = throttle::reserve(db, &key, policy.max_failures, policy).await? {
+        return Err(AppError::TooManyAttempts { retry_after });
+    }
     let mut errors = FieldErrors::new();
     let current_ok = match find_for_login(db, &user.username).await? {
         Some((_, hash)) => password::verify(current, &hash).await?,
         None => false,
     };
-    if !current_ok {
+    if current_ok {
+        throttle::reset(db, &key).await?;
+    } else {
         errors.insert("current_password", "field.password_wrong");
     }
     if let Err(key) = password::check_strength(new) {

@@ -59,8 +59,14 @@ pub async fn password_post(
     ClientIp(ip): ClientIp,
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
-    let mut errors =
-        users::check_password_change(state.db(), &auth.user, &form.current_password, &form.new_password).await?;
+    let mut errors = users::check_password_change(
+        state.db(),
+        &auth.user,
+        &form.current_password,
+        &form.new_password,
+        &state.config().login,
+    )
+    .await?;
     if form.new_password != form.confirm_password {
         errors.insert("confirm_password", "field.password_mismatch");
     }

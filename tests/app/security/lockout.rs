@@ -8,7 +8,8 @@ use crate::on_both;
 
 on_both!(
     fifty_parallel_guesses_check_at_most_the_limit_then_lock,
-    parallel_guesses_from_one_ip_cannot_outrun_the_ip_lock
+    parallel_guesses_from_one_ip_cannot_outrun_the_ip_lock,
+    guessing_the_current_password_counts_against_the_sign_in_lock,
 );
 
 async fn attempt(app: &TestApp, username: &str, password: &str) -> StatusCode {
@@ -92,4 +93,30 @@ async fn behind_a_proxy_a_client_cannot_pick_its_own_throttle_key() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     app.finish().await;
+}
+
+async fn guessing_the_current_password_counts_against_the_sign_in_lock(app: &TestApp) {
+    let (_, pw) = app.ready_user("holder", "agent").await;
+    let token = app.api_login("holder", &pw).await["access_token"].as_str().unwrap().to_owned();
+    let change = |current: String| {
+        let token = token.clone();
+        async move {
+            crate::helpers::new_client()
+                .post(app.url("/api/v1/me/password"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"current_password": current, "new_password": "a-brand-new-password"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Parallel guesses through a stolen token: at most the limit are checked.
+    let guesses = futures_util::future::join_all((0..20).map(|i| change(format!("guess-{i}")))).await;
+    let checked = guesses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert!(checked <= 5, "{checked} guesses checked: {guesses:?}");
+    assert!(guesses.contains(&StatusCode::TOO_MANY_REQUESTS));
+    // The account is locked for sign-in too, and the right password waits as well.
+    assert_eq!(change(pw.clone()).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(attempt(app, "holder", &pw).await, StatusCode::TOO_MANY_REQUESTS);
 }
