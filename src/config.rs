@@ -222,7 +222,9 @@ pub struct AgentLimits {
     pub max_tool_rounds: u32,
     /// Tokens a model may generate per request (`CENTRALITA_AGENT_MAX_TOKENS`).
     pub max_tokens: u32,
-    /// Wall-clock budget for the whole turn (`CENTRALITA_AGENT_TURN_BUDGET_SECONDS`).
+    /// Wall-clock budget for the customer-service step of a turn
+    /// (`CENTRALITA_AGENT_TURN_BUDGET_SECONDS`); routing and supervisor are bounded by
+    /// the model timeout and retries instead.
     pub turn_budget: Duration,
 }
 
@@ -231,11 +233,22 @@ pub struct AgentLimits {
 #[derive(Clone, Debug)]
 pub struct TurnRecovery {
     /// A customer message unanswered for this long is handed to a person
-    /// (`CENTRALITA_TURN_RECOVERY_GRACE_SECONDS`; twice the turn budget by default, so a
-    /// turn still running on a live node is never taken from it).
+    /// (`CENTRALITA_TURN_RECOVERY_GRACE_SECONDS`; twice the longest a turn can run by
+    /// default and never less than that, so a turn still running on a live node is
+    /// never taken from it).
     pub grace: Duration,
     /// How often each node looks (`CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS`).
     pub interval: Duration,
+}
+
+/// The longest a customer turn can run on a live node: the customer-service step's
+/// budget, plus the routing and supervisor requests, each of which may wait for its
+/// timeout on every attempt and back off between retries before it falls back to the
+/// built-in engine. The recovery grace is never shorter, so a slow turn is not taken
+/// from the node still running it.
+fn longest_turn(llm: Option<&crate::agents::openai::OpenAiConfig>, turn_budget: Duration) -> Duration {
+    let request = llm.map_or(Duration::ZERO, |m| m.timeout * (m.max_retries + 1) + m.max_backoff * m.max_retries);
+    turn_budget + request * 2
 }
 
 /// A configuration error naming the offending variable.
@@ -337,12 +350,13 @@ impl Config {
             max_tokens: bounded(&var, "CENTRALITA_AGENT_MAX_TOKENS", 512, 16, 32_768)? as u32,
             turn_budget: Duration::from_secs(bounded(&var, "CENTRALITA_AGENT_TURN_BUDGET_SECONDS", 60, 1, 3600)?),
         };
+        let longest_turn = longest_turn(llm.as_ref(), agent_limits.turn_budget).as_secs();
         let turn_recovery = TurnRecovery {
             grace: Duration::from_secs(bounded(
                 &var,
                 "CENTRALITA_TURN_RECOVERY_GRACE_SECONDS",
-                2 * agent_limits.turn_budget.as_secs(),
-                agent_limits.turn_budget.as_secs(),
+                2 * longest_turn,
+                longest_turn,
                 86_400,
             )?),
             interval: Duration::from_secs(bounded(&var, "CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS", 60, 1, 3600)?),
@@ -475,6 +489,20 @@ mod tests {
             assert_eq!(err.var, name);
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn turn_recovery_never_takes_a_turn_a_slow_remote_model_keeps_running() {
+        // 30 s timeout, 3 retries, 8 s longest backoff: each of routing and supervisor
+        // may take 30·4 + 8·3 = 144 s, on top of the 60 s service budget.
+        let c = with(&[("CENTRALITA_LLM_BASE_URL", "http://127.0.0.1:9/v1")]).unwrap();
+        assert_eq!(c.turn_recovery.grace, Duration::from_secs(2 * (60 + 2 * 144)));
+        let err = with(&[
+            ("CENTRALITA_LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("CENTRALITA_TURN_RECOVERY_GRACE_SECONDS", "300"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "CENTRALITA_TURN_RECOVERY_GRACE_SECONDS");
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //! action, a person cannot.
 //!
 //! "Abandoned" means: the last message is the customer's and nothing about the call
-//! changed for longer than the grace period, which is at least one turn budget (two
-//! by default), so a turn still running on a live node is never taken from it.
+//! changed for longer than the grace period, which is at least the longest a turn can
+//! run (the service budget plus the routing and supervisor requests' timeouts and
+//! retries; twice that by default), so a turn still running on a live node is never
+//! taken from it.
 //! The hand-over is one conditional `UPDATE` on the call row plus the note in the same
 //! transaction; the `UPDATE` moves `updated_at` past the cut-off, so when two nodes
 //! race only one matches and only one note is written.

@@ -173,8 +173,8 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
 }
 
 /// Checks that a staff member may relay the customer's words into `call` over the
-/// API: only on a call they opened themselves (a phone call they are typing in, say;
-/// calls staff open have no customer link, so no customer writes into them).
+/// API: only on a call they opened themselves (a phone call they are typing in, say:
+/// calls staff open have no private link, so no customer writes into them).
 /// Anywhere else staff speak only as staff, while holding the call; writing as
 /// someone else's customer is refused with the same 409s as a takeover.
 pub async fn may_relay(state: &AppState, cap: &AgentCap<'_>, call: &Call) -> AppResult<()> {

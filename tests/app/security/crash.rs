@@ -72,11 +72,14 @@ async fn a_node_killed_mid_turn_leaves_no_call_unanswered(backend: Backend) {
     first.kill();
     assert_eq!(unanswered(&url).await, 20, "the crash left every turn unanswered");
 
-    // The next start (a short grace, so the test need not wait two minutes) hands
-    // every one of them to a person.
+    // The next start (a short grace, so the test need not wait minutes) hands every
+    // one of them to a person.
+    // The grace may not be shorter than a turn can last (budget plus the routing and
+    // supervisor requests' timeouts), so the restarted node gets short ones.
     let recovery = [
         ("CENTRALITA_AGENT_TURN_BUDGET_SECONDS", "1"),
-        ("CENTRALITA_TURN_RECOVERY_GRACE_SECONDS", "2"),
+        ("CENTRALITA_LLM_TIMEOUT_SECONDS", "1"),
+        ("CENTRALITA_TURN_RECOVERY_GRACE_SECONDS", "3"),
         ("CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS", "1"),
     ];
     let second = serve(dir.path(), &url, port, &model_url, &recovery);
