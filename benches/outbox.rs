@@ -42,7 +42,7 @@ async fn run(label: &str, n: usize, smtp: Option<SmtpConfig>) {
         let _ = stopped.await;
     }));
     let db = state.db();
-    let customer_id: i64 = centralita::with_db!(db, pool => sqlx::query_scalar(
+    let customer_id: i64 = centralita::with_db!(db, |pool| sqlx::query_scalar(
         "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ('Bench Customer', $1, NULL, 0, TRUE, $2) RETURNING id",
     ).bind(format!("bench-{}@example.com", uuid::Uuid::new_v4().simple())).bind(centralita::db::Timestamp::now()).fetch_one(pool).await).unwrap();
     let recipient = mail::recipient(db, customer_id).await.unwrap().unwrap();

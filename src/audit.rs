@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
+use crate::db::with_db;
 use crate::db::{Db, Timestamp};
-use crate::with_db;
 
 /// One audit event about to be written.
 #[derive(Clone, Debug)]
@@ -49,7 +49,6 @@ impl Entry {
 
 /// Builds the INSERT for `entry`, so it can run on a pool or inside a transaction of
 /// either backend: `audit_insert!(&entry).execute(&mut *tx).await?`.
-#[macro_export]
 macro_rules! audit_insert {
     ($entry:expr) => {{
         let entry: &$crate::audit::Entry = $entry;
@@ -65,11 +64,12 @@ macro_rules! audit_insert {
         .bind($crate::db::Timestamp::now())
     }};
 }
+pub(crate) use audit_insert;
 
 /// Writes one entry on its own.
 #[tracing::instrument(skip_all, fields(action = entry.action))]
 pub async fn record(db: &Db, entry: &Entry) -> Result<(), sqlx::Error> {
-    with_db!(db, pool => audit_insert!(entry).execute(pool).await.map(|r| r.rows_affected()))?;
+    with_db!(db, |pool| audit_insert!(entry).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -97,11 +97,13 @@ pub struct Row {
 /// Newest entries first, up to `limit`, older than `before` (an id) when given.
 pub async fn list(db: &Db, before: Option<i64>, limit: i64) -> Result<Vec<Row>, sqlx::Error> {
     let before = before.unwrap_or(i64::MAX);
-    with_db!(db, pool => sqlx::query_as::<_, Row>(
+    with_db!(db, |pool| {
+        sqlx::query_as::<_, Row>(
         "SELECT id, actor_id, actor, action, target, ip, metadata, at FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(before)
     .bind(limit)
     .fetch_all(pool)
-    .await)
+    .await
+    })
 }

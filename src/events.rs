@@ -22,9 +22,9 @@ use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
+use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::AppResult;
-use crate::with_db;
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -177,7 +177,7 @@ impl Bus {
 
     /// Events stored after `after`, oldest first, at most `limit`.
     pub async fn since(&self, after: i64, limit: i64) -> AppResult<Vec<Event>> {
-        let rows: Vec<EventRow> = with_db!(&self.db, pool => sqlx::query_as(
+        let rows: Vec<EventRow> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT id, kind, call_id, data, at FROM events WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after)
@@ -190,21 +190,23 @@ impl Bus {
     /// One call's events stored after `after`, oldest first, at most `limit` (the
     /// `events_call_idx` index: a customer's replay never reads other calls' rows).
     pub async fn since_for_call(&self, call_id: i64, after: i64, limit: i64) -> AppResult<Vec<Event>> {
-        let rows: Vec<EventRow> = with_db!(&self.db, pool => sqlx::query_as(
+        let rows: Vec<EventRow> = with_db!(&self.db, |pool| {
+            sqlx::query_as(
             "SELECT id, kind, call_id, data, at FROM events WHERE call_id = $1 AND id > $2 ORDER BY call_id, id LIMIT $3",
         )
         .bind(call_id)
         .bind(after)
         .bind(limit)
         .fetch_all(pool)
-        .await)?;
+        .await
+        })?;
         Ok(to_events(rows))
     }
 
     /// The newest event id (0 when there is none).
     pub async fn latest_id(&self) -> AppResult<i64> {
         let id: Option<i64> =
-            with_db!(&self.db, pool => sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(pool).await)?;
+            with_db!(&self.db, |pool| sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(pool).await)?;
         Ok(id.unwrap_or(0))
     }
 
@@ -269,9 +271,11 @@ impl Bus {
     /// Deletes events older than `keep` (reconnecting pages only ever need minutes).
     pub async fn prune(&self, keep: time::Duration) -> AppResult<u64> {
         let before = Timestamp::from(time::OffsetDateTime::now_utc() - keep);
-        Ok(
-            with_db!(&self.db, pool => sqlx::query("DELETE FROM events WHERE at < $1").bind(before).execute(pool).await.map(|r| r.rows_affected()))?,
-        )
+        Ok(with_db!(&self.db, |pool| sqlx::query("DELETE FROM events WHERE at < $1")
+            .bind(before)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?)
     }
 
     /// A live feed: first the stored events after `after` (when a client reconnects

@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::with_db;
+use crate::db::with_db;
 
 /// Routes for probes and scraping.
 pub fn router() -> Router<AppState> {
@@ -36,9 +36,12 @@ async fn health_get(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.db();
-    let (users, sessions) = with_db!(db, pool => {
-        let users = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE disabled = FALSE").fetch_one(pool).await;
-        let sessions = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE user_id IS NOT NULL").fetch_one(pool).await;
+    let (users, sessions) = with_db!(db, |pool| {
+        let users =
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE disabled = FALSE").fetch_one(pool).await;
+        let sessions = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE user_id IS NOT NULL")
+            .fetch_one(pool)
+            .await;
         (users, sessions)
     });
     let up = if db.ping().await { 1.0 } else { 0.0 };

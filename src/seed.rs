@@ -5,10 +5,10 @@ use std::fmt::Write;
 
 use crate::audit::Entry;
 use crate::auth::password;
+use crate::db::with_db;
 use crate::db::{Db, Money, Timestamp};
 use crate::error::AppError;
 use crate::users::{self, input::NewUserForm};
-use crate::with_db;
 
 const DEMO_USERS: &[(&str, &str, &str, &str)] = &[
     ("sofia", "Sofía Martín", "supervisor", "es"),
@@ -52,7 +52,8 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
     }
     let mut added = 0;
     for (name, email, phone, cents) in DEMO_CUSTOMERS {
-        let done = with_db!(db, pool => sqlx::query(
+        let done = with_db!(db, |pool| {
+            sqlx::query(
             "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (email) DO NOTHING",
         )
         .bind(*name)
@@ -62,7 +63,8 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
         .bind(Timestamp::now())
         .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         added += done;
     }
     let _ = writeln!(report, "customers added: {added} (of {})", DEMO_CUSTOMERS.len());
@@ -106,22 +108,35 @@ async fn seed_history(db: &Db) -> anyhow::Result<(u64, u64)> {
     ];
     let mut added = (0, 0);
     for (email, title, description, status, priority) in TICKETS {
-        added.0 += with_db!(db, pool => sqlx::query(
+        added.0 += with_db!(db, |pool| sqlx::query(
             "INSERT INTO tickets (customer_id, title, description, status, priority, created_at) \
              SELECT c.id, $2, $3, $4, $5, $6 FROM customers c WHERE c.email = $1 \
              AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.customer_id = c.id AND t.title = $2)",
         )
-        .bind(*email).bind(*title).bind(*description).bind(*status).bind(*priority).bind(Timestamp::now())
-        .execute(pool).await.map(|r| r.rows_affected()))?;
+        .bind(*email)
+        .bind(*title)
+        .bind(*description)
+        .bind(*status)
+        .bind(*priority)
+        .bind(Timestamp::now())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
     }
     for (email, cents, description, method) in PAYMENTS {
-        added.1 += with_db!(db, pool => sqlx::query(
+        added.1 += with_db!(db, |pool| sqlx::query(
             "INSERT INTO payments (customer_id, amount_cents, description, method, processed_by, at) \
              SELECT c.id, $2, $3, $4, NULL, $5 FROM customers c WHERE c.email = $1 \
              AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.customer_id = c.id AND p.description = $3)",
         )
-        .bind(*email).bind(Money::from_cents(*cents)).bind(*description).bind(*method).bind(Timestamp::now())
-        .execute(pool).await.map(|r| r.rows_affected()))?;
+        .bind(*email)
+        .bind(Money::from_cents(*cents))
+        .bind(*description)
+        .bind(*method)
+        .bind(Timestamp::now())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
     }
     Ok(added)
 }

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::model::ToolCall;
 pub use super::model::ToolSpec;
+use crate::db::with_db;
 use crate::db::{Db, Money, Timestamp};
-use crate::with_db;
 
 /// The caller a turn runs for, taken from the call record.
 #[derive(Clone, Copy, Debug)]
@@ -191,9 +191,12 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
         "get_customer_profile" => match parse::<NoArgs>(call) {
             Err(e) => e,
             Ok(_) => {
-                let row: Option<(String, String, Option<String>, bool)> = with_db!(db, pool => sqlx::query_as(
+                let row: Option<(String, String, Option<String>, bool)> = with_db!(db, |pool| sqlx::query_as(
                     "SELECT name, email, phone, active FROM customers WHERE id = $1",
-                ).bind(customer_id).fetch_optional(pool).await)?;
+                )
+                .bind(customer_id)
+                .fetch_optional(pool)
+                .await)?;
                 match row {
                     Some((name, email, phone, active)) => {
                         ToolOutcome::ok(json!({"name": name, "email": email, "phone": phone, "active": active}))
@@ -205,9 +208,11 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
         "get_balance" => match parse::<NoArgs>(call) {
             Err(e) => e,
             Ok(_) => {
-                let balance: Option<Money> = with_db!(db, pool => sqlx::query_scalar(
-                    "SELECT balance_cents FROM customers WHERE id = $1",
-                ).bind(customer_id).fetch_optional(pool).await)?;
+                let balance: Option<Money> =
+                    with_db!(db, |pool| sqlx::query_scalar("SELECT balance_cents FROM customers WHERE id = $1",)
+                        .bind(customer_id)
+                        .fetch_optional(pool)
+                        .await)?;
                 match balance {
                     Some(b) => ToolOutcome::ok(json!({"balance": b.to_string(), "currency": "EUR"})),
                     None => ToolOutcome::err("customer record not found"),
@@ -218,9 +223,11 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
             Err(e) => e,
             Ok(args) => {
                 let status = args.status.map(TicketStatus::as_str);
-                let rows: Vec<(i64, String, String, String, Timestamp)> = with_db!(db, pool => sqlx::query_as(
+                let rows: Vec<(i64, String, String, String, Timestamp)> = with_db!(db, |pool| {
+                    sqlx::query_as(
                     "SELECT id, title, status, priority, created_at FROM tickets WHERE customer_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY id DESC LIMIT 10",
-                ).bind(customer_id).bind(status).fetch_all(pool).await)?;
+                ).bind(customer_id).bind(status).fetch_all(pool).await
+                })?;
                 let list: Vec<Value> = rows
                     .into_iter()
                     .map(|(id, title, status, priority, at)| json!({"id": id, "title": title, "status": status, "priority": priority, "created_at": at}))
@@ -241,9 +248,11 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned))
                         .unwrap_or_else(|| "medium".into());
-                    let id: i64 = with_db!(db, pool => sqlx::query_scalar(
+                    let id: i64 = with_db!(db, |pool| {
+                        sqlx::query_scalar(
                         "INSERT INTO tickets (customer_id, title, description, status, priority, created_at) VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id",
-                    ).bind(customer_id).bind(&title).bind(&description).bind(&priority).bind(Timestamp::now()).fetch_one(pool).await)?;
+                    ).bind(customer_id).bind(&title).bind(&description).bind(&priority).bind(Timestamp::now()).fetch_one(pool).await
+                    })?;
                     ToolOutcome::ok(json!({"ticket_id": id, "status": "open", "priority": priority}))
                 }
             }
@@ -252,9 +261,11 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
             Err(e) => e,
             Ok(args) => {
                 let limit = i64::from(args.limit.unwrap_or(5).clamp(1, 20));
-                let rows: Vec<(i64, Money, String, String, Timestamp)> = with_db!(db, pool => sqlx::query_as(
+                let rows: Vec<(i64, Money, String, String, Timestamp)> = with_db!(db, |pool| {
+                    sqlx::query_as(
                     "SELECT id, amount_cents, description, method, at FROM payments WHERE customer_id = $1 ORDER BY id DESC LIMIT $2",
-                ).bind(customer_id).bind(limit).fetch_all(pool).await)?;
+                ).bind(customer_id).bind(limit).fetch_all(pool).await
+                })?;
                 let list: Vec<Value> = rows
                     .into_iter()
                     .map(|(id, amount, description, method, at)| json!({"id": id, "amount": amount.to_string(), "description": description, "method": method, "at": at}))
@@ -270,9 +281,11 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                         "customer_id": customer_id, "amount": amount.to_string(), "method": args.method,
                         "description": clean(args.description.as_deref().unwrap_or("Payment reported by the customer"), 200),
                     });
-                    let id: i64 = with_db!(db, pool => sqlx::query_scalar(
+                    let id: i64 = with_db!(db, |pool| {
+                        sqlx::query_scalar(
                         "INSERT INTO pending_actions (call_id, customer_id, tool, params, requested_at) VALUES ($1, $2, 'register_payment', $3, $4) RETURNING id",
-                    ).bind(scope.call_id).bind(customer_id).bind(params.to_string()).bind(Timestamp::now()).fetch_one(pool).await)?;
+                    ).bind(scope.call_id).bind(customer_id).bind(params.to_string()).bind(Timestamp::now()).fetch_one(pool).await
+                    })?;
                     ToolOutcome::ok(
                         json!({"pending_action_id": id, "status": "awaiting_staff_approval", "amount": amount.to_string()}),
                     )

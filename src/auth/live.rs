@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
+use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::AppResult;
-use crate::with_db;
 
 /// The credential a live stream was opened with.
 #[derive(Clone, Debug)]
@@ -57,7 +57,7 @@ impl Holder {
         }
         let valid = match self {
             Self::Token { user_id, epoch, family, .. } => {
-                let n: i64 = with_db!(db, pool => sqlx::query_scalar(
+                let n: i64 = with_db!(db, |pool| sqlx::query_scalar(
                     "SELECT COUNT(*) FROM users u WHERE u.id = $1 AND u.disabled = FALSE AND u.session_epoch = $2 \
                      AND EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family = $3 AND r.revoked = FALSE)",
                 )
@@ -69,7 +69,8 @@ impl Holder {
                 n > 0
             }
             Self::Session { id, user_id, epoch, .. } => {
-                let n: i64 = with_db!(db, pool => sqlx::query_scalar(
+                let n: i64 = with_db!(db, |pool| {
+                    sqlx::query_scalar(
                     "SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id \
                      WHERE s.id = $1 AND s.expires_at > $2 AND u.id = $3 AND u.disabled = FALSE AND u.session_epoch = $4",
                 )
@@ -78,7 +79,8 @@ impl Holder {
                 .bind(user_id)
                 .bind(epoch)
                 .fetch_one(pool)
-                .await)?;
+                .await
+                })?;
                 n > 0
             }
         };

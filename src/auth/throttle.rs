@@ -12,8 +12,8 @@
 //! every later one is refused until the lock expires, whatever the interleaving.
 
 use crate::config::LoginPolicy;
+use crate::db::with_db;
 use crate::db::{Db, Timestamp};
-use crate::with_db;
 
 /// The throttle key for an account name.
 pub fn user_key(username: &str) -> String {
@@ -64,7 +64,7 @@ pub async fn reserve(db: &Db, key: &str, max: i64, policy: &LoginPolicy) -> Resu
                    ELSE NULL END, \
                  updated_at = $3 \
                RETURNING failures, locked_until";
-    let (failures, locked_until): (i64, Option<Timestamp>) = with_db!(db, pool => sqlx::query_as(sql)
+    let (failures, locked_until): (i64, Option<Timestamp>) = with_db!(db, |pool| sqlx::query_as(sql)
         .bind(key)
         .bind(max)
         .bind(now)
@@ -81,7 +81,11 @@ pub async fn reserve(db: &Db, key: &str, max: i64, policy: &LoginPolicy) -> Resu
 
 /// Clears the streak of `key` after a successful login.
 pub async fn reset(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    with_db!(db, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(pool).await.map(|r| r.rows_affected()))?;
+    with_db!(db, |pool| sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -91,12 +95,12 @@ pub async fn reset(db: &Db, key: &str) -> Result<(), sqlx::Error> {
 /// other one. A key left with no failures is removed, so successes alone never keep
 /// an old streak alive.
 pub async fn succeeded(db: &Db, key: &str, max: i64) -> Result<(), sqlx::Error> {
-    with_db!(db, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1 AND failures <= 1")
+    with_db!(db, |pool| sqlx::query("DELETE FROM login_throttle WHERE key = $1 AND failures <= 1")
         .bind(key)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
-    with_db!(db, pool => sqlx::query(
+    with_db!(db, |pool| sqlx::query(
         "UPDATE login_throttle SET failures = failures - 1, \
          locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END \
          WHERE key = $1 AND failures > 0",

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Entry};
+use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::users::{self, User};
-use crate::with_db;
 
 const AUDIENCE: &str = "centralita-api";
 const PURPOSE_ACCESS: &str = "access";
@@ -117,7 +117,8 @@ pub async fn issue(
         .map_err(|e| anyhow::anyhow!("jwt encode: {e}"))?;
     let refresh_token = random_token();
     let expires_at = now.plus(time::Duration::seconds(refresh_ttl.as_secs() as i64));
-    with_db!(db, pool => sqlx::query(
+    with_db!(db, |pool| {
+        sqlx::query(
         "INSERT INTO refresh_tokens (user_id, family, token_hash, expires_at, used_at, revoked, created_at) VALUES ($1, $2, $3, $4, NULL, FALSE, $5)",
     )
     .bind(user.id)
@@ -127,7 +128,8 @@ pub async fn issue(
     .bind(now)
     .execute(pool)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(TokenPair {
         access_token,
         refresh_token,
@@ -145,7 +147,7 @@ pub fn verify_access(keys: &Keys, token: &str) -> Option<AccessClaims> {
 
 /// True while the family has at least one token not revoked.
 pub async fn family_active(db: &Db, family: &str) -> Result<bool, sqlx::Error> {
-    let n = with_db!(db, pool => sqlx::query_scalar::<_, i64>(
+    let n = with_db!(db, |pool| sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM refresh_tokens WHERE family = $1 AND revoked = FALSE",
     )
     .bind(family)
@@ -156,7 +158,7 @@ pub async fn family_active(db: &Db, family: &str) -> Result<bool, sqlx::Error> {
 
 /// Revokes every token of a family (logout, reuse detection).
 pub async fn revoke_family(db: &Db, family: &str) -> Result<(), sqlx::Error> {
-    with_db!(db, pool => sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE family = $1")
+    with_db!(db, |pool| sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE family = $1")
         .bind(family)
         .execute(pool)
         .await
@@ -175,7 +177,7 @@ struct RefreshRow {
 }
 
 async fn find_refresh(db: &Db, token: &str) -> Result<Option<RefreshRow>, sqlx::Error> {
-    with_db!(db, pool => sqlx::query_as::<_, RefreshRow>(
+    with_db!(db, |pool| sqlx::query_as::<_, RefreshRow>(
         "SELECT id, user_id, family, expires_at, used_at, revoked FROM refresh_tokens WHERE token_hash = $1",
     )
     .bind(digest(token))
@@ -208,7 +210,7 @@ pub async fn rotate(
     }
     // Claim the token atomically: of two concurrent refreshes only one wins; the other
     // is treated as reuse.
-    let claimed = with_db!(db, pool => sqlx::query(
+    let claimed = with_db!(db, |pool| sqlx::query(
         "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked = FALSE",
     )
     .bind(row.id)

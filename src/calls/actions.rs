@@ -9,11 +9,12 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::audit::Entry;
+use crate::audit::audit_insert;
 use crate::auth::ApproverCap;
 use crate::db::{Db, Money, Timestamp};
+use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult};
 use crate::events::Kind;
-use crate::{audit_insert, with_db, with_tx};
 
 /// A stored pending action.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -78,21 +79,25 @@ pub struct PaymentParams {
 
 /// Open actions first (oldest first), then the 50 most recently decided.
 pub async fn list(db: &Db, open_only: bool) -> AppResult<Vec<PendingAction>> {
-    let open: Vec<PendingAction> = with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.decision IS NULL ORDER BY a.id"))
-        .fetch_all(pool)
-        .await)?;
+    let open: Vec<PendingAction> =
+        with_db!(db, |pool| sqlx::query_as(concat!(action_select!(), "WHERE a.decision IS NULL ORDER BY a.id"))
+            .fetch_all(pool)
+            .await)?;
     if open_only {
         return Ok(open);
     }
-    let decided: Vec<PendingAction> = with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.decision IS NOT NULL ORDER BY a.decided_at DESC, a.id DESC LIMIT 50"))
-        .fetch_all(pool)
-        .await)?;
+    let decided: Vec<PendingAction> = with_db!(db, |pool| sqlx::query_as(concat!(
+        action_select!(),
+        "WHERE a.decision IS NOT NULL ORDER BY a.decided_at DESC, a.id DESC LIMIT 50"
+    ))
+    .fetch_all(pool)
+    .await)?;
     Ok(open.into_iter().chain(decided).collect())
 }
 
 /// The actions of one call, oldest first.
 pub async fn for_call(db: &Db, call_id: i64) -> AppResult<Vec<PendingAction>> {
-    Ok(with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.call_id = $1 ORDER BY a.id"))
+    Ok(with_db!(db, |pool| sqlx::query_as(concat!(action_select!(), "WHERE a.call_id = $1 ORDER BY a.id"))
         .bind(call_id)
         .fetch_all(pool)
         .await)?)
@@ -100,21 +105,23 @@ pub async fn for_call(db: &Db, call_id: i64) -> AppResult<Vec<PendingAction>> {
 
 /// The actions a call's turn requested (since `since`).
 pub async fn requested_since(db: &Db, call_id: i64, since: Timestamp) -> AppResult<Vec<PendingAction>> {
-    Ok(
-        with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.call_id = $1 AND a.requested_at >= $2 ORDER BY a.id"))
-        .bind(call_id)
-        .bind(since)
-        .fetch_all(pool)
-        .await)?,
-    )
+    Ok(with_db!(db, |pool| sqlx::query_as(concat!(
+        action_select!(),
+        "WHERE a.call_id = $1 AND a.requested_at >= $2 ORDER BY a.id"
+    ))
+    .bind(call_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await)?)
 }
 
 /// One action.
 pub async fn get(db: &Db, id: i64) -> AppResult<PendingAction> {
-    let found: Option<PendingAction> = with_db!(db, pool => sqlx::query_as(concat!(action_select!(), "WHERE a.id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
+    let found: Option<PendingAction> =
+        with_db!(db, |pool| sqlx::query_as(concat!(action_select!(), "WHERE a.id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
     found.ok_or(AppError::NotFound)
 }
 
@@ -165,7 +172,7 @@ async fn decide(
         .target(format!("action:{id}"))
         .ip(ip)
         .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
-    let outcome: Result<bool, sqlx::Error> = with_tx!(state.db(), tx => {
+    let outcome: Result<bool, sqlx::Error> = with_tx!(state.db(), |tx| {
         let claimed = sqlx::query(
             "UPDATE pending_actions SET decision = $2, decided_by = $3, decided_at = $4 WHERE id = $1 AND decision IS NULL",
         )

@@ -13,10 +13,11 @@ use super::{Call, clock};
 use crate::agents::Department;
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::calls::call_columns;
+use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::Kind;
-use crate::{call_columns, with_db};
 
 /// Seconds without a sign of life after which a staff member shows as offline.
 pub const PRESENCE_STALE_SECS: i64 = 180;
@@ -145,29 +146,40 @@ type PersonRow = (i64, String, String, Option<String>, Option<Timestamp>);
 pub async fn load(db: &Db) -> AppResult<Board> {
     let now = Timestamp::now();
     let day = start_of_day(now.as_offset());
-    let open: Vec<Call> = with_db!(db, pool => sqlx::query_as(concat!("SELECT ", call_columns!(), " FROM calls WHERE status <> 'closed' ORDER BY id DESC LIMIT 500"))
-        .fetch_all(pool)
-        .await)?;
-    let today: Vec<Call> = with_db!(db, pool => sqlx::query_as(concat!("SELECT ", call_columns!(), " FROM calls WHERE created_at >= $1 OR closed_at >= $1"))
-        .bind(day)
-        .fetch_all(pool)
-        .await)?;
-    let customers: Vec<(i64, String)> = with_db!(db, pool => sqlx::query_as(
+    let open: Vec<Call> = with_db!(db, |pool| sqlx::query_as(concat!(
+        "SELECT ",
+        call_columns!(),
+        " FROM calls WHERE status <> 'closed' ORDER BY id DESC LIMIT 500"
+    ))
+    .fetch_all(pool)
+    .await)?;
+    let today: Vec<Call> = with_db!(db, |pool| sqlx::query_as(concat!(
+        "SELECT ",
+        call_columns!(),
+        " FROM calls WHERE created_at >= $1 OR closed_at >= $1"
+    ))
+    .bind(day)
+    .fetch_all(pool)
+    .await)?;
+    let customers: Vec<(i64, String)> = with_db!(db, |pool| sqlx::query_as(
         "SELECT id, name FROM customers WHERE id IN (SELECT customer_id FROM calls WHERE status <> 'closed')",
     )
     .fetch_all(pool)
     .await)?;
     let customers: HashMap<i64, String> = customers.into_iter().collect();
-    let people: Vec<PersonRow> = with_db!(db, pool => sqlx::query_as(
+    let people: Vec<PersonRow> = with_db!(db, |pool| {
+        sqlx::query_as(
         "SELECT u.id, u.full_name, u.role, p.status, p.last_seen FROM users u LEFT JOIN presence p ON p.user_id = u.id \
          WHERE u.disabled = FALSE ORDER BY u.full_name",
     )
     .fetch_all(pool)
-    .await)?;
+    .await
+    })?;
     let names: HashMap<i64, String> = people.iter().map(|(id, name, ..)| (*id, name.clone())).collect();
-    let pending_actions: i64 = with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM pending_actions WHERE decision IS NULL")
-        .fetch_one(pool)
-        .await)?;
+    let pending_actions: i64 =
+        with_db!(db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM pending_actions WHERE decision IS NULL")
+            .fetch_one(pool)
+            .await)?;
 
     let row = |call: Call| BoardCall {
         customer: call.customer_id.and_then(|id| customers.get(&id).cloned()),
@@ -280,10 +292,11 @@ pub async fn set_presence(state: &AppState, who: &Principal, status: &str) -> Ap
 /// Records a sign of life (a board refresh or an open event stream). Someone who was
 /// offline shows as online again, and the boards hear about it.
 pub async fn touch(state: &AppState, who: &Principal) -> AppResult<()> {
-    let before: Option<(String, Timestamp)> = with_db!(state.db(), pool => sqlx::query_as("SELECT status, last_seen FROM presence WHERE user_id = $1")
-        .bind(who.id)
-        .fetch_optional(pool)
-        .await)?;
+    let before: Option<(String, Timestamp)> =
+        with_db!(state.db(), |pool| sqlx::query_as("SELECT status, last_seen FROM presence WHERE user_id = $1")
+            .bind(who.id)
+            .fetch_optional(pool)
+            .await)?;
     let now = Timestamp::now();
     let age = before.as_ref().map(|(_, seen)| now.unix_seconds() - seen.unix_seconds());
     if age.is_some_and(|a| a < PRESENCE_REFRESH_SECS) {
@@ -303,7 +316,7 @@ pub async fn touch(state: &AppState, who: &Principal) -> AppResult<()> {
 }
 
 async fn upsert_presence(db: &Db, user_id: i64, status: Option<&str>) -> AppResult<()> {
-    with_db!(db, pool => sqlx::query(
+    with_db!(db, |pool| sqlx::query(
         "INSERT INTO presence (user_id, status, last_seen) VALUES ($1, COALESCE($2, 'online'), $3) \
          ON CONFLICT (user_id) DO UPDATE SET status = COALESCE($2, presence.status), last_seen = $3",
     )
@@ -318,10 +331,11 @@ async fn upsert_presence(db: &Db, user_id: i64, status: Option<&str>) -> AppResu
 
 /// The presence a user chose (for the board's selector).
 pub async fn my_presence(db: &Db, user_id: i64) -> AppResult<String> {
-    let status: Option<String> = with_db!(db, pool => sqlx::query_scalar("SELECT status FROM presence WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await)?;
+    let status: Option<String> =
+        with_db!(db, |pool| sqlx::query_scalar("SELECT status FROM presence WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await)?;
     Ok(status.unwrap_or_else(|| "online".to_owned()))
 }
 

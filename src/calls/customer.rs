@@ -13,9 +13,9 @@ use sha2::{Digest, Sha256};
 use super::{Call, add_message, call_fields, get};
 use crate::app::AppState;
 use crate::db::Timestamp;
+use crate::db::with_db;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::Kind;
-use crate::with_db;
 
 /// A new private link token and the hash to store.
 pub fn new_token() -> (String, String) {
@@ -35,17 +35,18 @@ pub async fn by_token(state: &AppState, token: &str) -> AppResult<Call> {
     if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(AppError::NotFound);
     }
-    let id: Option<i64> = with_db!(state.db(), pool => sqlx::query_scalar("SELECT id FROM calls WHERE access_hash = $1")
-        .bind(hash_token(token))
-        .fetch_optional(pool)
-        .await)?;
+    let id: Option<i64> =
+        with_db!(state.db(), |pool| sqlx::query_scalar("SELECT id FROM calls WHERE access_hash = $1")
+            .bind(hash_token(token))
+            .fetch_optional(pool)
+            .await)?;
     get(state.db(), id.ok_or(AppError::NotFound)?).await
 }
 
 /// The customer hangs up. Ending an ended call changes nothing.
 pub async fn end(state: &AppState, call: &Call) -> AppResult<()> {
     let now = Timestamp::now();
-    let changed = with_db!(state.db(), pool => sqlx::query(
+    let changed = with_db!(state.db(), |pool| sqlx::query(
         "UPDATE calls SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'closed'",
     )
     .bind(call.id)
@@ -69,7 +70,8 @@ pub async fn answer_summary_offer(state: &AppState, call: &Call, wants: bool) ->
         return Err(AppError::Conflict("summary_not_offered"));
     }
     let answer = if wants { "yes" } else { "no" };
-    let changed = with_db!(state.db(), pool => sqlx::query(
+    let changed = with_db!(state.db(), |pool| {
+        sqlx::query(
         "UPDATE calls SET summary_consent = $2, summary_consent_at = $3, updated_at = $3 WHERE id = $1 AND summary_consent IS NULL",
     )
     .bind(call.id)
@@ -77,7 +79,8 @@ pub async fn answer_summary_offer(state: &AppState, call: &Call, wants: bool) ->
     .bind(Timestamp::now())
     .execute(pool)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     if changed == 0 {
         return Err(AppError::Conflict("summary_already_answered"));
     }
@@ -95,13 +98,15 @@ pub async fn rate(state: &AppState, call: &Call, csat: i64) -> AppResult<()> {
     if call.is_open() {
         return Err(AppError::Conflict("call_open"));
     }
-    let changed = with_db!(state.db(), pool => sqlx::query("UPDATE calls SET csat = $2, updated_at = $3 WHERE id = $1 AND csat IS NULL")
-        .bind(call.id)
-        .bind(csat)
-        .bind(Timestamp::now())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let changed = with_db!(state.db(), |pool| sqlx::query(
+        "UPDATE calls SET csat = $2, updated_at = $3 WHERE id = $1 AND csat IS NULL"
+    )
+    .bind(call.id)
+    .bind(csat)
+    .bind(Timestamp::now())
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
     if changed == 0 {
         return Err(AppError::Conflict("already_rated"));
     }
@@ -115,10 +120,11 @@ pub async fn rate(state: &AppState, call: &Call, csat: i64) -> AppResult<()> {
 /// (`j•••@example.com`).
 pub async fn masked_email(state: &AppState, call: &Call) -> AppResult<Option<String>> {
     let Some(customer_id) = call.customer_id else { return Ok(None) };
-    let email: Option<String> = with_db!(state.db(), pool => sqlx::query_scalar("SELECT email FROM customers WHERE id = $1")
-        .bind(customer_id)
-        .fetch_optional(pool)
-        .await)?;
+    let email: Option<String> =
+        with_db!(state.db(), |pool| sqlx::query_scalar("SELECT email FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_optional(pool)
+            .await)?;
     Ok(email.map(|e| mask(&e)))
 }
 

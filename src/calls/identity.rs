@@ -3,11 +3,12 @@
 //! only claims an identity, which stays unverified until staff confirm it.
 
 use crate::audit::Entry;
+use crate::audit::audit_insert;
 use crate::auth::AgentCap;
 use crate::db::{Db, Money, Timestamp};
+use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::users::input::{EmailAddress, parse_full_name};
-use crate::{audit_insert, with_db, with_tx};
 
 /// Customer details given when a call starts.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -79,11 +80,15 @@ pub async fn store_customer(db: &Db, c: &NewCustomer) -> AppResult<i64> {
     };
     let same_name = name.trim().to_lowercase() == c.name.trim().to_lowercase();
     if same_phone && same_name {
-        with_db!(db, pool => sqlx::query("UPDATE customers SET verified = TRUE WHERE id = $1").bind(id).execute(pool).await.map(|_| ()))?;
+        with_db!(db, |pool| sqlx::query("UPDATE customers SET verified = TRUE WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         return Ok(id);
     }
     let retired = format!("{}#unverified-claim-{id}", c.email.as_str());
-    with_tx!(db, tx => {
+    with_tx!(db, |tx| {
         // Only an unverified row is retired: staff racing each other retire it once.
         sqlx::query("UPDATE customers SET email = $2, active = FALSE WHERE id = $1 AND verified = FALSE")
             .bind(id)
@@ -105,7 +110,8 @@ pub async fn store_customer(db: &Db, c: &NewCustomer) -> AppResult<i64> {
 /// Inserts a verified record for `c`, or finds the one holding its email: (id,
 /// verified, name, phone) of the row now holding it.
 async fn insert_verified(db: &Db, c: &NewCustomer) -> AppResult<(i64, bool, String, Option<String>)> {
-    Ok(with_db!(db, pool => sqlx::query_as(
+    Ok(with_db!(db, |pool| {
+        sqlx::query_as(
         "INSERT INTO customers (name, email, phone, balance_cents, active, verified, created_at) VALUES ($1, $2, $3, $4, TRUE, TRUE, $5) \
          ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id, verified, name, phone",
     )
@@ -115,12 +121,14 @@ async fn insert_verified(db: &Db, c: &NewCustomer) -> AppResult<(i64, bool, Stri
     .bind(Money::from_cents(0))
     .bind(Timestamp::now())
     .fetch_one(pool)
-    .await)?)
+    .await
+    })?)
 }
 
 /// Creates an unverified customer record from what a public visitor typed.
 async fn store_claim(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
-    let id: Option<i64> = with_db!(db, pool => sqlx::query_scalar(
+    let id: Option<i64> = with_db!(db, |pool| {
+        sqlx::query_scalar(
         "INSERT INTO customers (name, email, phone, balance_cents, active, verified, created_at) VALUES ($1, $2, $3, $4, TRUE, FALSE, $5) \
          ON CONFLICT (email) DO NOTHING RETURNING id",
     )
@@ -130,7 +138,8 @@ async fn store_claim(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
     .bind(Money::from_cents(0))
     .bind(Timestamp::now())
     .fetch_optional(pool)
-    .await)?;
+    .await
+    })?;
     Ok(id)
 }
 
@@ -144,10 +153,11 @@ fn digits(phone: &str) -> String {
 /// too. Otherwise the call runs unlinked (the AI can read no customer data) and staff
 /// see what was claimed.
 pub async fn link_public_customer(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
-    let known: Option<(i64, Option<String>)> = with_db!(db, pool => sqlx::query_as("SELECT id, phone FROM customers WHERE email = $1")
-        .bind(c.email.as_str())
-        .fetch_optional(pool)
-        .await)?;
+    let known: Option<(i64, Option<String>)> =
+        with_db!(db, |pool| sqlx::query_as("SELECT id, phone FROM customers WHERE email = $1")
+            .bind(c.email.as_str())
+            .fetch_optional(pool)
+            .await)?;
     match known {
         // Two visitors racing with one new address: the loser runs unlinked.
         None => store_claim(db, c).await,
@@ -161,7 +171,7 @@ pub async fn link_public_customer(db: &Db, c: &NewCustomer) -> AppResult<Option<
 
 /// A customer's name and whether staff have confirmed who they are.
 pub async fn customer_identity(db: &Db, customer_id: i64) -> AppResult<Option<(String, bool)>> {
-    Ok(with_db!(db, pool => sqlx::query_as("SELECT name, verified FROM customers WHERE id = $1")
+    Ok(with_db!(db, |pool| sqlx::query_as("SELECT name, verified FROM customers WHERE id = $1")
         .bind(customer_id)
         .fetch_optional(pool)
         .await)?)
@@ -176,7 +186,11 @@ pub async fn resolve_customer(
     input: Option<&CustomerInput>,
 ) -> AppResult<Option<i64>> {
     if let Some(id) = customer_id {
-        let found: Option<bool> = with_db!(db, pool => sqlx::query_scalar("SELECT verified FROM customers WHERE id = $1 AND active = TRUE").bind(id).fetch_optional(pool).await)?;
+        let found: Option<bool> =
+            with_db!(db, |pool| sqlx::query_scalar("SELECT verified FROM customers WHERE id = $1 AND active = TRUE")
+                .bind(id)
+                .fetch_optional(pool)
+                .await)?;
         return match found {
             Some(true) => Ok(Some(id)),
             Some(false) => Err(AppError::Validation(FieldErrors::from([("customer_id", "field.customer_unverified")]))),
@@ -195,12 +209,13 @@ pub async fn confirm_claim(db: &Db, cap: &AgentCap<'_>, customer_id: i64, ip: Op
     let entry = Entry::new(Some(me.id), me.username.clone(), "customer.verify")
         .target(format!("customer:{customer_id}"))
         .ip(ip);
-    let changed = with_tx!(db, tx => {
-        let changed = sqlx::query("UPDATE customers SET verified = TRUE WHERE id = $1 AND verified = FALSE AND active = TRUE")
-            .bind(customer_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    let changed = with_tx!(db, |tx| {
+        let changed =
+            sqlx::query("UPDATE customers SET verified = TRUE WHERE id = $1 AND verified = FALSE AND active = TRUE")
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if changed == 1 {
             audit_insert!(&entry).execute(&mut *tx).await?;
         }

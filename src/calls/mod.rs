@@ -28,9 +28,9 @@ use crate::agents::tools::CallerScope;
 use crate::agents::{Action, Classification, Verdict};
 use crate::app::AppState;
 use crate::db::{Db, Timestamp};
+use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::Kind;
-use crate::{with_db, with_tx};
 
 /// How the customer reached us.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -122,7 +122,6 @@ pub fn clock(seconds: i64) -> String {
 }
 
 /// The `calls` columns of [`Call`] (a macro so that queries stay `&'static str`).
-#[macro_export]
 macro_rules! call_columns {
     () => {
         "id, channel, customer_id, status, department, category, sentiment, priority, confidence, language, \
@@ -130,6 +129,7 @@ macro_rules! call_columns {
          contact_name, contact_email, created_at, updated_at, closed_at"
     };
 }
+pub(crate) use call_columns;
 
 /// A stored message.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -229,7 +229,8 @@ pub async fn create(
         Channel::Web => "web",
         Channel::Api => "api",
     };
-    let id: i64 = with_db!(state.db(), pool => sqlx::query_scalar(
+    let id: i64 = with_db!(state.db(), |pool| {
+        sqlx::query_scalar(
         "INSERT INTO calls (channel, customer_id, status, created_by, access_hash, contact_name, contact_email, created_at, updated_at) \
          VALUES ($1, $2, 'ai', $3, $4, $5, $6, $7, $7) RETURNING id",
     )
@@ -241,7 +242,8 @@ pub async fn create(
     .bind(contact.map(|c| c.email.as_str().to_owned()))
     .bind(now)
     .fetch_one(pool)
-    .await)?;
+    .await
+    })?;
     state.bus().emit(Kind::CallCreated, Some(id), serde_json::json!({"channel": channel, "status": "ai"})).await;
     Ok(id)
 }
@@ -249,36 +251,38 @@ pub async fn create(
 /// Loads a call.
 pub async fn get(db: &Db, id: i64) -> AppResult<Call> {
     let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
-    let call: Option<Call> = with_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+    let call: Option<Call> = with_db!(db, |pool| sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
     call.ok_or(AppError::NotFound)
 }
 
 /// The most recent calls, newest first.
 pub async fn recent(db: &Db, limit: i64) -> AppResult<Vec<Call>> {
     let sql = concat!("SELECT ", call_columns!(), " FROM calls ORDER BY id DESC LIMIT $1");
-    Ok(with_db!(db, pool => sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?)
+    Ok(with_db!(db, |pool| sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?)
 }
 
 /// A call's messages, oldest first.
 pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
-    Ok(with_db!(db, pool => sqlx::query_as(
-            "SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author FROM messages m \
+    Ok(with_db!(db, |pool| sqlx::query_as(
+        "SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author FROM messages m \
              LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = $1 ORDER BY m.id",
-        )
-        .bind(call_id)
-        .fetch_all(pool)
-        .await)?)
+    )
+    .bind(call_id)
+    .fetch_all(pool)
+    .await)?)
 }
 
 /// A call's agent steps, oldest first.
 pub async fn runs(db: &Db, call_id: i64) -> AppResult<Vec<AgentRun>> {
-    Ok(with_db!(db, pool => sqlx::query_as(
+    Ok(with_db!(db, |pool| {
+        sqlx::query_as(
         "SELECT id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at \
          FROM agent_runs WHERE call_id = $1 ORDER BY id",
     )
     .bind(call_id)
     .fetch_all(pool)
-    .await)?)
+    .await
+    })?)
 }
 
 /// What one customer message led to.
@@ -316,7 +320,8 @@ pub(crate) async fn add_message(
     content: &str,
     author: Option<&crate::auth::Principal>,
 ) -> AppResult<i64> {
-    let id: i64 = with_db!(state.db(), pool => sqlx::query_scalar(
+    let id: i64 = with_db!(state.db(), |pool| {
+        sqlx::query_scalar(
         "INSERT INTO messages (call_id, role, agent, content, author_id, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(call_id)
@@ -326,7 +331,8 @@ pub(crate) async fn add_message(
     .bind(author.map(|a| a.id))
     .bind(Timestamp::now())
     .fetch_one(pool)
-    .await)?;
+    .await
+    })?;
     message_event(state, call_id, id, role, agent, content, author).await;
     Ok(id)
 }
@@ -445,7 +451,7 @@ pub async fn customer_turn(
     let offers_summary = outcome.verdict.action == Action::OfferSummary;
     let c = &outcome.classification;
     let now = Timestamp::now();
-    let stored: Result<(), sqlx::Error> = with_tx!(db, tx => {
+    let stored: Result<(), sqlx::Error> = with_tx!(db, |tx| {
         for step in &outcome.steps {
             sqlx::query(
                 "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \

@@ -25,9 +25,9 @@ use serde_json::json;
 use super::{call_fields, get, message_event};
 use crate::app::AppState;
 use crate::db::Timestamp;
+use crate::db::{with_db, with_tx};
 use crate::error::AppResult;
 use crate::events::Kind;
-use crate::{with_db, with_tx};
 
 /// The escalation reason, and the system note's `agent` value, of a recovered turn.
 pub const INTERRUPTED: &str = "interrupted";
@@ -43,7 +43,7 @@ pub async fn sweep(state: &AppState, grace: Duration) -> AppResult<Vec<i64>> {
     // `ai` calls: the turn died before its reply. `queued` calls count only when the
     // agents ran after the customer's last message (the supervisor escalated, the node
     // died before the reply); a customer writing while waiting for a person is normal.
-    let candidates: Vec<i64> = with_db!(state.db(), pool => sqlx::query_scalar(
+    let candidates: Vec<i64> = with_db!(state.db(), |pool| sqlx::query_scalar(
         "SELECT c.id FROM calls c JOIN messages m ON m.id = (SELECT MAX(id) FROM messages WHERE call_id = c.id) \
          WHERE c.status IN ('ai', 'queued') AND c.updated_at < $1 AND m.role = 'customer' AND m.at < $1 \
          AND (c.status = 'ai' OR EXISTS (SELECT 1 FROM agent_runs r WHERE r.call_id = c.id AND r.at >= m.at)) \
@@ -69,7 +69,7 @@ async fn hand_over(state: &AppState, call_id: i64, cutoff: Timestamp) -> AppResu
     // The conditions on the call row itself (status, updated_at) are what PostgreSQL
     // re-checks after waiting for a racing node's lock, so they carry the exactly-once
     // guarantee; the message condition only skips calls the customer wrote to since.
-    let note: Option<i64> = with_tx!(state.db(), tx => {
+    let note: Option<i64> = with_tx!(state.db(), |tx| {
         let changed = sqlx::query(
             "UPDATE calls SET status = 'queued', \
              queued_at = CASE WHEN status = 'queued' THEN COALESCE(queued_at, $2) ELSE $2 END, \

@@ -8,10 +8,10 @@ use serde_json::json;
 use super::{Call, add_message, call_fields, get, message_event};
 use crate::app::AppState;
 use crate::auth::AgentCap;
+use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::Kind;
-use crate::with_db;
 
 /// How a call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -93,7 +93,7 @@ pub async fn take_over(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> Ap
     if call.status == "human" && call.assigned_to == Some(me.id) {
         return Ok(call);
     }
-    let changed = with_db!(state.db(), pool => sqlx::query(
+    let changed = with_db!(state.db(), |pool| sqlx::query(
         "UPDATE calls SET status = 'human', assigned_to = $2, human_involved = TRUE, updated_at = $3 \
          WHERE id = $1 AND status IN ('ai', 'queued')",
     )
@@ -118,7 +118,7 @@ pub async fn take_over(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> Ap
 pub async fn hand_back(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
     let me = cap.actor();
     let call = get(state.db(), call_id).await?;
-    let changed = with_db!(state.db(), pool => sqlx::query(
+    let changed = with_db!(state.db(), |pool| sqlx::query(
         "UPDATE calls SET status = 'ai', assigned_to = NULL, updated_at = $3 \
          WHERE id = $1 AND status = 'human' AND (assigned_to = $2 OR $4)",
     )
@@ -151,7 +151,7 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
     // Stored only if the caller still holds the call at this instant (a hand-back or
     // close may have won the race since the check above).
     let now = Timestamp::now();
-    let id: Option<i64> = with_db!(state.db(), pool => sqlx::query_scalar(
+    let id: Option<i64> = with_db!(state.db(), |pool| sqlx::query_scalar(
         "INSERT INTO messages (call_id, role, agent, content, author_id, at) \
          SELECT $1, 'human', NULL, $2, $3, $4 \
          WHERE EXISTS (SELECT 1 FROM calls WHERE id = $1 AND status = 'human' AND assigned_to = $3) RETURNING id",
@@ -168,7 +168,12 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
         .metadata(json!({"message_id": id}));
     crate::audit::record(state.db(), &entry).await?;
     message_event(state, call_id, id, "human", None, &text, Some(me)).await;
-    with_db!(state.db(), pool => sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1").bind(call_id).bind(now).execute(pool).await.map(|_| ()))?;
+    with_db!(state.db(), |pool| sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1")
+        .bind(call_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
     Ok(id)
 }
 
@@ -197,7 +202,8 @@ pub async fn close(
     let me = cap.actor();
     let now = Timestamp::now();
     // An unknown call matches nothing and `refusal` answers 404.
-    let changed = with_db!(state.db(), pool => sqlx::query(
+    let changed = with_db!(state.db(), |pool| {
+        sqlx::query(
         "UPDATE calls SET status = 'closed', outcome = $3, csat = COALESCE($4, csat), closed_at = $5, updated_at = $5 \
          WHERE id = $1 AND status <> 'closed' AND (assigned_to IS NULL OR assigned_to = $2 OR $6)",
     )
@@ -209,7 +215,8 @@ pub async fn close(
     .bind(cap.oversees())
     .execute(pool)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     if changed == 0 {
         return Err(refusal(state.db(), call_id, me.id).await);
     }

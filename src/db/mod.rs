@@ -28,10 +28,13 @@ pub enum Db {
 
 /// Runs the same expression against whichever pool `db` holds.
 ///
-/// `with_db!(db, pool => sqlx::query("...").execute(pool).await.map(|r| r.rows_affected()))`
+/// `with_db!(db, |pool| sqlx::query("...").execute(pool).await.map(|r| r.rows_affected()))`
+///
+/// The closure-like form is one rustfmt formats, so the SQL code inside stays formatted.
+/// Exported for the integration tests and benches, which read the database directly.
 #[macro_export]
 macro_rules! with_db {
-    ($db:expr, $pool:ident => $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite($pool) => $body,
             $crate::db::Db::Postgres($pool) => $body,
@@ -43,7 +46,7 @@ macro_rules! with_db {
 /// `$tx` bound to it; commits when the body is `Ok`, rolls back (on drop) otherwise.
 #[macro_export]
 macro_rules! with_tx {
-    ($db:expr, $tx:ident => $body:expr) => {
+    ($db:expr, |$tx:ident| $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite(pool) => {
                 let mut $tx = pool.begin().await?;
@@ -64,6 +67,8 @@ macro_rules! with_tx {
         }
     };
 }
+
+pub use crate::{with_db, with_tx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -175,17 +180,17 @@ impl Db {
 
     /// Cheap liveness probe used by `/health`.
     pub async fn ping(&self) -> bool {
-        with_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+        with_db!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
     /// Closes every connection (used by tests and graceful shutdown).
     pub async fn close(&self) {
-        with_db!(self, pool => pool.close().await)
+        with_db!(self, |pool| pool.close().await)
     }
 
     /// Reads a value from the `settings` table.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
-        with_db!(self, pool => sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+        with_db!(self, |pool| sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
             .bind(key)
             .fetch_optional(pool)
             .await)
@@ -194,12 +199,14 @@ impl Db {
     /// Stores `value` under `key` unless a value is already there, and returns the stored
     /// one: two nodes starting at once agree on a single value.
     pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, sqlx::Error> {
-        with_db!(self, pool => sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+        with_db!(self, |pool| sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"
+        )
+        .bind(key)
+        .bind(value)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(self.setting(key).await?.unwrap_or_else(|| value.to_owned()))
     }
 }

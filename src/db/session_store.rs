@@ -6,7 +6,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 use super::{Db, Timestamp};
-use crate::with_db;
+use crate::db::with_db;
 
 /// Session data key holding the signed-in user's id; mirrored into `sessions.user_id`
 /// so that disabling a user can delete their sessions in one statement.
@@ -27,7 +27,7 @@ impl DbSessionStore {
     /// Deletes sessions whose expiry has passed; returns how many were removed.
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
         let now = Timestamp::now();
-        let done = with_db!(&self.db, pool => sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        let done = with_db!(&self.db, |pool| sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
             .execute(pool)
             .await
@@ -49,7 +49,7 @@ impl DbSessionStore {
     /// the rows written.
     async fn write(&self, sql: &'static str, record: &Record) -> session_store::Result<u64> {
         let data = encode(record)?;
-        with_db!(&self.db, pool => sqlx::query(sql)
+        with_db!(&self.db, |pool| sqlx::query(sql)
             .bind(record.id.to_string())
             .bind(user_id_of(record))
             .bind(&data)
@@ -87,7 +87,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row: Option<(String, Timestamp)> = with_db!(&self.db, pool => sqlx::query_as(
+        let row: Option<(String, Timestamp)> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
         )
         .bind(id.to_string())
@@ -103,7 +103,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        with_db!(&self.db, pool => sqlx::query("DELETE FROM sessions WHERE id = $1")
+        with_db!(&self.db, |pool| sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
             .execute(pool)
             .await

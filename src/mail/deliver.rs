@@ -21,8 +21,8 @@ use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, MailConfig, SmtpTls};
+use crate::db::with_tx;
 use crate::db::{Db, Timestamp};
-use crate::with_tx;
 
 /// Emails claimed per round: one, so that a claim's lease covers exactly one send
 /// (a batch sent one after another could outlive its lease and be claimed twice).
@@ -221,7 +221,7 @@ impl Mailer {
     }
 
     async fn release(&self, id: i64, token: &str) {
-        let released = crate::with_db!(&self.db, pool => sqlx::query(
+        let released = crate::db::with_db!(&self.db, |pool| sqlx::query(
             "UPDATE email_outbox SET claim_token = NULL, claimed_until = NULL, attempts = attempts - 1 \
              WHERE id = $1 AND claim_token = $2",
         )
@@ -285,7 +285,7 @@ impl Mailer {
         now: Timestamp,
         next: Option<Timestamp>,
     ) -> Result<u64, sqlx::Error> {
-        with_tx!(&self.db, tx => {
+        with_tx!(&self.db, |tx| {
             let n = sqlx::query(
                 "UPDATE email_outbox SET status = $3, claim_token = NULL, claimed_until = NULL, updated_at = $4, \
                  sent_at = CASE WHEN $3 = 'sent' THEN $4 ELSE sent_at END, \
@@ -301,14 +301,16 @@ impl Mailer {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            sqlx::query("INSERT INTO email_attempts (email_id, attempt, at, outcome, detail) VALUES ($1, $2, $3, $4, $5)")
-                .bind(email.id)
-                .bind(email.attempts)
-                .bind(now)
-                .bind(outcome)
-                .bind(detail)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO email_attempts (email_id, attempt, at, outcome, detail) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(email.id)
+            .bind(email.attempts)
+            .bind(now)
+            .bind(outcome)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
             Ok(n)
         })
     }

@@ -19,10 +19,11 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::audit::Entry;
+use crate::audit::audit_insert;
 use crate::db::{Db, Timestamp};
+use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
-use crate::{audit_insert, with_db, with_tx};
 use render::{Content, Frame};
 
 /// Every email status, in the order the manager lists them.
@@ -162,7 +163,7 @@ pub struct Recipient {
 
 /// The customer on file, by id.
 pub async fn recipient(db: &Db, customer_id: i64) -> AppResult<Option<Recipient>> {
-    Ok(with_db!(db, pool => sqlx::query_as("SELECT id, name, email FROM customers WHERE id = $1")
+    Ok(with_db!(db, |pool| sqlx::query_as("SELECT id, name, email FROM customers WHERE id = $1")
         .bind(customer_id)
         .fetch_optional(pool)
         .await)?)
@@ -170,7 +171,7 @@ pub async fn recipient(db: &Db, customer_id: i64) -> AppResult<Option<Recipient>
 
 /// The customer on file, by their address.
 pub async fn recipient_by_email(db: &Db, email: &str) -> AppResult<Option<Recipient>> {
-    Ok(with_db!(db, pool => sqlx::query_as("SELECT id, name, email FROM customers WHERE LOWER(email) = LOWER($1)")
+    Ok(with_db!(db, |pool| sqlx::query_as("SELECT id, name, email FROM customers WHERE LOWER(email) = LOWER($1)")
         .bind(email.trim())
         .fetch_optional(pool)
         .await)?)
@@ -220,7 +221,8 @@ pub async fn create(
     let max_attempts = i64::from(state.config().mail.max_attempts);
     // An async block, so that a failed INSERT (a repeated dedupe key) comes back here
     // as a value instead of leaving the function.
-    let inserted: Result<i64, sqlx::Error> = with_tx!(state.db(), tx => async {
+    let inserted: Result<i64, sqlx::Error> = with_tx!(state.db(), |tx| {
+        async {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO email_outbox (kind, call_id, customer_id, language, to_address, to_name, subject, html, text, fields, \
              status, attempts, max_attempts, next_attempt_at, dedupe_key, message_id, created_by, created_at, \
@@ -254,7 +256,8 @@ pub async fn create(
             audit_insert!(&entry).execute(&mut *tx).await?;
         }
         Ok(id)
-    }.await);
+    }.await
+    });
     match inserted {
         Ok(id) => {
             if status == "queued" {
@@ -291,7 +294,7 @@ pub async fn confirm(state: &AppState, id: i64, by: Confirmation, entry: Option<
         entry
     });
     let now = Timestamp::now();
-    let changed: Result<u64, sqlx::Error> = with_tx!(state.db(), tx => {
+    let changed: Result<u64, sqlx::Error> = with_tx!(state.db(), |tx| {
         let n = sqlx::query(
             "UPDATE email_outbox SET status = 'queued', next_attempt_at = $2, confirmed_by_customer_at = $2, \
              confirmed_via = $3, confirmed_by = $4, updated_at = $2 WHERE id = $1 AND status = 'waiting_confirmation'",
@@ -303,7 +306,9 @@ pub async fn confirm(state: &AppState, id: i64, by: Confirmation, entry: Option<
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if n == 1 && let Some(entry) = &entry {
+        if n == 1
+            && let Some(entry) = &entry
+        {
             let entry = entry.clone().target(format!("email:{id}"));
             audit_insert!(&entry).execute(&mut *tx).await?;
         }
@@ -339,7 +344,7 @@ async fn transition(
 ) -> AppResult<Email> {
     let now = Timestamp::now();
     let extra = i64::from(state.config().mail.max_attempts);
-    let changed: Result<u64, sqlx::Error> = with_tx!(state.db(), tx => {
+    let changed: Result<u64, sqlx::Error> = with_tx!(state.db(), |tx| {
         let n = sqlx::query(
             "UPDATE email_outbox SET status = $2, updated_at = $4, \
              next_attempt_at = CASE WHEN $2 = 'queued' THEN $4 ELSE next_attempt_at END, \
@@ -354,7 +359,9 @@ async fn transition(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if n == 1 && let Some(entry) = &entry {
+        if n == 1
+            && let Some(entry) = &entry
+        {
             let entry = entry.clone().target(format!("email:{id}"));
             audit_insert!(&entry).execute(&mut *tx).await?;
         }
@@ -373,7 +380,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// One email (without bodies).
 pub async fn get(db: &Db, id: i64) -> AppResult<Email> {
-    let email: Option<Email> = with_db!(db, pool => sqlx::query_as(concat!(email_select!(), "WHERE e.id = $1"))
+    let email: Option<Email> = with_db!(db, |pool| sqlx::query_as(concat!(email_select!(), "WHERE e.id = $1"))
         .bind(id)
         .fetch_optional(pool)
         .await)?;
@@ -381,7 +388,7 @@ pub async fn get(db: &Db, id: i64) -> AppResult<Email> {
 }
 
 async fn by_dedupe_key(db: &Db, key: &str) -> AppResult<Option<Email>> {
-    Ok(with_db!(db, pool => sqlx::query_as(concat!(email_select!(), "WHERE e.dedupe_key = $1"))
+    Ok(with_db!(db, |pool| sqlx::query_as(concat!(email_select!(), "WHERE e.dedupe_key = $1"))
         .bind(key)
         .fetch_optional(pool)
         .await)?)
@@ -399,10 +406,11 @@ pub fn summary_key(call_id: i64) -> String {
 
 /// An email's HTML and text parts.
 pub async fn bodies(db: &Db, id: i64) -> AppResult<(String, String)> {
-    let row: Option<(String, String)> = with_db!(db, pool => sqlx::query_as("SELECT html, text FROM email_outbox WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
+    let row: Option<(String, String)> =
+        with_db!(db, |pool| sqlx::query_as("SELECT html, text FROM email_outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
     row.ok_or(AppError::NotFound)
 }
 
@@ -419,7 +427,7 @@ pub struct Filter {
 
 /// Newest emails first.
 pub async fn list(db: &Db, filter: &Filter, limit: i64) -> AppResult<Vec<Email>> {
-    Ok(with_db!(db, pool => sqlx::query_as(concat!(
+    Ok(with_db!(db, |pool| sqlx::query_as(concat!(
         email_select!(),
         "WHERE ($1 IS NULL OR e.status = $1) AND ($2 IS NULL OR e.call_id = $2) AND ($3 IS NULL OR e.customer_id = $3) \
          ORDER BY e.id DESC LIMIT $4"
@@ -434,14 +442,14 @@ pub async fn list(db: &Db, filter: &Filter, limit: i64) -> AppResult<Vec<Email>>
 
 /// Counts by status, for the list's tabs.
 pub async fn counts(db: &Db) -> AppResult<Vec<(String, i64)>> {
-    Ok(with_db!(db, pool => sqlx::query_as("SELECT status, COUNT(*) FROM email_outbox GROUP BY status")
+    Ok(with_db!(db, |pool| sqlx::query_as("SELECT status, COUNT(*) FROM email_outbox GROUP BY status")
         .fetch_all(pool)
         .await)?)
 }
 
 /// An email's delivery attempts, oldest first.
 pub async fn attempts(db: &Db, id: i64) -> AppResult<Vec<Attempt>> {
-    Ok(with_db!(db, pool => sqlx::query_as(
+    Ok(with_db!(db, |pool| sqlx::query_as(
         "SELECT attempt, at, outcome, detail FROM email_attempts WHERE email_id = $1 ORDER BY id",
     )
     .bind(id)

@@ -10,9 +10,9 @@ use crate::app::AppState;
 use crate::audit::Entry;
 use crate::calls::{self, Call};
 use crate::db::Timestamp;
+use crate::db::with_db;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
-use crate::with_db;
 
 /// What the supervisor agent may use: transcript, tool results, staff decisions.
 pub async fn facts(state: &AppState, call: &Call) -> AppResult<SummaryFacts> {
@@ -76,7 +76,8 @@ pub async fn request(
     let facts = facts(state, call).await?;
     let (summary, step) = state.pipeline().summarize(&facts).await;
     let db = state.db();
-    let stored = with_db!(db, pool => sqlx::query(
+    let stored = with_db!(db, |pool| {
+        sqlx::query(
         "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
          VALUES ($1, (SELECT COALESCE(MAX(turn), 0) FROM agent_runs WHERE call_id = $1), $2, $3, $4, $5, $6, $7, '[]', $8, $9, $10)",
     )
@@ -92,7 +93,8 @@ pub async fn request(
     .bind(Timestamp::now())
     .execute(pool)
     .await
-    .map(|r| r.rows_affected()));
+    .map(|r| r.rows_affected())
+    });
     stored?;
     let email = NewEmail {
         content: Content::Summary(summary),

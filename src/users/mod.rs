@@ -5,11 +5,12 @@ pub mod input;
 use serde::Serialize;
 
 use crate::audit::Entry;
+use crate::audit::audit_insert;
 use crate::auth::{AdminCap, Principal, Role, password, throttle};
 use crate::db::{Db, Timestamp, is_unique_violation};
+use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
-use crate::{audit_insert, with_db, with_tx};
 use input::{NewUser, UserChange};
 
 /// A stored staff account (without its password hash).
@@ -104,13 +105,13 @@ impl<'a> From<&'a User> for Me<'a> {
 /// Loads a user by id.
 pub async fn get(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
     let sql = concat!("SELECT ", columns!(), " FROM users WHERE id = $1");
-    with_db!(db, pool => sqlx::query_as::<_, User>(sql).bind(id).fetch_optional(pool).await)
+    with_db!(db, |pool| sqlx::query_as::<_, User>(sql).bind(id).fetch_optional(pool).await)
 }
 
 /// Loads a user and their password hash by login name.
 pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<(User, String)>, sqlx::Error> {
     let sql = concat!("SELECT ", columns!(), ", password_hash FROM users WHERE username = $1");
-    let row = with_db!(db, pool => sqlx::query_as::<_, UserWithHash>(sql).bind(username).fetch_optional(pool).await)?;
+    let row = with_db!(db, |pool| sqlx::query_as::<_, UserWithHash>(sql).bind(username).fetch_optional(pool).await)?;
     Ok(row.map(|r| (r.user, r.password_hash)))
 }
 
@@ -124,12 +125,12 @@ struct UserWithHash {
 /// Every user, by username.
 pub async fn list(db: &Db) -> Result<Vec<User>, sqlx::Error> {
     let sql = concat!("SELECT ", columns!(), " FROM users ORDER BY username");
-    with_db!(db, pool => sqlx::query_as::<_, User>(sql).fetch_all(pool).await)
+    with_db!(db, |pool| sqlx::query_as::<_, User>(sql).fetch_all(pool).await)
 }
 
 /// How many accounts exist (first-run detection).
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
-    with_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(pool).await)
+    with_db!(db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(pool).await)
 }
 
 /// Inserts an account without any permission check: for start-up, the CLI and seeding.
@@ -143,7 +144,7 @@ pub async fn insert(db: &Db, new: &NewUser, must_change_password: bool, actor: &
         columns!(),
         ""
     );
-    let result: Result<User, sqlx::Error> = with_tx!(db, tx => {
+    let result: Result<User, sqlx::Error> = with_tx!(db, |tx| {
         let user = sqlx::query_as::<_, User>(sql)
             .bind(new.username.as_str())
             .bind(new.email.as_str())
@@ -275,7 +276,7 @@ async fn apply_change(db: &Db, before: &User, change: &UserChange, base: Entry, 
         columns!(),
         ""
     );
-    let result: Result<User, sqlx::Error> = with_tx!(db, tx => {
+    let result: Result<User, sqlx::Error> = with_tx!(db, |tx| {
         let user = sqlx::query_as::<_, User>(sql)
             .bind(id)
             .bind(change.role.map(Role::as_str))
@@ -293,7 +294,10 @@ async fn apply_change(db: &Db, before: &User, change: &UserChange, base: Entry, 
             Ok(user) => {
                 if revoke {
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 for entry in &entries {
                     audit_insert!(entry).execute(&mut *tx).await?;
@@ -313,9 +317,11 @@ async fn apply_change(db: &Db, before: &User, change: &UserChange, base: Entry, 
 }
 
 async fn active_admins(db: &Db) -> Result<i64, sqlx::Error> {
-    with_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = FALSE")
-        .fetch_one(pool)
-        .await)
+    with_db!(db, |pool| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = FALSE"
+    )
+    .fetch_one(pool)
+    .await)
 }
 
 /// Sets a user's own new password (clears the temporary flag) and ends their other
@@ -335,11 +341,14 @@ pub async fn set_own_password(
         ""
     );
     let entry = Entry::new(Some(id), username, "user.password_change").target(format!("user:{id}")).ip(ip);
-    let user: Result<User, sqlx::Error> = with_tx!(db, tx => {
+    let user: Result<User, sqlx::Error> = with_tx!(db, |tx| {
         let user = sqlx::query_as::<_, User>(sql).bind(id).bind(&hash).bind(Timestamp::now()).fetch_one(&mut *tx).await;
         match user {
             Ok(user) => {
-                sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 audit_insert!(&entry).execute(&mut *tx).await?;
                 Ok(user)
             }
@@ -390,7 +399,7 @@ pub async fn set_own_language(db: &Db, user: &User, lang: Lang, ip: Option<Strin
         .target(format!("user:{}", user.id))
         .ip(ip)
         .metadata(serde_json::json!({ "language": lang.code() }));
-    let done: Result<(), sqlx::Error> = with_tx!(db, tx => {
+    let done: Result<(), sqlx::Error> = with_tx!(db, |tx| {
         sqlx::query("UPDATE users SET language = $2, updated_at = $3 WHERE id = $1")
             .bind(user.id)
             .bind(lang.code())

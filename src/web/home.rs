@@ -9,8 +9,8 @@ use super::{PageCtx, require_ready};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::auth::extract::WebAuth;
+use crate::db::with_db;
 use crate::error::AppResult;
-use crate::with_db;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
@@ -45,9 +45,11 @@ pub async fn home_get(State(state): State<AppState>, auth: WebAuth, headers: Hea
     require_ready(&auth)?;
     let role = auth.principal.role;
     let db = state.db();
-    let (active_users, customers, departments) = with_db!(db, pool => {
-        let u = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE disabled = FALSE").fetch_one(pool).await?;
-        let c = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM customers WHERE active = TRUE").fetch_one(pool).await?;
+    let (active_users, customers, departments) = with_db!(db, |pool| {
+        let u =
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE disabled = FALSE").fetch_one(pool).await?;
+        let c =
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM customers WHERE active = TRUE").fetch_one(pool).await?;
         let d = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM departments").fetch_one(pool).await?;
         (u, c, d)
     });

@@ -347,8 +347,12 @@ async fn agent_sees_a_new_call_on_the_board_takes_it_over_and_replies() {
     d.wait_text("#call-live .transcript", "Ya estoy contigo").await;
     d.wait_text("#call-live .transcript", "took over").await;
     let db = app.state.db();
-    let roles: Vec<String> = centralita::with_db!(db, pool => sqlx::query_scalar::<_, String>(
-        "SELECT role FROM messages WHERE call_id = $1 ORDER BY id").bind(call).fetch_all(pool).await)
+    let roles: Vec<String> = centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT role FROM messages WHERE call_id = $1 ORDER BY id"
+    )
+    .bind(call)
+    .fetch_all(pool)
+    .await)
     .unwrap();
     assert_eq!(roles.last().map(String::as_str), Some("human"));
     assert_eq!(centralita::calls::get(db, call).await.unwrap().status, "human");

@@ -20,14 +20,21 @@ on_both!(
 pub async fn customer(app: &TestApp, email: &str) -> i64 {
     centralita::seed::seed_demo(app.state.db()).await.unwrap();
     let db = app.state.db();
-    centralita::with_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT id FROM customers WHERE email = $1").bind(email).fetch_one(pool).await).unwrap()
+    centralita::with_db!(db, |pool| sqlx::query_scalar::<_, i64>("SELECT id FROM customers WHERE email = $1")
+        .bind(email)
+        .fetch_one(pool)
+        .await)
+    .unwrap()
 }
 
 /// Snapshot of everything money-related: balances, payments, pending actions.
 pub async fn money_state(app: &TestApp) -> (i64, i64, i64) {
     let db = app.state.db();
-    centralita::with_db!(db, pool => {
-        let b = sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(balance_cents), 0) AS BIGINT) FROM customers").fetch_one(pool).await.unwrap();
+    centralita::with_db!(db, |pool| {
+        let b = sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(balance_cents), 0) AS BIGINT) FROM customers")
+            .fetch_one(pool)
+            .await
+            .unwrap();
         let p = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM payments").fetch_one(pool).await.unwrap();
         let a = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM pending_actions").fetch_one(pool).await.unwrap();
         (b, p, a)
@@ -194,9 +201,11 @@ async fn injection_attempts_change_nothing_and_leak_nothing(app: &TestApp) {
 /// (id, customer, tool) of every pending action.
 async fn pending_actions_of(app: &TestApp) -> Vec<(i64, i64, String)> {
     let db = app.state.db();
-    centralita::with_db!(db, pool => sqlx::query_as::<_, (i64, i64, String)>("SELECT id, customer_id, tool FROM pending_actions ORDER BY id")
-        .fetch_all(pool)
-        .await)
+    centralita::with_db!(db, |pool| sqlx::query_as::<_, (i64, i64, String)>(
+        "SELECT id, customer_id, tool FROM pending_actions ORDER BY id"
+    )
+    .fetch_all(pool)
+    .await)
     .unwrap()
 }
 
@@ -217,9 +226,9 @@ async fn payment_registration_becomes_a_pending_action_not_a_payment(app: &TestA
     );
     let db = app.state.db();
     let (tool, params): (String, String) =
-        centralita::with_db!(db, pool => sqlx::query_as("SELECT tool, params FROM pending_actions")
-        .fetch_one(pool)
-        .await)
+        centralita::with_db!(db, |pool| sqlx::query_as("SELECT tool, params FROM pending_actions")
+            .fetch_one(pool)
+            .await)
         .unwrap();
     assert_eq!(tool, "register_payment");
     let params: Value = serde_json::from_str(&params).unwrap();

@@ -158,7 +158,7 @@ async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) 
 
     // A customer whose address on file is broken gets a clear error, not a bounce.
     let db = app.state.db();
-    let broken: i64 = centralita::with_db!(db, pool => sqlx::query_scalar(
+    let broken: i64 = centralita::with_db!(db, |pool| sqlx::query_scalar(
         "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ('Broken', 'broken address@@example', NULL, 0, TRUE, $1) RETURNING id",
     ).bind(centralita::db::Timestamp::now()).fetch_one(pool).await).unwrap();
     let r = post_email(&app, &token, json!({"kind": "information", "customer_id": broken, "topic": "x", "body": "y"}))

@@ -331,7 +331,7 @@ async fn tool_db(dir: &std::path::Path) -> (Db, CallerScope) {
         phone: Some("600000000".into()),
     };
     let customer_id = calls::store_customer(&db, &customer).await.unwrap();
-    let call_id: i64 = centralita::with_db!(&db, pool => sqlx::query_scalar(
+    let call_id: i64 = centralita::with_db!(&db, |pool| sqlx::query_scalar(
         "INSERT INTO calls (channel, customer_id, status, created_at, updated_at) VALUES ('api', $1, 'ai', $2, $2) RETURNING id",
     )
     .bind(customer_id)

@@ -416,7 +416,12 @@ async fn typing_someone_elses_email_does_not_open_their_account(app: &TestApp) {
     let balance_shown = ["125.50", "125,50"].iter().any(|b| page.contains(b));
     assert!(!balance_shown, "no account data leaked: {page}");
     let db = app.state.db();
-    let phone: String = centralita::with_db!(db, pool => sqlx::query_scalar::<_, String>("SELECT phone FROM customers WHERE email = 'maria.lopez@example.com'").fetch_one(pool).await).unwrap();
+    let phone: String = centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT phone FROM customers WHERE email = 'maria.lopez@example.com'"
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
 
     // With the phone on file too, the call is linked.
     let b = app.browser();
@@ -483,7 +488,12 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
     let maria = customer(app, "maria.lopez@example.com").await;
     let b = app.browser();
     let db = app.state.db();
-    let phone: String = centralita::with_db!(db, pool => sqlx::query_scalar::<_, String>("SELECT phone FROM customers WHERE email = 'maria.lopez@example.com'").fetch_one(pool).await).unwrap();
+    let phone: String = centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT phone FROM customers WHERE email = 'maria.lopez@example.com'"
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
     let r = b
         .post(
             "/call",
@@ -515,8 +525,13 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = b.post(&format!("{link}/summary"), &link, &[("choice", "no")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "answered once");
-    let (consent, at): (Option<String>, Option<String>) = centralita::with_db!(db, pool => sqlx::query_as::<_, (Option<String>, Option<String>)>(
-        "SELECT summary_consent, CAST(summary_consent_at AS TEXT) FROM calls ORDER BY id DESC LIMIT 1").fetch_one(pool).await).unwrap();
+    let (consent, at): (Option<String>, Option<String>) =
+        centralita::with_db!(db, |pool| sqlx::query_as::<_, (Option<String>, Option<String>)>(
+            "SELECT summary_consent, CAST(summary_consent_at AS TEXT) FROM calls ORDER BY id DESC LIMIT 1"
+        )
+        .fetch_one(pool)
+        .await)
+        .unwrap();
     assert_eq!(consent.as_deref(), Some("yes"));
     assert!(at.is_some(), "when is recorded");
 
@@ -524,7 +539,10 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
     let page = b.page(&link).await;
     assert!(page.contains("id=\"summary-draft\"") && page.contains("m•••@example.com"), "{page}");
     assert!(page.contains("Consulta de saldo") && page.contains("Próximos pasos"), "{page}");
-    let call_id: i64 = centralita::with_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT MAX(id) FROM calls").fetch_one(pool).await).unwrap();
+    let call_id: i64 = centralita::with_db!(db, |pool| sqlx::query_scalar::<_, i64>("SELECT MAX(id) FROM calls")
+        .fetch_one(pool)
+        .await)
+    .unwrap();
     let draft = centralita::mail::summary_of_call(db, call_id).await.unwrap().unwrap();
     assert_eq!(draft.status, "waiting_confirmation");
     assert!(draft.confirmed_by_customer_at.is_none());

@@ -398,9 +398,11 @@ async fn a_turn_under_way_at_shutdown_finishes_and_is_stored() {
 
     // SIGTERM now: the server stops taking requests but the turn finishes and is stored.
     let db = app.stop_server().await;
-    let roles: Vec<String> = centralita::with_db!(&db, pool => sqlx::query_scalar::<_, String>(
-        "SELECT role FROM messages ORDER BY id").fetch_all(pool).await)
-    .unwrap();
+    let roles: Vec<String> =
+        centralita::with_db!(&db, |pool| sqlx::query_scalar::<_, String>("SELECT role FROM messages ORDER BY id")
+            .fetch_all(pool)
+            .await)
+        .unwrap();
     assert_eq!(roles, ["customer", "ai"]);
     db.close().await;
     app.finish().await;

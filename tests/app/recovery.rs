@@ -41,7 +41,7 @@ async fn crashed_call(app: &TestApp, left: Left, at: Timestamp) -> (i64, String)
         Left::EscalatedWithoutReply | Left::WaitingForPerson => "queued",
     };
     let db = app.state.db();
-    let id = with_db!(db, pool => {
+    let id = with_db!(db, |pool| {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO calls (channel, status, department, priority, escalation_reason, queued_at, access_hash, created_at, updated_at) \
              VALUES ('web', $1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -58,11 +58,30 @@ async fn crashed_call(app: &TestApp, left: Left, at: Timestamp) -> (i64, String)
         .unwrap();
         let insert = "INSERT INTO messages (call_id, role, agent, content, at) VALUES ($1, $2, $3, $4, $5)";
         if matches!(left, Left::WaitingForPerson) {
-            for (role, agent, text) in [("customer", None, "Quiero hablar con una persona"), ("ai", Some("service"), "Te paso con una persona.")] {
-                sqlx::query(insert).bind(id).bind(role).bind(agent).bind(text).bind(earlier).execute(pool).await.unwrap();
+            for (role, agent, text) in [
+                ("customer", None, "Quiero hablar con una persona"),
+                ("ai", Some("service"), "Te paso con una persona."),
+            ] {
+                sqlx::query(insert)
+                    .bind(id)
+                    .bind(role)
+                    .bind(agent)
+                    .bind(text)
+                    .bind(earlier)
+                    .execute(pool)
+                    .await
+                    .unwrap();
             }
         }
-        sqlx::query(insert).bind(id).bind("customer").bind(None::<&str>).bind("¿Sigue ahí alguien?").bind(at).execute(pool).await.unwrap();
+        sqlx::query(insert)
+            .bind(id)
+            .bind("customer")
+            .bind(None::<&str>)
+            .bind("¿Sigue ahí alguien?")
+            .bind(at)
+            .execute(pool)
+            .await
+            .unwrap();
         if matches!(left, Left::EscalatedWithoutReply) {
             sqlx::query(
                 "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
@@ -82,28 +101,32 @@ async fn crashed_call(app: &TestApp, left: Left, at: Timestamp) -> (i64, String)
 /// The call's status, escalation reason and queue time.
 async fn state_of(app: &TestApp, id: i64) -> (String, Option<String>, Option<Timestamp>, Option<String>) {
     let db = app.state.db();
-    with_db!(db, pool => sqlx::query_as("SELECT status, escalation_reason, queued_at, department FROM calls WHERE id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .unwrap())
+    with_db!(db, |pool| sqlx::query_as(
+        "SELECT status, escalation_reason, queued_at, department FROM calls WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap())
 }
 
 /// How many recovery notes and `escalated` events the call has.
 async fn notes_and_escalations(app: &TestApp, id: i64) -> (i64, i64) {
     let db = app.state.db();
-    with_db!(db, pool => {
-        let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE call_id = $1 AND role = 'system' AND agent = $2")
-            .bind(id)
-            .bind(INTERRUPTED)
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        let escalated: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE call_id = $1 AND kind = 'escalated'")
-            .bind(id)
-            .fetch_one(pool)
-            .await
-            .unwrap();
+    with_db!(db, |pool| {
+        let notes: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE call_id = $1 AND role = 'system' AND agent = $2")
+                .bind(id)
+                .bind(INTERRUPTED)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        let escalated: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE call_id = $1 AND kind = 'escalated'")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap();
         (notes, escalated)
     })
 }

@@ -19,7 +19,7 @@ async fn money_and_timestamps_round_trip_exactly(app: &TestApp) {
     ];
     let db = app.state.db();
     for (i, amount) in amounts.iter().enumerate() {
-        let (back_amount, back_at): (Money, Timestamp) = with_db!(db, pool => sqlx::query_as(
+        let (back_amount, back_at): (Money, Timestamp) = with_db!(db, |pool| sqlx::query_as(
             "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ($1, $2, NULL, $3, TRUE, $4) RETURNING balance_cents, created_at",
         )
         .bind("Round Trip")
@@ -41,16 +41,24 @@ async fn timestamps_compare_correctly_in_sql(app: &TestApp) {
     let times =
         [datetime!(2026-01-01 00:00:00 UTC), datetime!(2026-01-01 00:00:00.5 UTC), datetime!(2026-01-01 00:00:01 UTC)];
     for (i, t) in times.iter().enumerate() {
-        with_db!(db, pool => sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)").bind(format!("t{i}")).bind("x").execute(pool).await.map(|_| ())).unwrap();
-        with_db!(db, pool => sqlx::query("INSERT INTO login_throttle (key, failures, locked_until, updated_at) VALUES ($1, 0, NULL, $2)")
+        with_db!(db, |pool| sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)")
             .bind(format!("t{i}"))
-            .bind(Timestamp::from(*t))
+            .bind("x")
             .execute(pool)
             .await
             .map(|_| ()))
         .unwrap();
+        with_db!(db, |pool| sqlx::query(
+            "INSERT INTO login_throttle (key, failures, locked_until, updated_at) VALUES ($1, 0, NULL, $2)"
+        )
+        .bind(format!("t{i}"))
+        .bind(Timestamp::from(*t))
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .unwrap();
     }
-    let later: Vec<String> = with_db!(db, pool => sqlx::query_scalar(
+    let later: Vec<String> = with_db!(db, |pool| sqlx::query_scalar(
         "SELECT key FROM login_throttle WHERE updated_at > $1 ORDER BY updated_at",
     )
     .bind(Timestamp::from(times[0]))

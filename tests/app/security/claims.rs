@@ -19,7 +19,7 @@ on_both!(
 
 async fn record(app: &TestApp, email: &str) -> (i64, String, Option<String>, bool) {
     let db = app.state.db();
-    centralita::with_db!(db, pool => sqlx::query_as::<_, (i64, String, Option<String>, bool)>(
+    centralita::with_db!(db, |pool| sqlx::query_as::<_, (i64, String, Option<String>, bool)>(
         "SELECT id, name, phone, verified FROM customers WHERE email = $1",
     )
     .bind(email)
@@ -63,7 +63,7 @@ async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestAp
     let detail = get_json(app.url(&format!("/api/v1/calls/{staff_call}")), &agent).await;
     assert_eq!(detail["call"]["customer_id"], real_id);
     let db = app.state.db();
-    let (claim_email, active): (String, bool) = centralita::with_db!(db, pool => sqlx::query_as::<_, (String, bool)>(
+    let (claim_email, active): (String, bool) = centralita::with_db!(db, |pool| sqlx::query_as::<_, (String, bool)>(
         "SELECT email, active FROM customers WHERE id = $1",
     )
     .bind(id)

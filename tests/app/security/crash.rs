@@ -17,7 +17,7 @@ crate::on_both_backends!(a_node_killed_mid_turn_leaves_no_call_unanswered);
 /// Calls whose newest message is the customer's (a turn nobody finished).
 async fn unanswered(url: &str) -> i64 {
     let db = centralita::db::Db::connect(url, 1).await.unwrap();
-    let n = centralita::with_db!(&db, pool => sqlx::query_scalar::<_, i64>(
+    let n = centralita::with_db!(&db, |pool| sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM calls c WHERE c.status <> 'closed' AND (SELECT m.role FROM messages m WHERE m.call_id = c.id ORDER BY m.id DESC LIMIT 1) = 'customer'",
     )
     .fetch_one(pool)

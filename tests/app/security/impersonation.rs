@@ -13,7 +13,7 @@ on_both!(an_agent_cannot_write_as_the_customer_into_someone_elses_call, staff_me
 
 async fn message_rows(app: &TestApp, call: i64) -> Vec<(String, String, Option<i64>)> {
     let db = app.state.db();
-    centralita::with_db!(db, pool => sqlx::query_as::<_, (String, String, Option<i64>)>(
+    centralita::with_db!(db, |pool| sqlx::query_as::<_, (String, String, Option<i64>)>(
         "SELECT role, content, author_id FROM messages WHERE call_id = $1 ORDER BY id",
     )
     .bind(call)
@@ -24,8 +24,10 @@ async fn message_rows(app: &TestApp, call: i64) -> Vec<(String, String, Option<i
 
 async fn pending_actions(app: &TestApp) -> i64 {
     let db = app.state.db();
-    centralita::with_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM pending_actions").fetch_one(pool).await)
-        .unwrap()
+    centralita::with_db!(db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM pending_actions")
+        .fetch_one(pool)
+        .await)
+    .unwrap()
 }
 
 async fn an_agent_cannot_write_as_the_customer_into_someone_elses_call(app: &TestApp) {

@@ -13,7 +13,7 @@ on_both!(looking_at_public_pages_stores_no_session);
 
 async fn session_rows(app: &TestApp) -> i64 {
     let db = app.state.db();
-    centralita::with_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions").fetch_one(pool).await)
+    centralita::with_db!(db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions").fetch_one(pool).await)
         .unwrap()
 }
 
@@ -69,8 +69,12 @@ async fn the_idle_expiry_is_written_at_most_once_per_half_idle_period() {
     b.login("admin", ADMIN_PASSWORD).await;
     let expiry = || async {
         let db = app.state.db();
-        centralita::with_db!(db, pool => sqlx::query_scalar::<_, String>("SELECT expires_at FROM sessions WHERE user_id IS NOT NULL").fetch_one(pool).await)
-            .unwrap()
+        centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+            "SELECT expires_at FROM sessions WHERE user_id IS NOT NULL"
+        )
+        .fetch_one(pool)
+        .await)
+        .unwrap()
     };
     b.page("/board").await;
     let first = expiry().await;
