@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use centralita::app::Application;
 use centralita::config::{Config, SmtpConfig, SmtpTls};
-use centralita::mail::render::Content;
-use centralita::mail::{self, Confirmation, NewEmail, Recipient};
+use centralita::email::render::Content;
+use centralita::email::{self, Confirmation, NewEmail, Recipient};
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -45,7 +45,7 @@ async fn run(label: &str, n: usize, smtp: Option<SmtpConfig>) {
     let customer_id: i64 = centralita::with_db!(db, |pool| sqlx::query_scalar(
         "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ('Bench Customer', $1, NULL, 0, TRUE, $2) RETURNING id",
     ).bind(format!("bench-{}@example.com", uuid::Uuid::new_v4().simple())).bind(centralita::db::Timestamp::now()).fetch_one(pool).await).unwrap();
-    let recipient = mail::recipient(db, customer_id).await.unwrap().unwrap();
+    let recipient = email::recipient(db, customer_id).await.unwrap().unwrap();
     let started = Instant::now();
     for i in 0..n {
         let email = NewEmail {
@@ -55,11 +55,11 @@ async fn run(label: &str, n: usize, smtp: Option<SmtpConfig>) {
             lang: centralita::i18n::Lang::En,
             dedupe_key: format!("bench:{}", uuid::Uuid::new_v4().simple()),
         };
-        mail::create(&state, email, None, Confirmation::Customer, None).await.unwrap();
+        email::create(&state, email, None, Confirmation::Customer, None).await.unwrap();
     }
     let queued = started.elapsed();
     loop {
-        let counts = mail::counts(db).await.unwrap();
+        let counts = email::counts(db).await.unwrap();
         let sent = counts.iter().find(|(s, _)| s == "sent").map_or(0, |(_, n)| *n);
         if sent as usize >= n {
             break;

@@ -37,7 +37,7 @@ struct Inner {
     bus: Arc<crate::events::Bus>,
     public: PublicLimits,
     turns: Arc<Turns>,
-    mailer: Arc<crate::mail::deliver::Mailer>,
+    mailer: Arc<crate::email::deliver::Mailer>,
     started: Instant,
 }
 
@@ -145,7 +145,7 @@ impl AppState {
         self.0.bus.clone()
     }
     /// The email delivery worker's handle (wake it when an email is queued).
-    pub fn mailer(&self) -> &crate::mail::deliver::Mailer {
+    pub fn mailer(&self) -> &crate::email::deliver::Mailer {
         &self.0.mailer
     }
 
@@ -246,7 +246,7 @@ impl Application {
         let listener = TcpListener::bind(config.addr).await?;
         let pipeline = build_pipeline(&config)?;
         let bus = Arc::new(crate::events::Bus::new(db.clone(), config.events_poll));
-        let mailer = Arc::new(crate::mail::deliver::Mailer::new(db.clone(), bus.clone(), &config)?);
+        let mailer = Arc::new(crate::email::deliver::Mailer::new(db.clone(), bus.clone(), &config)?);
         let state = AppState(Arc::new(Inner {
             pipeline,
             keys: Keys::new(secret.as_bytes()),

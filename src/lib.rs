@@ -15,7 +15,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod i18n;
-pub mod mail;
+pub mod email;
 pub mod metrics;
 pub mod ops;
 pub mod seed;

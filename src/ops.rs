@@ -45,7 +45,7 @@ async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
         (users, sessions)
     });
     let up = if db.ping().await { 1.0 } else { 0.0 };
-    let emails = crate::mail::counts(db).await.unwrap_or_default();
+    let emails = crate::email::counts(db).await.unwrap_or_default();
     let outbox = |status: &str| emails.iter().find(|(s, _)| s == status).map_or(0.0, |(_, n)| *n as f64);
     let body = state.metrics().render(&[
         ("centralita_up", "1 when the database answers.", up),

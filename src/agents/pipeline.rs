@@ -16,7 +16,7 @@ use super::{Action, Classification, Reason, Verdict};
 use crate::config::AgentLimits;
 use crate::db::Db;
 use crate::i18n::Lang;
-use crate::mail::render::CallSummary;
+use crate::email::render::CallSummary;
 
 const ROUTING_PROMPT: &str = include_str!("prompts/routing.md");
 const SERVICE_PROMPT: &str = include_str!("prompts/service.md");
@@ -124,7 +124,7 @@ fn verdict_schema() -> Value {
 }
 
 fn summary_schema() -> Value {
-    let list = json!({"type": "array", "items": {"type": "string"}, "maxItems": crate::mail::render::MAX_ITEMS});
+    let list = json!({"type": "array", "items": {"type": "string"}, "maxItems": crate::email::render::MAX_ITEMS});
     json!({"type": "object", "additionalProperties": false, "required": ["issue", "actions", "references", "next_steps"],
         "properties": {"issue": {"type": "string"}, "actions": list, "references": list, "next_steps": list}})
 }

@@ -6,7 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod calls;
 pub mod classify;
-pub mod emails;
+pub mod email;
 pub mod events;
 pub mod users;
 
@@ -42,9 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/pending-actions", get(actions::actions_get))
         .route("/pending-actions/{id}/approve", post(actions::approve_post))
         .route("/pending-actions/{id}/reject", post(actions::reject_post))
-        .route("/emails", get(emails::emails_get).post(emails::emails_post))
-        .route("/emails/{id}", get(emails::email_get))
-        .route("/emails/{id}/{action}", post(emails::action_post))
+        .route("/emails", get(email::emails_get).post(email::emails_post))
+        .route("/emails/{id}", get(email::email_get))
+        .route("/emails/{id}/{action}", post(email::action_post))
         .route("/events", get(events::events_get))
         .route("/presence", post(events::presence_post))
         .route("/board", get(events::board_get))

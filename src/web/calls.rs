@@ -39,7 +39,7 @@ pub struct CallView {
     runs: Vec<RunView>,
     actions: Vec<PendingAction>,
     /// The call's emails (staff who work calls only).
-    emails: Vec<crate::mail::Email>,
+    emails: Vec<crate::email::Email>,
     total_tokens: i64,
     /// The viewer holds this call.
     mine: bool,
@@ -164,8 +164,8 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
     };
     let me = &auth.principal;
     let emails = if me.agent().is_some() {
-        let filter = crate::mail::Filter { status: None, call_id: Some(id), customer_id: None };
-        crate::mail::list(state.db(), &filter, 20).await?
+        let filter = crate::email::Filter { status: None, call_id: Some(id), customer_id: None };
+        crate::email::list(state.db(), &filter, 20).await?
     } else {
         Vec::new()
     };

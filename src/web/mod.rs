@@ -9,7 +9,7 @@ pub mod audit;
 pub mod board;
 pub mod calls;
 pub mod csrf;
-pub mod emails;
+pub mod email;
 pub mod errors;
 pub mod home;
 pub mod keepalive;
@@ -122,14 +122,14 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/verify-customer", post(calls::verify_customer_post))
         .route("/actions", get(calls::actions_get))
         .route("/actions/{id}/{decision}", post(calls::decide_post))
-        .route("/emails", get(emails::emails_get).post(emails::emails_post))
-        .route("/emails/table", get(emails::table_get))
-        .route("/emails/new", get(emails::new_get))
-        .route("/emails/preview", post(emails::preview_post))
-        .route("/emails/preview.html", get(emails::preview_html_get))
-        .route("/emails/{id}", get(emails::email_get))
-        .route("/emails/{id}/html", get(emails::email_html_get))
-        .route("/emails/{id}/{action}", post(emails::action_post))
+        .route("/emails", get(email::emails_get).post(email::emails_post))
+        .route("/emails/table", get(email::table_get))
+        .route("/emails/new", get(email::new_get))
+        .route("/emails/preview", post(email::preview_post))
+        .route("/emails/preview.html", get(email::preview_html_get))
+        .route("/emails/{id}", get(email::email_get))
+        .route("/emails/{id}/html", get(email::email_html_get))
+        .route("/emails/{id}/{action}", post(email::action_post))
         .route("/board", get(board::board_get))
         .route("/board/live", get(board::board_live_get))
         .route("/presence", post(board::presence_post))

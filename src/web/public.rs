@@ -29,7 +29,7 @@ use crate::auth::extract::{ClientIp, limit_key};
 use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::{Item, Kind};
-use crate::mail::{self, Confirmation};
+use crate::email::{self, Confirmation};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "public/start.html")]
@@ -59,9 +59,9 @@ pub struct CallView {
     /// A problem with the summary or rating form.
     form_error: Option<&'static str>,
     /// The call's summary email, once one was drafted.
-    summary: Option<crate::mail::Email>,
+    summary: Option<crate::email::Email>,
     /// What that summary says (shown before the customer confirms).
-    summary_content: Option<crate::mail::render::CallSummary>,
+    summary_content: Option<crate::email::render::CallSummary>,
 }
 
 impl CallView {
@@ -205,11 +205,11 @@ async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>
     let after = state.bus().latest_id().await?;
     let messages = calls::messages(state.db(), call.id).await?;
     let summary = match call.customer_id {
-        Some(_) => crate::mail::summary_of_call(state.db(), call.id).await?,
+        Some(_) => crate::email::summary_of_call(state.db(), call.id).await?,
         None => None,
     };
     let summary_content = summary.as_ref().and_then(|s| match s.content() {
-        Some(crate::mail::render::Content::Summary(c)) => Some(c),
+        Some(crate::email::render::Content::Summary(c)) => Some(c),
         _ => None,
     });
     // The address is shown only with the summary offer or the summary itself (whose
@@ -346,21 +346,21 @@ pub async fn summary_post(
         "yes" => match customer::answer_summary_offer(&state, &call, true).await {
             Ok(()) => {
                 let call = calls::get(state.db(), call.id).await?;
-                mail::summary::request(&state, &call, None, Confirmation::Pending, None).await.map(|_| ())
+                email::summary::request(&state, &call, None, Confirmation::Pending, None).await.map(|_| ())
             }
             Err(e) => Err(e),
         },
         "no" => customer::answer_summary_offer(&state, &call, false).await,
-        "send" | "cancel" => match mail::summary_of_call(state.db(), call.id).await? {
+        "send" | "cancel" => match email::summary_of_call(state.db(), call.id).await? {
             None => Err(AppError::Conflict("summary_not_offered")),
             Some(email) => {
                 let customer = call.customer_id.map(|id| format!("customer:{id}")).unwrap_or_default();
                 let action = if form.choice == "send" { "email.confirm" } else { "email.decline" };
                 let entry = Entry::new(None, customer, action).ip(ip);
                 if form.choice == "send" {
-                    mail::confirm(&state, email.id, Confirmation::Customer, Some(entry)).await.map(|_| ())
+                    email::confirm(&state, email.id, Confirmation::Customer, Some(entry)).await.map(|_| ())
                 } else {
-                    mail::decline(&state, email.id, Some(entry)).await.map(|_| ())
+                    email::decline(&state, email.id, Some(entry)).await.map(|_| ())
                 }
             }
         },

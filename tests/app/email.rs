@@ -483,7 +483,7 @@ async fn a_graceful_stop_keeps_the_outbox_for_the_next_start(backend: Backend) {
     let id = post_email(&app, &token, body).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     until_status(&app, &token, id, "retrying").await;
     let db = app.stop_server().await;
-    let kept = centralita::mail::get(&db, id).await.unwrap();
+    let kept = centralita::email::get(&db, id).await.unwrap();
     assert_eq!(kept.status, "retrying", "kept, not dropped or failed");
     assert!(kept.sent_at.is_none());
 

@@ -92,7 +92,7 @@ async fn staff_write_preview_and_send_an_email_from_the_manager(app: &TestApp) {
     let html = frame.text().await.unwrap();
     assert!(html.contains("&#60;img src=x") && !html.contains("<img"), "{html}");
     assert_eq!(b.get("/").await.headers()["x-frame-options"], "DENY", "other pages stay unframeable");
-    let nothing: Vec<_> = centralita::mail::list(app.state.db(), &Default::default(), 10).await.unwrap();
+    let nothing: Vec<_> = centralita::email::list(app.state.db(), &Default::default(), 10).await.unwrap();
     assert!(nothing.is_empty(), "a preview sends nothing");
 
     // Send with the customer's confirmation ticked.
@@ -146,7 +146,7 @@ async fn a_summary_is_drafted_then_confirmed_by_staff_for_the_customer(app: &Tes
         fragment.contains("«Necesito una factura»") && fragment.contains("Qué hicimos"),
         "written by the supervisor agent: {fragment}"
     );
-    let email = centralita::mail::summary_of_call(app.state.db(), call_id.parse().unwrap()).await.unwrap().unwrap();
+    let email = centralita::email::summary_of_call(app.state.db(), call_id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(email.status, "waiting_confirmation");
     // The summary step is on the call's trace.
     let runs = centralita::calls::runs(app.state.db(), call_id.parse().unwrap()).await.unwrap();

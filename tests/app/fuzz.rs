@@ -132,7 +132,7 @@ fn every_json_body(body: &[u8]) {
     let _ = de::<centralita::api::calls::CloseCall>(body);
     let _ = de::<centralita::api::classify::ClassifyRequest>(body);
     let _ = de::<centralita::api::events::PresenceBody>(body);
-    let _ = de::<centralita::mail::compose::Request>(body);
+    let _ = de::<centralita::email::compose::Request>(body);
     if let Some(form) = de::<NewUserForm>(body) {
         let _ = form.parse();
     }
@@ -161,8 +161,8 @@ fn every_form_body(body: &str) {
     let _ = de::<centralita::web::calls::DecideForm>(body);
     let _ = de::<centralita::web::account::PasswordForm>(body);
     let _ = de::<centralita::web::account::LangForm>(body);
-    let _ = de::<centralita::web::emails::EmailForm>(body);
-    let _ = de::<centralita::web::emails::ListQuery>(body);
+    let _ = de::<centralita::web::email::EmailForm>(body);
+    let _ = de::<centralita::web::email::ListQuery>(body);
     let _ = de::<centralita::web::board::PresenceForm>(body);
     let _ = de::<centralita::web::users::RoleForm>(body);
     let _ = de::<centralita::web::users::ResetForm>(body);
@@ -170,7 +170,7 @@ fn every_form_body(body: &str) {
     let _ = de::<centralita::web::users::DetailQuery>(body);
     let _ = de::<centralita::web::audit::AuditQuery>(body);
     let _ = de::<centralita::api::audit::AuditQuery>(body);
-    let _ = de::<centralita::api::emails::ListQuery>(body);
+    let _ = de::<centralita::api::email::ListQuery>(body);
     let _ = de::<centralita::api::actions::ListQuery>(body);
     if let Some(form) = de::<NewUserForm>(body) {
         let _ = form.parse();

@@ -543,7 +543,7 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
         .fetch_one(pool)
         .await)
     .unwrap();
-    let draft = centralita::mail::summary_of_call(db, call_id).await.unwrap().unwrap();
+    let draft = centralita::email::summary_of_call(db, call_id).await.unwrap().unwrap();
     assert_eq!(draft.status, "waiting_confirmation");
     assert!(draft.confirmed_by_customer_at.is_none());
     let r = b.post(&format!("{link}/summary"), &link, &[("choice", "send")]).await;
@@ -552,7 +552,7 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "confirmed once");
     let page = b.page(&link).await;
     assert!(page.contains("summary-answer") && !page.contains("summary-draft"));
-    let confirmed = centralita::mail::get(db, draft.id).await.unwrap();
+    let confirmed = centralita::email::get(db, draft.id).await.unwrap();
     assert_eq!(confirmed.confirmed_via.as_deref(), Some("customer"));
     assert!(confirmed.confirmed_by_customer_at.is_some());
     assert_eq!(confirmed.to_address, "maria.lopez@example.com", "only the address on file");
@@ -565,13 +565,13 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
     // With no relay configured, the file mailbox under the data folder receives it.
     // (The file is written before the row is marked sent: wait for the row.)
     for _ in 0..100 {
-        if centralita::mail::get(db, draft.id).await.unwrap().status == "sent" {
+        if centralita::email::get(db, draft.id).await.unwrap().status == "sent" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(centralita::mail::get(db, draft.id).await.unwrap().status, "sent");
-    let path = centralita::mail::deliver::eml_path(app.state.config(), draft.id);
+    assert_eq!(centralita::email::get(db, draft.id).await.unwrap().status, "sent");
+    let path = centralita::email::deliver::eml_path(app.state.config(), draft.id);
     let eml = std::fs::read_to_string(&path).expect("the .eml file is written");
     assert!(eml.contains(&format!("Message-ID: {}", draft.message_id)), "{eml}");
     assert!(eml.contains("To: ") && eml.contains("maria.lopez@example.com"));

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::classify;
 use crate::agents::pipeline::SummaryFacts;
 use crate::i18n::Lang;
-use crate::mail::render::CallSummary;
+use crate::email::render::CallSummary;
 
 fn topic(category: &str, es: bool) -> &'static str {
     let (s, e) = match category {

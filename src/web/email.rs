@@ -20,24 +20,24 @@ use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::mail::render::Rendered;
-use crate::mail::{self, Attempt, Email, compose};
+use crate::email::render::Rendered;
+use crate::email::{self, Attempt, Email, compose};
 
 /// Policy of a rendered email shown in a frame: inline styles, nothing else.
 const EMAIL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox";
 const PREVIEW_KEY: &str = "email_preview_html";
 
 #[derive(Template, WebTemplate)]
-#[template(path = "mail/list.html")]
-/// The `mail/list.html` template.
+#[template(path = "email/list.html")]
+/// The `email/list.html` template.
 pub struct ListPage {
     page: PageCtx,
     t: Table,
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "mail/_table.html")]
-/// The `mail/_table.html` fragment (refreshes itself).
+#[template(path = "email/_table.html")]
+/// The `email/_table.html` fragment (refreshes itself).
 pub struct TablePartial {
     page: PageCtx,
     t: Table,
@@ -58,8 +58,8 @@ impl Table {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "mail/new.html")]
-/// The `mail/new.html` template.
+#[template(path = "email/new.html")]
+/// The `email/new.html` template.
 pub struct NewPage {
     page: PageCtx,
     form: EmailForm,
@@ -78,8 +78,8 @@ impl NewPage {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "mail/_preview.html")]
-/// The `mail/_preview.html` fragment.
+#[template(path = "email/_preview.html")]
+/// The `email/_preview.html` fragment.
 pub struct PreviewPartial {
     page: PageCtx,
     preview: Option<Preview>,
@@ -98,8 +98,8 @@ pub struct Preview {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "mail/detail.html")]
-/// The `mail/detail.html` template.
+#[template(path = "email/detail.html")]
+/// The `email/detail.html` template.
 pub struct DetailPage {
     page: PageCtx,
     e: Email,
@@ -143,13 +143,13 @@ fn ready_agent(auth: &WebAuth) -> AppResult<crate::auth::AgentCap<'_>> {
 }
 
 async fn table(state: &AppState, status: String) -> AppResult<Table> {
-    let status = if mail::STATUSES.contains(&status.as_str()) { status } else { String::new() };
+    let status = if email::STATUSES.contains(&status.as_str()) { status } else { String::new() };
     let filter =
-        mail::Filter { status: (!status.is_empty()).then(|| status.clone()), call_id: None, customer_id: None };
-    let emails = mail::list(state.db(), &filter, 200).await?;
-    let stored = mail::counts(state.db()).await?;
+        email::Filter { status: (!status.is_empty()).then(|| status.clone()), call_id: None, customer_id: None };
+    let emails = email::list(state.db(), &filter, 200).await?;
+    let stored = email::counts(state.db()).await?;
     let counts =
-        mail::STATUSES.iter().map(|s| (*s, stored.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n))).collect();
+        email::STATUSES.iter().map(|s| (*s, stored.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n))).collect();
     Ok(Table { emails, status, counts })
 }
 
@@ -181,7 +181,7 @@ pub async fn table_get(
 pub async fn new_get(auth: WebAuth, headers: HeaderMap, Query(mut form): Query<EmailForm>) -> AppResult<NewPage> {
     ready_agent(&auth)?;
     let page = PageCtx::new(&auth.session, &headers, Some(&auth.principal), "emails").await?;
-    if !mail::KINDS.contains(&form.kind.as_str()) {
+    if !email::KINDS.contains(&form.kind.as_str()) {
         form.kind = "summary".into();
     }
     form.customer_confirmed = None;
@@ -203,7 +203,7 @@ async fn request_of(state: &AppState, form: &EmailForm) -> AppResult<Result<comp
     } else if let Ok(id) = customer.parse::<i64>() {
         Some(id)
     } else {
-        match mail::recipient_by_email(state.db(), customer).await? {
+        match email::recipient_by_email(state.db(), customer).await? {
             Some(r) => Some(r.id),
             None => {
                 errors.insert("customer", "field.customer_unknown");
@@ -261,7 +261,7 @@ pub async fn preview_post(
                 None => {
                     request.customer_confirmed = false;
                     let (email, _) = compose::submit(&state, &cap, &request, checked, ip).await?;
-                    let (_, text) = mail::bodies(state.db(), email.id).await?;
+                    let (_, text) = email::bodies(state.db(), email.id).await?;
                     Ok(Preview {
                         to: email.to_address,
                         subject: email.subject,
@@ -332,11 +332,11 @@ async fn detail(
     id: i64,
     notice: Option<&'static str>,
 ) -> AppResult<DetailPage> {
-    let e = mail::get(state.db(), id).await?;
-    let (_, text) = mail::bodies(state.db(), id).await?;
-    let attempts = mail::attempts(state.db(), id).await?;
+    let e = email::get(state.db(), id).await?;
+    let (_, text) = email::bodies(state.db(), id).await?;
+    let attempts = email::attempts(state.db(), id).await?;
     let eml = if state.mailer().is_file_mailbox() {
-        tokio::fs::read_to_string(mail::deliver::eml_path(state.config(), id)).await.ok()
+        tokio::fs::read_to_string(email::deliver::eml_path(state.config(), id)).await.ok()
     } else {
         None
     };
@@ -362,7 +362,7 @@ pub async fn email_html_get(
     WebPath(id): WebPath<i64>,
 ) -> AppResult<Response> {
     ready_agent(&auth)?;
-    Ok(email_html(mail::bodies(state.db(), id).await?.0))
+    Ok(email_html(email::bodies(state.db(), id).await?.0))
 }
 
 /// `POST /emails/{id}/{confirm|decline|retry}`.

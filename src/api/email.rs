@@ -13,7 +13,7 @@ use super::ApiJson;
 use crate::app::AppState;
 use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
 use crate::error::{AppError, AppResult};
-use crate::mail::{self, compose, email_json};
+use crate::email::{self, compose, email_json};
 
 /// `GET /api/v1/emails` query.
 #[derive(Debug, Deserialize)]
@@ -37,25 +37,25 @@ pub async fn emails_get(
 ) -> AppResult<Json<Value>> {
     auth.principal.agent().ok_or(AppError::Forbidden)?;
     if let Some(s) = &q.status
-        && !mail::STATUSES.contains(&s.as_str())
+        && !email::STATUSES.contains(&s.as_str())
     {
-        return Err(AppError::BadRequest(format!("status must be one of {}", mail::STATUSES.join(", "))));
+        return Err(AppError::BadRequest(format!("status must be one of {}", email::STATUSES.join(", "))));
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(AppError::BadRequest("limit must be from 1 to 500".into()));
     }
-    let filter = mail::Filter { status: q.status, call_id: q.call_id, customer_id: q.customer_id };
-    let list = mail::list(state.db(), &filter, limit).await?;
+    let filter = email::Filter { status: q.status, call_id: q.call_id, customer_id: q.customer_id };
+    let list = email::list(state.db(), &filter, limit).await?;
     Ok(Json(json!({ "emails": list.iter().map(email_json).collect::<Vec<_>>() })))
 }
 
 /// `GET /api/v1/emails/{id}`: one email with its HTML and text parts and attempts.
 pub async fn email_get(State(state): State<AppState>, auth: ApiAuth, Path(id): Path<i64>) -> AppResult<Json<Value>> {
     auth.principal.agent().ok_or(AppError::Forbidden)?;
-    let email = mail::get(state.db(), id).await?;
-    let (html, text) = mail::bodies(state.db(), id).await?;
-    let attempts = mail::attempts(state.db(), id).await?;
+    let email = email::get(state.db(), id).await?;
+    let (html, text) = email::bodies(state.db(), id).await?;
+    let attempts = email::attempts(state.db(), id).await?;
     let mut body = email_json(&email);
     body["html"] = json!(html);
     body["text"] = json!(text);
