@@ -15,8 +15,8 @@ use super::tools::{self, CallerScope};
 use super::{Action, Classification, Reason, Verdict};
 use crate::config::AgentLimits;
 use crate::db::Db;
-use crate::i18n::Lang;
 use crate::email::render::CallSummary;
+use crate::i18n::Lang;
 
 const ROUTING_PROMPT: &str = include_str!("prompts/routing.md");
 const SERVICE_PROMPT: &str = include_str!("prompts/service.md");

@@ -7,10 +7,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::audit::Entry;
 use crate::audit::audit_insert;
 use crate::auth::ApproverCap;
+use crate::context::Ctx;
 use crate::db::{Db, Money, Timestamp};
 use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult};
@@ -126,24 +126,24 @@ pub async fn get(db: &Db, id: i64) -> AppResult<PendingAction> {
 }
 
 /// Approves and executes an action, once.
-pub async fn approve(state: &AppState, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
-    decide(state, cap, id, true, ip).await
+pub async fn approve(ctx: &Ctx, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
+    decide(ctx, cap, id, true, ip).await
 }
 
 /// Rejects an action; nothing is executed.
-pub async fn reject(state: &AppState, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
-    decide(state, cap, id, false, ip).await
+pub async fn reject(ctx: &Ctx, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
+    decide(ctx, cap, id, false, ip).await
 }
 
 async fn decide(
-    state: &AppState,
+    ctx: &Ctx,
     cap: &ApproverCap<'_>,
     id: i64,
     approve: bool,
     ip: Option<String>,
 ) -> AppResult<PendingAction> {
     let me = cap.actor();
-    let action = get(state.db(), id).await?;
+    let action = get(ctx.db(), id).await?;
     if action.decision.is_some() {
         return Err(AppError::Conflict("action_already_decided"));
     }
@@ -172,7 +172,7 @@ async fn decide(
         .target(format!("action:{id}"))
         .ip(ip)
         .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
-    let outcome: Result<bool, sqlx::Error> = with_tx!(state.db(), |tx| {
+    let outcome: Result<bool, sqlx::Error> = with_tx!(ctx.db(), |tx| {
         let claimed = sqlx::query(
             "UPDATE pending_actions SET decision = $2, decided_by = $3, decided_at = $4 WHERE id = $1 AND decision IS NULL",
         )
@@ -216,11 +216,11 @@ async fn decide(
     if !outcome? {
         return Err(AppError::Conflict("action_already_decided"));
     }
-    let decided = get(state.db(), id).await?;
+    let decided = get(ctx.db(), id).await?;
     let data = json!({
         "action_id": id, "decision": decision, "by": me.full_name, "tool": decided.tool,
         "result": decided.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
     });
-    state.bus().emit(Kind::ActionDecided, decided.call_id, data).await;
+    ctx.bus().emit(Kind::ActionDecided, decided.call_id, data).await;
     Ok(decided)
 }

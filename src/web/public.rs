@@ -8,7 +8,6 @@
 //! its private link.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -27,9 +26,9 @@ use crate::app::AppState;
 use crate::audit::Entry;
 use crate::auth::extract::{ClientIp, limit_key};
 use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
+use crate::email::{self, Confirmation};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::{Item, Kind};
-use crate::email::{self, Confirmation};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "public/start.html")]
@@ -470,7 +469,7 @@ pub async fn events_get(
     limits.stream_ips.hit(&limit_key(ip.as_deref().unwrap_or("unknown")))?;
     let call = customer::by_token(&state, &token).await?;
     limits.streams.hit(&call.id.to_string())?;
-    let after = crate::api::events::last_event_id(&headers).or(q.after());
+    let after = crate::sse::last_event_id(&headers).or(q.after());
     let call_id = call.id;
     let feed = state.bus_handle().feed(after, Some(call_id)).await?;
     let stream = feed.filter_map(move |item| async move {
@@ -486,7 +485,7 @@ pub async fn events_get(
             Item::Event(_) => None,
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(crate::sse::KEEP_ALIVE)).into_response())
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::classify;
 use crate::agents::pipeline::SummaryFacts;
-use crate::i18n::Lang;
 use crate::email::render::CallSummary;
+use crate::i18n::Lang;
 
 fn topic(category: &str, es: bool) -> &'static str {
     let (s, e) = match category {
