@@ -12,6 +12,7 @@ pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod customers;
 pub mod db;
 pub mod email;
 pub mod error;

@@ -9,14 +9,8 @@
 pub mod actions;
 pub mod board;
 pub mod customer;
-pub mod identity;
 pub mod recovery;
 pub mod staff;
-
-pub use identity::{
-    CustomerInput, NewCustomer, check_customer, customer_identity, link_public_customer, resolve_customer,
-    store_customer,
-};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +21,7 @@ use crate::agents::pipeline::Step;
 use crate::agents::tools::CallerScope;
 use crate::agents::{Action, Classification, Verdict};
 use crate::context::Ctx;
+use crate::customers::NewCustomer;
 use crate::db::{Db, Timestamp};
 use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, FieldErrors};

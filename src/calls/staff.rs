@@ -229,11 +229,11 @@ pub async fn close(
 }
 
 /// Confirms the identity behind the call's unverified customer record (see
-/// [`super::identity::confirm_claim`]) and tells the call's pages.
+/// [`crate::customers::confirm_claim`]) and tells the call's pages.
 pub async fn confirm_caller(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, ip: Option<String>) -> AppResult<Call> {
     let call = get(ctx.db(), call_id).await?;
     let customer_id = call.customer_id.ok_or(AppError::Conflict("call_unlinked"))?;
-    super::identity::confirm_claim(ctx.db(), cap, customer_id, ip).await?;
+    crate::customers::confirm_claim(ctx.db(), cap, customer_id, ip).await?;
     let mut data = call_fields(&call);
     data["customer_verified"] = json!(true);
     ctx.bus().emit(Kind::CallUpdated, Some(call_id), data).await;
