@@ -85,8 +85,9 @@ pub struct Tr(pub Lang);
 impl Tr {
     /// The label of a stored value (`label("status", "queued")` looks up
     /// `status.queued`); an unknown value is shown as it is.
-    pub fn label(&self, group: &str, value: &str) -> String {
-        lookup(self.0, &format!("{group}.{value}")).unwrap_or(value).to_owned()
+    pub fn label(&self, group: &str, value: impl std::fmt::Display) -> String {
+        let value = value.to_string();
+        lookup(self.0, &format!("{group}.{value}")).map_or(value, str::to_owned)
     }
 
     /// The text for `key` with `{name}` placeholders filled in (the values are escaped

@@ -13,7 +13,7 @@ use crate::auth::ApproverCap;
 use crate::context::Ctx;
 use crate::customers::payments::{self, NewPayment, PaymentMethod};
 use crate::db::{Db, Money, Timestamp};
-use crate::db::{on_tx, with_db};
+use crate::db::{Tx, on_tx, with_db};
 use crate::error::{AppError, AppResult};
 use crate::events::Kind;
 
@@ -116,6 +116,22 @@ pub async fn requested_since(db: &Db, call_id: i64, since: Timestamp) -> AppResu
     .await)?)
 }
 
+/// [`requested_since`] inside the caller's transaction.
+pub async fn requested_since_in(
+    tx: &mut Tx,
+    call_id: i64,
+    since: Timestamp,
+) -> Result<Vec<PendingAction>, sqlx::Error> {
+    on_tx!(tx, |conn| sqlx::query_as(concat!(
+        action_select!(),
+        "WHERE a.call_id = $1 AND a.requested_at >= $2 ORDER BY a.id"
+    ))
+    .bind(call_id)
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await)
+}
+
 /// One action.
 pub async fn get(db: &Db, id: i64) -> AppResult<PendingAction> {
     let found: Option<PendingAction> =
@@ -173,9 +189,8 @@ async fn decide(
         .ip(ip)
         .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
     let mut tx = ctx.db().begin().await?;
-    let claimed =
-        on_tx!(&mut tx, |conn| {
-            sqlx::query(
+    let claimed = on_tx!(&mut tx, |conn| {
+        sqlx::query(
         "UPDATE pending_actions SET decision = $2, decided_by = $3, decided_at = $4 WHERE id = $1 AND decision IS NULL",
     )
     .bind(id)
@@ -185,7 +200,7 @@ async fn decide(
     .execute(&mut *conn)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     if claimed == 1 {
         if let Some((params, amount, method)) = &payment {
             let payment = NewPayment {
