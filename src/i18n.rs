@@ -73,13 +73,31 @@ pub fn t(lang: Lang, key: &str) -> &str {
     lookup(lang, key).unwrap_or(key)
 }
 
-/// The text for `key` in `lang` with its `{name}` placeholders filled in.
+/// The text for `key` in `lang` with its `{name}` placeholders filled in, in one pass
+/// (a value that itself holds `{name}`, such as a customer's words, stays as it is).
 pub fn fill(lang: Lang, key: &str, values: &[(&str, &str)]) -> String {
-    let mut text = t(lang, key).to_owned();
-    for (name, value) in values {
-        text = text.replace(&format!("{{{name}}}"), value);
+    let mut rest = t(lang, key);
+    let mut out = String::with_capacity(rest.len());
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
-    text
+    out.push_str(rest);
+    out
 }
 
 /// The text for `key` in `lang`, if the catalogue has it.
@@ -156,5 +174,11 @@ mod tests {
         assert_eq!(Lang::from_accept_language("fr-FR, es-MX;q=0.7, en;q=0.5"), Lang::Es);
         assert_eq!(Lang::from_accept_language("de"), Lang::Es);
         assert_eq!(Lang::from_accept_language(""), Lang::Es);
+    }
+
+    #[test]
+    fn placeholders_are_filled_once_and_unknown_ones_stay() {
+        assert_eq!(fill(Lang::En, "email.hello", &[("name", "{name} Ann")]), "Hello {name} Ann,");
+        assert_eq!(fill(Lang::Es, "emails.confirmed_by_staff", &[("name", "Eva")]), "Registrada por Eva, {at}");
     }
 }
