@@ -259,16 +259,16 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                 }
             }
             "create_ticket" => {
-                let id = r["ticket_id"].to_string();
-                let key = if c.department == crate::agents::Department::Complaints {
-                    "engine.complaint_logged"
+                let id = &r["ticket_id"];
+                parts.push(if c.department == crate::agents::Department::Complaints {
+                    fill("engine.complaint_logged", &[("id", &id.to_string())])
                 } else {
-                    "engine.ticket_opened"
-                };
-                parts.push(fill(key, &[("id", &id)]));
+                    fill("engine.ticket_opened", &[("id", &id.to_string())])
+                });
             }
             "request_payment_registration" => {
-                parts.push(fill("engine.payment_passed", &[("amount", &money(&r["amount"]))]));
+                let amount = money(&r["amount"]);
+                parts.push(fill("engine.payment_passed", &[("amount", &amount)]));
             }
             _ => {}
         }

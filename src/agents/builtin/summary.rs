@@ -7,12 +7,12 @@ use serde_json::Value;
 
 use super::classify;
 use crate::agents::pipeline::SummaryFacts;
+use crate::i18n::Lang;
 use crate::email::render::CallSummary;
-use crate::i18n::{self, Lang, Tr};
 
 /// What the call was about, for the customer (`summary.topic.*`).
 fn topic(lang: Lang, category: &str) -> String {
-    Tr(lang).label("summary.topic", category)
+    crate::i18n::Tr(lang).label("summary.topic", category)
 }
 
 fn text_of(v: &Value) -> String {
@@ -27,8 +27,8 @@ fn text_of(v: &Value) -> String {
 /// catalogue (`summary.*` in `locales/`).
 pub fn summarize(facts: &SummaryFacts) -> CallSummary {
     let lang = facts.language;
-    let say = |key: &str| i18n::t(lang, key).to_owned();
-    let fill = |key: &str, name: &str, value: &str| i18n::fill(lang, key, &[(name, value)]);
+    let say = |key: &str| crate::i18n::t(lang, key).to_owned();
+    let fill = |key: &str, name: &str, value: &str| crate::i18n::fill(lang, key, &[(name, value)]);
     let customer_lines: Vec<&str> =
         facts.transcript.iter().filter(|l| l.role == "customer").map(|l| l.text.as_str()).collect();
     let main = customer_lines.iter().find(|text| {
@@ -42,7 +42,7 @@ pub fn summarize(facts: &SummaryFacts) -> CallSummary {
                 quote.push('…');
             }
             let topic = topic(lang, &classify(text).category);
-            i18n::fill(lang, "summary.issue", &[("topic", &topic), ("quote", &quote)])
+            crate::i18n::fill(lang, "summary.issue", &[("topic", &topic), ("quote", &quote)])
         }
         None => topic(lang, "other"),
     };
