@@ -156,7 +156,6 @@ fn every_stored_value_shown_to_staff_has_a_label() {
     values.insert("decision", vec!["approved", "rejected", "pending"]);
     values.insert("method", vec!["cash", "card", "transfer", "check"]);
     values.insert("attempt", vec!["sent", "retry", "failed"]);
-    values.insert("agent", vec!["routing", "service", "supervisor"]);
     values.insert(
         "reason",
         vec![
