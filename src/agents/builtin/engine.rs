@@ -1,7 +1,8 @@
 //! The built-in engine behind the [`ChatModel`] trait: it answers the routing,
 //! service and supervisor requests of the very same pipeline, calls the same tools and
 //! streams its replies, with no network. It is deliberately honest: when it cannot help
-//! it says it will pass the customer to a person.
+//! it says it will pass the customer to a person. What it says comes from the catalogue
+//! (`engine.*` in `locales/`), in the customer's language.
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -191,8 +192,7 @@ fn money(v: &Value) -> String {
     v.as_str().unwrap_or("0.00").to_owned()
 }
 
-/// The reply text once the tools have answered (or when none were needed), in the
-/// customer's language from the catalogue (`engine.*` in `locales/`).
+/// The reply text once the tools have answered (or when none were needed).
 fn compose(c: &Classification, results: &[(String, Value)], customer_linked: bool) -> String {
     let say = |key: &str| i18n::t(c.language, key).to_owned();
     let fill = |key: &str, values: &[(&str, &str)]| i18n::fill(c.language, key, values);
