@@ -3,10 +3,12 @@
 //! has a label.
 //!
 //! Keys are found by scanning `templates/`, `emails/` and `src/` as text for the call
-//! forms that look them up (`.t("key")`, `.fill("key", …)`, `fill(lang, "key", …)`,
-//! `.label("group", "value")`) and for any other string literal shaped like a key
-//! (`"group.name"`) whose group the catalogue has: keys handed around as values
-//! (`"field.phone_invalid"`, `Role::label_key`) are caught that way too.
+//! forms of templates (`.t("key")`, `.fill("key", …)`, `.label("group", "value")`,
+//! `.label("group", value)` needing the group) and for any other string literal shaped
+//! like a key (`"group.name"`) whose group the catalogue has: `i18n::t(lang, "key")`,
+//! `i18n::fill(lang, "key", …)` and keys handed around as values (`"field.phone_invalid"`,
+//! `Role::label_key`) are caught that way. Audit action names (`login.success`) and file
+//! names share the dotted shape and are passed over.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
