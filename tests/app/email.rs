@@ -8,7 +8,6 @@ use centralita::db::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::calls::{agent_token, customer, start_call};
 use crate::helpers::{TestApp, get_json, new_client};
 use crate::smtp::SmtpSink;
 
@@ -42,10 +41,10 @@ async fn until_status(app: &TestApp, token: &str, id: i64, status: &str) -> Valu
 async fn a_confirmed_summary_arrives_once_with_both_parts_escaped(backend: Backend) {
     let sink = SmtpSink::start();
     let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
-    let customer_id = customer(&app, "jorge.fernandez@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("jorge.fernandez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
     let call =
-        start_call(&app, &token, json!({"customer_id": customer_id, "message": "<b>¿Cuál es mi saldo?</b>"})).await;
+        app.start_call(&token, json!({"customer_id": customer_id, "message": "<b>¿Cuál es mi saldo?</b>"})).await;
     let call_id = call["call_id"].as_i64().unwrap();
 
     // Without the customer's confirmation it waits, and nothing is sent.
@@ -110,8 +109,8 @@ async fn a_confirmed_summary_arrives_once_with_both_parts_escaped(backend: Backe
 async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) {
     let sink = SmtpSink::start();
     let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
-    let customer_id = customer(&app, "emily.johnson@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("emily.johnson@example.com").await;
+    let token = app.token_for("agente", "agent").await;
 
     for (body, field) in [
         (json!({"kind": "memo", "customer_id": customer_id}), "kind"),
@@ -168,8 +167,7 @@ async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) 
     assert!(err["fields"]["customer_id"].as_str().unwrap().contains("address on file"), "{err}");
 
     // Viewers read dashboards, not customers' email.
-    let (_, pw) = app.ready_user("mirona", "viewer").await;
-    let viewer = app.api_login("mirona", &pw).await["access_token"].as_str().unwrap().to_owned();
+    let viewer = app.token_for("mirona", "viewer").await;
     let r = new_client().get(app.url("/api/v1/emails")).bearer_auth(&viewer).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = post_email(
@@ -214,8 +212,8 @@ async fn a_refused_address_fails_at_once_and_can_be_retried(backend: Backend) {
     let mut sink = SmtpSink::new().rejecting("tom.baker");
     sink.run();
     let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
-    let customer_id = customer(&app, "tom.baker@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("tom.baker@example.com").await;
+    let token = app.token_for("agente", "agent").await;
     let r = post_email(
         &app,
         &token,
@@ -256,16 +254,16 @@ async fn an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none(ba
             c.mail.max_attempts = 50;
         })
         .await;
-    let customer_id = customer(&app, "maria.lopez@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
     let mut ids = Vec::new();
     for n in 0..20 {
-        let call = start_call(
-            &app,
-            &token,
-            json!({"customer_id": customer_id, "message": format!("Consulta {n}: ¿cuál es mi saldo?")}),
-        )
-        .await;
+        let call = app
+            .start_call(
+                &token,
+                json!({"customer_id": customer_id, "message": format!("Consulta {n}: ¿cuál es mi saldo?")}),
+            )
+            .await;
         let r = post_email(
             &app,
             &token,
@@ -476,8 +474,8 @@ crate::on_both_backends!(a_graceful_stop_keeps_the_outbox_for_the_next_start);
 async fn a_graceful_stop_keeps_the_outbox_for_the_next_start(backend: Backend) {
     let mut sink = SmtpSink::new();
     let mut app = TestApp::spawn(backend, |c| sink.apply(c)).await;
-    let customer_id = customer(&app, "emily.johnson@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("emily.johnson@example.com").await;
+    let token = app.token_for("agente", "agent").await;
     let body = json!({"kind": "information", "customer_id": customer_id, "topic": "Invoice copy",
         "body": "Attached below.", "customer_confirmed": true});
     let id = post_email(&app, &token, body).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
