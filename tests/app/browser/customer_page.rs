@@ -6,7 +6,7 @@ use centralita::db::Backend;
 use serde_json::json;
 
 use super::{Driver, assert_no_csp_errors};
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, post_json};
 use crate::on_both_backends;
 
 on_both_backends!(customer_sees_the_answer_stream_in_and_a_person_join);
@@ -47,24 +47,16 @@ async fn customer_sees_the_answer_stream_in_and_a_person_join(backend: Backend) 
 
     // A person joins and answers: the customer sees both without reloading.
     let call = centralita::calls::recent(app.state.db(), 1).await.unwrap()[0].id;
-    let client = reqwest::Client::new();
-    let r = client
-        .post(app.url(&format!("/api/v1/calls/{call}/takeover")))
-        .bearer_auth(&agent)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(app.url(&format!("/api/v1/calls/{call}/takeover")), &agent, json!({})).await;
     assert!(r.status().is_success());
     d.wait_text("#conversation", "has joined").await;
     d.wait_text("#conversation .status-line", "alba is with you").await;
-    let r = client
-        .post(app.url(&format!("/api/v1/calls/{call}/messages")))
-        .bearer_auth(&agent)
-        .json(&json!({"text": "Hola Carmen, reviso tu línea ahora mismo."}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(
+        app.url(&format!("/api/v1/calls/{call}/messages")),
+        &agent,
+        json!({"text": "Hola Carmen, reviso tu línea ahora mismo."}),
+    )
+    .await;
     assert!(r.status().is_success());
     d.wait_text("#conversation .msg-human", "reviso tu línea").await;
     assert_eq!(d.execute("return window.__sameDocument;").await, json!(7), "no reload");
@@ -72,13 +64,7 @@ async fn customer_sees_the_answer_stream_in_and_a_person_join(backend: Backend) 
 
     // The agent closes the call: the page offers the summary and asks for a rating, and
     // the message box goes away — all without a reload.
-    let r = client
-        .post(app.url(&format!("/api/v1/calls/{call}/close")))
-        .bearer_auth(&agent)
-        .json(&json!({"outcome": "resolved"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(app.url(&format!("/api/v1/calls/{call}/close")), &agent, json!({"outcome": "resolved"})).await;
     assert!(r.status().is_success());
     d.find("#summary-offer button[value=yes]").await;
     d.wait_until("return document.querySelector('#composer textarea') === null", "message box gone").await;

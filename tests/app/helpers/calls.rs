@@ -55,6 +55,16 @@ impl TestApp {
         .unwrap()
     }
 
+    /// The phone number on file for the customer with `email`.
+    pub async fn phone_on_file(&self, email: &str) -> String {
+        let db = self.state.db();
+        centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>("SELECT phone FROM customers WHERE email = $1")
+            .bind(email)
+            .fetch_one(pool)
+            .await)
+        .unwrap()
+    }
+
     /// Snapshot of everything money-related: balances, payments, pending actions.
     pub async fn money_state(&self) -> (i64, i64, i64) {
         let db = self.state.db();

@@ -79,13 +79,7 @@ async fn typing_someone_elses_email_does_not_open_their_account(app: &TestApp) {
     assert_eq!(detail["call"]["contact_email"], "maria.lopez@example.com");
     let balance_shown = ["125.50", "125,50"].iter().any(|b| page.contains(b));
     assert!(!balance_shown, "no account data leaked: {page}");
-    let db = app.state.db();
-    let phone: String = centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
-        "SELECT phone FROM customers WHERE email = 'maria.lopez@example.com'"
-    )
-    .fetch_one(pool)
-    .await)
-    .unwrap();
+    let phone = app.phone_on_file("maria.lopez@example.com").await;
 
     // With the phone on file too, the call is linked.
     let b = app.browser();

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, location};
+use crate::helpers::{TestApp, eventually, location};
 use crate::on_both;
 
 on_both!(summary_offer_and_rating_are_asked_once_and_recorded,);
@@ -12,12 +12,7 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
     let maria = app.demo_customer("maria.lopez@example.com").await;
     let b = app.browser();
     let db = app.state.db();
-    let phone: String = centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
-        "SELECT phone FROM customers WHERE email = 'maria.lopez@example.com'"
-    )
-    .fetch_one(pool)
-    .await)
-    .unwrap();
+    let phone = app.phone_on_file("maria.lopez@example.com").await;
     let r = b
         .post(
             "/call",
@@ -88,13 +83,10 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
 
     // With no relay configured, the file mailbox under the data folder receives it.
     // (The file is written before the row is marked sent: wait for the row.)
-    for _ in 0..100 {
-        if centralita::email::get(db, draft.id).await.unwrap().status == "sent" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(centralita::email::get(db, draft.id).await.unwrap().status, "sent");
+    eventually("the summary is marked sent", || async {
+        (centralita::email::get(db, draft.id).await.unwrap().status == "sent").then_some(())
+    })
+    .await;
     let path = centralita::email::deliver::eml_path(app.state.config(), draft.id);
     let eml = std::fs::read_to_string(&path).expect("the .eml file is written");
     assert!(eml.contains(&format!("Message-ID: {}", draft.message_id)), "{eml}");
