@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, new_client};
+use crate::helpers::{TestApp, get_json, new_client};
 use crate::on_both;
 
 on_both!(
@@ -32,7 +32,7 @@ async fn customer_asks_balance_and_gets_it_from_their_own_record(app: &TestApp) 
     let second = app.say(&token, call, "¿Y el saldo sigue igual?").await;
     assert!(second["steps"][0]["outcome"].as_str().unwrap().starts_with("skipped"));
 
-    let got: Value = crate::helpers::get_json(app.url(&format!("/api/v1/calls/{call}")), &token).await;
+    let got: Value = get_json(app.url(&format!("/api/v1/calls/{call}")), &token).await;
     let roles: Vec<&str> = got["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["customer", "ai", "customer", "ai"]);
     let steps = got["steps"].as_array().unwrap();
@@ -58,7 +58,7 @@ async fn asking_for_a_person_escalates_and_the_ai_then_stays_silent(app: &TestAp
     let next = app.say(&token, call, "hello? anyone?").await;
     assert!(next["reply"].is_null(), "the AI stays silent while the call waits for a person");
     assert_eq!(next["status"], "queued");
-    let got: Value = crate::helpers::get_json(app.url(&format!("/api/v1/calls/{call}")), &token).await;
+    let got: Value = get_json(app.url(&format!("/api/v1/calls/{call}")), &token).await;
     assert_eq!(got["messages"].as_array().unwrap().len(), 3, "the customer's message is kept");
     assert_eq!(got["call"]["escalation_reason"], "customer_request");
 }
@@ -68,14 +68,7 @@ async fn reply_streams_as_sse_deltas_then_done(app: &TestApp) {
     let token = app.token_for("agente", "agent").await;
     let call =
         app.start_call(&token, json!({"customer_id": maria, "message": "hola"})).await["call_id"].as_i64().unwrap();
-    let r = new_client()
-        .post(app.url(&format!("/api/v1/calls/{call}/messages")))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .json(&json!({"text": "¿Qué pagos he hecho últimamente?"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.say_streamed(&token, call, "¿Qué pagos he hecho últimamente?").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let (deltas, done) = crate::helpers::read_sse(&r.text().await.unwrap());
@@ -142,7 +135,7 @@ async fn injection_attempts_change_nothing_and_leak_nothing(app: &TestApp) {
                 assert!(new_actions.is_empty(), "{text:?}: unlinked caller filed {new_actions:?}");
             }
             // Markup is kept as plain text and never echoed back as markup.
-            let got: Value = crate::helpers::get_json(app.url(&format!("/api/v1/calls/{call}")), &token).await;
+            let got: Value = get_json(app.url(&format!("/api/v1/calls/{call}")), &token).await;
             let stored = got["messages"].as_array().unwrap()[0]["content"].as_str().unwrap().to_owned();
             assert_eq!(stored, text, "stored as typed");
             assert!(!r["reply"].as_str().unwrap_or_default().contains("<script"), "{text:?}: {}", r["reply"]);
@@ -228,24 +221,8 @@ async fn bad_call_input_gets_clear_errors(app: &TestApp) {
     let b = app
         .start_call(&token, json!({"customer": {"name": "Lucía Gil", "email": "lucia@example.com"}, "message": "hola"}))
         .await;
-    let ca: Value = c
-        .get(app.url(&format!("/api/v1/calls/{}", a["call_id"])))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let cb: Value = c
-        .get(app.url(&format!("/api/v1/calls/{}", b["call_id"])))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ca = get_json(app.url(&format!("/api/v1/calls/{}", a["call_id"])), &token).await;
+    let cb = get_json(app.url(&format!("/api/v1/calls/{}", b["call_id"])), &token).await;
     assert_eq!(ca["call"]["customer_id"], cb["call"]["customer_id"]);
     // Viewers read but do not talk.
     let viewer = app.token_for("mirona", "viewer").await;

@@ -181,14 +181,7 @@ async fn streamed_reply_arrives_as_sse_deltas(backend: Backend) {
     let app = app_with_model(backend, &server, 0, Duration::from_secs(5)).await;
     let token = app.token_for("agente", "agent").await;
     let call = app.start_call(&token, json!({"message": "hola"})).await;
-    let r = new_client()
-        .post(app.url(&format!("/api/v1/calls/{}/messages", call["call_id"])))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .json(&json!({"text": "hola otra vez"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.say_streamed(&token, call["call_id"].as_i64().unwrap(), "hola otra vez").await;
     let (deltas, done) = read_sse(&r.text().await.unwrap());
     assert_eq!(deltas, chunks);
     let done = done.unwrap();

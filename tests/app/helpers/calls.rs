@@ -44,6 +44,19 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Says `text` in a call over the API asking for the reply as server-sent events;
+    /// returns the response as it comes.
+    pub async fn say_streamed(&self, token: &str, call: i64, text: &str) -> reqwest::Response {
+        new_client()
+            .post(self.url(&format!("/api/v1/calls/{call}/messages")))
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .json(&json!({"text": text}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Seeds the demo data; returns the id of the customer with `email`.
     pub async fn demo_customer(&self, email: &str) -> i64 {
         centralita::seed::seed_demo(self.state.db()).await.unwrap();

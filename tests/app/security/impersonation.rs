@@ -69,15 +69,7 @@ async fn an_agent_cannot_write_as_the_customer_into_someone_elses_call(app: &Tes
 }
 
 async fn centralita_stream(app: &TestApp, token: &str, call: i64) -> StatusCode {
-    crate::helpers::new_client()
-        .post(app.url(&format!("/api/v1/calls/{call}/messages")))
-        .bearer_auth(token)
-        .header("accept", "text/event-stream")
-        .json(&json!({"text": "hola"}))
-        .send()
-        .await
-        .unwrap()
-        .status()
+    app.say_streamed(token, call, "hola").await.status()
 }
 
 async fn staff_messages_are_authored_and_audited(app: &TestApp) {
