@@ -73,7 +73,7 @@ async fn the_idle_expiry_is_written_at_most_once_per_half_idle_period(backend: B
     let expiry = || async {
         let db = app.state.db();
         centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
-            "SELECT expires_at FROM sessions WHERE user_id IS NOT NULL"
+            "SELECT CAST(expires_at AS TEXT) FROM sessions WHERE user_id IS NOT NULL"
         )
         .fetch_one(pool)
         .await)
