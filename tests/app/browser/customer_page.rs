@@ -68,10 +68,20 @@ async fn customer_sees_the_answer_stream_in_and_a_person_join(backend: Backend) 
     assert!(r.status().is_success());
     d.find("#summary-offer button[value=yes]").await;
     d.wait_until("return document.querySelector('#composer textarea') === null", "message box gone").await;
-    d.click("#summary-offer button[value=yes]").await;
+    d.click_until(
+        "#summary-offer button[value=yes]",
+        "return document.getElementById('summary-draft') !== null",
+        "the summary draft shows",
+    )
+    .await;
     // The supervisor agent's summary shows before anything is sent.
     d.wait_text("#summary-draft", "Next steps").await;
-    d.click("#summary-draft button[value=send]").await;
+    d.click_until(
+        "#summary-draft button[value=send]",
+        "return document.getElementById('summary-answer') !== null",
+        "the summary's answer shows",
+    )
+    .await;
     d.wait_text("#summary-answer", "summary").await;
     // The worker delivers it and the page says so without a reload.
     d.wait_text("#summary-answer", "on its way").await;

@@ -79,7 +79,10 @@ impl Driver {
     pub async fn find(&self, css: &str) -> Element {
         match self.client.wait().at_most(PATIENCE).every(POLL).for_element(Locator::Css(css)).await {
             Ok(element) => element,
-            Err(e) => panic!("no element {css} on {} ({e})", self.url().await),
+            Err(e) => {
+                let shown = self.execute("return document.body ? document.body.innerText : '';").await;
+                panic!("no element {css} on {} ({e}); the page shows: {shown}", self.url().await)
+            }
         }
     }
 
@@ -104,6 +107,31 @@ impl Driver {
                 }
                 Err(e) => panic!("could not click {css}: {e}"),
             }
+        }
+    }
+
+    /// Clicks the element matching `css` until the script `done` returns `true`. A live
+    /// page may redraw a form between the click and its submission (an event arrived),
+    /// which drops the click as it would drop a person's; a person clicks again, and so
+    /// does this — only while no htmx request is under way, so an answer on its way is
+    /// never asked for twice.
+    pub async fn click_until(&self, css: &str, done: &str, what: &str) {
+        let started = Instant::now();
+        let idle = "return document.querySelector('.htmx-request') === null";
+        loop {
+            if self.client.execute(done, Vec::new()).await.ok() == Some(Value::Bool(true)) {
+                return;
+            }
+            if started.elapsed() > PATIENCE {
+                panic!("never happened: {what} (after clicking {css})");
+            }
+            if self.client.execute(idle, Vec::new()).await.ok() == Some(Value::Bool(true))
+                && let Ok(element) = self.client.find(Locator::Css(css)).await
+            {
+                // A stale element or one being swapped is simply tried again.
+                let _ = element.click().await;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
