@@ -15,7 +15,7 @@ use crate::customers::payments::{self, NewPayment, PaymentMethod};
 use crate::db::{Db, Money, Timestamp};
 use crate::db::{Tx, on_tx, with_db};
 use crate::error::{AppError, AppResult};
-use crate::events::Kind;
+use crate::events::Payload;
 
 /// A stored pending action.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -225,10 +225,13 @@ async fn decide(
         return Err(AppError::Conflict("action_already_decided"));
     }
     let decided = get(ctx.db(), id).await?;
-    let data = json!({
-        "action_id": id, "decision": decision, "by": me.full_name, "tool": decided.tool,
-        "result": decided.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
-    });
-    ctx.bus().emit(Kind::ActionDecided, decided.call_id, data).await;
+    let payload = Payload::ActionDecided {
+        action_id: id,
+        decision,
+        by: me.full_name.clone(),
+        tool: decided.tool.clone(),
+        result: decided.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
+    };
+    ctx.bus().emit(decided.call_id, payload).await;
     Ok(decided)
 }

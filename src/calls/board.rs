@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::json;
 use time::OffsetDateTime;
 
 use super::CallStatus;
@@ -18,7 +17,7 @@ use crate::context::Ctx;
 use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::events::Kind;
+use crate::events::Payload;
 
 /// Seconds without a sign of life after which a staff member shows as offline.
 pub const PRESENCE_STALE_SECS: i64 = 180;
@@ -254,7 +253,8 @@ pub async fn set_presence(ctx: &Ctx, who: &Principal, status: &str) -> AppResult
         return Err(AppError::Validation(FieldErrors::from([("status", "field.presence_invalid")])));
     };
     upsert_presence(ctx.db(), who.id, Some(status)).await?;
-    ctx.bus().emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": status})).await;
+    let payload = Payload::Presence { user_id: who.id, name: who.full_name.clone(), status: status.to_owned() };
+    ctx.bus().emit(None, payload).await;
     Ok(())
 }
 
@@ -276,9 +276,8 @@ pub async fn touch(ctx: &Ctx, who: &Principal) -> AppResult<()> {
     // Coming back after being offline means online; otherwise the chosen status stays.
     upsert_presence(ctx.db(), who.id, was_offline.then_some("online")).await?;
     if was_offline {
-        ctx.bus()
-            .emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": "online"}))
-            .await;
+        let payload = Payload::Presence { user_id: who.id, name: who.full_name.clone(), status: "online".into() };
+        ctx.bus().emit(None, payload).await;
     }
     Ok(())
 }

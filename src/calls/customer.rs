@@ -7,7 +7,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Call, MessageKind, MessageRole, add_message, call_fields, get};
@@ -15,7 +14,7 @@ use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::with_db;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::events::Kind;
+use crate::events::{CallChange, Payload};
 
 /// A new private link token and the hash to store.
 pub fn new_token() -> (String, String) {
@@ -55,9 +54,13 @@ pub async fn end(ctx: &Ctx, call: &Call) -> AppResult<()> {
     .map(|r| r.rows_affected()))?;
     if changed == 1 {
         add_message(ctx, call.id, MessageRole::System, Some(MessageKind::Ended), "", None).await?;
-        let mut data = call_fields(&get(ctx.db(), call.id).await?);
-        data["by"] = json!("customer");
-        ctx.bus().emit(Kind::Closed, Some(call.id), data).await;
+        let fields = Some(call_fields(&get(ctx.db(), call.id).await?));
+        ctx.bus()
+            .emit(
+                Some(call.id),
+                Payload::Closed(CallChange { fields, by: Some("customer".into()), ..CallChange::default() }),
+            )
+            .await;
     }
     Ok(())
 }
@@ -83,9 +86,9 @@ pub async fn answer_summary_offer(ctx: &Ctx, call: &Call, wants: bool) -> AppRes
     if changed == 0 {
         return Err(AppError::Conflict("summary_already_answered"));
     }
-    let mut data = call_fields(&get(ctx.db(), call.id).await?);
-    data["summary_consent"] = json!(answer);
-    ctx.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
+    let fields = Some(call_fields(&get(ctx.db(), call.id).await?));
+    let change = CallChange { fields, summary_consent: Some(answer), ..CallChange::default() };
+    ctx.bus().emit(Some(call.id), Payload::CallUpdated(change)).await;
     Ok(())
 }
 
@@ -109,9 +112,9 @@ pub async fn rate(ctx: &Ctx, call: &Call, csat: i64) -> AppResult<()> {
     if changed == 0 {
         return Err(AppError::Conflict("already_rated"));
     }
-    let mut data = call_fields(&get(ctx.db(), call.id).await?);
-    data["csat"] = json!(csat);
-    ctx.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
+    let fields = Some(call_fields(&get(ctx.db(), call.id).await?));
+    let change = CallChange { fields, csat: Some(i64::from(csat)), ..CallChange::default() };
+    ctx.bus().emit(Some(call.id), Payload::CallUpdated(change)).await;
     Ok(())
 }
 

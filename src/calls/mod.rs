@@ -29,7 +29,7 @@ use crate::customers::NewCustomer;
 use crate::db::{Db, Timestamp};
 use crate::db::{Tx, on_tx, with_db};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::events::{self, Kind};
+use crate::events::{self, CallChange, CallFields, MessageData, Payload};
 
 /// A stored call.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -218,16 +218,12 @@ pub async fn create(
     contact: Option<&NewCustomer>,
 ) -> AppResult<i64> {
     let now = Timestamp::now();
-    let channel = match channel {
-        Channel::Web => "web",
-        Channel::Api => "api",
-    };
     let id: i64 = with_db!(ctx.db(), |pool| {
         sqlx::query_scalar(
         "INSERT INTO calls (channel, customer_id, status, created_by, access_hash, contact_name, contact_email, created_at, updated_at) \
          VALUES ($1, $2, 'ai', $3, $4, $5, $6, $7, $7) RETURNING id",
     )
-    .bind(channel)
+    .bind(channel.as_str())
     .bind(customer_id)
     .bind(created_by)
     .bind(access_hash)
@@ -237,7 +233,7 @@ pub async fn create(
     .fetch_one(pool)
     .await
     })?;
-    ctx.bus().emit(Kind::CallCreated, Some(id), serde_json::json!({"channel": channel, "status": "ai"})).await;
+    ctx.bus().emit(Some(id), Payload::CallCreated { channel: channel.as_str(), status: CallStatus::Ai.as_str() }).await;
     Ok(id)
 }
 
@@ -350,7 +346,7 @@ async fn insert_message(
     .fetch_one(&mut *conn)
     .await
     })?;
-    events::record_in(tx, Kind::Message, Some(call_id), &message_data(id, role, kind, content, author)).await?;
+    events::record_in(tx, Some(call_id), &message_data(id, role, kind, content, author)).await?;
     Ok(id)
 }
 
@@ -364,7 +360,7 @@ pub(crate) async fn message_event(
     content: &str,
     author: Option<&crate::auth::Principal>,
 ) {
-    ctx.bus().emit(Kind::Message, Some(call_id), message_data(id, role, kind, content, author)).await;
+    ctx.bus().emit(Some(call_id), message_data(id, role, kind, content, author)).await;
 }
 
 fn message_data(
@@ -373,20 +369,29 @@ fn message_data(
     kind: Option<MessageKind>,
     content: &str,
     author: Option<&crate::auth::Principal>,
-) -> Value {
-    serde_json::json!({
-        "message_id": id, "role": role, "agent": kind, "content": content,
-        "author": author.map(|a| a.full_name.as_str()),
+) -> Payload {
+    Payload::Message(MessageData {
+        message_id: id,
+        role: role.as_str(),
+        agent: kind.map(MessageKind::as_str),
+        content: content.to_owned(),
+        author: author.map(|a| a.full_name.clone()),
     })
 }
 
-/// The classification fields of a call, as events carry them.
-pub(crate) fn call_fields(call: &Call) -> Value {
-    serde_json::json!({
-        "status": call.status, "department": call.department, "category": call.category,
-        "sentiment": call.sentiment, "priority": call.priority, "confidence": call.confidence,
-        "language": call.language, "assigned_to": call.assigned_to, "summary_offered": call.summary_offered,
-    })
+/// The fields of a call, as events carry them.
+pub(crate) fn call_fields(call: &Call) -> CallFields {
+    CallFields {
+        status: call.status.as_str(),
+        department: call.department.clone(),
+        category: call.category.clone(),
+        sentiment: call.sentiment.clone(),
+        priority: call.priority.clone(),
+        confidence: call.confidence,
+        language: call.language.clone(),
+        assigned_to: call.assigned_to,
+        summary_offered: call.summary_offered,
+    }
 }
 
 /// Stores a customer message and, while the AI holds the call, runs the agents and
@@ -580,17 +585,18 @@ async fn store_turn(
     insert_message(&mut tx, call_id, MessageRole::Ai, Some(MessageKind::Service), &outcome.reply, None).await?;
     let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
     let after: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
-    events::record_in(&mut tx, Kind::CallUpdated, Some(call_id), &call_fields(&after)).await?;
+    events::record_in(&mut tx, Some(call_id), &Payload::CallUpdated(CallChange::of(call_fields(&after)))).await?;
     if escalated && after.status == CallStatus::Queued {
-        let data = serde_json::json!({
-            "department": after.department, "priority": after.priority,
-            "reason": outcome.verdict.reason.map(|r| r.as_str()),
-        });
-        events::record_in(&mut tx, Kind::Escalated, Some(call_id), &data).await?;
+        let payload = Payload::Escalated {
+            department: after.department.clone(),
+            priority: after.priority.clone(),
+            reason: outcome.verdict.reason.map(|r| r.as_str().to_owned()),
+        };
+        events::record_in(&mut tx, Some(call_id), &payload).await?;
     }
     for action in actions::requested_since_in(&mut tx, call_id, started).await? {
-        let data = serde_json::json!({"action_id": action.id, "tool": action.tool, "params": action.params_json()});
-        events::record_in(&mut tx, Kind::ActionPending, Some(call_id), &data).await?;
+        let payload = Payload::ActionPending { action_id: action.id, params: action.params_json(), tool: action.tool };
+        events::record_in(&mut tx, Some(call_id), &payload).await?;
     }
     tx.commit().await?;
     Ok(after)

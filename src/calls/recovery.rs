@@ -20,14 +20,12 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::{MessageKind, MessageRole, call_fields, get, message_event};
 use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::{with_db, with_tx};
 use crate::error::AppResult;
-use crate::events::Kind;
+use crate::events::{CallChange, Payload};
 
 /// The escalation reason, and the system note's `agent` value, of a recovered turn.
 pub const INTERRUPTED: &str = "interrupted";
@@ -104,9 +102,13 @@ async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool
     tracing::warn!(call_id, "an unanswered customer turn was handed to the human queue");
     message_event(ctx, call_id, note, MessageRole::System, Some(MessageKind::Interrupted), INTERRUPTED, None).await;
     let call = get(ctx.db(), call_id).await?;
-    ctx.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&call)).await;
-    let data = json!({"department": call.department, "priority": call.priority, "reason": call.escalation_reason});
-    ctx.bus().emit(Kind::Escalated, Some(call_id), data).await;
+    ctx.bus().emit(Some(call_id), Payload::CallUpdated(CallChange::of(call_fields(&call)))).await;
+    let payload = Payload::Escalated {
+        department: call.department.clone(),
+        priority: call.priority.clone(),
+        reason: call.escalation_reason.clone(),
+    };
+    ctx.bus().emit(Some(call_id), payload).await;
     Ok(true)
 }
 

@@ -12,7 +12,7 @@ use crate::context::Ctx;
 use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::events::Kind;
+use crate::events::{CallChange, Payload};
 
 /// How a call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -108,9 +108,8 @@ pub async fn take_over(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
     add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Joined), &me.full_name, Some(me)).await?;
-    ctx.bus()
-        .emit(Kind::TakenOver, Some(call_id), json!({"user_id": me.id, "name": me.full_name, "from": call.status}))
-        .await;
+    let payload = Payload::TakenOver { user_id: me.id, name: me.full_name.clone(), from: call.status.as_str() };
+    ctx.bus().emit(Some(call_id), payload).await;
     get(ctx.db(), call_id).await
 }
 
@@ -136,7 +135,7 @@ pub async fn hand_back(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
     add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Left), &me.full_name, Some(me)).await?;
-    ctx.bus().emit(Kind::HandedBack, Some(call_id), json!({"user_id": me.id, "name": me.full_name})).await;
+    ctx.bus().emit(Some(call_id), Payload::HandedBack { user_id: me.id, name: me.full_name.clone() }).await;
     get(ctx.db(), call_id).await
 }
 
@@ -222,10 +221,13 @@ pub async fn close(
     }
     add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Closed), outcome.as_str(), Some(me)).await?;
     let closed = get(ctx.db(), call_id).await?;
-    let mut data = call_fields(&closed);
-    data["outcome"] = json!(outcome.as_str());
-    data["by"] = json!(me.full_name);
-    ctx.bus().emit(Kind::Closed, Some(call_id), data).await;
+    let change = CallChange {
+        fields: Some(call_fields(&closed)),
+        outcome: Some(outcome.as_str()),
+        by: Some(me.full_name.clone()),
+        ..CallChange::default()
+    };
+    ctx.bus().emit(Some(call_id), Payload::Closed(change)).await;
     Ok(closed)
 }
 
@@ -235,8 +237,8 @@ pub async fn confirm_caller(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, ip: Opt
     let call = get(ctx.db(), call_id).await?;
     let customer_id = call.customer_id.ok_or(AppError::Conflict("call_unlinked"))?;
     crate::customers::confirm_claim(ctx.db(), cap, customer_id, ip).await?;
-    let mut data = call_fields(&call);
-    data["customer_verified"] = json!(true);
-    ctx.bus().emit(Kind::CallUpdated, Some(call_id), data).await;
+    let change =
+        CallChange { fields: Some(call_fields(&call)), customer_verified: Some(true), ..CallChange::default() };
+    ctx.bus().emit(Some(call_id), Payload::CallUpdated(change)).await;
     Ok(call)
 }

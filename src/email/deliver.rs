@@ -23,6 +23,7 @@ use tokio::sync::{Notify, watch};
 use crate::config::{Config, MailConfig, SmtpTls};
 use crate::db::with_tx;
 use crate::db::{Db, Timestamp};
+use crate::events::{CallChange, Payload};
 
 /// Emails claimed per round: one, so that a claim's lease covers exactly one send
 /// (a batch sent one after another could outlive its lease and be claimed twice).
@@ -265,8 +266,9 @@ impl Mailer {
                 if let Some(call_id) = email.call_id
                     && status != "retrying"
                 {
-                    let data = serde_json::json!({"email_id": email.id, "email_status": status});
-                    self.bus.emit(crate::events::Kind::CallUpdated, Some(call_id), data).await;
+                    let change =
+                        CallChange { email_id: Some(email.id), email_status: Some(status), ..CallChange::default() };
+                    self.bus.emit(Some(call_id), Payload::CallUpdated(change)).await;
                 }
             }
             Ok(_) => tracing::warn!(email = email.id, "email claim was lost before the result was stored"),

@@ -29,7 +29,7 @@ use crate::calls::{self, Call, CallStatus, Channel, Message, MessageKind, Messag
 use crate::customers::{self, CustomerInput};
 use crate::email::{self, Confirmation};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::events::{Item, Kind};
+use crate::events::{CallChange, Item, Kind, Payload};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "public/start.html")]
@@ -371,9 +371,12 @@ pub async fn summary_post(
         _ => return after_action(&state, &session, &headers, &token, Some("callpage.choose")).await,
     };
     if outcome.is_ok() && matches!(form.choice.as_str(), "send" | "cancel") {
-        let mut data = calls::call_fields(&call);
-        data["summary_email"] = json!(if form.choice == "send" { "queued" } else { "declined" });
-        state.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
+        let change = CallChange {
+            fields: Some(calls::call_fields(&call)),
+            summary_email: Some(if form.choice == "send" { "queued" } else { "declined" }),
+            ..CallChange::default()
+        };
+        state.bus().emit(Some(call.id), Payload::CallUpdated(change)).await;
     }
     let error = match outcome {
         Ok(()) => None,
