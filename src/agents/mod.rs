@@ -1,17 +1,26 @@
 //! The AI agents: the model layer, the built-in offline engine, the tools the
 //! customer-service agent may use, and the routing/supervisor output types.
+//!
+//! Nothing here depends on the HTTP, email or application layers: they depend on this.
 
 pub mod builtin;
 pub mod eval;
 pub mod model;
+pub mod names;
 pub mod openai;
 pub mod pipeline;
+pub mod schema;
+pub mod summary;
 pub mod tools;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::db::types::text_column;
+use names::named;
+
 /// Where a conversation should go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Department {
     /// New purchases, pricing, plan changes, cancellations.
@@ -29,21 +38,13 @@ pub enum Department {
 impl Department {
     /// All departments.
     pub const ALL: [Department; 5] = [Self::Sales, Self::Support, Self::Billing, Self::Complaints, Self::General];
-
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sales => "sales",
-            Self::Support => "support",
-            Self::Billing => "billing",
-            Self::Complaints => "complaints",
-            Self::General => "general",
-        }
-    }
 }
 
+named!(Department { Sales = "sales", Support = "support", Billing = "billing", Complaints = "complaints", General = "general" });
+text_column!(Department);
+
 /// How the customer feels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sentiment {
     /// Pleased, thankful, keen.
@@ -54,19 +55,11 @@ pub enum Sentiment {
     Negative,
 }
 
-impl Sentiment {
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Positive => "positive",
-            Self::Neutral => "neutral",
-            Self::Negative => "negative",
-        }
-    }
-}
+named!(Sentiment { Positive = "positive", Neutral = "neutral", Negative = "negative" });
+text_column!(Sentiment);
 
 /// How urgently a person should look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Information, greetings.
@@ -79,25 +72,18 @@ pub enum Priority {
     Critical,
 }
 
-impl Priority {
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-}
+named!(Priority { Low = "low", Medium = "medium", High = "high", Critical = "critical" });
+text_column!(Priority);
 
 /// The routing agent's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Classification {
     /// Target department.
     pub department: Department,
-    /// Finer topic inside the department (snake_case).
+    /// Finer topic inside the department (snake_case). A string, not an enum: the
+    /// remote model may name topics the built-in lexicon does not know (the prompt and
+    /// schema ask for any snake_case topic), and unknown topics get default handling.
     pub category: String,
     /// Customer sentiment.
     pub sentiment: Sentiment,
@@ -106,13 +92,14 @@ pub struct Classification {
     /// `es` or `en`.
     pub language: crate::i18n::Lang,
     /// 0..1: how sure the classifier is.
+    #[schemars(range(min = 0, max = 1))]
     pub confidence: f64,
     /// Hints for the next agents (`use_tool:get_balance`, `handover_to_human`, ...).
     pub recommendations: Vec<String>,
 }
 
 /// What the supervisor decides after a turn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// The AI keeps the conversation.
@@ -124,7 +111,7 @@ pub enum Action {
 }
 
 /// Why the supervisor escalates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The customer asked for a person.
@@ -143,23 +130,19 @@ pub enum Reason {
     LowConfidence,
 }
 
-impl Reason {
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CustomerRequest => "customer_request",
-            Self::MissingKnowledge => "missing_knowledge",
-            Self::UnsupportedRequest => "unsupported_request",
-            Self::PolicyRestriction => "policy_restriction",
-            Self::ToolFailure => "tool_failure",
-            Self::NegativeSentiment => "negative_sentiment",
-            Self::LowConfidence => "low_confidence",
-        }
-    }
-}
+named!(Reason {
+    CustomerRequest = "customer_request",
+    MissingKnowledge = "missing_knowledge",
+    UnsupportedRequest = "unsupported_request",
+    PolicyRestriction = "policy_restriction",
+    ToolFailure = "tool_failure",
+    NegativeSentiment = "negative_sentiment",
+    LowConfidence = "low_confidence",
+});
+text_column!(Reason);
 
 /// The supervisor agent's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
     /// What happens next.
@@ -168,5 +151,28 @@ pub struct Verdict {
     #[serde(default)]
     pub reason: Option<Reason>,
     /// 0..1: how good the AI's reply was.
+    #[schemars(range(min = 0, max = 1))]
     pub quality: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_of_departments_sentiments_priorities_and_reasons_are_their_wire_names() {
+        names::assert_names_agree(&Department::ALL);
+        names::assert_names_agree(&[Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative]);
+        names::assert_names_agree(&[Priority::Low, Priority::Medium, Priority::High, Priority::Critical]);
+        names::assert_names_agree(&[
+            Reason::CustomerRequest,
+            Reason::MissingKnowledge,
+            Reason::UnsupportedRequest,
+            Reason::PolicyRestriction,
+            Reason::ToolFailure,
+            Reason::NegativeSentiment,
+            Reason::LowConfidence,
+        ]);
+        assert!("Billing".parse::<Department>().is_err(), "names are exact, as serde reads them");
+    }
 }

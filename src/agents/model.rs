@@ -8,6 +8,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use super::names::named;
+use crate::db::types::text_column;
+
 /// Which agent is asking (backends may pick a model per agent; the built-in engine
 /// uses it to know which job it is doing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,16 +24,36 @@ pub enum AgentKind {
     Supervisor,
 }
 
-impl AgentKind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Routing => "routing",
-            Self::Service => "service",
-            Self::Supervisor => "supervisor",
-        }
-    }
+named!(AgentKind { Routing = "routing", Service = "service", Supervisor = "supervisor" });
+text_column!(AgentKind);
+
+/// A tool the customer-service agent may be offered. What a model asks for stays a
+/// string in [`ToolCall`] until it parses as one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolName {
+    /// The caller's own customer record.
+    GetCustomerProfile,
+    /// The caller's balance.
+    GetBalance,
+    /// The caller's tickets.
+    ListTickets,
+    /// Opens a ticket for the caller.
+    CreateTicket,
+    /// The caller's recent payments.
+    ListPayments,
+    /// Files a payment for a person to approve.
+    RequestPaymentRegistration,
 }
+
+named!(ToolName {
+    GetCustomerProfile = "get_customer_profile",
+    GetBalance = "get_balance",
+    ListTickets = "list_tickets",
+    CreateTicket = "create_ticket",
+    ListPayments = "list_payments",
+    RequestPaymentRegistration = "request_payment_registration",
+});
 
 /// Who wrote a chat message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +106,7 @@ impl ChatMessage {
 #[derive(Clone, Debug, Serialize)]
 pub struct ToolSpec {
     /// Name.
-    pub name: &'static str,
+    pub name: ToolName,
     /// What it does, for the model.
     pub description: &'static str,
     /// JSON schema of the arguments.
@@ -151,6 +174,9 @@ pub enum ModelError {
     /// Could not reach the server.
     #[error("model server unreachable: {0}")]
     Transport(String),
+    /// The customer-service agent ran out of the turn's time budget.
+    #[error("turn time budget exceeded")]
+    OutOfTime,
 }
 
 /// A chat model backend.
@@ -175,4 +201,23 @@ pub trait ChatModel: Send + Sync {
 /// average for English and Spanish); used where a backend reports no usage.
 pub fn estimate_tokens(text: &str) -> u32 {
     (text.chars().count() as u32).div_ceil(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_kinds_and_tool_names_are_their_wire_names() {
+        super::super::names::assert_names_agree(&[AgentKind::Routing, AgentKind::Service, AgentKind::Supervisor]);
+        super::super::names::assert_names_agree(&[
+            ToolName::GetCustomerProfile,
+            ToolName::GetBalance,
+            ToolName::ListTickets,
+            ToolName::CreateTicket,
+            ToolName::ListPayments,
+            ToolName::RequestPaymentRegistration,
+        ]);
+        assert!("delete_customer".parse::<ToolName>().is_err());
+    }
 }

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::ApiJson;
 use crate::app::AppState;
 use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
-use crate::error::{AppError, AppResult};
 use crate::email::{self, compose, email_json};
+use crate::error::{AppError, AppResult};
 
 /// `GET /api/v1/emails` query.
 #[derive(Debug, Deserialize)]

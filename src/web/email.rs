@@ -19,9 +19,9 @@ use super::path::WebPath;
 use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
-use crate::error::{AppError, AppResult, FieldErrors};
 use crate::email::render::Rendered;
 use crate::email::{self, Attempt, Email, compose};
+use crate::error::{AppError, AppResult, FieldErrors};
 
 /// Policy of a rendered email shown in a frame: inline styles, nothing else.
 const EMAIL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox";

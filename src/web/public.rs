@@ -27,9 +27,9 @@ use crate::app::AppState;
 use crate::audit::Entry;
 use crate::auth::extract::{ClientIp, limit_key};
 use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
+use crate::email::{self, Confirmation};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::{Item, Kind};
-use crate::email::{self, Confirmation};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "public/start.html")]
@@ -61,7 +61,7 @@ pub struct CallView {
     /// The call's summary email, once one was drafted.
     summary: Option<crate::email::Email>,
     /// What that summary says (shown before the customer confirms).
-    summary_content: Option<crate::email::render::CallSummary>,
+    summary_content: Option<crate::agents::summary::CallSummary>,
 }
 
 impl CallView {

@@ -9,9 +9,9 @@ use tokio::sync::mpsc;
 
 use super::{classify, text};
 use crate::agents::model::{
-    AgentKind, ChatModel, ChatRequest, ChatResponse, ModelError, Role, ToolCall, Usage, estimate_tokens,
+    AgentKind, ChatModel, ChatRequest, ChatResponse, ModelError, Role, ToolCall, ToolName, Usage, estimate_tokens,
 };
-use crate::agents::pipeline::{SUMMARY_SCHEMA, SummaryFacts};
+use crate::agents::summary::{SUMMARY_SCHEMA, SummaryFacts};
 use crate::agents::{Action, Classification, Priority, Reason, Sentiment, Verdict};
 use crate::i18n::Lang;
 
@@ -50,18 +50,18 @@ fn last_user_text(request: &ChatRequest) -> &str {
     request.messages.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
 }
 
-/// Tool results given since the last customer message: (tool name, result).
-fn tool_results(request: &ChatRequest) -> Vec<(String, Value)> {
+/// Tool results given since the last customer message: (tool, if one we know; result).
+fn tool_results(request: &ChatRequest) -> Vec<(Option<ToolName>, Value)> {
     let start = request.messages.iter().rposition(|m| m.role == Role::User).unwrap_or(0);
     let mut names = std::collections::HashMap::new();
     let mut out = Vec::new();
     for m in &request.messages[start..] {
         for call in &m.tool_calls {
-            names.insert(call.id.clone(), call.name.clone());
+            names.insert(call.id.clone(), call.name.as_str());
         }
         if m.role == Role::Tool {
-            let name = m.tool_call_id.as_ref().and_then(|id| names.get(id)).cloned().unwrap_or_default();
-            out.push((name, serde_json::from_str(&m.content).unwrap_or(Value::Null)));
+            let tool = m.tool_call_id.as_ref().and_then(|id| names.get(id)).and_then(|name| name.parse().ok());
+            out.push((tool, serde_json::from_str(&m.content).unwrap_or(Value::Null)));
         }
     }
     out
@@ -140,32 +140,32 @@ fn says_already_paid(normalized: &str) -> bool {
     .any(|p| text::find_phrase(&words, p).is_some())
 }
 
-fn call(name: &str, arguments: Value, n: usize) -> ToolCall {
-    ToolCall { id: format!("call_{n}_{name}"), name: name.into(), arguments: arguments.to_string() }
+fn call(tool: ToolName, arguments: Value, n: usize) -> ToolCall {
+    ToolCall { id: format!("call_{n}_{tool}"), name: tool.as_str().into(), arguments: arguments.to_string() }
 }
 
 /// Decides the tools for a fresh customer message.
 fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     let normalized = text::normalize(user);
     match c.category.as_str() {
-        "balance_inquiry" => vec![call("get_balance", json!({}), 1)],
+        "balance_inquiry" => vec![call(ToolName::GetBalance, json!({}), 1)],
         "payment" if says_already_paid(&normalized) => match amount_in(user) {
             Some(amount) => vec![call(
-                "request_payment_registration",
+                ToolName::RequestPaymentRegistration,
                 json!({"amount": amount, "method": method_in(&normalized), "description": user.chars().take(200).collect::<String>()}),
                 1,
             )],
-            None => vec![call("get_balance", json!({}), 1)],
+            None => vec![call(ToolName::GetBalance, json!({}), 1)],
         },
-        "payment" => vec![call("get_balance", json!({}), 1)],
+        "payment" => vec![call(ToolName::GetBalance, json!({}), 1)],
         "payment_history" | "refund" | "charge_dispute" | "invoice" => {
-            vec![call("list_payments", json!({"limit": 5}), 1)]
+            vec![call(ToolName::ListPayments, json!({"limit": 5}), 1)]
         }
         "ticket_status" | "technical_issue" | "service_outage" | "account_access" => {
-            vec![call("list_tickets", json!({}), 1)]
+            vec![call(ToolName::ListTickets, json!({}), 1)]
         }
         "formal_complaint" | "service_complaint" | "staff_complaint" => vec![call(
-            "create_ticket",
+            ToolName::CreateTicket,
             json!({"title": complaint_title(c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority}),
             1,
         )],
@@ -198,7 +198,7 @@ fn money(v: &Value) -> String {
 }
 
 /// The reply text once the tools have answered (or when none were needed).
-fn compose(c: &Classification, results: &[(String, Value)], customer_linked: bool) -> String {
+fn compose(c: &Classification, results: &[(Option<ToolName>, Value)], customer_linked: bool) -> String {
     let es = c.language == Lang::Es;
     let t = |es_text: String, en_text: String| if es { es_text } else { en_text };
     if c.recommendations.iter().any(|r| r == "possible_prompt_injection") {
@@ -221,9 +221,10 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
         );
     }
     let mut parts: Vec<String> = Vec::new();
-    for (name, r) in results {
-        match name.as_str() {
-            "get_balance" => {
+    for (tool, r) in results {
+        let Some(tool) = tool else { continue };
+        match tool {
+            ToolName::GetBalance => {
                 let b = money(&r["balance"]);
                 parts.push(if b.starts_with('-') {
                     t(
@@ -234,7 +235,7 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     t(format!("Tu saldo actual es de {b} €."), format!("Your current balance is {b} €."))
                 });
             }
-            "list_payments" => {
+            ToolName::ListPayments => {
                 let list: Vec<String> = r["payments"]
                     .as_array()
                     .map(|a| {
@@ -263,7 +264,7 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     ));
                 }
             }
-            "list_tickets" => {
+            ToolName::ListTickets => {
                 let open: Vec<String> = r["tickets"]
                     .as_array()
                     .map(|a| {
@@ -289,7 +290,7 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     parts.push(t("No tienes incidencias abiertas.".into(), "You have no open tickets.".into()));
                 }
             }
-            "create_ticket" => {
+            ToolName::CreateTicket => {
                 let id = &r["ticket_id"];
                 parts.push(if c.department == crate::agents::Department::Complaints {
                     t(format!("Siento mucho lo ocurrido. He registrado tu queja en la incidencia #{id} y el equipo de Reclamaciones la revisará."), format!("I'm very sorry about this. I've logged your complaint as ticket #{id} and the Complaints team will review it."))
@@ -297,14 +298,14 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     t(format!("He abierto la incidencia #{id}; un técnico la revisará y te mantendremos informado."), format!("I've opened ticket #{id}; a technician will look into it and we'll keep you posted."))
                 });
             }
-            "request_payment_registration" => {
+            ToolName::RequestPaymentRegistration => {
                 let amount = money(&r["amount"]);
                 parts.push(t(
                     format!("He pasado tu pago de {amount} € a una persona del equipo para que lo registre; cuando lo apruebe verás tu saldo actualizado."),
                     format!("I've passed your payment of {amount} € to a member of staff to register; once they approve it your balance will be updated."),
                 ));
             }
-            _ => {}
+            ToolName::GetCustomerProfile => {}
         }
     }
     if let Some(reason) = needs_person(c, customer_linked) {
@@ -334,24 +335,26 @@ fn service(request: &ChatRequest) -> ChatResponse {
     let customer_linked = !results.iter().any(|(_, r)| r["error"].as_str().is_some_and(|e| e.contains("not linked")));
     let injection =
         c.recommendations.iter().any(|r| r == "possible_prompt_injection" || r == "email_only_to_address_on_file");
-    let offered = |name: &str| request.tools.iter().any(|t| t.name == name);
+    let offered = |tool: ToolName| request.tools.iter().any(|t| t.name == tool);
     if results.is_empty() && !injection {
-        let calls: Vec<ToolCall> = plan_tools(&c, user).into_iter().filter(|t| offered(&t.name)).collect();
+        let calls: Vec<ToolCall> =
+            plan_tools(&c, user).into_iter().filter(|t| t.name.parse().is_ok_and(offered)).collect();
         if !calls.is_empty() {
             return ChatResponse { tool_calls: calls, ..ChatResponse::default() };
         }
     }
     // A technical problem with no open ticket gets one, in a second round.
     let technical = matches!(c.category.as_str(), "technical_issue" | "service_outage" | "account_access");
-    let listed_none_open = results.iter().any(|(n, r)| {
-        n == "list_tickets"
+    let listed_none_open = results.iter().any(|(tool, r)| {
+        *tool == Some(ToolName::ListTickets)
             && r["tickets"]
                 .as_array()
                 .is_some_and(|a| a.iter().all(|tk| matches!(tk["status"].as_str(), Some("resolved" | "closed"))))
     });
-    if technical && listed_none_open && offered("create_ticket") && !results.iter().any(|(n, _)| n == "create_ticket") {
+    let ticket_created = results.iter().any(|(tool, _)| *tool == Some(ToolName::CreateTicket));
+    if technical && listed_none_open && offered(ToolName::CreateTicket) && !ticket_created {
         let args = json!({"title": issue_title(&c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority});
-        return ChatResponse { tool_calls: vec![call("create_ticket", args, 2)], ..ChatResponse::default() };
+        return ChatResponse { tool_calls: vec![call(ToolName::CreateTicket, args, 2)], ..ChatResponse::default() };
     }
     ChatResponse { content: compose(&c, &results, customer_linked), ..ChatResponse::default() }
 }

@@ -6,9 +6,8 @@
 use serde_json::Value;
 
 use super::classify;
-use crate::agents::pipeline::SummaryFacts;
+use crate::agents::summary::{CallSummary, SummaryFacts};
 use crate::i18n::Lang;
-use crate::email::render::CallSummary;
 
 fn topic(category: &str, es: bool) -> &'static str {
     let (s, e) = match category {
@@ -164,7 +163,7 @@ pub fn summarize(facts: &SummaryFacts) -> CallSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::pipeline::TranscriptLine;
+    use crate::agents::summary::TranscriptLine;
     use serde_json::json;
 
     fn line(role: &str, text: &str) -> TranscriptLine {

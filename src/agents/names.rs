@@ -1,0 +1,64 @@
+//! Closed sets of names the agents work with (departments, priorities, agent kinds,
+//! tools, ...): one macro gives each enum its wire name, `FromStr` and `Display`, so
+//! the rest of the code matches on variants instead of comparing strings.
+
+/// A word that is not one of a closed set's names.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind}: {name:?}")]
+pub struct UnknownName {
+    /// Which set (the enum's name).
+    pub kind: &'static str,
+    /// The word (cut to 64 characters: it may come from a model or a request).
+    pub name: String,
+}
+
+/// `named!(Enum { Variant = "wire", ... })`: `as_str`, `FromStr` and `Display` from one
+/// list. The wire names must be the ones serde writes (each enum's tests check it).
+macro_rules! named {
+    ($ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Wire name: as serde writes it and the database stores it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::agents::names::UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok(Self::$variant),)+
+                    _ => Err($crate::agents::names::UnknownName {
+                        kind: stringify!($ty),
+                        name: s.chars().take(64).collect(),
+                    }),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use named;
+
+/// For tests: every value of `all` writes its `as_str` name through serde and parses
+/// back from it.
+#[cfg(test)]
+pub(crate) fn assert_names_agree<T>(all: &[T])
+where
+    T: Copy + std::fmt::Debug + PartialEq + serde::Serialize + std::str::FromStr + std::fmt::Display,
+    <T as std::str::FromStr>::Err: std::fmt::Debug,
+{
+    for v in all {
+        let wire = v.to_string();
+        assert_eq!(serde_json::to_value(v).ok(), Some(serde_json::Value::String(wire.clone())), "{v:?}");
+        assert_eq!(wire.parse::<T>().ok(), Some(*v), "{wire}");
+    }
+}
