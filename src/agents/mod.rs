@@ -19,60 +19,55 @@ use serde::{Deserialize, Serialize};
 use crate::db::types::text_column;
 use names::named;
 
-/// Where a conversation should go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Department {
-    /// New purchases, pricing, plan changes, cancellations.
-    Sales,
-    /// Technical problems, access, outages, tickets.
-    Support,
-    /// Balance, payments, invoices, refunds, disputed charges.
-    Billing,
-    /// Formal complaints, staff or service complaints.
-    Complaints,
-    /// Everything else: information, greetings, requests for a person.
-    General,
+named! {
+    /// Where a conversation should go.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+    pub enum Department {
+        /// New purchases, pricing, plan changes, cancellations.
+        Sales = "sales",
+        /// Technical problems, access, outages, tickets.
+        Support = "support",
+        /// Balance, payments, invoices, refunds, disputed charges.
+        Billing = "billing",
+        /// Formal complaints, staff or service complaints.
+        Complaints = "complaints",
+        /// Everything else: information, greetings, requests for a person.
+        General = "general",
+    }
 }
 
-impl Department {
-    /// All departments.
-    pub const ALL: [Department; 5] = [Self::Sales, Self::Support, Self::Billing, Self::Complaints, Self::General];
-}
-
-named!(Department { Sales = "sales", Support = "support", Billing = "billing", Complaints = "complaints", General = "general" });
 text_column!(Department);
 
-/// How the customer feels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Sentiment {
-    /// Pleased, thankful, keen.
-    Positive,
-    /// Matter-of-fact.
-    Neutral,
-    /// Unhappy, angry, worried.
-    Negative,
+named! {
+    /// How the customer feels.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+    pub enum Sentiment {
+        /// Pleased, thankful, keen.
+        Positive = "positive",
+        /// Matter-of-fact.
+        Neutral = "neutral",
+        /// Unhappy, angry, worried.
+        Negative = "negative",
+    }
 }
 
-named!(Sentiment { Positive = "positive", Neutral = "neutral", Negative = "negative" });
 text_column!(Sentiment);
 
-/// How urgently a person should look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    /// Information, greetings.
-    Low,
-    /// Ordinary problems and requests.
-    Medium,
-    /// Money disputes, outages, repeated failures, churn threats.
-    High,
-    /// Security incidents, legal threats, fraud accusations.
-    Critical,
+named! {
+    /// How urgently a person should look.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+    pub enum Priority {
+        /// Information, greetings.
+        Low = "low",
+        /// Ordinary problems and requests.
+        Medium = "medium",
+        /// Money disputes, outages, repeated failures, churn threats.
+        High = "high",
+        /// Security incidents, legal threats, fraud accusations.
+        Critical = "critical",
+    }
 }
 
-named!(Priority { Low = "low", Medium = "medium", High = "high", Critical = "critical" });
 text_column!(Priority);
 
 /// The routing agent's answer.
@@ -110,35 +105,27 @@ pub enum Action {
     OfferSummary,
 }
 
-/// Why the supervisor escalates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// The customer asked for a person.
-    CustomerRequest,
-    /// The AI lacks the information to answer.
-    MissingKnowledge,
-    /// The request is outside what the AI may do.
-    UnsupportedRequest,
-    /// Policy requires a person (security, legal).
-    PolicyRestriction,
-    /// A tool failed.
-    ToolFailure,
-    /// The customer is upset enough to deserve a person.
-    NegativeSentiment,
-    /// The routing was unsure.
-    LowConfidence,
+named! {
+    /// Why the supervisor escalates.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    pub enum Reason {
+        /// The customer asked for a person.
+        CustomerRequest = "customer_request",
+        /// The AI lacks the information to answer.
+        MissingKnowledge = "missing_knowledge",
+        /// The request is outside what the AI may do.
+        UnsupportedRequest = "unsupported_request",
+        /// Policy requires a person (security, legal).
+        PolicyRestriction = "policy_restriction",
+        /// A tool failed.
+        ToolFailure = "tool_failure",
+        /// The customer is upset enough to deserve a person.
+        NegativeSentiment = "negative_sentiment",
+        /// The routing was unsure.
+        LowConfidence = "low_confidence",
+    }
 }
 
-named!(Reason {
-    CustomerRequest = "customer_request",
-    MissingKnowledge = "missing_knowledge",
-    UnsupportedRequest = "unsupported_request",
-    PolicyRestriction = "policy_restriction",
-    ToolFailure = "tool_failure",
-    NegativeSentiment = "negative_sentiment",
-    LowConfidence = "low_confidence",
-});
 text_column!(Reason);
 
 /// The supervisor agent's answer.
@@ -162,17 +149,11 @@ mod tests {
     #[test]
     fn the_names_of_departments_sentiments_priorities_and_reasons_are_their_wire_names() {
         names::assert_names_agree(&Department::ALL);
-        names::assert_names_agree(&[Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative]);
-        names::assert_names_agree(&[Priority::Low, Priority::Medium, Priority::High, Priority::Critical]);
-        names::assert_names_agree(&[
-            Reason::CustomerRequest,
-            Reason::MissingKnowledge,
-            Reason::UnsupportedRequest,
-            Reason::PolicyRestriction,
-            Reason::ToolFailure,
-            Reason::NegativeSentiment,
-            Reason::LowConfidence,
-        ]);
+        names::assert_names_agree(&Sentiment::ALL);
+        names::assert_names_agree(&Priority::ALL);
+        names::assert_names_agree(&Reason::ALL);
+        assert_eq!(Priority::ALL.map(Priority::as_str), ["low", "medium", "high", "critical"]);
+        assert_eq!(Reason::LowConfidence.to_string(), "low_confidence");
         assert!("Billing".parse::<Department>().is_err(), "names are exact, as serde reads them");
     }
 }

@@ -11,49 +11,41 @@ use tokio::sync::mpsc;
 use super::names::named;
 use crate::db::types::text_column;
 
-/// Which agent is asking (backends may pick a model per agent; the built-in engine
-/// uses it to know which job it is doing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AgentKind {
-    /// Classifies the customer's message.
-    Routing,
-    /// Answers the customer, using tools.
-    Service,
-    /// Judges the turn: continue, escalate or offer a summary.
-    Supervisor,
+named! {
+    /// Which agent is asking (backends may pick a model per agent; the built-in engine
+    /// uses it to know which job it is doing).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum AgentKind {
+        /// Classifies the customer's message.
+        Routing = "routing",
+        /// Answers the customer, using tools.
+        Service = "service",
+        /// Judges the turn: continue, escalate or offer a summary.
+        Supervisor = "supervisor",
+    }
 }
 
-named!(AgentKind { Routing = "routing", Service = "service", Supervisor = "supervisor" });
 text_column!(AgentKind);
 
-/// A tool the customer-service agent may be offered. What a model asks for stays a
-/// string in [`ToolCall`] until it parses as one of these.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ToolName {
-    /// The caller's own customer record.
-    GetCustomerProfile,
-    /// The caller's balance.
-    GetBalance,
-    /// The caller's tickets.
-    ListTickets,
-    /// Opens a ticket for the caller.
-    CreateTicket,
-    /// The caller's recent payments.
-    ListPayments,
-    /// Files a payment for a person to approve.
-    RequestPaymentRegistration,
+named! {
+    /// A tool the customer-service agent may be offered. What a model asks for stays a
+    /// string in [`ToolCall`] until it parses as one of these.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ToolName {
+        /// The caller's own customer record.
+        GetCustomerProfile = "get_customer_profile",
+        /// The caller's balance.
+        GetBalance = "get_balance",
+        /// The caller's tickets.
+        ListTickets = "list_tickets",
+        /// Opens a ticket for the caller.
+        CreateTicket = "create_ticket",
+        /// The caller's recent payments.
+        ListPayments = "list_payments",
+        /// Files a payment for a person to approve.
+        RequestPaymentRegistration = "request_payment_registration",
+    }
 }
-
-named!(ToolName {
-    GetCustomerProfile = "get_customer_profile",
-    GetBalance = "get_balance",
-    ListTickets = "list_tickets",
-    CreateTicket = "create_ticket",
-    ListPayments = "list_payments",
-    RequestPaymentRegistration = "request_payment_registration",
-});
 
 /// Who wrote a chat message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,15 +201,9 @@ mod tests {
 
     #[test]
     fn agent_kinds_and_tool_names_are_their_wire_names() {
-        super::super::names::assert_names_agree(&[AgentKind::Routing, AgentKind::Service, AgentKind::Supervisor]);
-        super::super::names::assert_names_agree(&[
-            ToolName::GetCustomerProfile,
-            ToolName::GetBalance,
-            ToolName::ListTickets,
-            ToolName::CreateTicket,
-            ToolName::ListPayments,
-            ToolName::RequestPaymentRegistration,
-        ]);
+        crate::agents::names::assert_names_agree(&AgentKind::ALL);
+        crate::agents::names::assert_names_agree(&ToolName::ALL);
+        assert_eq!(ToolName::RequestPaymentRegistration.as_str(), "request_payment_registration");
         assert!("delete_customer".parse::<ToolName>().is_err());
     }
 }

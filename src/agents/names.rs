@@ -1,6 +1,7 @@
 //! Closed sets of names the agents work with (departments, priorities, agent kinds,
-//! tools, ...): one macro gives each enum its wire name, `FromStr` and `Display`, so
-//! the rest of the code matches on variants instead of comparing strings.
+//! tools, ...): one macro declares each enum with its variants' wire names and gives it
+//! `FromStr` and `Display`, so the rest of the code matches on variants instead of
+//! comparing strings.
 
 /// A word that is not one of a closed set's names.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -12,11 +13,25 @@ pub struct UnknownName {
     pub name: String,
 }
 
-/// `named!(Enum { Variant = "wire", ... })`: `as_str`, `FromStr` and `Display` from one
-/// list. The wire names must be the ones serde writes (each enum's tests check it).
+/// Declares an enum of names, each variant with its wire name (`Variant = "wire"`):
+/// serde writes and reads that name, and the enum gets `ALL`, `as_str`, `FromStr` and
+/// `Display` from the same list. The enum must derive `Serialize` and `Deserialize`.
 macro_rules! named {
-    ($ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $ty:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $name:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $ty {
+            $($(#[$variant_meta])* #[serde(rename = $name)] $variant),+
+        }
+
         impl $ty {
+            /// Every value, in declaration order.
+            pub const ALL: [Self; [$($name),+].len()] = [$(Self::$variant),+];
+
             /// Wire name: as serde writes it and the database stores it.
             pub fn as_str(self) -> &'static str {
                 match self {
