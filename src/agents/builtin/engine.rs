@@ -50,18 +50,18 @@ fn last_user_text(request: &ChatRequest) -> &str {
     request.messages.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
 }
 
-/// Tool results given since the last customer message: (tool, if one we know; result).
-fn tool_results(request: &ChatRequest) -> Vec<(Option<ToolName>, Value)> {
+/// Tool results given since the last customer message: (tool name, result).
+fn tool_results(request: &ChatRequest) -> Vec<(String, Value)> {
     let start = request.messages.iter().rposition(|m| m.role == Role::User).unwrap_or(0);
     let mut names = std::collections::HashMap::new();
     let mut out = Vec::new();
     for m in &request.messages[start..] {
         for call in &m.tool_calls {
-            names.insert(call.id.clone(), call.name.as_str());
+            names.insert(call.id.clone(), call.name.clone());
         }
         if m.role == Role::Tool {
-            let tool = m.tool_call_id.as_ref().and_then(|id| names.get(id)).and_then(|name| name.parse().ok());
-            out.push((tool, serde_json::from_str(&m.content).unwrap_or(Value::Null)));
+            let name = m.tool_call_id.as_ref().and_then(|id| names.get(id)).cloned().unwrap_or_default();
+            out.push((name, serde_json::from_str(&m.content).unwrap_or(Value::Null)));
         }
     }
     out
@@ -198,7 +198,7 @@ fn money(v: &Value) -> String {
 }
 
 /// The reply text once the tools have answered (or when none were needed).
-fn compose(c: &Classification, results: &[(Option<ToolName>, Value)], customer_linked: bool) -> String {
+fn compose(c: &Classification, results: &[(String, Value)], customer_linked: bool) -> String {
     let es = c.language == Lang::Es;
     let t = |es_text: String, en_text: String| if es { es_text } else { en_text };
     if c.recommendations.iter().any(|r| r == "possible_prompt_injection") {
@@ -221,8 +221,8 @@ fn compose(c: &Classification, results: &[(Option<ToolName>, Value)], customer_l
         );
     }
     let mut parts: Vec<String> = Vec::new();
-    for (tool, r) in results {
-        let Some(tool) = tool else { continue };
+    for (name, r) in results {
+        let Ok(tool) = name.parse::<ToolName>() else { continue };
         match tool {
             ToolName::GetBalance => {
                 let b = money(&r["balance"]);
@@ -345,13 +345,13 @@ fn service(request: &ChatRequest) -> ChatResponse {
     }
     // A technical problem with no open ticket gets one, in a second round.
     let technical = matches!(c.category.as_str(), "technical_issue" | "service_outage" | "account_access");
-    let listed_none_open = results.iter().any(|(tool, r)| {
-        *tool == Some(ToolName::ListTickets)
+    let listed_none_open = results.iter().any(|(n, r)| {
+        n.parse() == Ok(ToolName::ListTickets)
             && r["tickets"]
                 .as_array()
                 .is_some_and(|a| a.iter().all(|tk| matches!(tk["status"].as_str(), Some("resolved" | "closed"))))
     });
-    let ticket_created = results.iter().any(|(tool, _)| *tool == Some(ToolName::CreateTicket));
+    let ticket_created = results.iter().any(|(n, _)| n.parse() == Ok(ToolName::CreateTicket));
     if technical && listed_none_open && offered(ToolName::CreateTicket) && !ticket_created {
         let args = json!({"title": issue_title(&c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority});
         return ChatResponse { tool_calls: vec![call(ToolName::CreateTicket, args, 2)], ..ChatResponse::default() };
