@@ -12,146 +12,53 @@ use crate::audit::Entry;
 use crate::auth::tokens::Keys;
 use crate::auth::{Role, password};
 use crate::config::Config;
+use crate::context::Ctx;
 use crate::db::Db;
 use crate::db::session_store::DbSessionStore;
 use crate::i18n::Lang;
 use crate::metrics::Metrics;
 use crate::users::{self, input::NewUserForm};
+use crate::web::rate::PublicLimits;
 use crate::{api, web};
 
 /// Name of the browser session cookie.
 pub const SESSION_COOKIE: &str = "centralita_session";
 
-/// Shared, cheaply clonable application state.
+/// Shared, cheaply clonable application state: the domain's [`Ctx`] plus what only the
+/// HTTP layers need. It dereferences to the context, so handlers call `state.db()`.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 struct Inner {
-    pipeline: crate::agents::pipeline::Pipeline,
-    config: Config,
-    db: Db,
-    keys: Keys,
+    ctx: Ctx,
     csrf_key: [u8; 32],
-    dummy_hash: String,
     metrics: Metrics,
-    bus: Arc<crate::events::Bus>,
     public: PublicLimits,
-    turns: Arc<Turns>,
-    mailer: Arc<crate::email::deliver::Mailer>,
     started: Instant,
 }
 
-/// Customer turns running in the background (the customer page, streamed API turns),
-/// so that shutdown lets them finish and store their reply.
-#[derive(Default)]
-pub struct Turns {
-    running: std::sync::atomic::AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-impl Turns {
-    /// Runs `turn` on its own task, counted until it ends.
-    pub fn spawn<F>(self: &Arc<Self>, turn: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        use std::sync::atomic::Ordering;
-        self.running.fetch_add(1, Ordering::SeqCst);
-        let me = self.clone();
-        tokio::spawn(async move {
-            let out = turn.await;
-            if me.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-                me.idle.notify_waiters();
-            }
-            out
-        })
-    }
-
-    /// Waits until no turn runs, or `limit` has passed.
-    pub async fn drain(&self, limit: Duration) {
-        use std::sync::atomic::Ordering;
-        let _ = tokio::time::timeout(limit, async {
-            loop {
-                let idle = self.idle.notified();
-                if self.running.load(Ordering::SeqCst) == 0 {
-                    return;
-                }
-                idle.await;
-            }
-        })
-        .await;
+impl std::ops::Deref for AppState {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.0.ctx
     }
 }
 
-/// Limits on the public call pages (per process).
-pub struct PublicLimits {
-    /// Calls started per client IP: 10 per 10 minutes.
-    pub starts: crate::web::rate::Limiter,
-    /// Customer messages per call: 20 per minute.
-    pub messages: crate::web::rate::Limiter,
-    /// Customer live streams opened per call: 30 per minute (a page opens one, and a
-    /// browser reconnects after a few seconds when it drops).
-    pub streams: crate::web::rate::Limiter,
-    /// Customer live streams opened per client IP (or IPv6 /64): 120 per minute, so
-    /// an office or a carrier NAT with many customers is not one customer.
-    pub stream_ips: crate::web::rate::Limiter,
-}
-
-impl Default for PublicLimits {
-    fn default() -> Self {
-        Self {
-            starts: crate::web::rate::Limiter::new(10, Duration::from_secs(600)),
-            messages: crate::web::rate::Limiter::new(20, Duration::from_secs(60)),
-            streams: crate::web::rate::Limiter::new(30, Duration::from_secs(60)),
-            stream_ips: crate::web::rate::Limiter::new(120, Duration::from_secs(60)),
-        }
+impl axum::extract::FromRef<AppState> for Ctx {
+    fn from_ref(state: &AppState) -> Ctx {
+        state.0.ctx.clone()
     }
 }
 
 impl AppState {
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.0.config
-    }
-    /// The database.
-    pub fn db(&self) -> &Db {
-        &self.0.db
-    }
-    /// JWT keys.
-    pub fn keys(&self) -> &Keys {
-        &self.0.keys
+    /// The domain context.
+    pub fn ctx(&self) -> &Ctx {
+        &self.0.ctx
     }
     /// Key signing anonymous visitors' CSRF tokens (derived from the JWT secret, so
     /// every node sharing it accepts the others' tokens).
     pub fn csrf_key(&self) -> &[u8] {
         &self.0.csrf_key
-    }
-    /// A valid argon2id hash of a random password, verified against when the user is
-    /// unknown so that timing does not reveal account existence.
-    pub fn dummy_hash(&self) -> &str {
-        &self.0.dummy_hash
-    }
-    /// The three agents over the configured model.
-    pub fn pipeline(&self) -> &crate::agents::pipeline::Pipeline {
-        &self.0.pipeline
-    }
-    /// The events bus.
-    pub fn bus(&self) -> &crate::events::Bus {
-        &self.0.bus
-    }
-    /// The events bus, for tasks and streams that outlive a request.
-    pub fn bus_handle(&self) -> Arc<crate::events::Bus> {
-        self.0.bus.clone()
-    }
-    /// The email delivery worker's handle (wake it when an email is queued).
-    pub fn mailer(&self) -> &crate::email::deliver::Mailer {
-        &self.0.mailer
-    }
-
-    /// Background customer turns.
-    pub fn turns(&self) -> &Arc<Turns> {
-        &self.0.turns
     }
     /// Limits on the public call pages.
     pub fn public_limits(&self) -> &PublicLimits {
@@ -247,24 +154,23 @@ impl Application {
         let pipeline = build_pipeline(&config)?;
         let bus = Arc::new(crate::events::Bus::new(db.clone(), config.events_poll));
         let mailer = Arc::new(crate::email::deliver::Mailer::new(db.clone(), bus.clone(), &config)?);
-        let state = AppState(Arc::new(Inner {
+        let csrf_key = {
+            use sha2::Digest;
+            sha2::Sha256::new().chain_update(b"centralita-csrf-key:").chain_update(secret.as_bytes()).finalize().into()
+        };
+        let ctx = Ctx::new(crate::context::Parts {
             pipeline,
             keys: Keys::new(secret.as_bytes()),
-            csrf_key: {
-                use sha2::Digest;
-                sha2::Sha256::new()
-                    .chain_update(b"centralita-csrf-key:")
-                    .chain_update(secret.as_bytes())
-                    .finalize()
-                    .into()
-            },
             config,
             bus,
-            public: PublicLimits::default(),
-            turns: Arc::default(),
             mailer,
             db,
             dummy_hash,
+        });
+        let state = AppState(Arc::new(Inner {
+            ctx,
+            csrf_key,
+            public: PublicLimits::default(),
             metrics: Metrics::default(),
             started: Instant::now(),
         }));
@@ -301,8 +207,8 @@ impl Application {
         };
         tasks.push(tokio::spawn(sweep(self.state.clone())));
         // Turns a crashed node left unanswered go to a person, now and periodically.
-        tasks.push(tokio::spawn(crate::calls::recovery::watch(self.state.clone())));
-        let mailer = self.state.0.mailer.clone();
+        tasks.push(tokio::spawn(crate::calls::recovery::watch(self.state.ctx().clone())));
+        let mailer = self.state.mailer_handle();
         let delivery = tokio::spawn(mailer.clone().run());
         let header_read_timeout = self.state.config().header_read_timeout;
         let result = crate::server::serve(self.listener, self.router, header_read_timeout, shutdown).await;

@@ -293,7 +293,7 @@ impl Config {
         };
         let admin_password = var("CENTRALITA_ADMIN_PASSWORD").map(Secret::new);
         if let Some(p) = &admin_password
-            && let Err(msg) = crate::auth::password::check_strength(p.expose())
+            && let Err(msg) = password_rules::check_strength(p.expose())
         {
             return Err(ConfigError { var: "CENTRALITA_ADMIN_PASSWORD", message: msg.into() });
         }
@@ -447,6 +447,27 @@ fn boolean(
         Some("1" | "true" | "yes" | "on") => Ok(true),
         Some("0" | "false" | "no" | "off") => Ok(false),
         Some(other) => Err(ConfigError { var: name, message: format!("expected true or false, got {other:?}") }),
+    }
+}
+
+/// The length rules every password follows (the first admin's from the environment,
+/// and every password set later), kept here so configuration can check the former.
+pub mod password_rules {
+    /// Shortest accepted password (characters).
+    pub const MIN_LEN: usize = 10;
+    /// Longest accepted password (characters); bounds hashing cost.
+    pub const MAX_LEN: usize = 256;
+
+    /// Checks length rules; returns the i18n key of the problem.
+    pub fn check_strength(password: &str) -> Result<(), &'static str> {
+        let n = password.chars().count();
+        if n < MIN_LEN {
+            Err("field.password_short")
+        } else if n > MAX_LEN {
+            Err("field.password_long")
+        } else {
+            Ok(())
+        }
     }
 }
 

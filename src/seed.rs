@@ -3,10 +3,13 @@
 
 use std::fmt::Write;
 
+use crate::agents::Priority;
 use crate::audit::Entry;
 use crate::auth::password;
-use crate::db::with_db;
-use crate::db::{Db, Money, Timestamp};
+use crate::customers::payments::{self, NewPayment, PaymentMethod};
+use crate::customers::tickets::{self, NewTicket, TicketStatus};
+use crate::customers::{self, CustomerInput};
+use crate::db::{Db, Money};
 use crate::error::AppError;
 use crate::users::{self, input::NewUserForm};
 
@@ -52,20 +55,10 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
     }
     let mut added = 0;
     for (name, email, phone, cents) in DEMO_CUSTOMERS {
-        let done = with_db!(db, |pool| {
-            sqlx::query(
-            "INSERT INTO customers (name, email, phone, balance_cents, active, created_at) VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (email) DO NOTHING",
-        )
-        .bind(*name)
-        .bind(*email)
-        .bind(*phone)
-        .bind(Money::from_cents(*cents))
-        .bind(Timestamp::now())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected())
-        })?;
-        added += done;
+        let input = CustomerInput { name: (*name).into(), email: (*email).into(), phone: Some((*phone).into()) };
+        let customer =
+            customers::check_customer(&input).map_err(|e| anyhow::anyhow!("demo customer {email}: {e:?}"))?;
+        added += u64::from(customers::insert_if_absent(db, &customer, Money::from_cents(*cents)).await?);
     }
     let _ = writeln!(report, "customers added: {added} (of {})", DEMO_CUSTOMERS.len());
     let (tickets, payments) = seed_history(db).await?;
@@ -75,68 +68,57 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
 
 /// Demo tickets and payments for the demo customers that have none yet.
 async fn seed_history(db: &Db) -> anyhow::Result<(u64, u64)> {
-    const TICKETS: &[(&str, &str, &str, &str, &str)] = &[
+    const TICKETS: &[(&str, &str, &str, TicketStatus, Priority)] = &[
         (
             "maria.lopez@example.com",
             "Router se reinicia solo",
             "El router se reinicia varias veces al día.",
-            "open",
-            "medium",
+            TicketStatus::Open,
+            Priority::Medium,
         ),
         (
             "jorge.fernandez@example.com",
             "Cobro duplicado en octubre",
             "El cliente indica un cargo repetido.",
-            "in_progress",
-            "high",
+            TicketStatus::InProgress,
+            Priority::High,
         ),
         (
             "emily.johnson@example.com",
             "Slow broadband in the evenings",
             "Speed drops below 10 Mb after 8 pm.",
-            "resolved",
-            "low",
+            TicketStatus::Resolved,
+            Priority::Low,
         ),
-        ("tom.baker@example.com", "No dial tone on landline", "Landline silent since Monday.", "open", "high"),
+        (
+            "tom.baker@example.com",
+            "No dial tone on landline",
+            "Landline silent since Monday.",
+            TicketStatus::Open,
+            Priority::High,
+        ),
     ];
-    const PAYMENTS: &[(&str, i64, &str, &str)] = &[
-        ("maria.lopez@example.com", 4_990, "Cuota mensual octubre", "card"),
-        ("maria.lopez@example.com", 4_990, "Cuota mensual noviembre", "card"),
-        ("jorge.fernandez@example.com", 2_500, "Pago parcial", "transfer"),
-        ("emily.johnson@example.com", 3_500, "Monthly fee", "card"),
-        ("camila.rojas@example.com", 10_000, "Adelanto", "cash"),
+    const PAYMENTS: &[(&str, i64, &str, PaymentMethod)] = &[
+        ("maria.lopez@example.com", 4_990, "Cuota mensual octubre", PaymentMethod::Card),
+        ("maria.lopez@example.com", 4_990, "Cuota mensual noviembre", PaymentMethod::Card),
+        ("jorge.fernandez@example.com", 2_500, "Pago parcial", PaymentMethod::Transfer),
+        ("emily.johnson@example.com", 3_500, "Monthly fee", PaymentMethod::Card),
+        ("camila.rojas@example.com", 10_000, "Adelanto", PaymentMethod::Cash),
     ];
     let mut added = (0, 0);
     for (email, title, description, status, priority) in TICKETS {
-        added.0 += with_db!(db, |pool| sqlx::query(
-            "INSERT INTO tickets (customer_id, title, description, status, priority, created_at) \
-             SELECT c.id, $2, $3, $4, $5, $6 FROM customers c WHERE c.email = $1 \
-             AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.customer_id = c.id AND t.title = $2)",
-        )
-        .bind(*email)
-        .bind(*title)
-        .bind(*description)
-        .bind(*status)
-        .bind(*priority)
-        .bind(Timestamp::now())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let ticket = NewTicket { customer_id: 0, title, description, status: *status, priority: *priority };
+        added.0 += u64::from(tickets::open_once_for(db, email, &ticket).await?);
     }
     for (email, cents, description, method) in PAYMENTS {
-        added.1 += with_db!(db, |pool| sqlx::query(
-            "INSERT INTO payments (customer_id, amount_cents, description, method, processed_by, at) \
-             SELECT c.id, $2, $3, $4, NULL, $5 FROM customers c WHERE c.email = $1 \
-             AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.customer_id = c.id AND p.description = $3)",
-        )
-        .bind(*email)
-        .bind(Money::from_cents(*cents))
-        .bind(*description)
-        .bind(*method)
-        .bind(Timestamp::now())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let payment = NewPayment {
+            customer_id: 0,
+            amount: Money::from_cents(*cents),
+            description,
+            method: *method,
+            processed_by: None,
+        };
+        added.1 += u64::from(payments::record_past_once_for(db, email, &payment).await?);
     }
     Ok(added)
 }

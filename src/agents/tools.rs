@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::model::ToolCall;
 pub use super::model::{ToolName, ToolSpec};
+use crate::customers::tickets::{self, NewTicket, TicketStatus};
 use crate::db::with_db;
 use crate::db::{Db, Money, Timestamp};
 
@@ -105,28 +106,6 @@ struct NoArgs {}
 struct ListTicketsArgs {
     #[serde(default)]
     status: Option<TicketStatus>,
-}
-
-#[derive(Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum TicketStatus {
-    Open,
-    InProgress,
-    Pending,
-    Resolved,
-    Closed,
-}
-
-impl TicketStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::InProgress => "in_progress",
-            Self::Pending => "pending",
-            Self::Resolved => "resolved",
-            Self::Closed => "closed",
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -247,13 +226,16 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                 if title.is_empty() || description.is_empty() {
                     ToolOutcome::err("title and description are required")
                 } else {
-                    let priority = args.priority.unwrap_or(crate::agents::Priority::Medium).as_str();
-                    let id: i64 = with_db!(db, |pool| {
-                        sqlx::query_scalar(
-                        "INSERT INTO tickets (customer_id, title, description, status, priority, created_at) VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id",
-                    ).bind(customer_id).bind(&title).bind(&description).bind(priority).bind(Timestamp::now()).fetch_one(pool).await
-                    })?;
-                    ToolOutcome::ok(json!({"ticket_id": id, "status": "open", "priority": priority}))
+                    let priority = args.priority.unwrap_or(crate::agents::Priority::Medium);
+                    let ticket = NewTicket {
+                        customer_id,
+                        title: &title,
+                        description: &description,
+                        status: TicketStatus::Open,
+                        priority,
+                    };
+                    let id = tickets::open(db, &ticket).await?;
+                    ToolOutcome::ok(json!({"ticket_id": id, "status": "open", "priority": priority.as_str()}))
                 }
             }
         },

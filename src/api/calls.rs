@@ -16,7 +16,8 @@ use super::ApiJson;
 use crate::app::AppState;
 use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
 use crate::calls::staff::{self, Outcome};
-use crate::calls::{self, Channel, CustomerInput};
+use crate::calls::{self, Channel};
+use crate::customers::{self, CustomerInput};
 use crate::error::{AppError, AppResult};
 
 /// `POST /api/v1/calls` body.
@@ -43,7 +44,7 @@ pub async fn calls_post(
     ApiJson(body): ApiJson<CreateCall>,
 ) -> AppResult<Response> {
     let text = calls::parse_message(&body.message)?;
-    let customer_id = calls::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
+    let customer_id = customers::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
     let call_id = calls::create(&state, body.channel, customer_id, Some(auth.user.id), None, None).await?;
     let result = calls::post_customer_message(&state, call_id, &text, None, Some(&auth.principal)).await?;
     Ok((StatusCode::CREATED, Json(result)).into_response())

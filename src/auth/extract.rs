@@ -10,7 +10,7 @@ use tower_sessions::Session;
 
 use super::Principal;
 use super::tokens;
-use crate::app::AppState;
+use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::error::AppError;
 use crate::users::{self, User};
@@ -37,14 +37,14 @@ pub struct ClientIp(pub Option<String>);
 
 impl<S> FromRequestParts<S> for ClientIp
 where
-    AppState: FromRef<S>,
+    Ctx: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        if state.config().trust_proxy {
+        let ctx = Ctx::from_ref(state);
+        if ctx.config().trust_proxy {
             // The last hop is the one our proxy appended (the address it saw); the
             // ones before it are whatever the client chose to send.
             let forwarded = parts
@@ -141,13 +141,13 @@ impl ApiAuth {
 
 impl<S> FromRequestParts<S> for ApiAuth
 where
-    AppState: FromRef<S>,
+    Ctx: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+        let ctx = Ctx::from_ref(state);
         // With an Authorization header the cookie is never consulted, so a request cannot
         // pair a junk header (skipping the CSRF content-type rule) with the cookie.
         let token = match parts.headers.get(header::AUTHORIZATION) {
@@ -159,13 +159,10 @@ where
                 .ok_or(AppError::Unauthorized)?,
             None => cookie(&parts.headers, ACCESS_COOKIE).ok_or(AppError::Unauthorized)?,
         };
-        let claims = tokens::verify_access(state.keys(), token).ok_or(AppError::Unauthorized)?;
+        let claims = tokens::verify_access(ctx.keys(), token).ok_or(AppError::Unauthorized)?;
         let id: i64 = claims.sub.parse().map_err(|_| AppError::Unauthorized)?;
-        let user = users::get(state.db(), id).await?.ok_or(AppError::Unauthorized)?;
-        if user.disabled
-            || user.session_epoch != claims.epoch
-            || !tokens::family_active(state.db(), &claims.fam).await?
-        {
+        let user = users::get(ctx.db(), id).await?.ok_or(AppError::Unauthorized)?;
+        if user.disabled || user.session_epoch != claims.epoch || !tokens::family_active(ctx.db(), &claims.fam).await? {
             return Err(AppError::Unauthorized);
         }
         // A temporary password (set by an admin) only lets its holder replace it.
@@ -188,7 +185,7 @@ pub struct ApiWorker(pub ApiAuth);
 
 impl<S> FromRequestParts<S> for ApiWorker
 where
-    AppState: FromRef<S>,
+    Ctx: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = AppError;
@@ -216,15 +213,15 @@ pub struct WebAuth {
 
 impl<S> FromRequestParts<S> for WebAuth
 where
-    AppState: FromRef<S>,
+    Ctx: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let session = Session::from_request_parts(parts, &state).await.map_err(|_| AppError::Unauthorized)?;
-        let user = session_user(&state, &session).await?.ok_or(AppError::Unauthorized)?;
+        let ctx = Ctx::from_ref(state);
+        let session = Session::from_request_parts(parts, &ctx).await.map_err(|_| AppError::Unauthorized)?;
+        let user = session_user(&ctx, &session).await?.ok_or(AppError::Unauthorized)?;
         Ok(Self { principal: user.principal(), user, session })
     }
 }
@@ -232,29 +229,29 @@ where
 impl WebAuth {
     /// The credential, for streams that outlive this request (`None` when the session
     /// has no stored id, which a signed-in session always has).
-    pub async fn holder(&self, state: &AppState) -> Result<Option<super::live::Holder>, AppError> {
+    pub async fn holder(&self, ctx: &Ctx) -> Result<Option<super::live::Holder>, AppError> {
         let Some(id) = self.session.id() else { return Ok(None) };
         let auth_at = self.session.get::<i64>(session_keys::AUTH_AT).await?.unwrap_or(0);
         Ok(Some(super::live::Holder::Session {
             id: id.to_string(),
             user_id: self.user.id,
             epoch: self.user.session_epoch,
-            expires_at: auth_at + state.config().session_max.as_secs() as i64,
+            expires_at: auth_at + ctx.config().session_max.as_secs() as i64,
         }))
     }
 }
 
 /// The user signed in on `session`, if the sign-in is still valid: account enabled,
 /// epoch unchanged, absolute lifetime not exceeded. An invalid sign-in is flushed.
-pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<User>, AppError> {
+pub async fn session_user(ctx: &Ctx, session: &Session) -> Result<Option<User>, AppError> {
     let Some(id) = session.get::<i64>(session_keys::USER_ID).await? else {
         return Ok(None);
     };
     let epoch = session.get::<i64>(session_keys::EPOCH).await?.unwrap_or(-1);
     let auth_at = session.get::<i64>(session_keys::AUTH_AT).await?.unwrap_or(0);
-    let max_age = state.config().session_max.as_secs() as i64;
+    let max_age = ctx.config().session_max.as_secs() as i64;
     let fresh = Timestamp::now().unix_seconds() - auth_at <= max_age;
-    match users::get(state.db(), id).await? {
+    match users::get(ctx.db(), id).await? {
         Some(user) if !user.disabled && user.session_epoch == epoch && fresh => Ok(Some(user)),
         _ => {
             session.flush().await?;

@@ -4,9 +4,9 @@
 //! [`AppError::InvalidCredentials`] after the same argon2 work, so neither the answer
 //! nor its timing tells whether an account exists.
 
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::{password, throttle};
+use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::users::{self, User};
 
@@ -15,14 +15,9 @@ const MAX_TYPED: usize = 64;
 
 /// Verifies credentials with throttling and auditing; returns the user on success.
 #[tracing::instrument(skip_all)]
-pub async fn authenticate(
-    state: &AppState,
-    username: &str,
-    password_text: &str,
-    ip: Option<String>,
-) -> AppResult<User> {
-    let db = state.db();
-    let policy = &state.config().login;
+pub async fn authenticate(ctx: &Ctx, username: &str, password_text: &str, ip: Option<String>) -> AppResult<User> {
+    let db = ctx.db();
+    let policy = &ctx.config().login;
     let typed: String = username.trim().to_lowercase().chars().take(MAX_TYPED).collect();
     let user_key = throttle::user_key(&typed);
     let ip_key = ip.as_deref().map(throttle::ip_key);
@@ -55,7 +50,7 @@ pub async fn authenticate(
     };
 
     let found = users::find_for_login(db, &typed).await?;
-    let hash = found.as_ref().map_or(state.dummy_hash(), |(_, h)| h.as_str());
+    let hash = found.as_ref().map_or(ctx.dummy_hash(), |(_, h)| h.as_str());
     let password_ok = password::verify(password_text, hash).await?;
 
     match found {

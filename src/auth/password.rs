@@ -4,26 +4,11 @@
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
-/// Shortest accepted password (characters).
-pub const MIN_LEN: usize = 10;
-/// Longest accepted password (characters); bounds hashing cost.
-pub const MAX_LEN: usize = 256;
+pub use crate::config::password_rules::{MAX_LEN, MIN_LEN, check_strength};
 
 fn hasher() -> anyhow::Result<Argon2<'static>> {
     let params = Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-}
-
-/// Checks length rules; returns the i18n key of the problem.
-pub fn check_strength(password: &str) -> Result<(), &'static str> {
-    let n = password.chars().count();
-    if n < MIN_LEN {
-        Err("field.password_short")
-    } else if n > MAX_LEN {
-        Err("field.password_long")
-    } else {
-        Ok(())
-    }
 }
 
 /// Hashes a password into a PHC string (salt included).

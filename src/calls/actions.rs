@@ -7,12 +7,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::audit::Entry;
 use crate::audit::audit_insert;
 use crate::auth::ApproverCap;
+use crate::context::Ctx;
+use crate::customers::payments::{self, NewPayment, PaymentMethod};
 use crate::db::{Db, Money, Timestamp};
-use crate::db::{with_db, with_tx};
+use crate::db::{on_tx, with_db};
 use crate::error::{AppError, AppResult};
 use crate::events::Kind;
 
@@ -126,24 +127,24 @@ pub async fn get(db: &Db, id: i64) -> AppResult<PendingAction> {
 }
 
 /// Approves and executes an action, once.
-pub async fn approve(state: &AppState, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
-    decide(state, cap, id, true, ip).await
+pub async fn approve(ctx: &Ctx, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
+    decide(ctx, cap, id, true, ip).await
 }
 
 /// Rejects an action; nothing is executed.
-pub async fn reject(state: &AppState, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
-    decide(state, cap, id, false, ip).await
+pub async fn reject(ctx: &Ctx, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
+    decide(ctx, cap, id, false, ip).await
 }
 
 async fn decide(
-    state: &AppState,
+    ctx: &Ctx,
     cap: &ApproverCap<'_>,
     id: i64,
     approve: bool,
     ip: Option<String>,
 ) -> AppResult<PendingAction> {
     let me = cap.actor();
-    let action = get(state.db(), id).await?;
+    let action = get(ctx.db(), id).await?;
     if action.decision.is_some() {
         return Err(AppError::Conflict("action_already_decided"));
     }
@@ -155,12 +156,11 @@ async fn decide(
                 let amount = Money::parse(&params.amount)
                     .filter(|m| m.cents() > 0)
                     .ok_or(AppError::Conflict("action_parameters_invalid"))?;
-                if params.customer_id != action.customer_id
-                    || !matches!(params.method.as_str(), "cash" | "card" | "transfer" | "check")
-                {
-                    return Err(AppError::Conflict("action_parameters_invalid"));
+                let method = PaymentMethod::parse(&params.method);
+                match method {
+                    Some(method) if params.customer_id == action.customer_id => Some((params, amount, method)),
+                    _ => return Err(AppError::Conflict("action_parameters_invalid")),
                 }
-                Some((params, amount))
             }
             _ => return Err(AppError::Conflict("action_unknown")),
         }
@@ -172,55 +172,47 @@ async fn decide(
         .target(format!("action:{id}"))
         .ip(ip)
         .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
-    let outcome: Result<bool, sqlx::Error> = with_tx!(state.db(), |tx| {
-        let claimed = sqlx::query(
-            "UPDATE pending_actions SET decision = $2, decided_by = $3, decided_at = $4 WHERE id = $1 AND decision IS NULL",
-        )
-        .bind(id)
-        .bind(decision)
-        .bind(me.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 1 {
-            if let Some((params, amount)) = &payment {
-                let payment_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO payments (customer_id, amount_cents, description, method, processed_by, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(params.customer_id)
-                .bind(*amount)
-                .bind(&params.description)
-                .bind(&params.method)
-                .bind(me.id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                // The balance is what the customer owes; a payment lowers it.
-                sqlx::query("UPDATE customers SET balance_cents = balance_cents - $2 WHERE id = $1")
-                    .bind(params.customer_id)
-                    .bind(*amount)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE pending_actions SET result = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(json!({"payment_id": payment_id}).to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            audit_insert!(&entry).execute(&mut *tx).await?;
+    let mut tx = ctx.db().begin().await?;
+    let claimed = on_tx!(&mut tx, |conn| {
+        sqlx::query(
+        "UPDATE pending_actions SET decision = $2, decided_by = $3, decided_at = $4 WHERE id = $1 AND decision IS NULL",
+    )
+    .bind(id)
+    .bind(decision)
+    .bind(me.id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    if claimed == 1 {
+        if let Some((params, amount, method)) = &payment {
+            let payment = NewPayment {
+                customer_id: params.customer_id,
+                amount: *amount,
+                description: &params.description,
+                method: *method,
+                processed_by: Some(me.id),
+            };
+            let payment_id = payments::register_in(&mut tx, &payment).await?;
+            on_tx!(&mut tx, |conn| sqlx::query("UPDATE pending_actions SET result = $2 WHERE id = $1")
+                .bind(id)
+                .bind(json!({"payment_id": payment_id}).to_string())
+                .execute(&mut *conn)
+                .await
+                .map(|_| ()))?;
         }
-        Ok(claimed == 1)
-    });
-    if !outcome? {
+        on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
+    }
+    tx.commit().await?;
+    if claimed != 1 {
         return Err(AppError::Conflict("action_already_decided"));
     }
-    let decided = get(state.db(), id).await?;
+    let decided = get(ctx.db(), id).await?;
     let data = json!({
         "action_id": id, "decision": decision, "by": me.full_name, "tool": decided.tool,
         "result": decided.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
     });
-    state.bus().emit(Kind::ActionDecided, decided.call_id, data).await;
+    ctx.bus().emit(Kind::ActionDecided, decided.call_id, data).await;
     Ok(decided)
 }

@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 
 use super::{Call, clock};
 use crate::agents::Department;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::calls::call_columns;
+use crate::context::Ctx;
 use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -280,20 +280,20 @@ pub async fn load(db: &Db) -> AppResult<Board> {
 pub const PRESENCE: [&str; 3] = ["online", "away", "busy"];
 
 /// Sets a staff member's availability and tells every board.
-pub async fn set_presence(state: &AppState, who: &Principal, status: &str) -> AppResult<()> {
+pub async fn set_presence(ctx: &Ctx, who: &Principal, status: &str) -> AppResult<()> {
     let Some(status) = PRESENCE.into_iter().find(|s| *s == status.trim()) else {
         return Err(AppError::Validation(FieldErrors::from([("status", "field.presence_invalid")])));
     };
-    upsert_presence(state.db(), who.id, Some(status)).await?;
-    state.bus().emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": status})).await;
+    upsert_presence(ctx.db(), who.id, Some(status)).await?;
+    ctx.bus().emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": status})).await;
     Ok(())
 }
 
 /// Records a sign of life (a board refresh or an open event stream). Someone who was
 /// offline shows as online again, and the boards hear about it.
-pub async fn touch(state: &AppState, who: &Principal) -> AppResult<()> {
+pub async fn touch(ctx: &Ctx, who: &Principal) -> AppResult<()> {
     let before: Option<(String, Timestamp)> =
-        with_db!(state.db(), |pool| sqlx::query_as("SELECT status, last_seen FROM presence WHERE user_id = $1")
+        with_db!(ctx.db(), |pool| sqlx::query_as("SELECT status, last_seen FROM presence WHERE user_id = $1")
             .bind(who.id)
             .fetch_optional(pool)
             .await)?;
@@ -305,10 +305,9 @@ pub async fn touch(state: &AppState, who: &Principal) -> AppResult<()> {
     }
     let was_offline = age.is_none_or(|a| a > PRESENCE_STALE_SECS);
     // Coming back after being offline means online; otherwise the chosen status stays.
-    upsert_presence(state.db(), who.id, was_offline.then_some("online")).await?;
+    upsert_presence(ctx.db(), who.id, was_offline.then_some("online")).await?;
     if was_offline {
-        state
-            .bus()
+        ctx.bus()
             .emit(Kind::Presence, None, json!({"user_id": who.id, "name": who.full_name, "status": "online"}))
             .await;
     }

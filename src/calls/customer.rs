@@ -11,7 +11,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Call, add_message, call_fields, get};
-use crate::app::AppState;
+use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::with_db;
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -31,22 +31,21 @@ fn hash_token(token: &str) -> String {
 }
 
 /// The call a link token opens; anything else is "not found".
-pub async fn by_token(state: &AppState, token: &str) -> AppResult<Call> {
+pub async fn by_token(ctx: &Ctx, token: &str) -> AppResult<Call> {
     if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(AppError::NotFound);
     }
-    let id: Option<i64> =
-        with_db!(state.db(), |pool| sqlx::query_scalar("SELECT id FROM calls WHERE access_hash = $1")
-            .bind(hash_token(token))
-            .fetch_optional(pool)
-            .await)?;
-    get(state.db(), id.ok_or(AppError::NotFound)?).await
+    let id: Option<i64> = with_db!(ctx.db(), |pool| sqlx::query_scalar("SELECT id FROM calls WHERE access_hash = $1")
+        .bind(hash_token(token))
+        .fetch_optional(pool)
+        .await)?;
+    get(ctx.db(), id.ok_or(AppError::NotFound)?).await
 }
 
 /// The customer hangs up. Ending an ended call changes nothing.
-pub async fn end(state: &AppState, call: &Call) -> AppResult<()> {
+pub async fn end(ctx: &Ctx, call: &Call) -> AppResult<()> {
     let now = Timestamp::now();
-    let changed = with_db!(state.db(), |pool| sqlx::query(
+    let changed = with_db!(ctx.db(), |pool| sqlx::query(
         "UPDATE calls SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'closed'",
     )
     .bind(call.id)
@@ -55,22 +54,22 @@ pub async fn end(state: &AppState, call: &Call) -> AppResult<()> {
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 1 {
-        add_message(state, call.id, "system", Some("ended"), "", None).await?;
-        let mut data = call_fields(&get(state.db(), call.id).await?);
+        add_message(ctx, call.id, "system", Some("ended"), "", None).await?;
+        let mut data = call_fields(&get(ctx.db(), call.id).await?);
         data["by"] = json!("customer");
-        state.bus().emit(Kind::Closed, Some(call.id), data).await;
+        ctx.bus().emit(Kind::Closed, Some(call.id), data).await;
     }
     Ok(())
 }
 
 /// The customer's answer to "shall we email you a summary?". Recorded once, with the
 /// time; the email itself is the email manager's job.
-pub async fn answer_summary_offer(state: &AppState, call: &Call, wants: bool) -> AppResult<()> {
+pub async fn answer_summary_offer(ctx: &Ctx, call: &Call, wants: bool) -> AppResult<()> {
     if !call.asks_for_summary_consent() {
         return Err(AppError::Conflict("summary_not_offered"));
     }
     let answer = if wants { "yes" } else { "no" };
-    let changed = with_db!(state.db(), |pool| {
+    let changed = with_db!(ctx.db(), |pool| {
         sqlx::query(
         "UPDATE calls SET summary_consent = $2, summary_consent_at = $3, updated_at = $3 WHERE id = $1 AND summary_consent IS NULL",
     )
@@ -84,21 +83,21 @@ pub async fn answer_summary_offer(state: &AppState, call: &Call, wants: bool) ->
     if changed == 0 {
         return Err(AppError::Conflict("summary_already_answered"));
     }
-    let mut data = call_fields(&get(state.db(), call.id).await?);
+    let mut data = call_fields(&get(ctx.db(), call.id).await?);
     data["summary_consent"] = json!(answer);
-    state.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
+    ctx.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
     Ok(())
 }
 
 /// The customer's 1–5 rating, once the call has ended; given once.
-pub async fn rate(state: &AppState, call: &Call, csat: i64) -> AppResult<()> {
+pub async fn rate(ctx: &Ctx, call: &Call, csat: i64) -> AppResult<()> {
     let Some(csat) = super::staff::parse_csat(Some(csat))? else {
         return Err(AppError::Validation(FieldErrors::from([("csat", "field.csat_range")])));
     };
     if call.is_open() {
         return Err(AppError::Conflict("call_open"));
     }
-    let changed = with_db!(state.db(), |pool| sqlx::query(
+    let changed = with_db!(ctx.db(), |pool| sqlx::query(
         "UPDATE calls SET csat = $2, updated_at = $3 WHERE id = $1 AND csat IS NULL"
     )
     .bind(call.id)
@@ -110,18 +109,18 @@ pub async fn rate(state: &AppState, call: &Call, csat: i64) -> AppResult<()> {
     if changed == 0 {
         return Err(AppError::Conflict("already_rated"));
     }
-    let mut data = call_fields(&get(state.db(), call.id).await?);
+    let mut data = call_fields(&get(ctx.db(), call.id).await?);
     data["csat"] = json!(csat);
-    state.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
+    ctx.bus().emit(Kind::CallUpdated, Some(call.id), data).await;
     Ok(())
 }
 
 /// The customer's address on file, masked for showing on the call page
 /// (`j•••@example.com`).
-pub async fn masked_email(state: &AppState, call: &Call) -> AppResult<Option<String>> {
+pub async fn masked_email(ctx: &Ctx, call: &Call) -> AppResult<Option<String>> {
     let Some(customer_id) = call.customer_id else { return Ok(None) };
     let email: Option<String> =
-        with_db!(state.db(), |pool| sqlx::query_scalar("SELECT email FROM customers WHERE id = $1")
+        with_db!(ctx.db(), |pool| sqlx::query_scalar("SELECT email FROM customers WHERE id = $1")
             .bind(customer_id)
             .fetch_optional(pool)
             .await)?;

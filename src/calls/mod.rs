@@ -9,14 +9,8 @@
 pub mod actions;
 pub mod board;
 pub mod customer;
-pub mod identity;
 pub mod recovery;
 pub mod staff;
-
-pub use identity::{
-    CustomerInput, NewCustomer, check_customer, customer_identity, link_public_customer, resolve_customer,
-    store_customer,
-};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -26,7 +20,8 @@ use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
 use crate::agents::tools::CallerScope;
 use crate::agents::{Action, Classification, Verdict};
-use crate::app::AppState;
+use crate::context::Ctx;
+use crate::customers::NewCustomer;
 use crate::db::{Db, Timestamp};
 use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -217,7 +212,7 @@ fn is_deceptive_format(c: char) -> bool {
 /// Opens a call. `access_hash` is the hash of the customer's private link token
 /// (web calls).
 pub async fn create(
-    state: &AppState,
+    ctx: &Ctx,
     channel: Channel,
     customer_id: Option<i64>,
     created_by: Option<i64>,
@@ -229,7 +224,7 @@ pub async fn create(
         Channel::Web => "web",
         Channel::Api => "api",
     };
-    let id: i64 = with_db!(state.db(), |pool| {
+    let id: i64 = with_db!(ctx.db(), |pool| {
         sqlx::query_scalar(
         "INSERT INTO calls (channel, customer_id, status, created_by, access_hash, contact_name, contact_email, created_at, updated_at) \
          VALUES ($1, $2, 'ai', $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -244,7 +239,7 @@ pub async fn create(
     .fetch_one(pool)
     .await
     })?;
-    state.bus().emit(Kind::CallCreated, Some(id), serde_json::json!({"channel": channel, "status": "ai"})).await;
+    ctx.bus().emit(Kind::CallCreated, Some(id), serde_json::json!({"channel": channel, "status": "ai"})).await;
     Ok(id)
 }
 
@@ -313,14 +308,14 @@ fn previous_classification(call: &Call) -> Option<Classification> {
 /// Stores a message and publishes it. `agent` is the writing agent for AI messages
 /// and what happened for system messages.
 pub(crate) async fn add_message(
-    state: &AppState,
+    ctx: &Ctx,
     call_id: i64,
     role: &str,
     agent: Option<&str>,
     content: &str,
     author: Option<&crate::auth::Principal>,
 ) -> AppResult<i64> {
-    let id: i64 = with_db!(state.db(), |pool| {
+    let id: i64 = with_db!(ctx.db(), |pool| {
         sqlx::query_scalar(
         "INSERT INTO messages (call_id, role, agent, content, author_id, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -333,13 +328,13 @@ pub(crate) async fn add_message(
     .fetch_one(pool)
     .await
     })?;
-    message_event(state, call_id, id, role, agent, content, author).await;
+    message_event(ctx, call_id, id, role, agent, content, author).await;
     Ok(id)
 }
 
 /// Publishes a stored message.
 pub(crate) async fn message_event(
-    state: &AppState,
+    ctx: &Ctx,
     call_id: i64,
     id: i64,
     role: &str,
@@ -351,7 +346,7 @@ pub(crate) async fn message_event(
         "message_id": id, "role": role, "agent": agent, "content": content,
         "author": author.map(|a| a.full_name.as_str()),
     });
-    state.bus().emit(Kind::Message, Some(call_id), data).await;
+    ctx.bus().emit(Kind::Message, Some(call_id), data).await;
 }
 
 /// The classification fields of a call, as events carry them.
@@ -369,26 +364,26 @@ pub(crate) fn call_fields(call: &Call) -> Value {
 /// customer page. `relayed_by` is the staff member typing the customer's words (an
 /// API-channel call they opened), recorded as the message's author.
 pub async fn post_customer_message(
-    state: &AppState,
+    ctx: &Ctx,
     call_id: i64,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
     relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<TurnResult> {
-    let call = get(state.db(), call_id).await?;
-    customer_turn(state, call, text, deltas, relayed_by).await
+    let call = get(ctx.db(), call_id).await?;
+    customer_turn(ctx, call, text, deltas, relayed_by).await
 }
 
 /// [`post_customer_message`] for a caller that has just loaded the call.
 #[tracing::instrument(skip_all, fields(call_id = call.id))]
 pub async fn customer_turn(
-    state: &AppState,
+    ctx: &Ctx,
     call: Call,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
     relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<TurnResult> {
-    let db = state.db();
+    let db = ctx.db();
     let call_id = call.id;
     if !call.is_open() {
         return Err(AppError::Conflict("call_closed"));
@@ -402,7 +397,7 @@ pub async fn customer_turn(
             _ => None,
         })
         .collect();
-    let message_id = add_message(state, call_id, "customer", None, text, relayed_by).await?;
+    let message_id = add_message(ctx, call_id, "customer", None, text, relayed_by).await?;
     if let Some(staff) = relayed_by {
         let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
             .target(format!("call:{call_id}"))
@@ -426,7 +421,7 @@ pub async fn customer_turn(
     let previous = previous_classification(&call);
     // Reply text goes to the caller's channel (API streams) and to the customer page.
     let (page_tx, mut page_rx) = mpsc::channel::<String>(64);
-    let bus = state.bus_handle();
+    let bus = ctx.bus_handle();
     let caller = deltas.cloned();
     let relay = tokio::spawn(async move {
         while let Some(piece) = page_rx.recv().await {
@@ -441,7 +436,7 @@ pub async fn customer_turn(
     // that cannot stream still work).
     let stream = deltas.is_some() || call.channel == "web";
     let sink = stream.then_some(&page_tx);
-    let outcome = state.pipeline().run_turn(db, scope, &history, text, previous.as_ref(), sink).await;
+    let outcome = ctx.pipeline().run_turn(db, scope, &history, text, previous.as_ref(), sink).await;
     drop(page_tx);
     let _ = relay.await;
     let outcome = outcome?;
@@ -494,19 +489,19 @@ pub async fn customer_turn(
         Ok(())
     });
     stored?;
-    add_message(state, call_id, "ai", Some("service"), &outcome.reply, None).await?;
+    add_message(ctx, call_id, "ai", Some("service"), &outcome.reply, None).await?;
     let after = get(db, call_id).await?;
-    state.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&after)).await;
+    ctx.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&after)).await;
     if escalated && after.status == "queued" {
         let data = serde_json::json!({
             "department": after.department, "priority": after.priority,
             "reason": outcome.verdict.reason.map(|r| r.as_str()),
         });
-        state.bus().emit(Kind::Escalated, Some(call_id), data).await;
+        ctx.bus().emit(Kind::Escalated, Some(call_id), data).await;
     }
     for action in actions::requested_since(db, call_id, turn_started).await? {
         let data = serde_json::json!({"action_id": action.id, "tool": action.tool, "params": action.params_json()});
-        state.bus().emit(Kind::ActionPending, Some(call_id), data).await;
+        ctx.bus().emit(Kind::ActionPending, Some(call_id), data).await;
     }
     Ok(TurnResult {
         call_id,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{call_fields, get, message_event};
-use crate::app::AppState;
+use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::{with_db, with_tx};
 use crate::error::AppResult;
@@ -38,12 +38,12 @@ const BATCH: i64 = 200;
 /// Hands every call abandoned for longer than `grace` to the human queue; returns
 /// the ids this node handed over (another node racing gets the others).
 #[tracing::instrument(skip_all)]
-pub async fn sweep(state: &AppState, grace: Duration) -> AppResult<Vec<i64>> {
+pub async fn sweep(ctx: &Ctx, grace: Duration) -> AppResult<Vec<i64>> {
     let cutoff = Timestamp::now().plus(-time::Duration::milliseconds(grace.as_millis().min(i64::MAX as u128) as i64));
     // `ai` calls: the turn died before its reply. `queued` calls count only when the
     // agents ran after the customer's last message (the supervisor escalated, the node
     // died before the reply); a customer writing while waiting for a person is normal.
-    let candidates: Vec<i64> = with_db!(state.db(), |pool| sqlx::query_scalar(
+    let candidates: Vec<i64> = with_db!(ctx.db(), |pool| sqlx::query_scalar(
         "SELECT c.id FROM calls c JOIN messages m ON m.id = (SELECT MAX(id) FROM messages WHERE call_id = c.id) \
          WHERE c.status IN ('ai', 'queued') AND c.updated_at < $1 AND m.role = 'customer' AND m.at < $1 \
          AND (c.status = 'ai' OR EXISTS (SELECT 1 FROM agent_runs r WHERE r.call_id = c.id AND r.at >= m.at)) \
@@ -55,7 +55,7 @@ pub async fn sweep(state: &AppState, grace: Duration) -> AppResult<Vec<i64>> {
     .await)?;
     let mut handed = Vec::new();
     for call_id in candidates {
-        if hand_over(state, call_id, cutoff).await? {
+        if hand_over(ctx, call_id, cutoff).await? {
             handed.push(call_id);
         }
     }
@@ -64,12 +64,12 @@ pub async fn sweep(state: &AppState, grace: Duration) -> AppResult<Vec<i64>> {
 
 /// Moves one call to the queue with its note, unless another node (or a new customer
 /// message, or a person) got there first. True when this node did it.
-async fn hand_over(state: &AppState, call_id: i64, cutoff: Timestamp) -> AppResult<bool> {
+async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool> {
     let now = Timestamp::now();
     // The conditions on the call row itself (status, updated_at) are what PostgreSQL
     // re-checks after waiting for a racing node's lock, so they carry the exactly-once
     // guarantee; the message condition only skips calls the customer wrote to since.
-    let note: Option<i64> = with_tx!(state.db(), |tx| {
+    let note: Option<i64> = with_tx!(ctx.db(), |tx| {
         let changed = sqlx::query(
             "UPDATE calls SET status = 'queued', \
              queued_at = CASE WHEN status = 'queued' THEN COALESCE(queued_at, $2) ELSE $2 END, \
@@ -102,23 +102,23 @@ async fn hand_over(state: &AppState, call_id: i64, cutoff: Timestamp) -> AppResu
     })?;
     let Some(note) = note else { return Ok(false) };
     tracing::warn!(call_id, "an unanswered customer turn was handed to the human queue");
-    message_event(state, call_id, note, "system", Some(INTERRUPTED), INTERRUPTED, None).await;
-    let call = get(state.db(), call_id).await?;
-    state.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&call)).await;
+    message_event(ctx, call_id, note, "system", Some(INTERRUPTED), INTERRUPTED, None).await;
+    let call = get(ctx.db(), call_id).await?;
+    ctx.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&call)).await;
     let data = json!({"department": call.department, "priority": call.priority, "reason": call.escalation_reason});
-    state.bus().emit(Kind::Escalated, Some(call_id), data).await;
+    ctx.bus().emit(Kind::Escalated, Some(call_id), data).await;
     Ok(true)
 }
 
 /// Sweeps at start and then every `CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS`, for
 /// turns this node's previous life or another node abandoned.
-pub async fn watch(state: AppState) {
-    let recovery = state.config().turn_recovery.clone();
+pub async fn watch(ctx: Ctx) {
+    let recovery = ctx.config().turn_recovery.clone();
     let mut tick = tokio::time::interval(recovery.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(err) = sweep(&state, recovery.grace).await {
+        if let Err(err) = sweep(&ctx, recovery.grace).await {
             tracing::warn!(error = %err, "unanswered-turn sweep failed");
         }
     }

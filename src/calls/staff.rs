@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Call, add_message, call_fields, get, message_event};
-use crate::app::AppState;
 use crate::auth::AgentCap;
+use crate::context::Ctx;
 use crate::db::with_db;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -87,13 +87,13 @@ async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: &'static str) -> 
 /// Takes a call: the AI stops answering and the customer sees who joined. Taking a
 /// call one already holds changes nothing; a call someone else holds is refused with
 /// their name.
-pub async fn take_over(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
+pub async fn take_over(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
     let me = cap.actor();
-    let call = get(state.db(), call_id).await?;
+    let call = get(ctx.db(), call_id).await?;
     if call.status == "human" && call.assigned_to == Some(me.id) {
         return Ok(call);
     }
-    let changed = with_db!(state.db(), |pool| sqlx::query(
+    let changed = with_db!(ctx.db(), |pool| sqlx::query(
         "UPDATE calls SET status = 'human', assigned_to = $2, human_involved = TRUE, updated_at = $3 \
          WHERE id = $1 AND status IN ('ai', 'queued')",
     )
@@ -104,21 +104,20 @@ pub async fn take_over(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> Ap
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 0 {
-        return Err(refusal(state.db(), call_id, me.id).await);
+        return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(state, call_id, "system", Some("joined"), &me.full_name, Some(me)).await?;
-    state
-        .bus()
+    add_message(ctx, call_id, "system", Some("joined"), &me.full_name, Some(me)).await?;
+    ctx.bus()
         .emit(Kind::TakenOver, Some(call_id), json!({"user_id": me.id, "name": me.full_name, "from": call.status}))
         .await;
-    get(state.db(), call_id).await
+    get(ctx.db(), call_id).await
 }
 
 /// The holder (or a supervisor/admin) gives the call back to the AI.
-pub async fn hand_back(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
+pub async fn hand_back(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
     let me = cap.actor();
-    let call = get(state.db(), call_id).await?;
-    let changed = with_db!(state.db(), |pool| sqlx::query(
+    let call = get(ctx.db(), call_id).await?;
+    let changed = with_db!(ctx.db(), |pool| sqlx::query(
         "UPDATE calls SET status = 'ai', assigned_to = NULL, updated_at = $3 \
          WHERE id = $1 AND status = 'human' AND (assigned_to = $2 OR $4)",
     )
@@ -133,25 +132,25 @@ pub async fn hand_back(state: &AppState, cap: &AgentCap<'_>, call_id: i64) -> Ap
         if call.is_open() && call.status != "human" {
             return Err(AppError::Conflict("call_not_held"));
         }
-        return Err(refusal(state.db(), call_id, me.id).await);
+        return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(state, call_id, "system", Some("left"), &me.full_name, Some(me)).await?;
-    state.bus().emit(Kind::HandedBack, Some(call_id), json!({"user_id": me.id, "name": me.full_name})).await;
-    get(state.db(), call_id).await
+    add_message(ctx, call_id, "system", Some("left"), &me.full_name, Some(me)).await?;
+    ctx.bus().emit(Kind::HandedBack, Some(call_id), json!({"user_id": me.id, "name": me.full_name})).await;
+    get(ctx.db(), call_id).await
 }
 
 /// A person's reply to the customer; only the holder may send one.
-pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &str) -> AppResult<i64> {
+pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> AppResult<i64> {
     let me = cap.actor();
-    let call = get(state.db(), call_id).await?;
+    let call = get(ctx.db(), call_id).await?;
     if call.status != "human" || call.assigned_to != Some(me.id) {
-        return Err(not_allowed(state.db(), &call, me.id, "call_not_held").await);
+        return Err(not_allowed(ctx.db(), &call, me.id, "call_not_held").await);
     }
     let text = super::parse_message(text)?;
     // Stored only if the caller still holds the call at this instant (a hand-back or
     // close may have won the race since the check above).
     let now = Timestamp::now();
-    let id: Option<i64> = with_db!(state.db(), |pool| sqlx::query_scalar(
+    let id: Option<i64> = with_db!(ctx.db(), |pool| sqlx::query_scalar(
         "INSERT INTO messages (call_id, role, agent, content, author_id, at) \
          SELECT $1, 'human', NULL, $2, $3, $4 \
          WHERE EXISTS (SELECT 1 FROM calls WHERE id = $1 AND status = 'human' AND assigned_to = $3) RETURNING id",
@@ -162,13 +161,13 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
     .bind(now)
     .fetch_optional(pool)
     .await)?;
-    let Some(id) = id else { return Err(refusal(state.db(), call_id, me.id).await) };
+    let Some(id) = id else { return Err(refusal(ctx.db(), call_id, me.id).await) };
     let entry = crate::audit::Entry::new(Some(me.id), me.username.clone(), "call.reply")
         .target(format!("call:{call_id}"))
         .metadata(json!({"message_id": id}));
-    crate::audit::record(state.db(), &entry).await?;
-    message_event(state, call_id, id, "human", None, &text, Some(me)).await;
-    with_db!(state.db(), |pool| sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1")
+    crate::audit::record(ctx.db(), &entry).await?;
+    message_event(ctx, call_id, id, "human", None, &text, Some(me)).await;
+    with_db!(ctx.db(), |pool| sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1")
         .bind(call_id)
         .bind(now)
         .execute(pool)
@@ -182,18 +181,18 @@ pub async fn reply(state: &AppState, cap: &AgentCap<'_>, call_id: i64, text: &st
 /// calls staff open have no private link, so no customer writes into them).
 /// Anywhere else staff speak only as staff, while holding the call; writing as
 /// someone else's customer is refused with the same 409s as a takeover.
-pub async fn may_relay(state: &AppState, cap: &AgentCap<'_>, call: &Call) -> AppResult<()> {
+pub async fn may_relay(ctx: &Ctx, cap: &AgentCap<'_>, call: &Call) -> AppResult<()> {
     let me = cap.actor();
     if call.is_open() && call.created_by == Some(me.id) {
         return Ok(());
     }
-    Err(not_allowed(state.db(), call, me.id, "call_not_held").await)
+    Err(not_allowed(ctx.db(), call, me.id, "call_not_held").await)
 }
 
 /// Ends a call with an outcome (and optionally the rating the customer gave on the
 /// phone). The holder, anyone on a call nobody holds, or a supervisor/admin may close.
 pub async fn close(
-    state: &AppState,
+    ctx: &Ctx,
     cap: &AgentCap<'_>,
     call_id: i64,
     outcome: Outcome,
@@ -202,7 +201,7 @@ pub async fn close(
     let me = cap.actor();
     let now = Timestamp::now();
     // An unknown call matches nothing and `refusal` answers 404.
-    let changed = with_db!(state.db(), |pool| {
+    let changed = with_db!(ctx.db(), |pool| {
         sqlx::query(
         "UPDATE calls SET status = 'closed', outcome = $3, csat = COALESCE($4, csat), closed_at = $5, updated_at = $5 \
          WHERE id = $1 AND status <> 'closed' AND (assigned_to IS NULL OR assigned_to = $2 OR $6)",
@@ -218,25 +217,25 @@ pub async fn close(
     .map(|r| r.rows_affected())
     })?;
     if changed == 0 {
-        return Err(refusal(state.db(), call_id, me.id).await);
+        return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(state, call_id, "system", Some("closed"), outcome.as_str(), Some(me)).await?;
-    let closed = get(state.db(), call_id).await?;
+    add_message(ctx, call_id, "system", Some("closed"), outcome.as_str(), Some(me)).await?;
+    let closed = get(ctx.db(), call_id).await?;
     let mut data = call_fields(&closed);
     data["outcome"] = json!(outcome.as_str());
     data["by"] = json!(me.full_name);
-    state.bus().emit(Kind::Closed, Some(call_id), data).await;
+    ctx.bus().emit(Kind::Closed, Some(call_id), data).await;
     Ok(closed)
 }
 
 /// Confirms the identity behind the call's unverified customer record (see
-/// [`super::identity::confirm_claim`]) and tells the call's pages.
-pub async fn confirm_caller(state: &AppState, cap: &AgentCap<'_>, call_id: i64, ip: Option<String>) -> AppResult<Call> {
-    let call = get(state.db(), call_id).await?;
+/// [`crate::customers::confirm_claim`]) and tells the call's pages.
+pub async fn confirm_caller(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, ip: Option<String>) -> AppResult<Call> {
+    let call = get(ctx.db(), call_id).await?;
     let customer_id = call.customer_id.ok_or(AppError::Conflict("call_unlinked"))?;
-    super::identity::confirm_claim(state.db(), cap, customer_id, ip).await?;
+    crate::customers::confirm_claim(ctx.db(), cap, customer_id, ip).await?;
     let mut data = call_fields(&call);
     data["customer_verified"] = json!(true);
-    state.bus().emit(Kind::CallUpdated, Some(call_id), data).await;
+    ctx.bus().emit(Kind::CallUpdated, Some(call_id), data).await;
     Ok(call)
 }

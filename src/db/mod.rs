@@ -68,7 +68,46 @@ macro_rules! with_tx {
     };
 }
 
-pub use crate::{with_db, with_tx};
+/// Runs `$body` with `$conn` bound to the connection of an open [`Tx`], so domain
+/// functions can take part in a caller's transaction:
+/// `on_tx!(tx, |conn| sqlx::query("...").execute(&mut *conn).await)`.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut **tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn: &mut sqlx::PgConnection = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+pub use crate::{on_tx, with_db, with_tx};
+
+/// An open transaction on either backend; dropped without [`Tx::commit`], it rolls
+/// back. Writes that belong together (a turn's messages and steps, a payment and the
+/// balance it lowers) run on one.
+pub enum Tx {
+    /// On SQLite.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// On PostgreSQL.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    /// Commits.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await,
+            Self::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -104,6 +143,14 @@ const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 impl Db {
+    /// Opens a transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
     /// Connects to `url`, creating the SQLite file (and its folder) when missing.
     ///
     /// Errors say what to fix: the PostgreSQL host and port (never the password) and

@@ -6,10 +6,10 @@ use serde::Deserialize;
 
 use super::render::{self, Content, Frame, Rendered};
 use super::{Confirmation, Email, NewEmail, Recipient};
-use crate::app::AppState;
 use crate::audit::Entry;
 use crate::auth::AgentCap;
 use crate::calls::{self, Call};
+use crate::context::Ctx;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
 
@@ -60,7 +60,7 @@ impl Checked {
 
 /// Checks a request: the kind, that the call and customer exist and match, that the
 /// customer's address on file is deliverable, the fields' presence and lengths.
-pub async fn check(state: &AppState, r: &Request) -> AppResult<Checked> {
+pub async fn check(ctx: &Ctx, r: &Request) -> AppResult<Checked> {
     let mut errors = FieldErrors::new();
     let kind = match r.kind.as_str() {
         "summary" => "summary",
@@ -72,7 +72,7 @@ pub async fn check(state: &AppState, r: &Request) -> AppResult<Checked> {
         }
     };
     let call = match r.call_id {
-        Some(id) => match calls::get(state.db(), id).await {
+        Some(id) => match calls::get(ctx.db(), id).await {
             Ok(call) => Some(call),
             Err(AppError::NotFound) => {
                 errors.insert("call_id", "field.call_unknown");
@@ -106,7 +106,7 @@ pub async fn check(state: &AppState, r: &Request) -> AppResult<Checked> {
         errors.insert("call_id", "field.summary_needs_call");
     }
     let recipient = match customer_id {
-        Some(id) => match super::recipient(state.db(), id).await? {
+        Some(id) => match super::recipient(ctx.db(), id).await? {
             Some(rec) => {
                 if super::check_address(&rec.email, "customer_id").is_err() {
                     errors.insert("customer_id", "field.email_on_file_invalid");
@@ -183,7 +183,7 @@ pub fn preview(checked: &Checked) -> AppResult<Option<Rendered>> {
 /// written by the supervisor agent (or the existing draft is used); the confirmation
 /// tick queues it, recorded with the staff member's name.
 pub async fn submit(
-    state: &AppState,
+    ctx: &Ctx,
     cap: &AgentCap<'_>,
     r: &Request,
     checked: Checked,
@@ -196,9 +196,7 @@ pub async fn submit(
         "customer_confirmed": r.customer_confirmed,
     }));
     match (checked.kind, checked.content, checked.call) {
-        ("summary", _, Some(call)) => {
-            super::summary::request(state, &call, Some(me.id), confirmation, Some(entry)).await
-        }
+        ("summary", _, Some(call)) => super::summary::request(ctx, &call, Some(me.id), confirmation, Some(entry)).await,
         (_, Some(content), call) => {
             let dedupe_key = match &r.dedupe_key {
                 Some(key) => format!("client:{}:{key}", me.id),
@@ -211,7 +209,7 @@ pub async fn submit(
                 lang: checked.lang,
                 dedupe_key,
             };
-            super::create(state, email, Some(me.id), confirmation, Some(entry)).await
+            super::create(ctx, email, Some(me.id), confirmation, Some(entry)).await
         }
         _ => Err(AppError::Validation(FieldErrors::from([("kind", "field.email_kind_invalid")]))),
     }
@@ -220,13 +218,13 @@ pub async fn submit(
 /// A staff member acts on an email: `confirm` (the customer confirmed a waiting
 /// email; recorded under the staff member's name), `decline` (the customer does not
 /// want it) or `retry` (a failed email goes back in the queue). Anything else is 404.
-pub async fn act(state: &AppState, cap: &AgentCap<'_>, id: i64, action: &str, ip: Option<String>) -> AppResult<Email> {
+pub async fn act(ctx: &Ctx, cap: &AgentCap<'_>, id: i64, action: &str, ip: Option<String>) -> AppResult<Email> {
     let me = cap.actor();
     let audit = |name: &'static str| Some(Entry::new(Some(me.id), me.username.clone(), name).ip(ip.clone()));
     match action {
-        "confirm" => super::confirm(state, id, Confirmation::Staff(me.id), audit("email.confirm")).await,
-        "decline" => super::decline(state, id, audit("email.decline")).await,
-        "retry" => super::retry(state, id, audit("email.retry")).await,
+        "confirm" => super::confirm(ctx, id, Confirmation::Staff(me.id), audit("email.confirm")).await,
+        "decline" => super::decline(ctx, id, audit("email.decline")).await,
+        "retry" => super::retry(ctx, id, audit("email.retry")).await,
         _ => Err(AppError::NotFound),
     }
 }

@@ -17,9 +17,9 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::audit::Entry;
 use crate::audit::audit_insert;
+use crate::context::Ctx;
 use crate::db::{Db, Timestamp};
 use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -205,7 +205,7 @@ pub struct NewEmail {
 /// already exists returns the existing email (confirming it, when this request carries
 /// a confirmation and it was waiting).
 pub async fn create(
-    state: &AppState,
+    ctx: &Ctx,
     email: NewEmail,
     created_by: Option<i64>,
     confirmation: Confirmation,
@@ -216,12 +216,12 @@ pub async fn create(
     let rendered = render::render(&frame, &email.content).map_err(|e| AppError::Internal(e.into()))?;
     let now = Timestamp::now();
     let status = if confirmation == Confirmation::Pending { "waiting_confirmation" } else { "queued" };
-    let message_id = deliver::new_message_id(&state.config().mail.from);
+    let message_id = deliver::new_message_id(&ctx.config().mail.from);
     let fields = serde_json::to_string(&email.content).map_err(|e| AppError::Internal(e.into()))?;
-    let max_attempts = i64::from(state.config().mail.max_attempts);
+    let max_attempts = i64::from(ctx.config().mail.max_attempts);
     // An async block, so that a failed INSERT (a repeated dedupe key) comes back here
     // as a value instead of leaving the function.
-    let inserted: Result<i64, sqlx::Error> = with_tx!(state.db(), |tx| {
+    let inserted: Result<i64, sqlx::Error> = with_tx!(ctx.db(), |tx| {
         async {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO email_outbox (kind, call_id, customer_id, language, to_address, to_name, subject, html, text, fields, \
@@ -261,14 +261,14 @@ pub async fn create(
     match inserted {
         Ok(id) => {
             if status == "queued" {
-                state.mailer().wake();
+                ctx.mailer().wake();
             }
-            Ok((get(state.db(), id).await?, true))
+            Ok((get(ctx.db(), id).await?, true))
         }
         Err(err) if crate::db::is_unique_violation(&err) => {
-            let existing = by_dedupe_key(state.db(), &email.dedupe_key).await?.ok_or(AppError::NotFound)?;
+            let existing = by_dedupe_key(ctx.db(), &email.dedupe_key).await?.ok_or(AppError::NotFound)?;
             if confirmation != Confirmation::Pending && existing.status == "waiting_confirmation" {
-                return Ok((confirm(state, existing.id, confirmation, entry).await?, false));
+                return Ok((confirm(ctx, existing.id, confirmation, entry).await?, false));
             }
             Ok((existing, false))
         }
@@ -278,11 +278,11 @@ pub async fn create(
 
 /// Records the customer's confirmation of a waiting email and queues it, in one
 /// transaction with the audit entry.
-pub async fn confirm(state: &AppState, id: i64, by: Confirmation, entry: Option<Entry>) -> AppResult<Email> {
+pub async fn confirm(ctx: &Ctx, id: i64, by: Confirmation, entry: Option<Entry>) -> AppResult<Email> {
     // What was confirmed: the audit entry names the exact content (its hash), the
     // address and the subject; the row keeps the content itself.
-    let email = get(state.db(), id).await?;
-    let (html, text) = bodies(state.db(), id).await?;
+    let email = get(ctx.db(), id).await?;
+    let (html, text) = bodies(ctx.db(), id).await?;
     let digest = Sha256::digest(format!("{}\n{}\n{}\n{}", email.to_address, email.subject, text, html).as_bytes());
     let entry = entry.map(|mut entry| {
         let what = json!({"email_id": id, "via": by.via(), "to": email.to_address, "subject": email.subject,
@@ -294,7 +294,7 @@ pub async fn confirm(state: &AppState, id: i64, by: Confirmation, entry: Option<
         entry
     });
     let now = Timestamp::now();
-    let changed: Result<u64, sqlx::Error> = with_tx!(state.db(), |tx| {
+    let changed: Result<u64, sqlx::Error> = with_tx!(ctx.db(), |tx| {
         let n = sqlx::query(
             "UPDATE email_outbox SET status = 'queued', next_attempt_at = $2, confirmed_by_customer_at = $2, \
              confirmed_via = $3, confirmed_by = $4, updated_at = $2 WHERE id = $1 AND status = 'waiting_confirmation'",
@@ -315,27 +315,27 @@ pub async fn confirm(state: &AppState, id: i64, by: Confirmation, entry: Option<
         Ok(n)
     });
     if changed? == 0 {
-        get(state.db(), id).await?;
+        get(ctx.db(), id).await?;
         return Err(AppError::Conflict("email_not_waiting"));
     }
-    state.mailer().wake();
-    get(state.db(), id).await
+    ctx.mailer().wake();
+    get(ctx.db(), id).await
 }
 
 /// The customer (or staff for them) declines a waiting email; it is never sent.
-pub async fn decline(state: &AppState, id: i64, entry: Option<Entry>) -> AppResult<Email> {
-    transition(state, id, "declined", "waiting_confirmation", "email_not_waiting", entry).await
+pub async fn decline(ctx: &Ctx, id: i64, entry: Option<Entry>) -> AppResult<Email> {
+    transition(ctx, id, "declined", "waiting_confirmation", "email_not_waiting", entry).await
 }
 
 /// Puts a failed email back in the queue with a fresh set of attempts.
-pub async fn retry(state: &AppState, id: i64, entry: Option<Entry>) -> AppResult<Email> {
-    let email = transition(state, id, "queued", "failed", "email_not_failed", entry).await?;
-    state.mailer().wake();
+pub async fn retry(ctx: &Ctx, id: i64, entry: Option<Entry>) -> AppResult<Email> {
+    let email = transition(ctx, id, "queued", "failed", "email_not_failed", entry).await?;
+    ctx.mailer().wake();
     Ok(email)
 }
 
 async fn transition(
-    state: &AppState,
+    ctx: &Ctx,
     id: i64,
     to: &str,
     from: &str,
@@ -343,8 +343,8 @@ async fn transition(
     entry: Option<Entry>,
 ) -> AppResult<Email> {
     let now = Timestamp::now();
-    let extra = i64::from(state.config().mail.max_attempts);
-    let changed: Result<u64, sqlx::Error> = with_tx!(state.db(), |tx| {
+    let extra = i64::from(ctx.config().mail.max_attempts);
+    let changed: Result<u64, sqlx::Error> = with_tx!(ctx.db(), |tx| {
         let n = sqlx::query(
             "UPDATE email_outbox SET status = $2, updated_at = $4, \
              next_attempt_at = CASE WHEN $2 = 'queued' THEN $4 ELSE next_attempt_at END, \
@@ -368,10 +368,10 @@ async fn transition(
         Ok(n)
     });
     if changed? == 0 {
-        get(state.db(), id).await?;
+        get(ctx.db(), id).await?;
         return Err(AppError::Conflict(conflict));
     }
-    get(state.db(), id).await
+    get(ctx.db(), id).await
 }
 
 fn hex(bytes: &[u8]) -> String {

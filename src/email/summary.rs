@@ -6,17 +6,17 @@ use serde_json::{Value, json};
 use super::render::Content;
 use super::{Confirmation, Email, NewEmail};
 use crate::agents::summary::{SummaryFacts, TranscriptLine};
-use crate::app::AppState;
 use crate::audit::Entry;
 use crate::calls::{self, Call};
+use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::with_db;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 
 /// What the supervisor agent may use: transcript, tool results, staff decisions.
-pub async fn facts(state: &AppState, call: &Call) -> AppResult<SummaryFacts> {
-    let db = state.db();
+pub async fn facts(ctx: &Ctx, call: &Call) -> AppResult<SummaryFacts> {
+    let db = ctx.db();
     let transcript = calls::messages(db, call.id)
         .await?
         .into_iter()
@@ -58,24 +58,24 @@ pub fn language_of(call: &Call) -> Lang {
 /// now when `confirmation` says so and it was waiting), else a new one written by the
 /// supervisor agent.
 pub async fn request(
-    state: &AppState,
+    ctx: &Ctx,
     call: &Call,
     created_by: Option<i64>,
     confirmation: Confirmation,
     entry: Option<Entry>,
 ) -> AppResult<(Email, bool)> {
     let customer_id = call.customer_id.ok_or(AppError::Conflict("call_without_customer"))?;
-    if let Some(existing) = super::summary_of_call(state.db(), call.id).await? {
+    if let Some(existing) = super::summary_of_call(ctx.db(), call.id).await? {
         if confirmation != Confirmation::Pending && existing.status == "waiting_confirmation" {
-            return Ok((super::confirm(state, existing.id, confirmation, entry).await?, false));
+            return Ok((super::confirm(ctx, existing.id, confirmation, entry).await?, false));
         }
         return Ok((existing, false));
     }
-    let recipient = super::recipient(state.db(), customer_id).await?.ok_or(AppError::NotFound)?;
+    let recipient = super::recipient(ctx.db(), customer_id).await?.ok_or(AppError::NotFound)?;
     super::check_address(&recipient.email, "customer")?;
-    let facts = facts(state, call).await?;
-    let (summary, step) = state.pipeline().summarize(&facts).await;
-    let db = state.db();
+    let facts = facts(ctx, call).await?;
+    let (summary, step) = ctx.pipeline().summarize(&facts).await;
+    let db = ctx.db();
     let stored = with_db!(db, |pool| {
         sqlx::query(
         "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
@@ -103,5 +103,5 @@ pub async fn request(
         lang: facts.language,
         dedupe_key: super::summary_key(call.id),
     };
-    super::create(state, email, created_by, confirmation, entry).await
+    super::create(ctx, email, created_by, confirmation, entry).await
 }

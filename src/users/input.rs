@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::auth::{Role, password};
+use crate::customers::contact::EmailAddress;
 use crate::error::FieldErrors;
 use crate::i18n::Lang;
 
@@ -20,43 +21,6 @@ impl Username {
     }
 
     /// The normalised name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// An email address, syntactically checked and lowercased. Deliberately conservative:
-/// one `@`, a dotted domain, no spaces, quotes, angle brackets or control characters,
-/// so that it is also safe in a mail header.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmailAddress(String);
-
-impl EmailAddress {
-    /// Validates and normalises.
-    pub fn parse(text: &str) -> Option<Self> {
-        let s = text.trim().to_lowercase();
-        if s.len() > 254 || s.chars().any(|c| c.is_control() || c.is_whitespace() || "<>()[]\\,;:\"".contains(c)) {
-            return None;
-        }
-        let (local, domain) = s.split_once('@')?;
-        let domain_ok = domain.contains('.')
-            && !domain.contains('@')
-            && domain.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
-        let local_ok = !local.is_empty()
-            && local.len() <= 64
-            && !local.starts_with('.')
-            && !local.ends_with('.')
-            && !local.contains("..");
-        (domain_ok && local_ok).then_some(Self(s))
-    }
-
-    /// The normalised address.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -101,7 +101,7 @@ pub async fn events_get(
     if auth.principal.must_change_password {
         return Err(AppError::PasswordChangeRequired);
     }
-    let after = crate::api::events::last_event_id(&headers).or(q.after());
+    let after = crate::sse::last_event_id(&headers).or(q.after());
     let holder = auth.holder(&state).await?.ok_or(AppError::Unauthorized)?;
-    crate::api::events::staff_stream(&state, after, holder).await
+    crate::sse::staff_stream(&state, after, holder).await
 }

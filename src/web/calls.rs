@@ -156,7 +156,7 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
         None => None,
     };
     let (customer, customer_verified) = match call.customer_id {
-        Some(cid) => match calls::customer_identity(state.db(), cid).await? {
+        Some(cid) => match crate::customers::customer_identity(state.db(), cid).await? {
             Some((name, verified)) => (Some(name), verified),
             None => (None, false),
         },

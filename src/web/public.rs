@@ -8,7 +8,6 @@
 //! its private link.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -26,7 +25,8 @@ use super::{PageCtx, is_htmx, with_hx_redirect};
 use crate::app::AppState;
 use crate::audit::Entry;
 use crate::auth::extract::{ClientIp, limit_key};
-use crate::calls::{self, Call, Channel, CustomerInput, Message, customer};
+use crate::calls::{self, Call, Channel, Message, customer};
+use crate::customers::{self, CustomerInput};
 use crate::email::{self, Confirmation};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::{Item, Kind};
@@ -154,7 +154,7 @@ pub async fn start_post(
     Form(form): Form<StartForm>,
 ) -> AppResult<Response> {
     let input = CustomerInput { name: form.name.clone(), email: form.email.clone(), phone: Some(form.phone.clone()) };
-    let (text, customer) = match (calls::parse_message(&form.message), calls::check_customer(&input)) {
+    let (text, customer) = match (calls::parse_message(&form.message), customers::check_customer(&input)) {
         (Ok(text), Ok(c)) => (text, c),
         (m, c) => {
             let mut errors = FieldErrors::new();
@@ -173,7 +173,7 @@ pub async fn start_post(
     };
     // Counted once the form is valid: fixing a typo is not an attempt.
     state.public_limits().starts.hit(&limit_key(ip.as_deref().unwrap_or("unknown")))?;
-    let customer_id = calls::link_public_customer(state.db(), &customer).await?;
+    let customer_id = customers::link_public_customer(state.db(), &customer).await?;
     let (token, hash) = customer::new_token();
     let call_id = calls::create(&state, Channel::Web, customer_id, None, Some(&hash), Some(&customer)).await?;
     run_turn(&state, call_id, text, is_htmx(&headers)).await?;
@@ -470,7 +470,7 @@ pub async fn events_get(
     limits.stream_ips.hit(&limit_key(ip.as_deref().unwrap_or("unknown")))?;
     let call = customer::by_token(&state, &token).await?;
     limits.streams.hit(&call.id.to_string())?;
-    let after = crate::api::events::last_event_id(&headers).or(q.after());
+    let after = crate::sse::last_event_id(&headers).or(q.after());
     let call_id = call.id;
     let feed = state.bus_handle().feed(after, Some(call_id)).await?;
     let stream = feed.filter_map(move |item| async move {
@@ -486,7 +486,7 @@ pub async fn events_get(
             Item::Event(_) => None,
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(crate::sse::KEEP_ALIVE)).into_response())
 }
 
 #[cfg(test)]
@@ -513,8 +513,8 @@ mod fuzz {
             let form: StartForm = serde_urlencoded::from_str(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let input = CustomerInput { name: form.name.clone(), email: form.email.clone(), phone: Some(form.phone.clone()) };
             prop_assert_eq!(calls::parse_message(&form.message).ok(), Some(message.trim().to_owned()));
-            let c = calls::check_customer(&input).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-            prop_assert_eq!((c.name, c.email.as_str().to_owned(), c.phone), (name, email, Some(phone)));
+            let c = customers::check_customer(&input).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            prop_assert_eq!((c.name, c.email.as_str().to_owned(), c.phone.map(|p| p.as_str().to_owned())), (name, email, Some(phone)));
         }
 
         #[test]

@@ -45,6 +45,31 @@ impl Limiter {
     }
 }
 
+/// Limits on the public call pages (per process).
+pub struct PublicLimits {
+    /// Calls started per client IP: 10 per 10 minutes.
+    pub starts: Limiter,
+    /// Customer messages per call: 20 per minute.
+    pub messages: Limiter,
+    /// Customer live streams opened per call: 30 per minute (a page opens one, and a
+    /// browser reconnects after a few seconds when it drops).
+    pub streams: Limiter,
+    /// Customer live streams opened per client IP (or IPv6 /64): 120 per minute, so
+    /// an office or a carrier NAT with many customers is not one customer.
+    pub stream_ips: Limiter,
+}
+
+impl Default for PublicLimits {
+    fn default() -> Self {
+        Self {
+            starts: Limiter::new(10, Duration::from_secs(600)),
+            messages: Limiter::new(20, Duration::from_secs(60)),
+            streams: Limiter::new(30, Duration::from_secs(60)),
+            stream_ips: Limiter::new(120, Duration::from_secs(60)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,12 @@
 
 use centralita::agents::model::ToolCall;
 use centralita::agents::tools::{self, CallerScope};
-use centralita::calls::{self, CustomerInput};
+use centralita::calls;
+use centralita::customers::contact::{EmailAddress, Phone};
+use centralita::customers::{self, CustomerInput};
 use centralita::db::{Db, Money, Timestamp};
 use centralita::error::AppError;
-use centralita::users::input::{EmailAddress, NewUserForm, UserPatch};
+use centralita::users::input::{NewUserForm, UserPatch};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde::de::DeserializeOwned;
@@ -140,7 +142,7 @@ fn every_json_body(body: &[u8]) {
         let _ = patch.parse();
     }
     if let Some(input) = de::<CustomerInput>(body) {
-        let _ = calls::check_customer(&input);
+        let _ = customers::check_customer(&input);
     }
 }
 
@@ -253,10 +255,10 @@ proptest! {
     #[test]
     fn fuzz_customer_details_accepted_only_when_well_formed(name in hostile_text(), email in prop_oneof![valid_email(), hostile_text()], phone in prop::option::of(prop_oneof![hostile_text(), "[0-9 +()-]{0,40}", "[ +().-]{1,6}"])) {
         let input = CustomerInput { name: name.clone(), email: email.clone(), phone: phone.clone() };
-        if let Ok(c) = calls::check_customer(&input) {
+        if let Ok(c) = customers::check_customer(&input) {
             prop_assert_eq!(Some(c.email), EmailAddress::parse(&email));
             prop_assert!(!c.name.is_empty() && !c.name.chars().any(char::is_control));
-            if let Some(p) = &c.phone {
+            if let Some(p) = c.phone.as_ref().map(Phone::as_str) {
                 prop_assert!(p.len() <= 32 && p.chars().all(|ch| ch.is_ascii_digit() || " +-().".contains(ch)), "{p:?}");
                 prop_assert!(p.chars().any(|ch| ch.is_ascii_digit()), "a phone without a single digit: {p:?}");
             }
@@ -265,9 +267,9 @@ proptest! {
 
     #[test]
     fn fuzz_valid_customer_details_round_trip(name in "[A-Za-zÁÉÍÓÚáéíóúñÑ]{1,20}( [A-Za-zñ]{1,20})?", email in valid_email(), phone in "\\+?[0-9]{6,12}") {
-        let c = calls::check_customer(&CustomerInput { name: name.clone(), email: email.clone(), phone: Some(phone.clone()) });
+        let c = customers::check_customer(&CustomerInput { name: name.clone(), email: email.clone(), phone: Some(phone.clone()) });
         let c = c.map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_assert_eq!((c.name, c.email.as_str().to_owned(), c.phone), (name, email.to_lowercase(), Some(phone)));
+        prop_assert_eq!((c.name, c.email.as_str().to_owned(), c.phone.map(|p| p.as_str().to_owned())), (name, email.to_lowercase(), Some(phone)));
     }
 
     #[test]
@@ -325,12 +327,12 @@ fn fuzz_direction_overrides_and_zero_width_spaces_are_removed_from_messages() {
 async fn tool_db(dir: &std::path::Path) -> (Db, CallerScope) {
     let db = Db::connect(&format!("sqlite://{}", dir.join("tools.db").display()), 2).await.unwrap();
     db.migrate().await.unwrap();
-    let customer = calls::NewCustomer {
+    let customer = customers::NewCustomer {
         name: "Ana Gil".into(),
         email: EmailAddress::parse("ana@example.com").unwrap(),
-        phone: Some("600000000".into()),
+        phone: Phone::parse("600000000"),
     };
-    let customer_id = calls::store_customer(&db, &customer).await.unwrap();
+    let customer_id = customers::store_customer(&db, &customer).await.unwrap();
     let call_id: i64 = centralita::with_db!(&db, |pool| sqlx::query_scalar(
         "INSERT INTO calls (channel, customer_id, status, created_at, updated_at) VALUES ('api', $1, 'ai', $2, $2) RETURNING id",
     )

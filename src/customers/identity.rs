@@ -2,13 +2,14 @@
 //! link to. Staff vouch for the customers they enter; a visitor on the public page
 //! only claims an identity, which stays unverified until staff confirm it.
 
+use super::contact::{EmailAddress, Phone};
 use crate::audit::Entry;
 use crate::audit::audit_insert;
 use crate::auth::AgentCap;
 use crate::db::{Db, Money, Timestamp};
 use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::users::input::{EmailAddress, parse_full_name};
+use crate::users::input::parse_full_name;
 
 /// Customer details given when a call starts.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -33,7 +34,7 @@ pub struct NewCustomer {
     /// Email address.
     pub email: EmailAddress,
     /// Phone, if given.
-    pub phone: Option<String>,
+    pub phone: Option<Phone>,
 }
 
 /// Checks the details given when a call starts.
@@ -47,11 +48,9 @@ pub fn check_customer(input: &CustomerInput) -> AppResult<NewCustomer> {
     if name.is_none() {
         errors.insert("customer.name", "field.full_name_invalid");
     }
-    let phone = input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
-    // Separators alone ("-", "()") are not a number.
-    if phone.as_ref().is_some_and(|p| {
-        p.len() > 32 || !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) || digits(p).is_empty()
-    }) {
+    let typed = input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let phone = typed.and_then(Phone::parse);
+    if typed.is_some() && phone.is_none() {
         errors.insert("customer.phone", "field.phone_invalid");
     }
     match (email, name) {
@@ -75,7 +74,7 @@ pub async fn store_customer(db: &Db, c: &NewCustomer) -> AppResult<i64> {
         return Ok(id);
     }
     let same_phone = match (&c.phone, &phone) {
-        (Some(given), Some(claimed)) => digits(given).len() >= 6 && digits(given) == digits(claimed),
+        (Some(given), Some(claimed)) => given.same_number(claimed),
         _ => false,
     };
     let same_name = name.trim().to_lowercase() == c.name.trim().to_lowercase();
@@ -117,7 +116,7 @@ async fn insert_verified(db: &Db, c: &NewCustomer) -> AppResult<(i64, bool, Stri
     )
     .bind(&c.name)
     .bind(c.email.as_str())
-    .bind(&c.phone)
+    .bind(c.phone.as_ref().map(Phone::as_str))
     .bind(Money::from_cents(0))
     .bind(Timestamp::now())
     .fetch_one(pool)
@@ -134,17 +133,13 @@ async fn store_claim(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
     )
     .bind(&c.name)
     .bind(c.email.as_str())
-    .bind(&c.phone)
+    .bind(c.phone.as_ref().map(Phone::as_str))
     .bind(Money::from_cents(0))
     .bind(Timestamp::now())
     .fetch_optional(pool)
     .await
     })?;
     Ok(id)
-}
-
-fn digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
 }
 
 /// The customer record a caller from the public page may act as. Typing someone's
@@ -162,8 +157,7 @@ pub async fn link_public_customer(db: &Db, c: &NewCustomer) -> AppResult<Option<
         // Two visitors racing with one new address: the loser runs unlinked.
         None => store_claim(db, c).await,
         Some((id, Some(on_file))) => {
-            let given = c.phone.as_deref().map(digits).unwrap_or_default();
-            Ok((given.len() >= 6 && given == digits(&on_file)).then_some(id))
+            Ok(c.phone.as_ref().is_some_and(|given| given.same_number(&on_file)).then_some(id))
         }
         Some(_) => Ok(None),
     }

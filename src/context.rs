@@ -1,0 +1,141 @@
+//! The domain's context: what calls, email, agents, auth and users need to do their
+//! work (configuration, database, events bus, the agents' pipeline, the email worker's
+//! handle, token keys), owned below the HTTP layers.
+//!
+//! `web/` and `api/` reach it through [`crate::app::AppState`], which wraps it together
+//! with what only HTTP needs (CSRF key, public-page limits, request metrics). Nothing in
+//! the domain imports `web`, `api` or `app`; `tests/app/layers.rs` checks that.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::agents::pipeline::Pipeline;
+use crate::auth::tokens::Keys;
+use crate::config::Config;
+use crate::db::Db;
+use crate::email::deliver::Mailer;
+use crate::events::Bus;
+
+/// Shared, cheaply clonable domain context.
+#[derive(Clone)]
+pub struct Ctx(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    db: Db,
+    bus: Arc<Bus>,
+    pipeline: Pipeline,
+    mailer: Arc<Mailer>,
+    keys: Keys,
+    dummy_hash: String,
+    turns: Arc<Turns>,
+}
+
+/// The parts a [`Ctx`] is made of.
+pub struct Parts {
+    /// The configuration in force.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// The events bus.
+    pub bus: Arc<Bus>,
+    /// The three agents over the configured model.
+    pub pipeline: Pipeline,
+    /// The email delivery worker.
+    pub mailer: Arc<Mailer>,
+    /// JWT keys.
+    pub keys: Keys,
+    /// A valid argon2id hash of a random password (see [`Ctx::dummy_hash`]).
+    pub dummy_hash: String,
+}
+
+impl Ctx {
+    /// Assembles the context.
+    pub fn new(parts: Parts) -> Self {
+        let Parts { config, db, bus, pipeline, mailer, keys, dummy_hash } = parts;
+        Self(Arc::new(Inner { config, db, bus, pipeline, mailer, keys, dummy_hash, turns: Arc::default() }))
+    }
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+    /// JWT keys.
+    pub fn keys(&self) -> &Keys {
+        &self.0.keys
+    }
+    /// A valid argon2id hash of a random password, verified against when the user is
+    /// unknown so that timing does not reveal account existence.
+    pub fn dummy_hash(&self) -> &str {
+        &self.0.dummy_hash
+    }
+    /// The three agents over the configured model.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.0.pipeline
+    }
+    /// The events bus.
+    pub fn bus(&self) -> &Bus {
+        &self.0.bus
+    }
+    /// The events bus, for tasks and streams that outlive a request.
+    pub fn bus_handle(&self) -> Arc<Bus> {
+        self.0.bus.clone()
+    }
+    /// The email delivery worker's handle (wake it when an email is queued).
+    pub fn mailer(&self) -> &Mailer {
+        &self.0.mailer
+    }
+    /// The email delivery worker, to run and stop it.
+    pub fn mailer_handle(&self) -> Arc<Mailer> {
+        self.0.mailer.clone()
+    }
+    /// Background customer turns.
+    pub fn turns(&self) -> &Arc<Turns> {
+        &self.0.turns
+    }
+}
+
+/// Customer turns running in the background (the customer page, streamed API turns),
+/// so that shutdown lets them finish and store their reply.
+#[derive(Default)]
+pub struct Turns {
+    running: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Turns {
+    /// Runs `turn` on its own task, counted until it ends.
+    pub fn spawn<F>(self: &Arc<Self>, turn: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let me = self.clone();
+        tokio::spawn(async move {
+            let out = turn.await;
+            if me.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                me.idle.notify_waiters();
+            }
+            out
+        })
+    }
+
+    /// Waits until no turn runs, or `limit` has passed.
+    pub async fn drain(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let idle = self.idle.notified();
+                if self.running.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        })
+        .await;
+    }
+}

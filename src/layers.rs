@@ -1,0 +1,164 @@
+//! The direction of dependencies, checked: the HTTP side (`web`, `api`, `sse`, `app`,
+//! `server`, `ops`, `metrics`, `cli`) builds on the domain (`context`, `calls`,
+//! `customers`, `email`, `agents`, `auth`, `users`, `audit`, `seed`), which builds on
+//! the base (`db`, `events`, `config`, `error`, `i18n`). A module may import its own
+//! layer or a lower one, never a higher one, so the graph stays a tree as code grows.
+
+use std::path::{Path, PathBuf};
+
+/// The layer of each top-level module; 0 is the base.
+const LAYERS: &[(&str, u8)] = &[
+    ("db", 0),
+    ("events", 0),
+    ("config", 0),
+    ("error", 0),
+    ("i18n", 0),
+    ("text", 0),
+    ("context", 1),
+    ("calls", 1),
+    ("customers", 1),
+    ("email", 1),
+    ("agents", 1),
+    ("auth", 1),
+    ("users", 1),
+    ("audit", 1),
+    ("seed", 1),
+    ("layers", 1),
+    ("web", 2),
+    ("api", 2),
+    ("sse", 2),
+    ("app", 2),
+    ("server", 2),
+    ("ops", 2),
+    ("metrics", 2),
+    ("cli", 2),
+];
+
+fn layer_of(module: &str) -> Option<u8> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+}
+
+/// The top-level modules a source file names through `crate::…` paths (in `use`
+/// lines, grouped `use crate::{a, b::c}` imports, and inline paths), comments skipped.
+fn crate_modules(source: &str) -> Vec<String> {
+    let code: String = source
+        .lines()
+        .map(|l| match l.find("//") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find("crate::") {
+        let after = &rest[i + "crate::".len()..];
+        if let Some(group) = after.strip_prefix('{') {
+            // Top-level names of the group, up to its matching brace.
+            let (mut depth, mut name, mut expect_name) = (0usize, String::new(), true);
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => expect_name = true,
+                    c if depth == 0 && expect_name && (c.is_alphanumeric() || c == '_') => name.push(c),
+                    _ if depth == 0 && expect_name && !name.is_empty() => {
+                        found.push(std::mem::take(&mut name));
+                        expect_name = false;
+                    }
+                    _ => {}
+                }
+            }
+            if !name.is_empty() {
+                found.push(name);
+            }
+        } else {
+            let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            found.push(name);
+        }
+        rest = after;
+    }
+    found
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every import in `src/` that points to a higher layer, as `file: module`.
+fn violations() -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut bad = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap_or(&file);
+        let top =
+            relative.components().next().map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned());
+        let Some(own) = top.as_deref().filter(|t| *t != "layers").and_then(layer_of) else { continue };
+        let source = std::fs::read_to_string(&file).unwrap_or_default();
+        for module in crate_modules(&source) {
+            if layer_of(&module).is_some_and(|l| l > own) {
+                bad.push(format!("{}: imports crate::{module}", relative.display()));
+            }
+        }
+    }
+    bad.sort();
+    bad.dedup();
+    bad
+}
+
+#[test]
+fn every_top_level_module_has_a_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap_or_default();
+    let unplaced: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod ").or_else(|| l.trim().strip_prefix("mod ")))
+        .map(|l| l.trim_end_matches(';'))
+        .filter(|m| layer_of(m).is_none())
+        .collect();
+    assert!(unplaced.is_empty(), "modules without a layer in src/layers.rs: {unplaced:?}");
+}
+
+#[test]
+fn no_module_imports_a_higher_layer() {
+    let bad = violations();
+    assert!(bad.is_empty(), "imports against the direction web/api → domain → base:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn the_agents_import_neither_email_nor_the_http_side() {
+    // Same layer as email, but the summary's shape belongs to the agents: email uses
+    // theirs, never the other way round.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/agents");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let bad: Vec<String> = files
+        .iter()
+        .flat_map(|file| {
+            let source = std::fs::read_to_string(file).unwrap_or_default();
+            crate_modules(&source)
+                .into_iter()
+                .filter(|m| matches!(m.as_str(), "email" | "web" | "api" | "app"))
+                .map(move |m| format!("{}: imports crate::{m}", file.display()))
+        })
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn the_import_scan_sees_plain_grouped_and_inline_paths() {
+    let found = crate_modules(
+        "use crate::web::x;\nuse crate::{db::{Db, with_db}, app::AppState, error};\n// crate::cli in a comment\nlet a = crate::api::f();",
+    );
+    assert_eq!(found, ["web", "db", "app", "error", "api"]);
+}
