@@ -23,7 +23,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
 use crate::db::with_db;
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Timestamp, Tx};
 use crate::error::AppResult;
 
 /// What happened.
@@ -101,6 +101,34 @@ const CAPACITY: usize = 1024;
 const PAGE: i64 = 500;
 const CHANNEL: &str = "centralita_events";
 
+/// Stores an event inside the caller's transaction, so it is published exactly when
+/// the change it reports is committed; call [`Bus::wake`] after the commit.
+///
+/// On PostgreSQL, events are numbered under a transaction-scoped lock so that ids
+/// become visible in order (a reader's cursor never skips an id committed late), and
+/// the notification to other processes is sent on commit.
+pub async fn record_in(tx: &mut Tx, kind: Kind, call_id: Option<i64>, data: &Value) -> Result<i64, sqlx::Error> {
+    const INSERT: &str = "INSERT INTO events (kind, call_id, data, at) VALUES ($1, $2, $3, $4) RETURNING id";
+    let (at, data) = (Timestamp::now(), data.to_string());
+    match tx {
+        Tx::Sqlite(tx) => {
+            sqlx::query_scalar(INSERT).bind(kind.as_str()).bind(call_id).bind(&data).bind(at).fetch_one(&mut **tx).await
+        }
+        Tx::Postgres(tx) => {
+            sqlx::query("SELECT pg_advisory_xact_lock(7270001)").execute(&mut **tx).await?;
+            let id: i64 = sqlx::query_scalar(INSERT)
+                .bind(kind.as_str())
+                .bind(call_id)
+                .bind(&data)
+                .bind(at)
+                .fetch_one(&mut **tx)
+                .await?;
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(id.to_string()).execute(&mut **tx).await?;
+            Ok(id)
+        }
+    }
+}
+
 /// The bus; cheap to share behind an `Arc`.
 pub struct Bus {
     db: Db,
@@ -124,37 +152,17 @@ impl Bus {
 
     /// Stores an event and wakes the pumps of every process.
     pub async fn publish(&self, kind: Kind, call_id: Option<i64>, data: Value) -> AppResult<i64> {
-        let at = Timestamp::now();
-        let data = data.to_string();
-        let id: i64 = match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar("INSERT INTO events (kind, call_id, data, at) VALUES ($1, $2, $3, $4) RETURNING id")
-                    .bind(kind.as_str())
-                    .bind(call_id)
-                    .bind(&data)
-                    .bind(at)
-                    .fetch_one(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(7270001)").execute(&mut *tx).await?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO events (kind, call_id, data, at) VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(kind.as_str())
-                .bind(call_id)
-                .bind(&data)
-                .bind(at)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(id.to_string()).execute(&mut *tx).await?;
-                tx.commit().await?;
-                id
-            }
-        };
-        self.wake.notify_one();
+        let mut tx = self.db.begin().await?;
+        let id = record_in(&mut tx, kind, call_id, &data).await?;
+        tx.commit().await?;
+        self.wake();
         Ok(id)
+    }
+
+    /// Wakes this process's pump: call it after committing events stored with
+    /// [`record_in`] (other processes hear PostgreSQL's notification, or poll).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// Publishes, logging instead of failing: for callers whose own change has already

@@ -93,19 +93,51 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The code of a file that is built into the program: without a trailing
+/// `#[cfg(test)] mod tests { … }` (tests may reach any layer to check it).
+fn program_code(source: &str) -> &str {
+    match source.find("#[cfg(test)]\nmod tests {") {
+        Some(i) => &source[..i],
+        None => source,
+    }
+}
+
+/// Files that hold a test-only module (`#[cfg(test)] mod name;`).
+fn test_only_files(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(file).unwrap_or_default();
+        let dir = match file.file_name().and_then(|n| n.to_str()) {
+            Some("mod.rs" | "lib.rs") => file.parent().map(Path::to_path_buf),
+            _ => Some(file.with_extension("")),
+        };
+        let Some(dir) = dir else { continue };
+        let mut lines = source.lines().map(str::trim).peekable();
+        while let Some(line) = lines.next() {
+            if line == "#[cfg(test)]"
+                && let Some(name) = lines.peek().and_then(|l| l.strip_prefix("mod ")).and_then(|l| l.strip_suffix(';'))
+            {
+                out.push(dir.join(format!("{name}.rs")));
+            }
+        }
+    }
+    out
+}
+
 /// Every import in `src/` that points to a higher layer, as `file: module`.
 fn violations() -> Vec<String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
+    let tests = test_only_files(&files);
     let mut bad = Vec::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).unwrap_or(&file);
+    for file in files.iter().filter(|f| !tests.contains(f)) {
+        let relative = file.strip_prefix(&src).unwrap_or(file);
         let top =
             relative.components().next().map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned());
         let Some(own) = top.as_deref().filter(|t| *t != "layers").and_then(layer_of) else { continue };
-        let source = std::fs::read_to_string(&file).unwrap_or_default();
-        for module in crate_modules(&source) {
+        let source = std::fs::read_to_string(file).unwrap_or_default();
+        for module in crate_modules(program_code(&source)) {
             if layer_of(&module).is_some_and(|l| l > own) {
                 bad.push(format!("{}: imports crate::{module}", relative.display()));
             }

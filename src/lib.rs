@@ -1,7 +1,8 @@
 //! Centralita: an AI call center in one binary.
 //!
 //! Layout: `web/` (pages), `api/` (JSON), `auth/` (roles, sessions, tokens), `users/`,
-//! `audit`, `db/` (SQLite/PostgreSQL), `app` (assembly), `cli` (commands).
+//! `audit`, `db/` (SQLite/PostgreSQL), `app` (assembly), `cli` (commands), `i18n` (every
+//! text people read, from the catalogues `locales/es.txt` and `locales/en.txt`).
 
 pub mod agents;
 pub mod api;

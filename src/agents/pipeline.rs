@@ -305,14 +305,7 @@ impl Pipeline {
     }
 
     fn apology(&self, language: Lang) -> ServiceResult {
-        let reply = match language {
-            Lang::Es => {
-                "Perdona, no he podido completar tu consulta. Te paso con una persona del equipo para que te ayude."
-            }
-            Lang::En => {
-                "Sorry, I couldn't complete your request. I'm passing you to a member of our team who can help."
-            }
-        };
+        let reply = crate::i18n::t(language, "agents.apology");
         ServiceResult {
             reply: reply.into(),
             tool_calls: Vec::new(),

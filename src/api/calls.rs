@@ -16,7 +16,7 @@ use super::ApiJson;
 use crate::app::AppState;
 use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
 use crate::calls::staff::{self, Outcome};
-use crate::calls::{self, Channel};
+use crate::calls::{self, CallStatus, Channel};
 use crate::customers::{self, CustomerInput};
 use crate::error::{AppError, AppResult};
 
@@ -76,7 +76,7 @@ pub async fn messages_post(
 ) -> AppResult<Response> {
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
     let call = calls::get(state.db(), id).await?;
-    if call.status == "human" && call.assigned_to == Some(auth.principal.id) {
+    if call.status == CallStatus::Human && call.assigned_to == Some(auth.principal.id) {
         let message_id = staff::reply(&state, &cap, id, &body.text).await?;
         return Ok((StatusCode::CREATED, Json(json!({"message_id": message_id, "role": "human"}))).into_response());
     }

@@ -13,7 +13,7 @@ use crate::auth::ApproverCap;
 use crate::context::Ctx;
 use crate::customers::payments::{self, NewPayment, PaymentMethod};
 use crate::db::{Db, Money, Timestamp};
-use crate::db::{on_tx, with_db};
+use crate::db::{Tx, on_tx, with_db};
 use crate::error::{AppError, AppResult};
 use crate::events::Kind;
 
@@ -114,6 +114,22 @@ pub async fn requested_since(db: &Db, call_id: i64, since: Timestamp) -> AppResu
     .bind(since)
     .fetch_all(pool)
     .await)?)
+}
+
+/// [`requested_since`] inside the caller's transaction.
+pub async fn requested_since_in(
+    tx: &mut Tx,
+    call_id: i64,
+    since: Timestamp,
+) -> Result<Vec<PendingAction>, sqlx::Error> {
+    on_tx!(tx, |conn| sqlx::query_as(concat!(
+        action_select!(),
+        "WHERE a.call_id = $1 AND a.requested_at >= $2 ORDER BY a.id"
+    ))
+    .bind(call_id)
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await)
 }
 
 /// One action.

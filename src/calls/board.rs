@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::CallStatus;
 use super::{Call, clock};
 use crate::agents::Department;
 use crate::auth::Principal;
@@ -187,14 +188,14 @@ pub async fn load(db: &Db) -> AppResult<Board> {
         waiting: clock(call.waiting_seconds(now)),
         call,
     };
-    let (mut queued, active): (Vec<Call>, Vec<Call>) = open.into_iter().partition(|c| c.status == "queued");
+    let (mut queued, active): (Vec<Call>, Vec<Call>) = open.into_iter().partition(|c| c.status == CallStatus::Queued);
     queued.sort_by_key(|c| (priority_rank(c.priority.as_deref()), c.queued_at.unwrap_or(c.created_at)));
     let queues = Department::ALL
         .iter()
         .map(|d| (d.as_str(), queued.iter().filter(|c| c.department.as_deref() == Some(d.as_str())).count()))
         .collect();
     let mut holding: HashMap<i64, Vec<i64>> = HashMap::new();
-    for c in active.iter().filter(|c| c.status == "human") {
+    for c in active.iter().filter(|c| c.status == CallStatus::Human) {
         if let Some(holder) = c.assigned_to {
             holding.entry(holder).or_default().push(c.id);
         }

@@ -10,7 +10,7 @@ use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{Call, add_message, call_fields, get};
+use super::{Call, MessageKind, MessageRole, add_message, call_fields, get};
 use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::with_db;
@@ -54,7 +54,7 @@ pub async fn end(ctx: &Ctx, call: &Call) -> AppResult<()> {
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 1 {
-        add_message(ctx, call.id, "system", Some("ended"), "", None).await?;
+        add_message(ctx, call.id, MessageRole::System, Some(MessageKind::Ended), "", None).await?;
         let mut data = call_fields(&get(ctx.db(), call.id).await?);
         data["by"] = json!("customer");
         ctx.bus().emit(Kind::Closed, Some(call.id), data).await;

@@ -11,6 +11,9 @@ pub mod board;
 pub mod customer;
 pub mod recovery;
 pub mod staff;
+pub mod states;
+
+pub use states::{CallStatus, Channel, MessageKind, MessageRole};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -20,34 +23,27 @@ use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
 use crate::agents::tools::CallerScope;
 use crate::agents::{Action, Classification, Verdict};
+use crate::audit::audit_insert;
 use crate::context::Ctx;
 use crate::customers::NewCustomer;
 use crate::db::{Db, Timestamp};
-use crate::db::{with_db, with_tx};
+use crate::db::{Tx, on_tx, with_db};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::events::Kind;
-
-/// How the customer reached us.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    /// The public call page.
-    Web,
-    /// The API.
-    Api,
-}
+use crate::events::{self, Kind};
 
 /// A stored call.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Call {
     /// Id.
     pub id: i64,
-    /// web or api.
-    pub channel: String,
+    /// How the customer reached us.
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
     /// The caller's customer record.
     pub customer_id: Option<i64>,
-    /// ai, queued, human or closed.
-    pub status: String,
+    /// Where it stands.
+    #[sqlx(try_from = "String")]
+    pub status: CallStatus,
     /// Routing results of the latest turn.
     pub department: Option<String>,
     /// Category.
@@ -94,12 +90,13 @@ pub struct Call {
 impl Call {
     /// True unless the call has ended.
     pub fn is_open(&self) -> bool {
-        self.status != "closed"
+        self.status != CallStatus::Closed
     }
 
     /// Seconds since the call entered the queue (queued calls) or started.
     pub fn waiting_seconds(&self, now: Timestamp) -> i64 {
-        let since = if self.status == "queued" { self.queued_at.unwrap_or(self.created_at) } else { self.created_at };
+        let since =
+            if self.status == CallStatus::Queued { self.queued_at.unwrap_or(self.created_at) } else { self.created_at };
         let end = self.closed_at.unwrap_or(now);
         (end.unix_seconds() - since.unix_seconds()).max(0)
     }
@@ -127,14 +124,15 @@ macro_rules! call_columns {
 pub(crate) use call_columns;
 
 /// A stored message.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Message {
     /// Id.
     pub id: i64,
-    /// customer, ai, human or system.
-    pub role: String,
-    /// Which agent wrote it (AI messages).
-    pub agent: Option<String>,
+    /// Who wrote it.
+    pub role: MessageRole,
+    /// Which agent wrote it (AI messages), or what happened (system messages).
+    #[serde(rename = "agent")]
+    pub kind: Option<MessageKind>,
     /// Text (untrusted: escape when showing). For system messages, the staff member's
     /// name or the outcome; `agent` then says what happened (joined, left, closed).
     pub content: String,
@@ -258,13 +256,21 @@ pub async fn recent(db: &Db, limit: i64) -> AppResult<Vec<Call>> {
 
 /// A call's messages, oldest first.
 pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
-    Ok(with_db!(db, |pool| sqlx::query_as(
+    type Row = (i64, String, Option<String>, String, Timestamp, Option<String>);
+    let rows: Vec<Row> = with_db!(db, |pool| sqlx::query_as(
         "SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author FROM messages m \
              LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = $1 ORDER BY m.id",
     )
     .bind(call_id)
     .fetch_all(pool)
-    .await)?)
+    .await)?;
+    rows.into_iter()
+        .map(|(id, role, kind, content, at, author)| {
+            let role = MessageRole::try_from(role).map_err(anyhow::Error::msg)?;
+            let kind = kind.map(MessageKind::try_from).transpose().map_err(anyhow::Error::msg)?;
+            Ok(Message { id, role, kind, content, at, author })
+        })
+        .collect()
 }
 
 /// A call's agent steps, oldest first.
@@ -292,7 +298,7 @@ pub struct TurnResult {
     /// The supervisor's verdict.
     pub verdict: Option<Verdict>,
     /// Call status after the turn.
-    pub status: String,
+    pub status: CallStatus,
     /// The steps of this turn.
     pub steps: Vec<Step>,
 }
@@ -305,48 +311,73 @@ fn previous_classification(call: &Call) -> Option<Classification> {
     serde_json::from_value(json).ok()
 }
 
-/// Stores a message and publishes it. `agent` is the writing agent for AI messages
-/// and what happened for system messages.
+/// Stores a message and publishes it (one transaction). `kind` is the writing agent
+/// for AI messages and what happened for system messages.
 pub(crate) async fn add_message(
     ctx: &Ctx,
     call_id: i64,
-    role: &str,
-    agent: Option<&str>,
+    role: MessageRole,
+    kind: Option<MessageKind>,
     content: &str,
     author: Option<&crate::auth::Principal>,
 ) -> AppResult<i64> {
-    let id: i64 = with_db!(ctx.db(), |pool| {
+    let mut tx = ctx.db().begin().await?;
+    let id = insert_message(&mut tx, call_id, role, kind, content, author).await?;
+    tx.commit().await?;
+    ctx.bus().wake();
+    Ok(id)
+}
+
+/// Stores a message and its event inside the caller's transaction.
+async fn insert_message(
+    tx: &mut Tx,
+    call_id: i64,
+    role: MessageRole,
+    kind: Option<MessageKind>,
+    content: &str,
+    author: Option<&crate::auth::Principal>,
+) -> Result<i64, sqlx::Error> {
+    let id: i64 = on_tx!(tx, |conn| {
         sqlx::query_scalar(
         "INSERT INTO messages (call_id, role, agent, content, author_id, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(call_id)
-    .bind(role)
-    .bind(agent)
+    .bind(role.as_str())
+    .bind(kind.map(MessageKind::as_str))
     .bind(content)
     .bind(author.map(|a| a.id))
     .bind(Timestamp::now())
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await
     })?;
-    message_event(ctx, call_id, id, role, agent, content, author).await;
+    events::record_in(tx, Kind::Message, Some(call_id), &message_data(id, role, kind, content, author)).await?;
     Ok(id)
 }
 
-/// Publishes a stored message.
+/// Publishes a message stored on its own.
 pub(crate) async fn message_event(
     ctx: &Ctx,
     call_id: i64,
     id: i64,
-    role: &str,
-    agent: Option<&str>,
+    role: MessageRole,
+    kind: Option<MessageKind>,
     content: &str,
     author: Option<&crate::auth::Principal>,
 ) {
-    let data = serde_json::json!({
-        "message_id": id, "role": role, "agent": agent, "content": content,
+    ctx.bus().emit(Kind::Message, Some(call_id), message_data(id, role, kind, content, author)).await;
+}
+
+fn message_data(
+    id: i64,
+    role: MessageRole,
+    kind: Option<MessageKind>,
+    content: &str,
+    author: Option<&crate::auth::Principal>,
+) -> Value {
+    serde_json::json!({
+        "message_id": id, "role": role, "agent": kind, "content": content,
         "author": author.map(|a| a.full_name.as_str()),
-    });
-    ctx.bus().emit(Kind::Message, Some(call_id), data).await;
+    })
 }
 
 /// The classification fields of a call, as events carry them.
@@ -374,7 +405,10 @@ pub async fn post_customer_message(
     customer_turn(ctx, call, text, deltas, relayed_by).await
 }
 
-/// [`post_customer_message`] for a caller that has just loaded the call.
+/// [`post_customer_message`] for a caller that has just loaded the call: loads the
+/// conversation, stores the customer's message (before any model is asked, so nothing
+/// is lost), runs the agents while the AI holds the call, stores everything the turn
+/// produced in one transaction, and wakes the event streams.
 #[tracing::instrument(skip_all, fields(call_id = call.id))]
 pub async fn customer_turn(
     ctx: &Ctx,
@@ -383,43 +417,84 @@ pub async fn customer_turn(
     deltas: Option<&mpsc::Sender<String>>,
     relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<TurnResult> {
-    let db = ctx.db();
-    let call_id = call.id;
     if !call.is_open() {
         return Err(AppError::Conflict("call_closed"));
     }
-    let history: Vec<ChatMessage> = messages(db, call_id)
+    let history = history(ctx.db(), call.id).await?;
+    store_customer_message(ctx, call.id, text, relayed_by).await?;
+    if call.status != CallStatus::Ai {
+        // A person holds (or will hold) the call: the AI stays silent.
+        let status = call.status;
+        return Ok(TurnResult {
+            call_id: call.id,
+            classification: None,
+            reply: None,
+            verdict: None,
+            status,
+            steps: vec![],
+        });
+    }
+    let started = Timestamp::now();
+    let outcome = run_agents(ctx, &call, &history, text, deltas).await?;
+    let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
+    let after = store_turn(ctx, &call, turn, started, &outcome).await?;
+    ctx.bus().wake();
+    Ok(TurnResult {
+        call_id: call.id,
+        classification: Some(outcome.classification),
+        reply: Some(outcome.reply),
+        verdict: Some(outcome.verdict),
+        status: after.status,
+        steps: outcome.steps,
+    })
+}
+
+/// The conversation so far, as the agents read it.
+async fn history(db: &Db, call_id: i64) -> AppResult<Vec<ChatMessage>> {
+    Ok(messages(db, call_id)
         .await?
         .into_iter()
-        .filter_map(|m| match m.role.as_str() {
-            "customer" => Some(ChatMessage::new(Role::User, m.content)),
-            "ai" | "human" => Some(ChatMessage::new(Role::Assistant, m.content)),
-            _ => None,
+        .filter_map(|m| match m.role {
+            MessageRole::Customer => Some(ChatMessage::new(Role::User, m.content)),
+            MessageRole::Ai | MessageRole::Human => Some(ChatMessage::new(Role::Assistant, m.content)),
+            MessageRole::System => None,
         })
-        .collect();
-    let message_id = add_message(ctx, call_id, "customer", None, text, relayed_by).await?;
+        .collect())
+}
+
+/// Stores the customer's message (and, when staff relay it, the audit entry) in one
+/// transaction.
+async fn store_customer_message(
+    ctx: &Ctx,
+    call_id: i64,
+    text: &str,
+    relayed_by: Option<&crate::auth::Principal>,
+) -> AppResult<()> {
+    let mut tx = ctx.db().begin().await?;
+    let message_id = insert_message(&mut tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
     if let Some(staff) = relayed_by {
         let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
             .target(format!("call:{call_id}"))
             .metadata(serde_json::json!({"message_id": message_id}));
-        crate::audit::record(db, &entry).await?;
+        on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
     }
-    if call.status != "ai" {
-        // A person holds (or will hold) the call: the AI stays silent.
-        return Ok(TurnResult {
-            call_id,
-            classification: None,
-            reply: None,
-            verdict: None,
-            status: call.status,
-            steps: Vec::new(),
-        });
-    }
+    tx.commit().await?;
+    ctx.bus().wake();
+    Ok(())
+}
 
-    let turn_started = Timestamp::now();
+/// Runs the three agents, streaming reply text to the caller's channel (API streams)
+/// and to the customer page when someone can watch.
+async fn run_agents(
+    ctx: &Ctx,
+    call: &Call,
+    history: &[ChatMessage],
+    text: &str,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> AppResult<crate::agents::pipeline::TurnOutcome> {
+    let call_id = call.id;
     let scope = CallerScope { call_id, customer_id: call.customer_id };
-    let previous = previous_classification(&call);
-    // Reply text goes to the caller's channel (API streams) and to the customer page.
+    let previous = previous_classification(call);
     let (page_tx, mut page_rx) = mpsc::channel::<String>(64);
     let bus = ctx.bus_handle();
     let caller = deltas.cloned();
@@ -434,23 +509,36 @@ pub async fn customer_turn(
     // Stream when someone can watch: the caller asked, or the customer's page is open
     // on a web call. Otherwise the model answers in one piece (cheaper, and servers
     // that cannot stream still work).
-    let stream = deltas.is_some() || call.channel == "web";
+    let stream = deltas.is_some() || call.channel == Channel::Web;
     let sink = stream.then_some(&page_tx);
-    let outcome = ctx.pipeline().run_turn(db, scope, &history, text, previous.as_ref(), sink).await;
+    let outcome = ctx.pipeline().run_turn(ctx.db(), scope, history, text, previous.as_ref(), sink).await;
     drop(page_tx);
     let _ = relay.await;
-    let outcome = outcome?;
-    let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
+    Ok(outcome?)
+}
+
+/// Stores what a turn produced — its agent steps, the call's new classification and
+/// status, the AI's reply — and the events that report them, in one transaction;
+/// returns the call as it now is.
+async fn store_turn(
+    ctx: &Ctx,
+    call: &Call,
+    turn: i64,
+    started: Timestamp,
+    outcome: &crate::agents::pipeline::TurnOutcome,
+) -> AppResult<Call> {
+    let call_id = call.id;
     let escalated = outcome.verdict.action == Action::Escalate;
-    let status = if escalated { "queued" } else { "ai" };
+    let status = if escalated { CallStatus::Queued } else { CallStatus::Ai };
     let offers_summary = outcome.verdict.action == Action::OfferSummary;
     let c = &outcome.classification;
     let now = Timestamp::now();
-    let stored: Result<(), sqlx::Error> = with_tx!(db, |tx| {
+    let mut tx = ctx.db().begin().await?;
+    on_tx!(&mut tx, |conn| {
         for step in &outcome.steps {
             sqlx::query(
-                "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, \
+                 latency_ms, tool_calls, output, outcome, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(call_id)
             .bind(turn)
@@ -464,17 +552,18 @@ pub async fn customer_turn(
             .bind(&step.output)
             .bind(&step.outcome)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
         // Only while the AI still holds the call: a person may have taken it meanwhile.
         sqlx::query(
-            "UPDATE calls SET status = $2, department = $3, category = $4, sentiment = $5, priority = $6, confidence = $7, language = $8, \
-             escalation_reason = COALESCE($9, escalation_reason), queued_at = CASE WHEN $2 = 'queued' THEN $10 ELSE queued_at END, \
+            "UPDATE calls SET status = $2, department = $3, category = $4, sentiment = $5, priority = $6, \
+             confidence = $7, language = $8, escalation_reason = COALESCE($9, escalation_reason), \
+             queued_at = CASE WHEN $2 = 'queued' THEN $10 ELSE queued_at END, \
              summary_offered = summary_offered OR $11, updated_at = $10 WHERE id = $1 AND status = 'ai'",
         )
         .bind(call_id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(c.department.as_str())
         .bind(&c.category)
         .bind(c.sentiment.as_str())
@@ -484,31 +573,25 @@ pub async fn customer_turn(
         .bind(outcome.verdict.reason.map(|r| r.as_str()))
         .bind(now)
         .bind(offers_summary)
-        .execute(&mut *tx)
-        .await?;
-        Ok(())
-    });
-    stored?;
-    add_message(ctx, call_id, "ai", Some("service"), &outcome.reply, None).await?;
-    let after = get(db, call_id).await?;
-    ctx.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&after)).await;
-    if escalated && after.status == "queued" {
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+    })?;
+    insert_message(&mut tx, call_id, MessageRole::Ai, Some(MessageKind::Service), &outcome.reply, None).await?;
+    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
+    let after: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
+    events::record_in(&mut tx, Kind::CallUpdated, Some(call_id), &call_fields(&after)).await?;
+    if escalated && after.status == CallStatus::Queued {
         let data = serde_json::json!({
             "department": after.department, "priority": after.priority,
             "reason": outcome.verdict.reason.map(|r| r.as_str()),
         });
-        ctx.bus().emit(Kind::Escalated, Some(call_id), data).await;
+        events::record_in(&mut tx, Kind::Escalated, Some(call_id), &data).await?;
     }
-    for action in actions::requested_since(db, call_id, turn_started).await? {
+    for action in actions::requested_since_in(&mut tx, call_id, started).await? {
         let data = serde_json::json!({"action_id": action.id, "tool": action.tool, "params": action.params_json()});
-        ctx.bus().emit(Kind::ActionPending, Some(call_id), data).await;
+        events::record_in(&mut tx, Kind::ActionPending, Some(call_id), &data).await?;
     }
-    Ok(TurnResult {
-        call_id,
-        classification: Some(outcome.classification),
-        reply: Some(outcome.reply),
-        verdict: Some(outcome.verdict),
-        status: after.status,
-        steps: outcome.steps,
-    })
+    tx.commit().await?;
+    Ok(after)
 }

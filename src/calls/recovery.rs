@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{call_fields, get, message_event};
+use super::{MessageKind, MessageRole, call_fields, get, message_event};
 use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::{with_db, with_tx};
@@ -102,7 +102,7 @@ async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool
     })?;
     let Some(note) = note else { return Ok(false) };
     tracing::warn!(call_id, "an unanswered customer turn was handed to the human queue");
-    message_event(ctx, call_id, note, "system", Some(INTERRUPTED), INTERRUPTED, None).await;
+    message_event(ctx, call_id, note, MessageRole::System, Some(MessageKind::Interrupted), INTERRUPTED, None).await;
     let call = get(ctx.db(), call_id).await?;
     ctx.bus().emit(Kind::CallUpdated, Some(call_id), call_fields(&call)).await;
     let data = json!({"department": call.department, "priority": call.priority, "reason": call.escalation_reason});

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Call, add_message, call_fields, get, message_event};
+use super::{CallStatus, MessageKind, MessageRole};
 use crate::auth::AgentCap;
 use crate::context::Ctx;
 use crate::db::with_db;
@@ -90,7 +91,7 @@ async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: &'static str) -> 
 pub async fn take_over(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
     let me = cap.actor();
     let call = get(ctx.db(), call_id).await?;
-    if call.status == "human" && call.assigned_to == Some(me.id) {
+    if call.status == CallStatus::Human && call.assigned_to == Some(me.id) {
         return Ok(call);
     }
     let changed = with_db!(ctx.db(), |pool| sqlx::query(
@@ -106,7 +107,7 @@ pub async fn take_over(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
     if changed == 0 {
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(ctx, call_id, "system", Some("joined"), &me.full_name, Some(me)).await?;
+    add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Joined), &me.full_name, Some(me)).await?;
     ctx.bus()
         .emit(Kind::TakenOver, Some(call_id), json!({"user_id": me.id, "name": me.full_name, "from": call.status}))
         .await;
@@ -129,12 +130,12 @@ pub async fn hand_back(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 0 {
-        if call.is_open() && call.status != "human" {
+        if call.is_open() && call.status != CallStatus::Human {
             return Err(AppError::Conflict("call_not_held"));
         }
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(ctx, call_id, "system", Some("left"), &me.full_name, Some(me)).await?;
+    add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Left), &me.full_name, Some(me)).await?;
     ctx.bus().emit(Kind::HandedBack, Some(call_id), json!({"user_id": me.id, "name": me.full_name})).await;
     get(ctx.db(), call_id).await
 }
@@ -143,7 +144,7 @@ pub async fn hand_back(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
 pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> AppResult<i64> {
     let me = cap.actor();
     let call = get(ctx.db(), call_id).await?;
-    if call.status != "human" || call.assigned_to != Some(me.id) {
+    if call.status != CallStatus::Human || call.assigned_to != Some(me.id) {
         return Err(not_allowed(ctx.db(), &call, me.id, "call_not_held").await);
     }
     let text = super::parse_message(text)?;
@@ -166,7 +167,7 @@ pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> A
         .target(format!("call:{call_id}"))
         .metadata(json!({"message_id": id}));
     crate::audit::record(ctx.db(), &entry).await?;
-    message_event(ctx, call_id, id, "human", None, &text, Some(me)).await;
+    message_event(ctx, call_id, id, MessageRole::Human, None, &text, Some(me)).await;
     with_db!(ctx.db(), |pool| sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1")
         .bind(call_id)
         .bind(now)
@@ -219,7 +220,7 @@ pub async fn close(
     if changed == 0 {
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(ctx, call_id, "system", Some("closed"), outcome.as_str(), Some(me)).await?;
+    add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Closed), outcome.as_str(), Some(me)).await?;
     let closed = get(ctx.db(), call_id).await?;
     let mut data = call_fields(&closed);
     data["outcome"] = json!(outcome.as_str());

@@ -1,46 +1,18 @@
 //! Payments: money a customer paid, which lowers what they owe.
 
-use std::fmt;
+use crate::db::{Db, Money, Timestamp, Tx, id_enum, on_tx, with_db};
 
-use crate::db::{Db, Money, Timestamp, Tx, on_tx, with_db};
-
-/// How a payment was made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentMethod {
-    /// Cash.
-    Cash,
-    /// Card.
-    Card,
-    /// Bank transfer.
-    Transfer,
-    /// Cheque.
-    Check,
-}
-
-impl PaymentMethod {
-    /// Every method, in the order forms list them.
-    pub const ALL: [Self; 4] = [Self::Cash, Self::Card, Self::Transfer, Self::Check];
-
-    /// The stored id.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cash => "cash",
-            Self::Card => "card",
-            Self::Transfer => "transfer",
-            Self::Check => "check",
-        }
-    }
-
-    /// Parses a stored or submitted id.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str() == text.trim())
-    }
-}
-
-impl fmt::Display for PaymentMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+id_enum! {
+    /// How a payment was made.
+    PaymentMethod {
+        /// Cash.
+        Cash => "cash",
+        /// Card.
+        Card => "card",
+        /// Bank transfer.
+        Transfer => "transfer",
+        /// Cheque.
+        Check => "check",
     }
 }
 

@@ -1,42 +1,21 @@
 //! Tickets: a customer's open problems and requests.
 
-use std::fmt;
-
 use crate::agents::Priority;
-use crate::db::{Db, Timestamp, Tx, on_tx, with_db};
+use crate::db::{Db, Timestamp, Tx, id_enum, on_tx, with_db};
 
-/// Where a ticket stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TicketStatus {
-    /// Nobody works on it yet.
-    Open,
-    /// Someone works on it.
-    InProgress,
-    /// Waiting on the customer or a third party.
-    Pending,
-    /// Solved; `resolved_at` is set.
-    Resolved,
-    /// Closed.
-    Closed,
-}
-
-impl TicketStatus {
-    /// The stored id.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::InProgress => "in_progress",
-            Self::Pending => "pending",
-            Self::Resolved => "resolved",
-            Self::Closed => "closed",
-        }
-    }
-}
-
-impl fmt::Display for TicketStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+id_enum! {
+    /// Where a ticket stands.
+    TicketStatus {
+        /// Nobody works on it yet.
+        Open => "open",
+        /// Someone works on it.
+        InProgress => "in_progress",
+        /// Waiting on the customer or a third party.
+        Pending => "pending",
+        /// Solved; `resolved_at` is set.
+        Resolved => "resolved",
+        /// Closed.
+        Closed => "closed",
     }
 }
 

@@ -89,6 +89,52 @@ macro_rules! on_tx {
 
 pub use crate::{on_tx, with_db, with_tx};
 
+/// Declares a string-backed enum: `as_str`, `parse`, `Display`, serde as the id, and
+/// `TryFrom<String>` for reading it from a row (`#[sqlx(try_from = "String")]`).
+macro_rules! id_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $id:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $id)] $variant),+
+        }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &[Self] = &[$(Self::$variant),+];
+
+            /// The stored id.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $id),+
+                }
+            }
+
+            /// Parses a stored id.
+            pub fn parse(id: &str) -> Option<Self> {
+                match id {
+                    $($id => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(id: String) -> Result<Self, String> {
+                Self::parse(&id).ok_or_else(|| format!(concat!("unknown ", stringify!($name), " {:?}"), id))
+            }
+        }
+    };
+}
+pub(crate) use id_enum;
+
 /// An open transaction on either backend; dropped without [`Tx::commit`], it rolls
 /// back. Writes that belong together (a turn's messages and steps, a payment and the
 /// balance it lowers) run on one.

@@ -20,8 +20,8 @@ pub async fn facts(ctx: &Ctx, call: &Call) -> AppResult<SummaryFacts> {
     let transcript = calls::messages(db, call.id)
         .await?
         .into_iter()
-        .filter(|m| m.role != "system")
-        .map(|m| TranscriptLine { role: m.role, text: m.content })
+        .filter(|m| m.role != crate::calls::MessageRole::System)
+        .map(|m| TranscriptLine { role: m.role.to_string(), text: m.content })
         .collect();
     let mut tools = Vec::new();
     for run in calls::runs(db, call.id).await?.iter().filter(|r| r.agent == "service") {

@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
 use crate::calls::actions::{self, PendingAction};
 use crate::calls::staff::{self, Outcome};
-use crate::calls::{self, AgentRun, Call, Message};
+use crate::calls::{self, AgentRun, Call, CallStatus, Message, MessageKind};
 use crate::error::{AppError, AppResult};
 
 #[derive(Template, WebTemplate)]
@@ -67,15 +67,15 @@ impl CallView {
     /// What a system message says, in the reader's language.
     pub fn system_text(&self, tr: &crate::i18n::Tr, m: &Message) -> String {
         let name = m.author.as_deref().unwrap_or_default();
-        match m.agent.as_deref() {
-            Some("joined") => tr.fill("callops.sys_joined", &[("name", name)]),
-            Some("left") => tr.fill("callops.sys_left", &[("name", name)]),
-            Some("closed") => {
+        match m.kind {
+            Some(MessageKind::Joined) => tr.fill("callops.sys_joined", &[("name", name)]),
+            Some(MessageKind::Left) => tr.fill("callops.sys_left", &[("name", name)]),
+            Some(MessageKind::Closed) => {
                 tr.fill("callops.sys_closed", &[("name", name), ("outcome", &tr.label("outcome", &m.content))])
             }
-            Some("ended") => tr.t("callops.sys_ended").to_owned(),
-            Some(crate::calls::recovery::INTERRUPTED) => tr.t("callops.sys_interrupted").to_owned(),
-            _ => String::new(),
+            Some(MessageKind::Ended) => tr.t("callops.sys_ended").to_owned(),
+            Some(MessageKind::Interrupted) => tr.t("callops.sys_interrupted").to_owned(),
+            Some(MessageKind::Service) | None => String::new(),
         }
     }
 }
@@ -171,7 +171,7 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
     };
     Ok(CallView {
         emails,
-        mine: call.status == "human" && call.assigned_to == Some(me.id),
+        mine: call.status == CallStatus::Human && call.assigned_to == Some(me.id),
         can_act: me.agent().is_some(),
         can_approve: me.approver().is_some(),
         actions: actions::for_call(state.db(), id).await?,

@@ -25,7 +25,7 @@ use super::{PageCtx, is_htmx, with_hx_redirect};
 use crate::app::AppState;
 use crate::audit::Entry;
 use crate::auth::extract::{ClientIp, limit_key};
-use crate::calls::{self, Call, Channel, Message, customer};
+use crate::calls::{self, Call, CallStatus, Channel, Message, MessageKind, MessageRole, customer};
 use crate::customers::{self, CustomerInput};
 use crate::email::{self, Confirmation};
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -68,23 +68,27 @@ impl CallView {
     /// What a system message says, in the reader's language.
     pub fn system_text(&self, tr: &crate::i18n::Tr, m: &Message) -> String {
         let dept = self.call.department.as_deref().map(|d| tr.label("dept", d)).unwrap_or_default();
-        match m.agent.as_deref() {
-            Some("joined") if dept.is_empty() => tr.fill("callpage.joined_plain", &[("name", m.author_first_name())]),
-            Some("joined") => tr.fill("callpage.joined", &[("name", m.author_first_name()), ("dept", &dept)]),
-            Some("left") => tr.fill("callpage.left", &[("name", m.author_first_name())]),
-            Some("closed") | Some("ended") => tr.t("callpage.ended").to_owned(),
-            Some(crate::calls::recovery::INTERRUPTED) => tr.t("callpage.interrupted").to_owned(),
-            _ => String::new(),
+        match m.kind {
+            Some(MessageKind::Joined) if dept.is_empty() => {
+                tr.fill("callpage.joined_plain", &[("name", m.author_first_name())])
+            }
+            Some(MessageKind::Joined) => {
+                tr.fill("callpage.joined", &[("name", m.author_first_name()), ("dept", &dept)])
+            }
+            Some(MessageKind::Left) => tr.fill("callpage.left", &[("name", m.author_first_name())]),
+            Some(MessageKind::Closed | MessageKind::Ended) => tr.t("callpage.ended").to_owned(),
+            Some(MessageKind::Interrupted) => tr.t("callpage.interrupted").to_owned(),
+            Some(MessageKind::Service) | None => String::new(),
         }
     }
 
     /// Who is answering, for the heading.
     pub fn status_text(&self, tr: &crate::i18n::Tr) -> String {
-        match self.call.status.as_str() {
-            "ai" => tr.t("callpage.status_ai").to_owned(),
-            "queued" => tr.t("callpage.status_queued").to_owned(),
-            "human" => tr.fill("callpage.status_human", &[("name", &self.holder_first_name())]),
-            _ => tr.t("callpage.status_closed").to_owned(),
+        match self.call.status {
+            CallStatus::Ai => tr.t("callpage.status_ai").to_owned(),
+            CallStatus::Queued => tr.t("callpage.status_queued").to_owned(),
+            CallStatus::Human => tr.fill("callpage.status_human", &[("name", &self.holder_first_name())]),
+            CallStatus::Closed => tr.t("callpage.status_closed").to_owned(),
         }
     }
 
@@ -92,7 +96,7 @@ impl CallView {
         self.messages
             .iter()
             .rev()
-            .find(|m| m.role == "system" && m.agent.as_deref() == Some("joined"))
+            .find(|m| m.role == MessageRole::System && m.kind == Some(MessageKind::Joined))
             .map(|m| m.author_first_name().to_owned())
             .unwrap_or_default()
     }

@@ -355,7 +355,7 @@ async fn agent_sees_a_new_call_on_the_board_takes_it_over_and_replies() {
     .await)
     .unwrap();
     assert_eq!(roles.last().map(String::as_str), Some("human"));
-    assert_eq!(centralita::calls::get(db, call).await.unwrap().status, "human");
+    assert_eq!(centralita::calls::get(db, call).await.unwrap().status.as_str(), "human");
     d.screenshot("06-call-taken-over").await;
 
     assert_no_csp_errors(&d.console().await);

@@ -334,4 +334,6 @@ async fn call_page_shows_transcript_and_agent_steps_escaped(app: &TestApp) {
     for expected in ["routing", "service", "supervisor", "get_balance", "centralita-builtin-1", "125.50"] {
         assert!(html.contains(expected), "page shows {expected}");
     }
+    // Stored ids reach staff through the catalogue: the category by its label.
+    assert!(html.contains("<dd>Balance enquiry</dd>") && !html.contains("balance_inquiry"), "category label");
 }

@@ -1,7 +1,8 @@
 //! The built-in engine behind the [`ChatModel`] trait: it answers the routing,
 //! service and supervisor requests of the very same pipeline, calls the same tools and
 //! streams its replies, with no network. It is deliberately honest: when it cannot help
-//! it says it will pass the customer to a person.
+//! it says it will pass the customer to a person. What it says comes from the catalogue
+//! (`engine.*` in `locales/`), in the customer's language.
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -13,7 +14,7 @@ use crate::agents::model::{
 };
 use crate::agents::summary::{SUMMARY_SCHEMA, SummaryFacts};
 use crate::agents::{Action, Classification, Priority, Reason, Sentiment, Verdict};
-use crate::i18n::Lang;
+use crate::i18n;
 
 /// Model name reported in traces.
 pub const MODEL_NAME: &str = "centralita-builtin-1";
@@ -174,23 +175,17 @@ fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
 }
 
 fn complaint_title(c: &Classification) -> &'static str {
-    match (c.language, c.category.as_str()) {
-        (Lang::Es, "staff_complaint") => "Queja sobre la atención recibida",
-        (Lang::Es, _) => "Queja del cliente",
-        (Lang::En, "staff_complaint") => "Complaint about staff",
-        (Lang::En, _) => "Customer complaint",
-    }
+    let key = if c.category == "staff_complaint" { "engine.title.staff_complaint" } else { "engine.title.complaint" };
+    i18n::t(c.language, key)
 }
 
 fn issue_title(c: &Classification) -> &'static str {
-    match (c.language, c.category.as_str()) {
-        (Lang::Es, "service_outage") => "Sin servicio",
-        (Lang::Es, "account_access") => "Problema de acceso a la cuenta",
-        (Lang::Es, _) => "Problema técnico",
-        (Lang::En, "service_outage") => "No service",
-        (Lang::En, "account_access") => "Account access problem",
-        (Lang::En, _) => "Technical problem",
-    }
+    let key = match c.category.as_str() {
+        "service_outage" => "engine.title.service_outage",
+        "account_access" => "engine.title.account_access",
+        _ => "engine.title.technical_issue",
+    };
+    i18n::t(c.language, key)
 }
 
 fn money(v: &Value) -> String {
@@ -199,26 +194,16 @@ fn money(v: &Value) -> String {
 
 /// The reply text once the tools have answered (or when none were needed).
 fn compose(c: &Classification, results: &[(String, Value)], customer_linked: bool) -> String {
-    let es = c.language == Lang::Es;
-    let t = |es_text: String, en_text: String| if es { es_text } else { en_text };
+    let say = |key: &str| i18n::t(c.language, key).to_owned();
+    let fill = |key: &str, values: &[(&str, &str)]| i18n::fill(c.language, key, values);
     if c.recommendations.iter().any(|r| r == "possible_prompt_injection") {
-        return t(
-            "Solo puedo ayudarte con tu propia cuenta y no puedo cambiar mis instrucciones. ¿En qué más puedo ayudarte?".into(),
-            "I can only help with your own account, and I can't change my instructions. What else can I help you with?".into(),
-        );
+        return say("engine.injection");
     }
     if c.recommendations.iter().any(|r| r == "email_only_to_address_on_file") {
-        return t(
-            "Por seguridad, solo puedo enviar información a la dirección de correo que tenemos registrada en tu cuenta.".into(),
-            "For your security, I can only send information to the email address we have on file for your account.".into(),
-        );
+        return say("engine.email_on_file_only");
     }
     if results.iter().any(|(_, r)| r.get("error").is_some()) {
-        return t(
-            "No he podido consultar tus datos ahora mismo. Te paso con una persona del equipo para que lo revise."
-                .into(),
-            "I couldn't look up your details just now. I'm passing you to a member of the team to check it.".into(),
-        );
+        return say("engine.lookup_failed");
     }
     let mut parts: Vec<String> = Vec::new();
     for (name, r) in results {
@@ -226,14 +211,8 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
         match tool {
             ToolName::GetBalance => {
                 let b = money(&r["balance"]);
-                parts.push(if b.starts_with('-') {
-                    t(
-                        format!("Tu saldo actual es de {b} €, es decir, tienes un importe pendiente de pago."),
-                        format!("Your current balance is {b} €, so there is an amount pending payment."),
-                    )
-                } else {
-                    t(format!("Tu saldo actual es de {b} €."), format!("Your current balance is {b} €."))
-                });
+                let key = if b.starts_with('-') { "engine.balance_owed" } else { "engine.balance" };
+                parts.push(fill(key, &[("balance", &b)]));
             }
             ToolName::ListPayments => {
                 let list: Vec<String> = r["payments"]
@@ -241,27 +220,23 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     .map(|a| {
                         a.iter()
                             .take(5)
-                            .map(|p| format!("{} € ({})", money(&p["amount"]), p["description"].as_str().unwrap_or("")))
+                            .map(|p| {
+                                let description = p["description"].as_str().unwrap_or("");
+                                fill(
+                                    "engine.payment_item",
+                                    &[("amount", &money(&p["amount"])), ("description", description)],
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
                 parts.push(if list.is_empty() {
-                    t(
-                        "No veo pagos registrados en tu cuenta.".into(),
-                        "I can't see any payments on your account.".into(),
-                    )
+                    say("engine.no_payments")
                 } else {
-                    t(
-                        format!("Estos son tus últimos pagos: {}.", list.join("; ")),
-                        format!("These are your latest payments: {}.", list.join("; ")),
-                    )
+                    fill("engine.payments", &[("payments", &list.join("; "))])
                 });
                 if c.category == "charge_dispute" {
-                    parts.push(t(
-                        "Si ves un cargo que no reconoces, una persona de Facturación lo revisará contigo.".into(),
-                        "If there is a charge you don't recognise, someone from Billing will review it with you."
-                            .into(),
-                    ));
+                    parts.push(say("engine.charge_dispute"));
                 }
             }
             ToolName::ListTickets => {
@@ -271,59 +246,50 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                         a.iter()
                             .filter(|tk| !matches!(tk["status"].as_str(), Some("resolved" | "closed")))
                             .map(|tk| {
-                                format!(
-                                    "#{} «{}» ({})",
-                                    tk["id"],
-                                    tk["title"].as_str().unwrap_or(""),
-                                    tk["status"].as_str().unwrap_or("")
-                                )
+                                let (id, title, status) = (tk["id"].to_string(), &tk["title"], &tk["status"]);
+                                let (title, status) = (title.as_str().unwrap_or(""), status.as_str().unwrap_or(""));
+                                fill("engine.ticket_item", &[("id", &id), ("title", title), ("status", status)])
                             })
                             .collect()
                     })
                     .unwrap_or_default();
                 if !open.is_empty() {
-                    parts.push(t(
-                        format!("Tienes estas incidencias abiertas: {}.", open.join(", ")),
-                        format!("You have these open tickets: {}.", open.join(", ")),
-                    ));
+                    parts.push(fill("engine.open_tickets", &[("tickets", &open.join(", "))]));
                 } else if c.category == "ticket_status" {
-                    parts.push(t("No tienes incidencias abiertas.".into(), "You have no open tickets.".into()));
+                    parts.push(say("engine.no_open_tickets"));
                 }
             }
             ToolName::CreateTicket => {
                 let id = &r["ticket_id"];
                 parts.push(if c.department == crate::agents::Department::Complaints {
-                    t(format!("Siento mucho lo ocurrido. He registrado tu queja en la incidencia #{id} y el equipo de Reclamaciones la revisará."), format!("I'm very sorry about this. I've logged your complaint as ticket #{id} and the Complaints team will review it."))
+                    fill("engine.complaint_logged", &[("id", &id.to_string())])
                 } else {
-                    t(format!("He abierto la incidencia #{id}; un técnico la revisará y te mantendremos informado."), format!("I've opened ticket #{id}; a technician will look into it and we'll keep you posted."))
+                    fill("engine.ticket_opened", &[("id", &id.to_string())])
                 });
             }
             ToolName::RequestPaymentRegistration => {
                 let amount = money(&r["amount"]);
-                parts.push(t(
-                    format!("He pasado tu pago de {amount} € a una persona del equipo para que lo registre; cuando lo apruebe verás tu saldo actualizado."),
-                    format!("I've passed your payment of {amount} € to a member of staff to register; once they approve it your balance will be updated."),
-                ));
+                parts.push(fill("engine.payment_passed", &[("amount", &amount)]));
             }
             ToolName::GetCustomerProfile => {}
         }
     }
     if let Some(reason) = needs_person(c, customer_linked) {
-        parts.push(match reason {
-            Reason::CustomerRequest => t("Entendido, te paso con una persona del equipo. Espera un momento, por favor.".into(), "Understood, I'm passing you to a member of our team. Please hold on a moment.".into()),
-            Reason::UnsupportedRequest => t("Para eso te atenderá mejor una persona de nuestro equipo comercial; te paso con ella.".into(), "A person from our sales team can help you best with that; I'm passing you to them.".into()),
-            Reason::PolicyRestriction => t("Por tu seguridad, esto lo debe gestionar una persona del equipo. Te paso con ella ahora mismo.".into(), "For your security, a person from our team must handle this. I'm passing you to them right now.".into()),
-            Reason::MissingKnowledge => t("Para consultar los datos de tu cuenta necesito que una persona verifique tu identidad. Te paso con el equipo.".into(), "To look at your account details a person needs to verify your identity first. I'm passing you to the team.".into()),
-            Reason::NegativeSentiment => t("Entiendo tu malestar y lo siento. Te paso con una persona del equipo para darle prioridad.".into(), "I understand your frustration and I'm sorry. I'm passing you to a person on our team so this gets priority.".into()),
-            Reason::LowConfidence | Reason::ToolFailure => t("No estoy seguro de haberte entendido bien, así que te paso con una persona para que te ayude.".into(), "I'm not sure I understood you correctly, so I'm passing you to a person who can help.".into()),
-        });
+        parts.push(say(match reason {
+            Reason::CustomerRequest => "engine.person.customer_request",
+            Reason::UnsupportedRequest => "engine.person.unsupported_request",
+            Reason::PolicyRestriction => "engine.person.policy_restriction",
+            Reason::MissingKnowledge => "engine.person.missing_knowledge",
+            Reason::NegativeSentiment => "engine.person.negative_sentiment",
+            Reason::LowConfidence | Reason::ToolFailure => "engine.person.not_understood",
+        }));
     } else if parts.is_empty() {
-        parts.push(match c.category.as_str() {
-            "greeting" => t("¡Hola! Soy el asistente de Centralita. Puedo consultar tu saldo, tus pagos o tus incidencias. ¿En qué puedo ayudarte?".into(), "Hello! I'm Centralita's assistant. I can check your balance, your payments or your tickets. How can I help?".into()),
-            "thanks" | "feedback" => t("¡Gracias a ti! Si quieres, puedo enviarte un resumen de la conversación a tu correo.".into(), "Thank you! If you like, I can email you a summary of this conversation.".into()),
-            "information" => t("Puedo ayudarte con tu cuenta, tus pagos y tus incidencias; para otra información general, una persona del equipo te lo confirmará.".into(), "I can help with your account, payments and tickets; for other general information, a member of the team will confirm it for you.".into()),
-            _ => t("¿Podrías darme algún detalle más para ayudarte?".into(), "Could you give me a bit more detail so I can help?".into()),
-        });
+        parts.push(say(match c.category.as_str() {
+            "greeting" => "engine.greeting",
+            "thanks" | "feedback" => "engine.thanks",
+            "information" => "engine.information",
+            _ => "engine.more_detail",
+        }));
     }
     parts.join(" ")
 }

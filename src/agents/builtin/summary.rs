@@ -9,31 +9,9 @@ use super::classify;
 use crate::agents::summary::{CallSummary, SummaryFacts};
 use crate::i18n::Lang;
 
-fn topic(category: &str, es: bool) -> &'static str {
-    let (s, e) = match category {
-        "balance_inquiry" => ("Consulta de saldo", "Balance enquiry"),
-        "payment" => ("Pago", "Payment"),
-        "payment_history" => ("Historial de pagos", "Payment history"),
-        "invoice" => ("Factura", "Invoice"),
-        "refund" => ("Reembolso", "Refund"),
-        "charge_dispute" => ("Cargo no reconocido", "Disputed charge"),
-        "account_access" => ("Acceso a la cuenta", "Account access"),
-        "technical_issue" => ("Problema técnico", "Technical problem"),
-        "service_outage" => ("Sin servicio", "Service outage"),
-        "how_to" => ("Cómo hacer una gestión", "How-to question"),
-        "ticket_status" => ("Estado de una incidencia", "Ticket status"),
-        "security" => ("Seguridad de la cuenta", "Account security"),
-        "account_update" => ("Cambio de datos de la cuenta", "Account details change"),
-        "pricing" => ("Precios", "Pricing"),
-        "plan_change" => ("Cambio de plan", "Plan change"),
-        "new_purchase" => ("Nueva contratación", "New purchase"),
-        "cancellation" => ("Baja del servicio", "Cancellation"),
-        "formal_complaint" | "service_complaint" => ("Queja", "Complaint"),
-        "staff_complaint" => ("Queja sobre la atención", "Complaint about staff"),
-        "human_request" => ("Hablar con una persona", "Speaking to a person"),
-        _ => ("Consulta general", "General enquiry"),
-    };
-    if es { s } else { e }
+/// What the call was about, for the customer (`summary.topic.*`).
+fn topic(lang: Lang, category: &str) -> String {
+    crate::i18n::Tr(lang).label("summary.topic", category)
 }
 
 fn text_of(v: &Value) -> String {
@@ -44,10 +22,12 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// Writes the summary of a call from its facts.
+/// Writes the summary of a call from its facts, in the call's language from the
+/// catalogue (`summary.*` in `locales/`).
 pub fn summarize(facts: &SummaryFacts) -> CallSummary {
-    let es = facts.language == Lang::Es;
-    let t = |s: String, e: String| if es { s } else { e };
+    let lang = facts.language;
+    let say = |key: &str| crate::i18n::t(lang, key).to_owned();
+    let fill = |key: &str, name: &str, value: &str| crate::i18n::fill(lang, key, &[(name, value)]);
     let customer_lines: Vec<&str> =
         facts.transcript.iter().filter(|l| l.role == "customer").map(|l| l.text.as_str()).collect();
     let main = customer_lines.iter().find(|text| {
@@ -56,11 +36,14 @@ pub fn summarize(facts: &SummaryFacts) -> CallSummary {
     });
     let issue = match main {
         Some(text) => {
-            let quoted: String = text.chars().take(160).collect();
-            let ellipsis = if text.chars().count() > 160 { "…" } else { "" };
-            format!("{}: «{quoted}{ellipsis}»", topic(&classify(text).category, es))
+            let mut quote: String = text.chars().take(160).collect();
+            if text.chars().count() > 160 {
+                quote.push('…');
+            }
+            let topic = topic(lang, &classify(text).category);
+            crate::i18n::fill(lang, "summary.issue", &[("topic", &topic), ("quote", &quote)])
         }
-        None => topic("other", es).to_owned(),
+        None => topic(lang, "other"),
     };
 
     let mut actions = Vec::new();
@@ -69,34 +52,18 @@ pub fn summarize(facts: &SummaryFacts) -> CallSummary {
     for tool in facts.tools.iter().filter(|t| t["ok"].as_bool() == Some(true)) {
         let result = &tool["result"];
         match tool["name"].as_str().unwrap_or_default() {
-            "get_balance" => {
-                let b = text_of(&result["balance"]);
-                actions.push(t(format!("Consultamos tu saldo: {b} €."), format!("We checked your balance: {b} €.")));
-            }
-            "list_payments" => {
-                actions.push(t("Revisamos tus últimos pagos.".into(), "We reviewed your latest payments.".into()))
-            }
-            "list_tickets" => actions.push(t("Revisamos tus incidencias.".into(), "We reviewed your tickets.".into())),
+            "get_balance" => actions.push(fill("summary.checked_balance", "balance", &text_of(&result["balance"]))),
+            "list_payments" => actions.push(say("summary.reviewed_payments")),
+            "list_tickets" => actions.push(say("summary.reviewed_tickets")),
             "create_ticket" => {
                 let id = text_of(&result["ticket_id"]);
-                actions.push(t(format!("Abrimos la incidencia #{id}."), format!("We opened ticket #{id}.")));
-                references.push(t(format!("Incidencia #{id}"), format!("Ticket #{id}")));
-                next_steps.push(t(
-                    format!("El equipo revisará la incidencia #{id} y te mantendremos informado."),
-                    format!("The team will work on ticket #{id} and keep you posted."),
-                ));
+                actions.push(fill("summary.opened_ticket", "id", &id));
+                references.push(fill("summary.ticket_ref", "id", &id));
+                next_steps.push(fill("summary.ticket_next", "id", &id));
             }
             "request_payment_registration" => {
-                let amount = text_of(&result["amount"]);
-                let id = text_of(&result["pending_action_id"]);
-                actions.push(t(
-                    format!("Pasamos tu pago de {amount} € a una persona del equipo para registrarlo."),
-                    format!("We passed your payment of {amount} € to a member of staff to register."),
-                ));
-                references.push(t(
-                    format!("Solicitud de registro de pago #{id}"),
-                    format!("Payment registration request #{id}"),
-                ));
+                actions.push(fill("summary.payment_passed", "amount", &text_of(&result["amount"])));
+                references.push(fill("summary.payment_request_ref", "id", &text_of(&result["pending_action_id"])));
             }
             _ => {}
         }
@@ -105,58 +72,32 @@ pub fn summarize(facts: &SummaryFacts) -> CallSummary {
         let amount = text_of(&action["params"]["amount"]);
         match action["status"].as_str() {
             Some("approved") => {
-                actions.push(t(
-                    format!("Registramos tu pago de {amount} €."),
-                    format!("We registered your payment of {amount} €."),
-                ));
+                actions.push(fill("summary.payment_registered", "amount", &amount));
                 if let Some(payment) = action["result"]["payment_id"].as_i64() {
-                    references.push(t(format!("Pago #{payment}"), format!("Payment #{payment}")));
+                    references.push(fill("summary.payment_ref", "id", &payment.to_string()));
                 }
             }
-            Some("rejected") => next_steps.push(t(
-                format!(
-                    "No pudimos registrar el pago de {amount} €; una persona del equipo se pondrá en contacto contigo."
-                ),
-                format!("We could not register the payment of {amount} €; a member of staff will contact you."),
-            )),
-            _ => next_steps.push(t(
-                format!("Cuando una persona del equipo apruebe tu pago de {amount} €, verás tu saldo actualizado."),
-                format!("Once a member of staff approves your payment of {amount} €, your balance will be updated."),
-            )),
+            Some("rejected") => next_steps.push(fill("summary.payment_rejected", "amount", &amount)),
+            _ => next_steps.push(fill("summary.payment_pending", "amount", &amount)),
         }
     }
     if facts.handled_by_person {
-        actions.push(t(
-            "Una persona de nuestro equipo atendió tu llamada.".into(),
-            "A member of our team handled your call.".into(),
-        ));
+        actions.push(say("summary.handled_by_person"));
     } else if facts.escalated {
-        actions.push(t(
-            "Pasamos tu llamada a una persona de nuestro equipo.".into(),
-            "We passed your call to a member of our team.".into(),
-        ));
+        actions.push(say("summary.escalated"));
     }
     if actions.is_empty() {
-        actions.push(t("Respondimos a tu consulta.".into(), "We answered your question.".into()));
+        actions.push(say("summary.answered"));
     }
     match facts.outcome.as_deref() {
-        Some("follow_up") => next_steps.push(t(
-            "Volveremos a contactar contigo para hacer seguimiento.".into(),
-            "We will contact you again to follow up.".into(),
-        )),
-        Some("transferred") => next_steps.push(t(
-            "El departamento al que te transferimos continuará con tu caso.".into(),
-            "The department we transferred you to will continue with your case.".into(),
-        )),
+        Some("follow_up") => next_steps.push(say("summary.follow_up")),
+        Some("transferred") => next_steps.push(say("summary.transferred")),
         _ => {}
     }
     if next_steps.is_empty() {
-        next_steps.push(t(
-            "No tienes que hacer nada más. Si necesitas algo, inicia una nueva llamada.".into(),
-            "There is nothing more you need to do. If you need anything else, start a new call.".into(),
-        ));
+        next_steps.push(say("summary.nothing_to_do"));
     }
-    references.push(t(format!("Llamada #{}", facts.call_id), format!("Call #{}", facts.call_id)));
+    references.push(fill("summary.call_ref", "id", &facts.call_id.to_string()));
     CallSummary { issue, actions, references, next_steps }
 }
 
