@@ -6,7 +6,6 @@
 pub mod builtin;
 pub mod eval;
 pub mod model;
-pub mod names;
 pub mod openai;
 pub mod pipeline;
 pub mod schema;
@@ -16,55 +15,55 @@ pub mod tools;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::db::id_enum;
 use crate::db::types::text_column;
-use names::named;
 
-named! {
+id_enum! {
     /// Where a conversation should go.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-    pub enum Department {
+    #[derive(JsonSchema)]
+    Department {
         /// New purchases, pricing, plan changes, cancellations.
-        Sales = "sales",
+        Sales => "sales",
         /// Technical problems, access, outages, tickets.
-        Support = "support",
+        Support => "support",
         /// Balance, payments, invoices, refunds, disputed charges.
-        Billing = "billing",
+        Billing => "billing",
         /// Formal complaints, staff or service complaints.
-        Complaints = "complaints",
+        Complaints => "complaints",
         /// Everything else: information, greetings, requests for a person.
-        General = "general",
+        General => "general",
     }
 }
 
 text_column!(Department);
 
-named! {
+id_enum! {
     /// How the customer feels.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-    pub enum Sentiment {
+    #[derive(JsonSchema)]
+    Sentiment {
         /// Pleased, thankful, keen.
-        Positive = "positive",
+        Positive => "positive",
         /// Matter-of-fact.
-        Neutral = "neutral",
+        Neutral => "neutral",
         /// Unhappy, angry, worried.
-        Negative = "negative",
+        Negative => "negative",
     }
 }
 
 text_column!(Sentiment);
 
-named! {
+id_enum! {
     /// How urgently a person should look.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-    pub enum Priority {
+    #[derive(PartialOrd, Ord, JsonSchema)]
+    Priority {
         /// Information, greetings.
-        Low = "low",
+        Low => "low",
         /// Ordinary problems and requests.
-        Medium = "medium",
+        Medium => "medium",
         /// Money disputes, outages, repeated failures, churn threats.
-        High = "high",
+        High => "high",
         /// Security incidents, legal threats, fraud accusations.
-        Critical = "critical",
+        Critical => "critical",
     }
 }
 
@@ -105,24 +104,24 @@ pub enum Action {
     OfferSummary,
 }
 
-named! {
+id_enum! {
     /// Why the supervisor escalates.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-    pub enum Reason {
+    #[derive(JsonSchema)]
+    Reason {
         /// The customer asked for a person.
-        CustomerRequest = "customer_request",
+        CustomerRequest => "customer_request",
         /// The AI lacks the information to answer.
-        MissingKnowledge = "missing_knowledge",
+        MissingKnowledge => "missing_knowledge",
         /// The request is outside what the AI may do.
-        UnsupportedRequest = "unsupported_request",
+        UnsupportedRequest => "unsupported_request",
         /// Policy requires a person (security, legal).
-        PolicyRestriction = "policy_restriction",
+        PolicyRestriction => "policy_restriction",
         /// A tool failed.
-        ToolFailure = "tool_failure",
+        ToolFailure => "tool_failure",
         /// The customer is upset enough to deserve a person.
-        NegativeSentiment = "negative_sentiment",
+        NegativeSentiment => "negative_sentiment",
         /// The routing was unsure.
-        LowConfidence = "low_confidence",
+        LowConfidence => "low_confidence",
     }
 }
 
@@ -143,16 +142,29 @@ pub struct Verdict {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Every value of `all` writes its `as_str` name through serde, and parses back
+    /// from it with `FromStr`.
+    pub(crate) fn assert_names_agree<T>(all: &[T])
+    where
+        T: Copy + std::fmt::Debug + PartialEq + Serialize + std::str::FromStr + std::fmt::Display,
+    {
+        for v in all {
+            let wire = v.to_string();
+            assert_eq!(serde_json::to_value(v).ok(), Some(serde_json::Value::String(wire.clone())), "{v:?}");
+            assert_eq!(wire.parse::<T>().ok(), Some(*v), "{wire}");
+        }
+    }
 
     #[test]
     fn the_names_of_departments_sentiments_priorities_and_reasons_are_their_wire_names() {
-        names::assert_names_agree(&Department::ALL);
-        names::assert_names_agree(&Sentiment::ALL);
-        names::assert_names_agree(&Priority::ALL);
-        names::assert_names_agree(&Reason::ALL);
-        assert_eq!(Priority::ALL.map(Priority::as_str), ["low", "medium", "high", "critical"]);
+        assert_names_agree(Department::ALL);
+        assert_names_agree(Sentiment::ALL);
+        assert_names_agree(Priority::ALL);
+        assert_names_agree(Reason::ALL);
+        assert_eq!(Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["low", "medium", "high", "critical"]);
         assert_eq!(Reason::LowConfidence.to_string(), "low_confidence");
         assert!("Billing".parse::<Department>().is_err(), "names are exact, as serde reads them");
     }

@@ -8,42 +8,40 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::names::named;
+use crate::db::id_enum;
 use crate::db::types::text_column;
 
-named! {
+id_enum! {
     /// Which agent is asking (backends may pick a model per agent; the built-in engine
     /// uses it to know which job it is doing).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum AgentKind {
+    AgentKind {
         /// Classifies the customer's message.
-        Routing = "routing",
+        Routing => "routing",
         /// Answers the customer, using tools.
-        Service = "service",
+        Service => "service",
         /// Judges the turn: continue, escalate or offer a summary.
-        Supervisor = "supervisor",
+        Supervisor => "supervisor",
     }
 }
 
 text_column!(AgentKind);
 
-named! {
+id_enum! {
     /// A tool the customer-service agent may be offered. What a model asks for stays a
     /// string in [`ToolCall`] until it parses as one of these.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    pub enum ToolName {
+    ToolName {
         /// The caller's own customer record.
-        GetCustomerProfile = "get_customer_profile",
+        GetCustomerProfile => "get_customer_profile",
         /// The caller's balance.
-        GetBalance = "get_balance",
+        GetBalance => "get_balance",
         /// The caller's tickets.
-        ListTickets = "list_tickets",
+        ListTickets => "list_tickets",
         /// Opens a ticket for the caller.
-        CreateTicket = "create_ticket",
+        CreateTicket => "create_ticket",
         /// The caller's recent payments.
-        ListPayments = "list_payments",
+        ListPayments => "list_payments",
         /// Files a payment for a person to approve.
-        RequestPaymentRegistration = "request_payment_registration",
+        RequestPaymentRegistration => "request_payment_registration",
     }
 }
 
@@ -201,8 +199,8 @@ mod tests {
 
     #[test]
     fn agent_kinds_and_tool_names_are_their_wire_names() {
-        crate::agents::names::assert_names_agree(&AgentKind::ALL);
-        crate::agents::names::assert_names_agree(&ToolName::ALL);
+        crate::agents::tests::assert_names_agree(AgentKind::ALL);
+        crate::agents::tests::assert_names_agree(ToolName::ALL);
         assert_eq!(ToolName::RequestPaymentRegistration.as_str(), "request_payment_registration");
         assert!("delete_customer".parse::<ToolName>().is_err());
     }

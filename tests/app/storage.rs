@@ -104,13 +104,13 @@ async fn agent_names_are_stored_as_their_wire_names(app: &TestApp) {
         with_db!(db, |pool| sqlx::query_scalar("SELECT CAST($1 AS TEXT)").bind(value.clone()).fetch_one(pool).await)
             .unwrap()
     }
-    for d in Department::ALL {
+    for &d in Department::ALL {
         assert_eq!(round_trip(db, d).await, d);
     }
-    for s in [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative] {
+    for &s in Sentiment::ALL {
         assert_eq!(round_trip(db, s).await, s);
     }
-    for a in [AgentKind::Routing, AgentKind::Service, AgentKind::Supervisor] {
+    for &a in AgentKind::ALL {
         assert_eq!(round_trip(db, a).await, a);
     }
     assert_eq!(round_trip(db, Reason::NegativeSentiment).await, Reason::NegativeSentiment);
