@@ -72,32 +72,22 @@ pub struct Kpis {
     pub pending_actions: i64,
 }
 
-/// One bar of the calls-per-hour chart (SVG coordinates precomputed).
-#[derive(Clone, Debug, Serialize)]
-pub struct Bar {
+/// Calls started in one hour of today.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct HourCount {
     /// Hour of the day (UTC).
     pub hour: u8,
     /// Calls started in that hour.
     pub count: usize,
-    /// Left edge.
-    pub x: u32,
-    /// Top edge.
-    pub y: u32,
-    /// Height.
-    pub height: u32,
 }
 
-/// One segment of the sentiment-mix bar.
-#[derive(Clone, Debug, Serialize)]
-pub struct Slice {
+/// How many of today's calls had one sentiment.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SentimentCount {
     /// positive, neutral or negative.
     pub sentiment: &'static str,
     /// Calls.
     pub count: usize,
-    /// Left edge in percent.
-    pub x: f64,
-    /// Width in percent.
-    pub width: f64,
 }
 
 /// Everything on the board.
@@ -113,12 +103,10 @@ pub struct Board {
     pub staff: Vec<StaffRow>,
     /// Today's KPIs.
     pub kpis: Kpis,
-    /// Calls per hour today.
-    pub per_hour: Vec<Bar>,
-    /// Highest hourly count (chart scale).
-    pub per_hour_max: usize,
+    /// Calls per hour today, 24 entries.
+    pub per_hour: Vec<HourCount>,
     /// Sentiment of today's calls.
-    pub sentiment: Vec<Slice>,
+    pub sentiment: Vec<SentimentCount>,
 }
 
 fn priority_rank(p: Option<&str>) -> u8 {
@@ -134,11 +122,6 @@ fn priority_rank(p: Option<&str>) -> u8 {
 fn start_of_day(now: OffsetDateTime) -> Timestamp {
     Timestamp::from(now.replace_time(time::Time::MIDNIGHT))
 }
-
-/// Height of the chart's plot area, in SVG units.
-pub const CHART_HEIGHT: u32 = 80;
-/// Width of one hour's slot.
-pub const BAR_SLOT: u32 = 12;
 
 /// A staff member with their presence: id, name, role, chosen status, last sign of life.
 type PersonRow = (i64, String, String, Option<String>, Option<Timestamp>);
@@ -242,26 +225,12 @@ pub async fn load(db: &Db) -> AppResult<Board> {
     for c in &started_today {
         counts[usize::from(c.created_at.as_offset().hour())] += 1;
     }
-    let per_hour_max = counts.iter().copied().max().unwrap_or(0);
-    let per_hour = counts
-        .iter()
-        .enumerate()
-        .map(|(hour, &count)| {
-            let height =
-                if per_hour_max == 0 { 0 } else { (count as u32 * CHART_HEIGHT).div_ceil(per_hour_max as u32) };
-            Bar { hour: hour as u8, count, x: hour as u32 * BAR_SLOT + 2, y: CHART_HEIGHT - height, height }
-        })
-        .collect();
-    let mut x = 0.0;
-    let classified = started_today.iter().filter(|c| c.sentiment.is_some()).count().max(1) as f64;
+    let per_hour = counts.iter().enumerate().map(|(hour, &count)| HourCount { hour: hour as u8, count }).collect();
     let sentiment = ["positive", "neutral", "negative"]
         .into_iter()
-        .map(|s| {
-            let count = started_today.iter().filter(|c| c.sentiment.as_deref() == Some(s)).count();
-            let width = count as f64 * 100.0 / classified;
-            let slice = Slice { sentiment: s, count, x, width };
-            x += width;
-            slice
+        .map(|s| SentimentCount {
+            sentiment: s,
+            count: started_today.iter().filter(|c| c.sentiment.as_deref() == Some(s)).count(),
         })
         .collect();
 
@@ -272,7 +241,6 @@ pub async fn load(db: &Db) -> AppResult<Board> {
         staff,
         kpis,
         per_hour,
-        per_hour_max,
         sentiment,
     })
 }

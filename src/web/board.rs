@@ -9,11 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::charts::{self, Bar, Slice};
 use super::public::AfterQuery;
 use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::WebAuth;
-use crate::calls::board::{self, BAR_SLOT, Board, CHART_HEIGHT, PRESENCE};
+use crate::calls::board::{self, Board, PRESENCE};
 use crate::error::{AppError, AppResult};
 
 #[derive(Template, WebTemplate)]
@@ -22,6 +23,7 @@ use crate::error::{AppError, AppResult};
 pub struct BoardPage {
     page: PageCtx,
     board: Board,
+    charts: Charts,
     presence: String,
     presences: [&'static str; 3],
     after: i64,
@@ -33,21 +35,33 @@ pub struct BoardPage {
 pub struct BoardPartial {
     page: PageCtx,
     board: Board,
+    charts: Charts,
 }
 
-/// Chart geometry for the templates.
-pub const CHART_W: u32 = 24 * BAR_SLOT;
-/// Plot height.
-pub const CHART_H: u32 = CHART_HEIGHT;
+/// The board's charts, drawn.
+pub struct Charts {
+    /// Calls per hour.
+    bars: Vec<Bar>,
+    /// Sentiment mix.
+    mix: Vec<Slice>,
+}
+
+impl Charts {
+    fn of(board: &Board) -> Self {
+        Self { bars: charts::hourly_bars(&board.per_hour), mix: charts::mix(&board.sentiment) }
+    }
+}
 
 /// `GET /board`.
 pub async fn board_get(State(state): State<AppState>, auth: WebAuth, headers: HeaderMap) -> AppResult<BoardPage> {
     require_ready(&auth)?;
     board::touch(&state, &auth.principal).await?;
     let after = state.bus().latest_id().await?;
+    let board = board::load(state.db()).await?;
     Ok(BoardPage {
         page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "board").await?,
-        board: board::load(state.db()).await?,
+        charts: Charts::of(&board),
+        board,
         presence: board::my_presence(state.db(), auth.principal.id).await?,
         presences: PRESENCE,
         after,
@@ -62,9 +76,11 @@ pub async fn board_live_get(
 ) -> AppResult<BoardPartial> {
     require_ready(&auth)?;
     board::touch(&state, &auth.principal).await?;
+    let board = board::load(state.db()).await?;
     Ok(BoardPartial {
         page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "board").await?,
-        board: board::load(state.db()).await?,
+        charts: Charts::of(&board),
+        board,
     })
 }
 

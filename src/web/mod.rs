@@ -8,6 +8,7 @@ pub mod assets;
 pub mod audit;
 pub mod board;
 pub mod calls;
+pub mod charts;
 pub mod csrf;
 pub mod email;
 pub mod errors;

@@ -1,63 +1,88 @@
-//! The command line: migrate, user management, demo data, bad configuration.
+//! The command line: migrate, user management, demo data (on both databases), bad
+//! configuration and classifying a message (no database involved).
 
 use std::process::Command;
 
-fn centralita(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_centralita"))
+use centralita::db::Backend;
+
+use crate::helpers::{drop_database, fresh_database};
+use crate::on_both_backends;
+
+on_both_backends!(migrate_user_commands_and_seed_demo_work_on_a_fresh_database);
+
+/// Runs the binary in `dir` with its data folder there, on `database_url` when given
+/// (else the default SQLite file in the data folder).
+fn centralita_on(dir: &std::path::Path, database_url: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_centralita"));
+    command
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CENTRALITA_DATA_DIR", dir.join("data"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+        .env("RUST_LOG", "warn");
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().unwrap()
+}
+
+fn centralita(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    centralita_on(dir, None, args)
 }
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-#[test]
-fn migrate_user_commands_and_seed_demo_work_on_a_fresh_data_dir() {
+async fn migrate_user_commands_and_seed_demo_work_on_a_fresh_database(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let out = centralita(dir.path(), &["migrate"]);
+    // SQLite: the default file in the data folder; PostgreSQL: a fresh database.
+    let (url, pg_name) = match backend {
+        Backend::Sqlite => (None, None),
+        Backend::Postgres => {
+            let (url, name) = fresh_database(backend, dir.path()).await;
+            (Some(url), name)
+        }
+    };
+    let run = |args: &[&str]| centralita_on(dir.path(), url.as_deref(), args);
+    let out = run(&["migrate"]);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout(&out).contains("password:"), "first admin password printed once");
-    assert!(dir.path().join("data/centralita.db").exists());
-    let again = centralita(dir.path(), &["migrate"]);
+    if url.is_none() {
+        assert!(dir.path().join("data/centralita.db").exists());
+    }
+    let again = run(&["migrate"]);
     assert!(!stdout(&again).contains("password:"), "and only once");
 
-    let out =
-        centralita(dir.path(), &["user", "create", "carla", "--email", "carla@example.com", "--role", "supervisor"]);
+    let out = run(&["user", "create", "carla", "--email", "carla@example.com", "--role", "supervisor"]);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout(&out).contains("temporary password:"));
-    let out = centralita(dir.path(), &["user", "create", "carla", "--email", "x@example.com"]);
+    let out = run(&["user", "create", "carla", "--email", "x@example.com"]);
     assert_eq!(out.status.code(), Some(2), "duplicate is a clear error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("username"));
-    let out = centralita(dir.path(), &["user", "create", "bad name", "--email", "nope"]);
+    let out = run(&["user", "create", "bad name", "--email", "nope"]);
     assert_eq!(out.status.code(), Some(2));
 
-    let list = stdout(&centralita(dir.path(), &["user", "list"]));
+    let list = stdout(&run(&["user", "list"]));
     assert!(list.contains("carla") && list.contains("supervisor") && list.contains("admin"));
-    assert!(centralita(dir.path(), &["user", "set-password", "carla"]).status.success());
-    assert!(centralita(dir.path(), &["user", "disable", "carla"]).status.success());
-    assert!(
-        stdout(&centralita(dir.path(), &["user", "list"]))
-            .lines()
-            .any(|l| l.contains("carla") && l.contains("disabled"))
-    );
-    assert_eq!(centralita(dir.path(), &["user", "disable", "nobody"]).status.code(), Some(1));
-    let out = centralita(dir.path(), &["user", "disable", "admin"]);
+    assert!(run(&["user", "set-password", "carla"]).status.success());
+    assert!(run(&["user", "disable", "carla"]).status.success());
+    assert!(stdout(&run(&["user", "list"])).lines().any(|l| l.contains("carla") && l.contains("disabled")));
+    assert_eq!(run(&["user", "disable", "nobody"]).status.code(), Some(1));
+    let out = run(&["user", "disable", "admin"]);
     assert!(!out.status.success(), "the last active admin stays");
     assert!(String::from_utf8_lossy(&out.stderr).contains("At least one active admin"));
 
-    let out = centralita(dir.path(), &["seed-demo"]);
+    let out = run(&["seed-demo"]);
     assert!(out.status.success(), "{out:?}");
     let report = stdout(&out);
     assert!(report.contains("sofia") && report.contains("customers added: 5"));
-    let again = stdout(&centralita(dir.path(), &["seed-demo"]));
+    let again = stdout(&run(&["seed-demo"]));
     assert!(again.contains("already exists") && again.contains("customers added: 0"), "idempotent");
+    if let Some(name) = pg_name {
+        drop_database(&name).await;
+    }
 }
 
 #[test]

@@ -8,8 +8,7 @@ use centralita::db::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::calls::{agent_token, customer, start_call};
-use crate::helpers::{TestApp, get_json, new_client};
+use crate::helpers::{TestApp, eventually, get_json, new_client};
 use crate::smtp::SmtpSink;
 
 crate::on_both_backends!(
@@ -29,23 +28,37 @@ async fn email(app: &TestApp, token: &str, id: i64) -> Value {
 
 /// Waits until the email's status is `status`.
 async fn until_status(app: &TestApp, token: &str, id: i64, status: &str) -> Value {
-    for _ in 0..200 {
+    eventually(&format!("email {id} reaches {status}"), || async {
         let e = email(app, token, id).await;
-        if e["status"] == status {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("email {id} never reached {status}: {}", email(app, token, id).await);
+        (e["status"] == status).then_some(e)
+    })
+    .await
+}
+
+/// Waits until the outbox has nothing left to send: no email is queued or retrying and
+/// none is claimed by a worker, so every row waits for a confirmation or is final (sent,
+/// failed, declined). A relay hears of an email before its row can become final, so the
+/// messages it holds then are all it will ever get from this outbox.
+async fn outbox_settled(db: &centralita::db::Db) {
+    eventually("the outbox has nothing left to send", || async {
+        let busy = centralita::with_db!(db, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM email_outbox WHERE status IN ('queued', 'retrying') OR claim_token IS NOT NULL"
+        )
+        .fetch_one(pool)
+        .await)
+        .unwrap();
+        (busy == 0).then_some(())
+    })
+    .await;
 }
 
 async fn a_confirmed_summary_arrives_once_with_both_parts_escaped(backend: Backend) {
     let sink = SmtpSink::start();
     let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
-    let customer_id = customer(&app, "jorge.fernandez@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("jorge.fernandez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
     let call =
-        start_call(&app, &token, json!({"customer_id": customer_id, "message": "<b>¿Cuál es mi saldo?</b>"})).await;
+        app.start_call(&token, json!({"customer_id": customer_id, "message": "<b>¿Cuál es mi saldo?</b>"})).await;
     let call_id = call["call_id"].as_i64().unwrap();
 
     // Without the customer's confirmation it waits, and nothing is sent.
@@ -55,7 +68,7 @@ async fn a_confirmed_summary_arrives_once_with_both_parts_escaped(backend: Backe
     assert_eq!(draft["status"], "waiting_confirmation");
     assert_eq!(draft["to"], "jorge.fernandez@example.com");
     assert!(draft["content"]["issue"].as_str().unwrap().contains("Consulta de saldo"), "{draft}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    outbox_settled(app.state.db()).await;
     assert!(sink.messages().is_empty(), "nothing goes out unconfirmed");
 
     // The same request with the confirmation queues that very draft.
@@ -94,7 +107,7 @@ async fn a_confirmed_summary_arrives_once_with_both_parts_escaped(backend: Backe
     // Asking again (confirmed or not) never sends a second copy.
     let r = post_email(&app, &token, json!({"kind": "summary", "call_id": call_id, "customer_confirmed": true})).await;
     assert_eq!(r.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    outbox_settled(app.state.db()).await;
     assert_eq!(sink.messages().len(), 1);
     let list = get_json(app.url(&format!("/api/v1/emails?call_id={call_id}")), &token).await;
     assert_eq!(list["emails"].as_array().unwrap().len(), 1);
@@ -110,8 +123,8 @@ async fn a_confirmed_summary_arrives_once_with_both_parts_escaped(backend: Backe
 async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) {
     let sink = SmtpSink::start();
     let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
-    let customer_id = customer(&app, "emily.johnson@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("emily.johnson@example.com").await;
+    let token = app.token_for("agente", "agent").await;
 
     for (body, field) in [
         (json!({"kind": "memo", "customer_id": customer_id}), "kind"),
@@ -168,8 +181,7 @@ async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) 
     assert!(err["fields"]["customer_id"].as_str().unwrap().contains("address on file"), "{err}");
 
     // Viewers read dashboards, not customers' email.
-    let (_, pw) = app.ready_user("mirona", "viewer").await;
-    let viewer = app.api_login("mirona", &pw).await["access_token"].as_str().unwrap().to_owned();
+    let viewer = app.token_for("mirona", "viewer").await;
     let r = new_client().get(app.url("/api/v1/emails")).bearer_auth(&viewer).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = post_email(
@@ -205,7 +217,7 @@ async fn staff_emails_are_validated_and_cannot_inject_headers(backend: Backend) 
     assert!(m["html"].as_str().unwrap().contains("&#60;script&#62;x()&#60;/script&#62;"));
     let text = m["text"].as_str().unwrap().replace("\r\n", "\n");
     assert!(text.contains("Mon–Fri 9–18.\n<script>x()</script>\n\nKind regards,"), "{text}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    outbox_settled(app.state.db()).await;
     assert_eq!(sink.messages().len(), 1);
     app.finish().await;
 }
@@ -214,8 +226,8 @@ async fn a_refused_address_fails_at_once_and_can_be_retried(backend: Backend) {
     let mut sink = SmtpSink::new().rejecting("tom.baker");
     sink.run();
     let app = TestApp::spawn(backend, |c| sink.apply(c)).await;
-    let customer_id = customer(&app, "tom.baker@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("tom.baker@example.com").await;
+    let token = app.token_for("agente", "agent").await;
     let r = post_email(
         &app,
         &token,
@@ -256,16 +268,16 @@ async fn an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none(ba
             c.mail.max_attempts = 50;
         })
         .await;
-    let customer_id = customer(&app, "maria.lopez@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
     let mut ids = Vec::new();
     for n in 0..20 {
-        let call = start_call(
-            &app,
-            &token,
-            json!({"customer_id": customer_id, "message": format!("Consulta {n}: ¿cuál es mi saldo?")}),
-        )
-        .await;
+        let call = app
+            .start_call(
+                &token,
+                json!({"customer_id": customer_id, "message": format!("Consulta {n}: ¿cuál es mi saldo?")}),
+            )
+            .await;
         let r = post_email(
             &app,
             &token,
@@ -276,14 +288,12 @@ async fn an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none(ba
         ids.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
     }
     // The relay is down: every email is being retried.
-    for _ in 0..200 {
+    let list = eventually("every email was tried twice", || async {
         let list = get_json(app.url("/api/v1/emails?limit=50"), &token).await;
-        if list["emails"].as_array().unwrap().iter().all(|e| e["attempts"].as_i64().unwrap() >= 2) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let list = get_json(app.url("/api/v1/emails?limit=50"), &token).await;
+        let all_retried = list["emails"].as_array().unwrap().iter().all(|e| e["attempts"].as_i64().unwrap() >= 2);
+        all_retried.then_some(list)
+    })
+    .await;
     for e in list["emails"].as_array().unwrap() {
         assert!(e["attempts"].as_i64().unwrap() >= 2, "{e}");
         assert!(matches!(e["status"].as_str(), Some("retrying" | "sending")), "{e}");
@@ -295,7 +305,7 @@ async fn an_smtp_outage_delays_twenty_summaries_but_loses_and_duplicates_none(ba
     for id in &ids {
         until_status(&app, &token, *id, "sent").await;
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    outbox_settled(app.state.db()).await;
     let got_after = sink.messages();
     assert_eq!(got_after.len(), 20, "exactly one copy each");
     let mut message_ids: Vec<String> =
@@ -450,7 +460,7 @@ async fn a_process_killed_mid_delivery_loses_nothing_and_repeats_only_the_unansw
         assert!(tokio::time::Instant::now() < deadline, "not all delivered after the restart: {list}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    outbox_settled(&centralita::db::Db::connect(&url, 2).await.unwrap()).await;
     let got = sink.messages();
     for e in &emails {
         let mid = e["message_id"].as_str().unwrap();
@@ -476,8 +486,8 @@ crate::on_both_backends!(a_graceful_stop_keeps_the_outbox_for_the_next_start);
 async fn a_graceful_stop_keeps_the_outbox_for_the_next_start(backend: Backend) {
     let mut sink = SmtpSink::new();
     let mut app = TestApp::spawn(backend, |c| sink.apply(c)).await;
-    let customer_id = customer(&app, "emily.johnson@example.com").await;
-    let token = agent_token(&app).await;
+    let customer_id = app.demo_customer("emily.johnson@example.com").await;
+    let token = app.token_for("agente", "agent").await;
     let body = json!({"kind": "information", "customer_id": customer_id, "topic": "Invoice copy",
         "body": "Attached below.", "customer_confirmed": true});
     let id = post_email(&app, &token, body).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
@@ -492,7 +502,7 @@ async fn a_graceful_stop_keeps_the_outbox_for_the_next_start(backend: Backend) {
     until_status(&next, &token, id, "sent").await;
     let got = sink.wait_for(1, 10).await;
     assert_eq!(got[0]["headers"]["message-id"].as_str(), Some(kept.message_id.as_str()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    outbox_settled(next.state.db()).await;
     assert_eq!(sink.messages().len(), 1);
     next.finish().await;
     app.finish().await;

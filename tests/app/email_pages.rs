@@ -7,47 +7,28 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::calls::{customer, start_call};
-use crate::helpers::{Browser, TestApp, csrf_in, location};
-use crate::on_both;
+use crate::helpers::{Browser, TestApp, csrf_in, eventually, location};
+use crate::{on_both, on_both_backends};
 
 on_both!(
     staff_write_preview_and_send_an_email_from_the_manager,
     a_summary_is_drafted_then_confirmed_by_staff_for_the_customer,
 );
 
-mod failed_emails_show_their_errors_and_can_be_retried {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::failed_emails_show_their_errors_and_can_be_retried(centralita::db::Backend::Sqlite).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::failed_emails_show_their_errors_and_can_be_retried(centralita::db::Backend::Postgres).await;
-    }
-}
+on_both_backends!(failed_emails_show_their_errors_and_can_be_retried);
 
-async fn agent(app: &TestApp, name: &str) -> Browser {
-    let (_, pw) = app.ready_user(name, "agent").await;
-    let b = app.browser();
-    assert_eq!(b.login(name, &pw).await.status(), StatusCode::SEE_OTHER);
-    b
-}
-
+/// Reloads `path` until it shows `needle` (the worker sends in the background).
 async fn wait_page(b: &Browser, path: &str, needle: &str) -> String {
-    for _ in 0..100 {
+    eventually(&format!("{path} shows {needle:?}"), || async {
         let html = b.page(path).await;
-        if html.contains(needle) {
-            return html;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{path} never showed {needle:?}: {}", b.page(path).await);
+        html.contains(needle).then_some(html)
+    })
+    .await
 }
 
 async fn staff_write_preview_and_send_an_email_from_the_manager(app: &TestApp) {
-    customer(app, "emily.johnson@example.com").await;
-    let b = agent(app, "nadia").await;
+    app.demo_customer("emily.johnson@example.com").await;
+    let b = app.signed_in("nadia", "agent").await;
     let form = b.page("/emails/new").await;
     assert!(form.contains("name=\"dedupe_key\"") && form.contains("nadia Test"), "the tick names who records it");
     let key = form.split("name=\"dedupe_key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
@@ -117,9 +98,7 @@ async fn staff_write_preview_and_send_an_email_from_the_manager(app: &TestApp) {
     assert!(!b.page("/emails/table?status=failed").await.contains("Opening hours"));
 
     // Viewers do not read customers' email; forms need their CSRF token.
-    let (_, pw) = app.ready_user("vera", "viewer").await;
-    let viewer = app.browser();
-    viewer.login("vera", &pw).await;
+    let viewer = app.signed_in("vera", "viewer").await;
     assert_eq!(viewer.get("/emails").await.status(), StatusCode::FORBIDDEN);
     assert_eq!(viewer.get(&page).await.status(), StatusCode::FORBIDDEN);
     assert!(!viewer.page("/").await.contains("href=\"/emails\""));
@@ -128,10 +107,10 @@ async fn staff_write_preview_and_send_an_email_from_the_manager(app: &TestApp) {
 }
 
 async fn a_summary_is_drafted_then_confirmed_by_staff_for_the_customer(app: &TestApp) {
-    let id = customer(app, "jorge.fernandez@example.com").await;
+    let id = app.demo_customer("jorge.fernandez@example.com").await;
     let (_, pw) = app.ready_user("omar", "agent").await;
     let token = app.api_login("omar", &pw).await["access_token"].as_str().unwrap().to_owned();
-    let call = start_call(app, &token, json!({"customer_id": id, "message": "Necesito una factura"})).await;
+    let call = app.start_call(&token, json!({"customer_id": id, "message": "Necesito una factura"})).await;
     let call_id = call["call_id"].as_i64().unwrap().to_string();
     let b = app.browser();
     b.login("omar", &pw).await;
@@ -179,10 +158,8 @@ async fn failed_emails_show_their_errors_and_can_be_retried(backend: centralita:
     })
     .await;
     let app = &app;
-    let id = customer(app, "tom.baker@example.com").await;
-    let (_, pw) = app.ready_user("pia", "agent").await;
-    let b = app.browser();
-    b.login("pia", &pw).await;
+    let id = app.demo_customer("tom.baker@example.com").await;
+    let b = app.signed_in("pia", "agent").await;
     let form = b.page(&format!("/emails/new?kind=follow_up&customer={id}")).await;
     let token = csrf_in(&form);
     let fields = [

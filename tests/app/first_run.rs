@@ -6,8 +6,14 @@ use centralita::db::Backend;
 use reqwest::StatusCode;
 
 use crate::helpers::{Browser, drop_database, fresh_database, location, new_client};
+use crate::on_both_backends;
 
-async fn first_start(backend: Backend) {
+on_both_backends!(
+    first_start_creates_admin_with_printed_password,
+    admin_password_from_environment_is_used_and_not_temporary,
+);
+
+async fn first_start_creates_admin_with_printed_password(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (url, pg) = fresh_database(backend, dir.path()).await;
     let config = Config::for_database(url.clone(), dir.path()).unwrap();
@@ -45,19 +51,8 @@ async fn first_start(backend: Backend) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_start_creates_admin_with_printed_password_sqlite() {
-    first_start(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_start_creates_admin_with_printed_password_postgres() {
-    first_start(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_password_from_environment_is_used_and_not_temporary() {
-    let app = crate::helpers::TestApp::spawn(Backend::Sqlite, |_| {}).await;
+async fn admin_password_from_environment_is_used_and_not_temporary(backend: Backend) {
+    let app = crate::helpers::TestApp::spawn(backend, |_| {}).await;
     let browser = app.browser();
     let r = browser.login("admin", crate::helpers::ADMIN_PASSWORD).await;
     assert_eq!(location(&r), "/");

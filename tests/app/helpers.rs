@@ -9,6 +9,9 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
+mod calls;
+pub use calls::post_json;
+
 /// Password of the `admin` account every test app starts with.
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 
@@ -181,14 +184,19 @@ impl TestApp {
 
     /// Logs in over the API and returns the JSON body.
     pub async fn api_login(&self, username: &str, password: &str) -> Value {
-        let r = new_client()
+        let r = self.login_attempt(username, password).await;
+        assert_eq!(r.status(), StatusCode::OK, "api login as {username}");
+        r.json().await.unwrap()
+    }
+
+    /// Tries to log in over the API and returns the response, whatever it is.
+    pub async fn login_attempt(&self, username: &str, password: &str) -> Response {
+        new_client()
             .post(self.url("/api/v1/auth/login"))
             .json(&json!({"username": username, "password": password}))
             .send()
             .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "api login as {username}");
-        r.json().await.unwrap()
+            .unwrap()
     }
 
     /// An admin bearer token.
@@ -228,6 +236,14 @@ impl TestApp {
             .unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
         (user, final_pw)
+    }
+
+    /// A browser signed in as a new ready user with `role`.
+    pub async fn signed_in(&self, username: &str, role: &str) -> Browser {
+        let (_, pw) = self.ready_user(username, role).await;
+        let b = self.browser();
+        assert_eq!(b.login(username, &pw).await.status(), StatusCode::SEE_OTHER, "sign in as {username}");
+        b
     }
 
     /// Disables (or enables) a user over the API as admin.
@@ -450,5 +466,22 @@ impl EventStream {
     /// Stops reading (the connection closes).
     pub fn close(self) {
         self.task.abort();
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, and returns that value; fails the
+/// test after 20 s, naming `what` (for effects the app makes in the background).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "never happened: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

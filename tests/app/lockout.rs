@@ -2,34 +2,29 @@
 
 use centralita::db::Backend;
 use reqwest::StatusCode;
-use serde_json::json;
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, new_client};
-use crate::on_both;
+use crate::helpers::{ADMIN_PASSWORD, TestApp};
+use crate::{on_both, on_both_backends};
 
 on_both!(five_failures_lock_real_and_made_up_accounts_alike);
 
-pub async fn attempt(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
-    new_client()
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
+on_both_backends!(
+    lock_expires_after_the_configured_time_and_success_resets_the_streak,
+    one_ip_guessing_many_accounts_is_locked,
+);
 
 async fn five_failures_lock_real_and_made_up_accounts_alike(app: &TestApp) {
     for name in ["admin", "no-such-user"] {
         for i in 0..5 {
             assert_eq!(
-                attempt(app, name, "wrong-password").await.status(),
+                app.login_attempt(name, "wrong-password").await.status(),
                 StatusCode::UNAUTHORIZED,
                 "{name} attempt {i}"
             );
         }
     }
-    let real = attempt(app, "admin", ADMIN_PASSWORD).await;
-    let fake = attempt(app, "no-such-user", "whatever-password").await;
+    let real = app.login_attempt("admin", ADMIN_PASSWORD).await;
+    let fake = app.login_attempt("no-such-user", "whatever-password").await;
     assert_eq!(real.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits out the lock");
     assert_eq!(fake.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = real.headers()["retry-after"].to_str().unwrap().parse().unwrap();
@@ -49,29 +44,27 @@ async fn five_failures_lock_real_and_made_up_accounts_alike(app: &TestApp) {
     assert!(actions.contains(&"login.blocked".to_owned()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lock_expires_after_the_configured_time_and_success_resets_the_streak() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.login.lockout = std::time::Duration::from_secs(1)).await;
+async fn lock_expires_after_the_configured_time_and_success_resets_the_streak(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| c.login.lockout = std::time::Duration::from_secs(1)).await;
     for _ in 0..5 {
-        attempt(&app, "admin", "wrong-password").await;
+        app.login_attempt("admin", "wrong-password").await;
     }
-    assert_eq!(attempt(&app, "admin", ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.login_attempt("admin", ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(attempt(&app, "admin", ADMIN_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(app.login_attempt("admin", ADMIN_PASSWORD).await.status(), StatusCode::OK);
     // After a success, four failures do not lock.
     for _ in 0..4 {
-        attempt(&app, "admin", "wrong-password").await;
+        app.login_attempt("admin", "wrong-password").await;
     }
-    assert_eq!(attempt(&app, "admin", ADMIN_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(app.login_attempt("admin", ADMIN_PASSWORD).await.status(), StatusCode::OK);
     app.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_ip_guessing_many_accounts_is_locked() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.login.ip_max_failures = 3).await;
+async fn one_ip_guessing_many_accounts_is_locked(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| c.login.ip_max_failures = 3).await;
     for name in ["a1", "a2", "a3"] {
-        assert_eq!(attempt(&app, name, "wrong-password").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.login_attempt(name, "wrong-password").await.status(), StatusCode::UNAUTHORIZED);
     }
-    assert_eq!(attempt(&app, "admin", ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.login_attempt("admin", ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
     app.finish().await;
 }

@@ -1,5 +1,18 @@
 //! Centralita's integration tests: the real application on a random port, against a
-//! fresh SQLite file and a fresh PostgreSQL database per test (every test runs on both).
+//! fresh SQLite file and a fresh PostgreSQL database per test. Every test that touches
+//! the database runs on both (`on_both!`, `on_both_backends!`: `name::sqlite` and
+//! `name::postgres`). A few run once, on SQLite, because the database plays no part in
+//! what they check:
+//! - `headers`: response headers, cookie attributes and the embedded htmx file, all set
+//!   by the HTTP layer;
+//! - `security_ops`: request head and body timeouts, the 413 before a body is read and
+//!   the language cookie and switch (HTTP layer), and start-up errors that belong to one
+//!   backend by nature (an unreachable PostgreSQL, a corrupt or read-only SQLite file);
+//! - `security::csrf::behind_https_a_plain_http_origin_is_cross_origin`: the origin
+//!   check, made before any handler runs;
+//! - `cli`'s bad-configuration and `classify` commands, which open no database;
+//! - `fuzz` and `security::matrix::every_routed_path_has_a_line_in_the_matrix`: pure
+//!   functions and the source tree, no application at all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;

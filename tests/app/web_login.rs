@@ -1,9 +1,10 @@
 //! Signing in and out in the browser, landing pages and language.
 
+use centralita::db::Backend;
 use reqwest::StatusCode;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, location, set_cookies};
-use crate::on_both;
+use crate::{on_both, on_both_backends};
 
 on_both!(
     login_page_signs_in_renews_session_and_lands_on_role_page,
@@ -12,6 +13,12 @@ on_both!(
     agent_lands_on_agent_page_without_admin_links,
     language_follows_accept_language_and_the_switch,
     sessions_and_tokens_work_on_any_node,
+);
+
+on_both_backends!(
+    sessions_end_after_the_idle_timeout,
+    sessions_end_after_the_absolute_lifetime_even_when_active,
+    expired_session_on_an_htmx_request_asks_htmx_to_go_to_the_login_page,
 );
 
 async fn sessions_and_tokens_work_on_any_node(app: &TestApp) {
@@ -114,10 +121,8 @@ async fn language_follows_accept_language_and_the_switch(app: &TestApp) {
     assert!(b.page("/").await.contains("Hello"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_end_after_the_idle_timeout() {
-    let app =
-        TestApp::spawn(centralita::db::Backend::Sqlite, |c| c.session_idle = std::time::Duration::from_secs(1)).await;
+async fn sessions_end_after_the_idle_timeout(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| c.session_idle = std::time::Duration::from_secs(1)).await;
     let b = app.browser();
     b.login("admin", ADMIN_PASSWORD).await;
     assert_eq!(b.get("/").await.status(), StatusCode::OK);
@@ -126,10 +131,8 @@ async fn sessions_end_after_the_idle_timeout() {
     app.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_end_after_the_absolute_lifetime_even_when_active() {
-    let app =
-        TestApp::spawn(centralita::db::Backend::Sqlite, |c| c.session_max = std::time::Duration::from_secs(2)).await;
+async fn sessions_end_after_the_absolute_lifetime_even_when_active(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| c.session_max = std::time::Duration::from_secs(2)).await;
     let b = app.browser();
     b.login("admin", ADMIN_PASSWORD).await;
     // Keep the session busy; it still ends when its lifetime is over.
@@ -142,9 +145,8 @@ async fn sessions_end_after_the_absolute_lifetime_even_when_active() {
     app.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_session_on_an_htmx_request_asks_htmx_to_go_to_the_login_page() {
-    let app = TestApp::spawn(centralita::db::Backend::Sqlite, |_| {}).await;
+async fn expired_session_on_an_htmx_request_asks_htmx_to_go_to_the_login_page(backend: Backend) {
+    let app = TestApp::spawn(backend, |_| {}).await;
     let b = app.browser();
     let r = b.client.get(app.url("/users")).header("hx-request", "true").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);

@@ -5,9 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::calls::start_call;
 use crate::helpers::{TestApp, get_json, location};
-use crate::live::{call_id_of, token_for};
 use crate::on_both;
 
 on_both!(
@@ -38,10 +36,10 @@ async fn public_call(app: &TestApp, name: &str, email: &str, phone: &str) -> (cr
 }
 
 async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestApp) {
-    let agent = token_for(app, "alba", "agent").await;
+    let agent = app.token_for("alba", "agent").await;
     // A visitor is first to type the real customer's address, with their own phone.
     let (visitor, link) = public_call(app, "Falso Nombre", "real.customer@example.com", "+34 600 111 222").await;
-    let claim_call = call_id_of(app, &visitor, &link).await;
+    let claim_call = visitor.call_id(&link).await;
     let (id, _, _, verified) = record(app, "real.customer@example.com").await;
     assert!(!verified, "a record made from the public page is unverified");
     let detail = get_json(app.url(&format!("/api/v1/calls/{claim_call}")), &agent).await;
@@ -54,7 +52,7 @@ async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestAp
     // Staff later open a call for the real customer with their real details.
     let body = json!({"customer": {"name": "Real Customer", "email": "real.customer@example.com", "phone": "+34 699 999 999"},
                       "channel": "api", "message": "Quiero abrir una incidencia: no puedo acceder a mi cuenta"});
-    let staff_call = start_call(app, &agent, body).await["call_id"].as_i64().unwrap();
+    let staff_call = app.start_call(&agent, body).await["call_id"].as_i64().unwrap();
     let (real_id, name, phone, verified) = record(app, "real.customer@example.com").await;
     assert_ne!(real_id, id, "a fresh record: nothing the claim's calls filed lands on the real customer");
     assert_eq!(name, "Real Customer", "staff-entered name kept");
@@ -78,16 +76,16 @@ async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestAp
     assert!(detail["call"]["customer_id"].is_null(), "claim detached: {}", detail["call"]);
     assert_eq!(detail["call"]["contact_email"], "real.customer@example.com", "what they claimed stays visible");
     let (visitor, link) = public_call(app, "Falso Nombre", "real.customer@example.com", "+34 600 111 222").await;
-    let again = call_id_of(app, &visitor, &link).await;
+    let again = visitor.call_id(&link).await;
     let detail = get_json(app.url(&format!("/api/v1/calls/{again}")), &agent).await;
     assert!(detail["call"]["customer_id"].is_null());
     assert!(!visitor.page(&link).await.contains("Real Customer"));
 }
 
 async fn an_unverified_record_cannot_be_picked_by_id(app: &TestApp) {
-    let agent = token_for(app, "alba", "agent").await;
+    let agent = app.token_for("alba", "agent").await;
     let (visitor, link) = public_call(app, "Alguien", "someone@example.com", "600 000 111").await;
-    call_id_of(app, &visitor, &link).await;
+    visitor.call_id(&link).await;
     let (id, _, _, _) = record(app, "someone@example.com").await;
     let r = crate::helpers::new_client()
         .post(app.url("/api/v1/calls"))
@@ -102,12 +100,12 @@ async fn an_unverified_record_cannot_be_picked_by_id(app: &TestApp) {
 }
 
 async fn staff_entering_the_same_details_confirm_a_claim(app: &TestApp) {
-    let agent = token_for(app, "alba", "agent").await;
+    let agent = app.token_for("alba", "agent").await;
     let (visitor, link) = public_call(app, "Ana Torres", "ana.torres@example.com", "600 123 456").await;
-    let first = call_id_of(app, &visitor, &link).await;
+    let first = visitor.call_id(&link).await;
     let body = json!({"customer": {"name": "ana torres", "email": "ana.torres@example.com", "phone": "+600-123-456"},
                       "message": "Hola"});
-    start_call(app, &agent, body).await;
+    app.start_call(&agent, body).await;
     let (id, _, _, verified) = record(app, "ana.torres@example.com").await;
     assert!(verified, "same name and phone: the claim is confirmed");
     let detail = get_json(app.url(&format!("/api/v1/calls/{first}")), &agent).await;
@@ -116,7 +114,7 @@ async fn staff_entering_the_same_details_confirm_a_claim(app: &TestApp) {
 
 async fn staff_confirm_a_claim_from_the_call_page(app: &TestApp) {
     let (visitor, link) = public_call(app, "Rosa Vidal", "rosa@example.com", "611 222 333").await;
-    let call = call_id_of(app, &visitor, &link).await;
+    let call = visitor.call_id(&link).await;
     let staff = app.browser();
     staff.login("admin", crate::helpers::ADMIN_PASSWORD).await;
     let page = staff.page(&format!("/calls/{call}")).await;
@@ -128,7 +126,7 @@ async fn staff_confirm_a_claim_from_the_call_page(app: &TestApp) {
     assert!(!staff.page(&format!("/calls/{call}")).await.contains("id=\"verify-customer\""));
     assert!(app.audit_actions().await.contains(&"customer.verify".to_owned()));
     // Confirming again (or an unlinked call) is a clear conflict over the API.
-    let agent = token_for(app, "alba", "agent").await;
+    let agent = app.token_for("alba", "agent").await;
     let url = app.url(&format!("/api/v1/calls/{call}/verify-customer"));
     let r = crate::helpers::new_client().post(url).bearer_auth(&agent).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);

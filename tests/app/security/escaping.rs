@@ -4,7 +4,6 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, location};
-use crate::live::call_id_of;
 use crate::on_both;
 
 on_both!(customer_markup_is_escaped_on_every_page_that_shows_it);
@@ -20,7 +19,7 @@ async fn customer_markup_is_escaped_on_every_page_that_shows_it(app: &TestApp) {
     let link = location(&r);
     // The claimed name is refused as a name (markup is not a name), so put it where
     // a name may carry anything: a second call's contact name through the API.
-    let call = call_id_of(app, &customer, &link).await;
+    let call = customer.call_id(&link).await;
     let token = app.admin_token().await;
     let body = serde_json::json!({"customer": {"name": "Eve Markup", "email": "eve2@example.com"}, "message": NAME});
     let r = crate::helpers::new_client()

@@ -4,9 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::calls::start_call;
-use crate::helpers::TestApp;
-use crate::live::{call_id_of, customer_starts, post_json, token_for};
+use crate::helpers::{TestApp, post_json};
 use crate::on_both;
 
 on_both!(an_agent_cannot_write_as_the_customer_into_someone_elses_call, staff_messages_are_authored_and_audited);
@@ -31,9 +29,9 @@ async fn pending_actions(app: &TestApp) -> i64 {
 }
 
 async fn an_agent_cannot_write_as_the_customer_into_someone_elses_call(app: &TestApp) {
-    let agent = token_for(app, "mallory", "agent").await;
-    let (customer, link) = customer_starts(app, "Carmen Ruiz", "carmen@example.com", "Hola, tengo una duda").await;
-    let call = call_id_of(app, &customer, &link).await;
+    let agent = app.token_for("mallory", "agent").await;
+    let (customer, link) = app.customer_starts("Carmen Ruiz", "carmen@example.com", "Hola, tengo una duda").await;
+    let call = customer.call_id(&link).await;
     let before = message_rows(app, call).await;
 
     // A live web call nobody holds: the agent's "customer" turn is refused.
@@ -53,10 +51,10 @@ async fn an_agent_cannot_write_as_the_customer_into_someone_elses_call(app: &Tes
     assert_eq!(r, StatusCode::CONFLICT);
 
     // An API call opened by someone else is refused too, even for a supervisor.
-    let other = token_for(app, "opener", "agent").await;
-    let boss = token_for(app, "boss", "supervisor").await;
+    let other = app.token_for("opener", "agent").await;
+    let boss = app.token_for("boss", "supervisor").await;
     let body = json!({"customer": {"name": "Pablo Gil", "email": "pablo@example.com"}, "message": "Hola"});
-    let api_call = start_call(app, &other, body).await["call_id"].as_i64().unwrap();
+    let api_call = app.start_call(&other, body).await["call_id"].as_i64().unwrap();
     for token in [&agent, &boss] {
         let r = post_json(app.url(&format!("/api/v1/calls/{api_call}/messages")), token, json!({"text": "hola"})).await;
         assert_eq!(r.status(), StatusCode::CONFLICT);
@@ -71,15 +69,7 @@ async fn an_agent_cannot_write_as_the_customer_into_someone_elses_call(app: &Tes
 }
 
 async fn centralita_stream(app: &TestApp, token: &str, call: i64) -> StatusCode {
-    crate::helpers::new_client()
-        .post(app.url(&format!("/api/v1/calls/{call}/messages")))
-        .bearer_auth(token)
-        .header("accept", "text/event-stream")
-        .json(&json!({"text": "hola"}))
-        .send()
-        .await
-        .unwrap()
-        .status()
+    app.say_streamed(token, call, "hola").await.status()
 }
 
 async fn staff_messages_are_authored_and_audited(app: &TestApp) {
@@ -89,7 +79,7 @@ async fn staff_messages_are_authored_and_audited(app: &TestApp) {
     // A phone call the agent logs over the API: they type the customer's words.
     let body =
         json!({"customer": {"name": "Lola Paz", "email": "lola@example.com"}, "channel": "api", "message": "Hola"});
-    let call = start_call(app, &token, body).await["call_id"].as_i64().unwrap();
+    let call = app.start_call(&token, body).await["call_id"].as_i64().unwrap();
     let r =
         post_json(app.url(&format!("/api/v1/calls/{call}/messages")), &token, json!({"text": "¿Cuál es mi saldo?"}))
             .await;

@@ -9,6 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, new_client};
+use crate::on_both_backends;
+
+on_both_backends!(only_genuine_current_access_tokens_open_the_api);
 
 const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -20,9 +23,8 @@ async fn status_with(app: &TestApp, token: &str) -> StatusCode {
     new_client().get(app.url("/api/v1/me")).bearer_auth(token).send().await.unwrap().status()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_genuine_current_access_tokens_open_the_api() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.jwt_secret = Some(Secret::new(SECRET))).await;
+async fn only_genuine_current_access_tokens_open_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| c.jwt_secret = Some(Secret::new(SECRET))).await;
     let real =
         app.api_login("admin", crate::helpers::ADMIN_PASSWORD).await["access_token"].as_str().unwrap().to_owned();
     assert_eq!(status_with(&app, &real).await, StatusCode::OK);

@@ -1,10 +1,11 @@
 //! Parallel wrong passwords cannot outrun the lock: counting and locking are one
 //! atomic step taken before any password is checked.
 
+use centralita::db::Backend;
 use reqwest::StatusCode;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp};
-use crate::on_both;
+use crate::{on_both, on_both_backends};
 
 on_both!(
     fifty_parallel_guesses_check_at_most_the_limit_then_lock,
@@ -12,16 +13,14 @@ on_both!(
     guessing_the_current_password_counts_against_the_sign_in_lock,
 );
 
-async fn attempt(app: &TestApp, username: &str, password: &str) -> StatusCode {
-    crate::lockout::attempt(app, username, password).await.status()
-}
+on_both_backends!(behind_a_proxy_a_client_cannot_pick_its_own_throttle_key);
 
 /// Sends `n` wrong passwords at once (one for each made-up password) and returns the
 /// statuses.
 async fn burst(app: &TestApp, names: impl Fn(usize) -> String, n: usize) -> Vec<StatusCode> {
     let tries = (0..n).map(|i| {
         let name = names(i);
-        async move { attempt(app, &name, &format!("guess-number-{i}")).await }
+        async move { app.login_attempt(&name, &format!("guess-number-{i}")).await.status() }
     });
     futures_util::future::join_all(tries).await
 }
@@ -36,10 +35,10 @@ async fn fifty_parallel_guesses_check_at_most_the_limit_then_lock(app: &TestApp)
     let failures = app.audit_actions().await.iter().filter(|a| *a == "login.failure").count();
     assert!(failures <= 5, "{failures} password checks recorded");
     // The lock holds, for the right password too, and again after a second burst.
-    assert_eq!(attempt(app, "admin", ADMIN_PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.login_attempt("admin", ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
     let again = burst(app, |_| "admin".into(), 20).await;
     assert!(again.iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{again:?}");
-    assert_eq!(attempt(app, "admin", ADMIN_PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.login_attempt("admin", ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 async fn parallel_guesses_from_one_ip_cannot_outrun_the_ip_lock(app: &TestApp) {
@@ -49,12 +48,11 @@ async fn parallel_guesses_from_one_ip_cannot_outrun_the_ip_lock(app: &TestApp) {
     let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
     assert!(checked <= 50, "{checked} passwords checked from one IP");
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS));
-    assert_eq!(attempt(app, "admin", ADMIN_PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.login_attempt("admin", ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behind_a_proxy_a_client_cannot_pick_its_own_throttle_key() {
-    let app = TestApp::spawn(centralita::db::Backend::Sqlite, |c| {
+async fn behind_a_proxy_a_client_cannot_pick_its_own_throttle_key(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
         c.trust_proxy = true;
         c.login.ip_max_failures = 3;
     })
@@ -118,5 +116,5 @@ async fn guessing_the_current_password_counts_against_the_sign_in_lock(app: &Tes
     assert!(guesses.contains(&StatusCode::TOO_MANY_REQUESTS));
     // The account is locked for sign-in too, and the right password waits as well.
     assert_eq!(change(pw.clone()).await, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(attempt(app, "holder", &pw).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.login_attempt("holder", &pw).await.status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -4,7 +4,6 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{EventStream, TestApp, new_client};
-use crate::live::customer_starts;
 use crate::on_both;
 
 /// Event kinds a customer's page is told about.
@@ -13,9 +12,9 @@ const VISIBLE: [&str; 6] = ["message", "call_updated", "escalated", "taken_over"
 on_both!(a_customer_replay_reads_only_its_own_call, opening_customer_streams_is_rate_limited);
 
 async fn a_customer_replay_reads_only_its_own_call(app: &TestApp) {
-    let (_, mine) = customer_starts(app, "Uno Cliente", "uno@example.com", "Hola, ¿qué tal?").await;
+    let (_, mine) = app.customer_starts("Uno Cliente", "uno@example.com", "Hola, ¿qué tal?").await;
     for i in 0..3 {
-        customer_starts(app, "Otro Cliente", &format!("otro{i}@example.com"), "Hola").await;
+        app.customer_starts("Otro Cliente", &format!("otro{i}@example.com"), "Hola").await;
     }
     let mut stream = EventStream::open(new_client().get(app.url(&format!("{mine}/events?after=0")))).await;
     let mut ids = Vec::new();
@@ -35,7 +34,7 @@ async fn a_customer_replay_reads_only_its_own_call(app: &TestApp) {
 }
 
 async fn opening_customer_streams_is_rate_limited(app: &TestApp) {
-    let (_, link) = customer_starts(app, "Tres Cliente", "tres@example.com", "Hola").await;
+    let (_, link) = app.customer_starts("Tres Cliente", "tres@example.com", "Hola").await;
     let mut codes = Vec::new();
     for _ in 0..35 {
         let r = new_client().get(app.url(&format!("{link}/events?after=0"))).send().await.unwrap();

@@ -7,9 +7,15 @@ use centralita::db::Backend;
 use reqwest::StatusCode;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, location};
-use crate::on_both;
+use crate::{on_both, on_both_backends};
 
 on_both!(looking_at_public_pages_stores_no_session);
+
+on_both_backends!(
+    an_active_session_outlives_the_idle_time_and_an_idle_one_does_not,
+    activity_does_not_extend_the_absolute_lifetime,
+    the_idle_expiry_is_written_at_most_once_per_half_idle_period,
+);
 
 async fn session_rows(app: &TestApp) -> i64 {
     let db = app.state.db();
@@ -17,9 +23,8 @@ async fn session_rows(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_active_session_outlives_the_idle_time_and_an_idle_one_does_not() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| {
+async fn an_active_session_outlives_the_idle_time_and_an_idle_one_does_not(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
         c.session_idle = Duration::from_secs(4);
         c.session_max = Duration::from_secs(3600);
     })
@@ -40,9 +45,8 @@ async fn an_active_session_outlives_the_idle_time_and_an_idle_one_does_not() {
     app.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn activity_does_not_extend_the_absolute_lifetime() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| {
+async fn activity_does_not_extend_the_absolute_lifetime(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
         c.session_idle = Duration::from_secs(4);
         c.session_max = Duration::from_secs(5);
     })
@@ -62,15 +66,14 @@ async fn activity_does_not_extend_the_absolute_lifetime() {
     app.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_idle_expiry_is_written_at_most_once_per_half_idle_period() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.session_idle = Duration::from_secs(600)).await;
+async fn the_idle_expiry_is_written_at_most_once_per_half_idle_period(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| c.session_idle = Duration::from_secs(600)).await;
     let b = app.browser();
     b.login("admin", ADMIN_PASSWORD).await;
     let expiry = || async {
         let db = app.state.db();
         centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
-            "SELECT expires_at FROM sessions WHERE user_id IS NOT NULL"
+            "SELECT CAST(expires_at AS TEXT) FROM sessions WHERE user_id IS NOT NULL"
         )
         .fetch_one(pool)
         .await)

@@ -7,8 +7,10 @@ use centralita::db::Backend;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, new_client};
-use crate::live::post_json;
+use crate::helpers::{ADMIN_PASSWORD, TestApp, new_client, post_json};
+use crate::on_both_backends;
+
+on_both_backends!(streams_end_when_the_user_is_disabled_or_signs_out, a_token_stream_ends_when_the_token_expires);
 
 /// Reads the stream until it ends; panics if it is still open after `limit`.
 async fn ends_within(r: reqwest::Response, limit: Duration) {
@@ -62,19 +64,8 @@ async fn streams_end_when_the_user_is_disabled_or_signs_out(backend: Backend) {
     app.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_end_when_the_user_is_disabled_or_signs_out_sqlite() {
-    streams_end_when_the_user_is_disabled_or_signs_out(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_end_when_the_user_is_disabled_or_signs_out_postgres() {
-    streams_end_when_the_user_is_disabled_or_signs_out(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_stream_ends_when_the_token_expires() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| {
+async fn a_token_stream_ends_when_the_token_expires(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
         c.access_token_ttl = Duration::from_secs(3);
         c.stream_recheck = Duration::from_secs(600);
     })
