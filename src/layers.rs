@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
     ("error", 0),
     ("i18n", 0),
+    ("text", 0),
     ("context", 1),
     ("calls", 1),
     ("customers", 1),
@@ -164,6 +165,26 @@ fn every_top_level_module_has_a_layer() {
 fn no_module_imports_a_higher_layer() {
     let bad = violations();
     assert!(bad.is_empty(), "imports against the direction web/api → domain → base:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn the_agents_import_neither_email_nor_the_http_side() {
+    // Same layer as email, but the summary's shape belongs to the agents: email uses
+    // theirs, never the other way round.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/agents");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let bad: Vec<String> = files
+        .iter()
+        .flat_map(|file| {
+            let source = std::fs::read_to_string(file).unwrap_or_default();
+            crate_modules(&source)
+                .into_iter()
+                .filter(|m| matches!(m.as_str(), "email" | "web" | "api" | "app"))
+                .map(move |m| format!("{}: imports crate::{m}", file.display()))
+        })
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
 #[test]

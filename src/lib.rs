@@ -26,5 +26,6 @@ pub mod ops;
 pub mod seed;
 pub mod server;
 pub mod sse;
+pub mod text;
 pub mod users;
 pub mod web;

@@ -1,103 +1,83 @@
 //! The AI agents: the model layer, the built-in offline engine, the tools the
 //! customer-service agent may use, and the routing/supervisor output types.
+//!
+//! Nothing here depends on the HTTP, email or application layers: they depend on this.
 
 pub mod builtin;
 pub mod eval;
 pub mod model;
 pub mod openai;
 pub mod pipeline;
+pub mod schema;
+pub mod summary;
 pub mod tools;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Where a conversation should go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Department {
-    /// New purchases, pricing, plan changes, cancellations.
-    Sales,
-    /// Technical problems, access, outages, tickets.
-    Support,
-    /// Balance, payments, invoices, refunds, disputed charges.
-    Billing,
-    /// Formal complaints, staff or service complaints.
-    Complaints,
-    /// Everything else: information, greetings, requests for a person.
-    General,
-}
+use crate::db::id_enum;
+use crate::db::types::text_column;
 
-impl Department {
-    /// All departments.
-    pub const ALL: [Department; 5] = [Self::Sales, Self::Support, Self::Billing, Self::Complaints, Self::General];
-
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sales => "sales",
-            Self::Support => "support",
-            Self::Billing => "billing",
-            Self::Complaints => "complaints",
-            Self::General => "general",
-        }
+id_enum! {
+    /// Where a conversation should go.
+    #[derive(JsonSchema)]
+    Department {
+        /// New purchases, pricing, plan changes, cancellations.
+        Sales => "sales",
+        /// Technical problems, access, outages, tickets.
+        Support => "support",
+        /// Balance, payments, invoices, refunds, disputed charges.
+        Billing => "billing",
+        /// Formal complaints, staff or service complaints.
+        Complaints => "complaints",
+        /// Everything else: information, greetings, requests for a person.
+        General => "general",
     }
 }
 
-/// How the customer feels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sentiment {
-    /// Pleased, thankful, keen.
-    Positive,
-    /// Matter-of-fact.
-    Neutral,
-    /// Unhappy, angry, worried.
-    Negative,
-}
+text_column!(Department);
 
-impl Sentiment {
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Positive => "positive",
-            Self::Neutral => "neutral",
-            Self::Negative => "negative",
-        }
+id_enum! {
+    /// How the customer feels.
+    #[derive(JsonSchema)]
+    Sentiment {
+        /// Pleased, thankful, keen.
+        Positive => "positive",
+        /// Matter-of-fact.
+        Neutral => "neutral",
+        /// Unhappy, angry, worried.
+        Negative => "negative",
     }
 }
 
-/// How urgently a person should look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    /// Information, greetings.
-    Low,
-    /// Ordinary problems and requests.
-    Medium,
-    /// Money disputes, outages, repeated failures, churn threats.
-    High,
-    /// Security incidents, legal threats, fraud accusations.
-    Critical,
-}
+text_column!(Sentiment);
 
-impl Priority {
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
+id_enum! {
+    /// How urgently a person should look.
+    #[derive(PartialOrd, Ord, JsonSchema)]
+    Priority {
+        /// Information, greetings.
+        Low => "low",
+        /// Ordinary problems and requests.
+        Medium => "medium",
+        /// Money disputes, outages, repeated failures, churn threats.
+        High => "high",
+        /// Security incidents, legal threats, fraud accusations.
+        Critical => "critical",
     }
 }
+
+text_column!(Priority);
 
 /// The routing agent's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Classification {
     /// Target department.
     pub department: Department,
-    /// Finer topic inside the department (snake_case).
+    /// Finer topic inside the department (snake_case). A string, not an enum: the
+    /// remote model may name topics the built-in lexicon does not know (the prompt and
+    /// schema ask for any snake_case topic), and unknown topics get default handling.
     pub category: String,
     /// Customer sentiment.
     pub sentiment: Sentiment,
@@ -106,13 +86,14 @@ pub struct Classification {
     /// `es` or `en`.
     pub language: crate::i18n::Lang,
     /// 0..1: how sure the classifier is.
+    #[schemars(range(min = 0, max = 1))]
     pub confidence: f64,
     /// Hints for the next agents (`use_tool:get_balance`, `handover_to_human`, ...).
     pub recommendations: Vec<String>,
 }
 
 /// What the supervisor decides after a turn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// The AI keeps the conversation.
@@ -123,43 +104,31 @@ pub enum Action {
     OfferSummary,
 }
 
-/// Why the supervisor escalates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// The customer asked for a person.
-    CustomerRequest,
-    /// The AI lacks the information to answer.
-    MissingKnowledge,
-    /// The request is outside what the AI may do.
-    UnsupportedRequest,
-    /// Policy requires a person (security, legal).
-    PolicyRestriction,
-    /// A tool failed.
-    ToolFailure,
-    /// The customer is upset enough to deserve a person.
-    NegativeSentiment,
-    /// The routing was unsure.
-    LowConfidence,
-}
-
-impl Reason {
-    /// Wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CustomerRequest => "customer_request",
-            Self::MissingKnowledge => "missing_knowledge",
-            Self::UnsupportedRequest => "unsupported_request",
-            Self::PolicyRestriction => "policy_restriction",
-            Self::ToolFailure => "tool_failure",
-            Self::NegativeSentiment => "negative_sentiment",
-            Self::LowConfidence => "low_confidence",
-        }
+id_enum! {
+    /// Why the supervisor escalates.
+    #[derive(JsonSchema)]
+    Reason {
+        /// The customer asked for a person.
+        CustomerRequest => "customer_request",
+        /// The AI lacks the information to answer.
+        MissingKnowledge => "missing_knowledge",
+        /// The request is outside what the AI may do.
+        UnsupportedRequest => "unsupported_request",
+        /// Policy requires a person (security, legal).
+        PolicyRestriction => "policy_restriction",
+        /// A tool failed.
+        ToolFailure => "tool_failure",
+        /// The customer is upset enough to deserve a person.
+        NegativeSentiment => "negative_sentiment",
+        /// The routing was unsure.
+        LowConfidence => "low_confidence",
     }
 }
 
+text_column!(Reason);
+
 /// The supervisor agent's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
     /// What happens next.
@@ -168,5 +137,35 @@ pub struct Verdict {
     #[serde(default)]
     pub reason: Option<Reason>,
     /// 0..1: how good the AI's reply was.
+    #[schemars(range(min = 0, max = 1))]
     pub quality: f64,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Every value of `all` writes its `as_str` name through serde, and parses back
+    /// from it with `FromStr`.
+    pub(crate) fn assert_names_agree<T>(all: &[T])
+    where
+        T: Copy + std::fmt::Debug + PartialEq + Serialize + std::str::FromStr + std::fmt::Display,
+    {
+        for v in all {
+            let wire = v.to_string();
+            assert_eq!(serde_json::to_value(v).ok(), Some(serde_json::Value::String(wire.clone())), "{v:?}");
+            assert_eq!(wire.parse::<T>().ok(), Some(*v), "{wire}");
+        }
+    }
+
+    #[test]
+    fn the_names_of_departments_sentiments_priorities_and_reasons_are_their_wire_names() {
+        assert_names_agree(Department::ALL);
+        assert_names_agree(Sentiment::ALL);
+        assert_names_agree(Priority::ALL);
+        assert_names_agree(Reason::ALL);
+        assert_eq!(Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["low", "medium", "high", "critical"]);
+        assert_eq!(Reason::LowConfidence.to_string(), "low_confidence");
+        assert!("Billing".parse::<Department>().is_err(), "names are exact, as serde reads them");
+    }
 }

@@ -8,27 +8,40 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-/// Which agent is asking (backends may pick a model per agent; the built-in engine
-/// uses it to know which job it is doing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AgentKind {
-    /// Classifies the customer's message.
-    Routing,
-    /// Answers the customer, using tools.
-    Service,
-    /// Judges the turn: continue, escalate or offer a summary.
-    Supervisor,
+use crate::db::id_enum;
+use crate::db::types::text_column;
+
+id_enum! {
+    /// Which agent is asking (backends may pick a model per agent; the built-in engine
+    /// uses it to know which job it is doing).
+    AgentKind {
+        /// Classifies the customer's message.
+        Routing => "routing",
+        /// Answers the customer, using tools.
+        Service => "service",
+        /// Judges the turn: continue, escalate or offer a summary.
+        Supervisor => "supervisor",
+    }
 }
 
-impl AgentKind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Routing => "routing",
-            Self::Service => "service",
-            Self::Supervisor => "supervisor",
-        }
+text_column!(AgentKind);
+
+id_enum! {
+    /// A tool the customer-service agent may be offered. What a model asks for stays a
+    /// string in [`ToolCall`] until it parses as one of these.
+    ToolName {
+        /// The caller's own customer record.
+        GetCustomerProfile => "get_customer_profile",
+        /// The caller's balance.
+        GetBalance => "get_balance",
+        /// The caller's tickets.
+        ListTickets => "list_tickets",
+        /// Opens a ticket for the caller.
+        CreateTicket => "create_ticket",
+        /// The caller's recent payments.
+        ListPayments => "list_payments",
+        /// Files a payment for a person to approve.
+        RequestPaymentRegistration => "request_payment_registration",
     }
 }
 
@@ -83,7 +96,7 @@ impl ChatMessage {
 #[derive(Clone, Debug, Serialize)]
 pub struct ToolSpec {
     /// Name.
-    pub name: &'static str,
+    pub name: ToolName,
     /// What it does, for the model.
     pub description: &'static str,
     /// JSON schema of the arguments.
@@ -151,6 +164,9 @@ pub enum ModelError {
     /// Could not reach the server.
     #[error("model server unreachable: {0}")]
     Transport(String),
+    /// The customer-service agent ran out of the turn's time budget.
+    #[error("turn time budget exceeded")]
+    OutOfTime,
 }
 
 /// A chat model backend.
@@ -175,4 +191,17 @@ pub trait ChatModel: Send + Sync {
 /// average for English and Spanish); used where a backend reports no usage.
 pub fn estimate_tokens(text: &str) -> u32 {
     (text.chars().count() as u32).div_ceil(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_kinds_and_tool_names_are_their_wire_names() {
+        crate::agents::tests::assert_names_agree(AgentKind::ALL);
+        crate::agents::tests::assert_names_agree(ToolName::ALL);
+        assert_eq!(ToolName::RequestPaymentRegistration.as_str(), "request_payment_registration");
+        assert!("delete_customer".parse::<ToolName>().is_err());
+    }
 }

@@ -2,7 +2,8 @@
 //! supervisor, each as one model request per step, with guards and a fallback to the
 //! built-in engine so the customer always gets a polite answer.
 
-use std::sync::Arc;
+use std::convert::Infallible;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -10,12 +11,13 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::builtin::{self, engine::BuiltinModel};
-use super::model::{AgentKind, ChatMessage, ChatModel, ChatRequest, ModelError, Role, ToolCall};
+use super::model::{AgentKind, ChatMessage, ChatModel, ChatRequest, ModelError, Role, ToolCall, Usage};
+use super::schema;
+use super::summary::{CallSummary, SUMMARY_SCHEMA, SummaryFacts};
 use super::tools::{self, CallerScope};
 use super::{Action, Classification, Reason, Verdict};
 use crate::config::AgentLimits;
 use crate::db::Db;
-use crate::email::render::CallSummary;
 use crate::i18n::Lang;
 
 const ROUTING_PROMPT: &str = include_str!("prompts/routing.md");
@@ -23,45 +25,15 @@ const SERVICE_PROMPT: &str = include_str!("prompts/service.md");
 const SUPERVISOR_PROMPT: &str = include_str!("prompts/supervisor.md");
 const SUMMARY_PROMPT: &str = include_str!("prompts/summary.md");
 
-/// Schema name of the supervisor's call-summary request.
-pub const SUMMARY_SCHEMA: &str = "call_summary";
-
-/// One line of a call's transcript, as the summary sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-pub struct TranscriptLine {
-    /// customer, ai or human.
-    pub role: String,
-    /// What was said (untrusted).
-    pub text: String,
-}
-
-/// Everything the supervisor agent may use to write a call summary: the transcript,
-/// the tools' calls and results, and what staff decided on pending actions.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct SummaryFacts {
-    /// Language of the summary.
-    pub language: Lang,
-    /// The call.
-    pub call_id: i64,
-    /// Customer, AI and staff messages, oldest first.
-    pub transcript: Vec<TranscriptLine>,
-    /// Tool calls: name, arguments, result, ok.
-    pub tools: Vec<Value>,
-    /// Pending actions: tool, params, status (pending, approved, rejected), result.
-    pub actions: Vec<Value>,
-    /// The call went to the human queue.
-    pub escalated: bool,
-    /// A person took part.
-    pub handled_by_person: bool,
-    /// How staff closed it, if they did.
-    pub outcome: Option<String>,
-}
+static ROUTING_SCHEMA: LazyLock<Value> = LazyLock::new(schema::strict::<Classification>);
+static VERDICT_SCHEMA: LazyLock<Value> = LazyLock::new(schema::strict::<Verdict>);
+static SUMMARY_SHAPE: LazyLock<Value> = LazyLock::new(schema::strict::<CallSummary>);
 
 /// One agent step, as stored in `agent_runs` and shown on the call page.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
-    /// routing, service or supervisor.
-    pub agent: &'static str,
+    /// Which agent took the step.
+    pub agent: AgentKind,
     /// builtin or openai.
     pub backend: &'static str,
     /// Model name.
@@ -101,34 +73,6 @@ pub struct Pipeline {
     limits: AgentLimits,
 }
 
-fn routing_schema() -> Value {
-    json!({"type": "object", "additionalProperties": false,
-        "required": ["department", "category", "sentiment", "priority", "language", "confidence", "recommendations"],
-        "properties": {
-            "department": {"type": "string", "enum": ["sales", "support", "billing", "complaints", "general"]},
-            "category": {"type": "string"},
-            "sentiment": {"type": "string", "enum": ["positive", "neutral", "negative"]},
-            "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
-            "language": {"type": "string", "enum": ["es", "en"]},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "recommendations": {"type": "array", "items": {"type": "string"}}}})
-}
-
-fn verdict_schema() -> Value {
-    json!({"type": "object", "additionalProperties": false, "required": ["action", "reason", "quality"],
-        "properties": {
-            "action": {"type": "string", "enum": ["continue", "escalate", "offer_summary"]},
-            "reason": {"type": ["string", "null"], "enum": ["customer_request", "missing_knowledge", "unsupported_request",
-                "policy_restriction", "tool_failure", "negative_sentiment", "low_confidence", null]},
-            "quality": {"type": "number", "minimum": 0, "maximum": 1}}})
-}
-
-fn summary_schema() -> Value {
-    let list = json!({"type": "array", "items": {"type": "string"}, "maxItems": crate::email::render::MAX_ITEMS});
-    json!({"type": "object", "additionalProperties": false, "required": ["issue", "actions", "references", "next_steps"],
-        "properties": {"issue": {"type": "string"}, "actions": list, "references": list, "next_steps": list}})
-}
-
 fn parse_summary(text: &str) -> Result<CallSummary, ModelError> {
     let s: CallSummary =
         serde_json::from_str(text.trim()).map_err(|e| ModelError::Malformed(format!("summary: {e}")))?;
@@ -157,16 +101,80 @@ fn parse_verdict(text: &str) -> Result<Verdict, ModelError> {
 struct ServiceResult {
     reply: String,
     tool_calls: Vec<Value>,
-    prompt_tokens: u32,
-    completion_tokens: u32,
+    usage: Usage,
     tools_failed: bool,
     customer_linked: bool,
+}
+
+/// Who answered an agent step, at what cost and with what outcome, from when it began:
+/// everything its [`Step`] records but the output.
+struct Answered {
+    agent: AgentKind,
+    backend: &'static str,
+    model: String,
+    usage: Usage,
+    outcome: String,
+    started: Instant,
+}
+
+impl Answered {
+    /// The step as recorded, with its output and tool calls.
+    fn step(self, output: String, tool_calls: Vec<Value>) -> Step {
+        Step {
+            agent: self.agent,
+            backend: self.backend,
+            model: self.model,
+            prompt_tokens: self.usage.prompt_tokens,
+            completion_tokens: self.usage.completion_tokens,
+            latency_ms: self.started.elapsed().as_millis() as u64,
+            tool_calls,
+            output,
+            outcome: self.outcome,
+        }
+    }
 }
 
 impl Pipeline {
     /// A pipeline over `primary` (the built-in engine when no remote model is set).
     pub fn new(primary: Arc<dyn ChatModel>, limits: AgentLimits) -> Self {
         Self { primary, fallback: BuiltinModel, limits }
+    }
+
+    /// One agent step: the primary model's answer, or, when it fails, the built-in
+    /// engine's (`fallback` is told why), with the record of who answered. Only errors
+    /// of kind `E` (the database's, for the service agent) end the step.
+    async fn answer<T, E>(
+        &self,
+        agent: AgentKind,
+        primary: impl Future<Output = Result<Result<(Usage, T), ModelError>, E>>,
+        fallback: impl AsyncFnOnce(&ModelError) -> Result<T, E>,
+    ) -> Result<(T, Answered), E> {
+        let started = Instant::now();
+        let (value, model, usage, outcome): (T, &dyn ChatModel, Usage, String) = match primary.await? {
+            Ok((usage, value)) => (value, self.primary.as_ref(), usage, "ok".to_owned()),
+            Err(err) => {
+                tracing::warn!(agent = agent.as_str(), error = %err, "agent failed; using the built-in engine");
+                (fallback(&err).await?, &self.fallback, Usage::default(), format!("fallback: {err}"))
+            }
+        };
+        let (backend, model) = (model.backend(), model.model_for(agent));
+        Ok((value, Answered { agent, backend, model, usage, outcome, started }))
+    }
+
+    /// A step that is one structured request: `parse` reads the primary model's
+    /// answer; `fallback` is the built-in engine's answer, computed only if needed.
+    async fn ask<T>(
+        &self,
+        request: &ChatRequest,
+        parse: fn(&str) -> Result<T, ModelError>,
+        fallback: impl Future<Output = T>,
+    ) -> (T, Answered) {
+        let primary = async {
+            let answer = self.primary.chat(request, None).await;
+            Ok::<_, Infallible>(answer.and_then(|r| parse(&r.content).map(|value| (r.usage, value))))
+        };
+        let Ok(answered) = self.answer(request.agent, primary, async |_| Ok(fallback.await)).await;
+        answered
     }
 
     /// Runs routing alone (for `POST /api/v1/classify` and the CLI).
@@ -179,35 +187,12 @@ impl Pipeline {
             agent: AgentKind::Routing,
             messages: vec![ChatMessage::new(Role::System, ROUTING_PROMPT), ChatMessage::new(Role::User, text)],
             tools: Vec::new(),
-            json_schema: Some(("classification", routing_schema())),
+            json_schema: Some(("classification", ROUTING_SCHEMA.clone())),
             max_tokens: self.limits.max_tokens,
         };
-        let started = Instant::now();
-        let (model, answer) = match self
-            .primary
-            .chat(&request, None)
-            .await
-            .and_then(|r| parse_classification(&r.content).map(|c| (r, c)))
-        {
-            Ok((r, c)) => ((self.primary.as_ref() as &dyn ChatModel, r.usage, "ok".to_owned()), c),
-            Err(err) => {
-                tracing::warn!(error = %err, "routing agent failed; using the built-in engine");
-                let c = builtin::classify(text);
-                ((&self.fallback as &dyn ChatModel, Default::default(), format!("fallback: {err}")), c)
-            }
-        };
-        let step = Step {
-            agent: "routing",
-            backend: model.0.backend(),
-            model: model.0.model_for(AgentKind::Routing),
-            prompt_tokens: model.1.prompt_tokens,
-            completion_tokens: model.1.completion_tokens,
-            latency_ms: started.elapsed().as_millis() as u64,
-            tool_calls: Vec::new(),
-            output: serde_json::to_string(&answer).unwrap_or_default(),
-            outcome: model.2,
-        };
-        (answer, step)
+        let (c, answered) = self.ask(&request, parse_classification, async { builtin::classify(text) }).await;
+        let step = answered.step(serde_json::to_string(&c).unwrap_or_default(), Vec::new());
+        (c, step)
     }
 
     /// Runs one customer turn. `history` holds the earlier customer/AI messages of the
@@ -230,9 +215,9 @@ impl Pipeline {
             (Some(prev), Some(local)) if prev.category == local.category => {
                 let c = Classification { department: prev.department, category: prev.category.clone(), ..local };
                 steps.push(Step {
-                    agent: "routing",
-                    backend: "builtin",
-                    model: builtin::engine::MODEL_NAME.into(),
+                    agent: AgentKind::Routing,
+                    backend: self.fallback.backend(),
+                    model: self.fallback.model_for(AgentKind::Routing),
                     prompt_tokens: 0,
                     completion_tokens: 0,
                     latency_ms: 0,
@@ -249,62 +234,52 @@ impl Pipeline {
             }
         };
 
-        // 2. Customer service, within the turn's time budget; the built-in engine
-        // answers if the model fails or runs out of time.
-        let started = Instant::now();
-        let budget = self.limits.turn_budget;
-        let primary = self.primary.clone();
-        let offered = tools::for_category(&classification.category);
-        let attempt = tokio::time::timeout(
-            budget,
-            self.serve(primary.as_ref(), db, scope, history, text, classification.language, &offered, deltas),
-        )
-        .await;
-        let (service, backend, model, outcome) = match attempt {
-            Ok(Ok(Ok(result))) => (result, primary.backend(), primary.model_for(AgentKind::Service), "ok".to_owned()),
-            Ok(Err(db_error)) => return Err(db_error),
-            Ok(Ok(Err(model_error))) => {
-                tracing::warn!(error = %model_error, "service agent failed; using the built-in engine");
-                let result = self
-                    .serve(&self.fallback, db, scope, history, text, classification.language, &offered, deltas)
-                    .await?;
-                (
-                    result.unwrap_or_else(|_| self.apology(classification.language)),
-                    "builtin",
-                    builtin::engine::MODEL_NAME.to_owned(),
-                    format!("fallback: {model_error}"),
-                )
-            }
-            Err(_) => {
-                tracing::warn!("service agent ran out of its time budget");
-                let result = self.apology(classification.language);
-                if let Some(tx) = deltas {
-                    let _ = tx.send(result.reply.clone()).await;
-                }
-                (
-                    result,
-                    "builtin",
-                    builtin::engine::MODEL_NAME.to_owned(),
-                    "fallback: turn time budget exceeded".to_owned(),
-                )
-            }
-        };
-        steps.push(Step {
-            agent: "service",
-            backend,
-            model,
-            prompt_tokens: service.prompt_tokens,
-            completion_tokens: service.completion_tokens,
-            latency_ms: started.elapsed().as_millis() as u64,
-            tool_calls: service.tool_calls.clone(),
-            output: service.reply.clone(),
-            outcome,
-        });
+        // 2. Customer service.
+        let (service, step) = self.service(db, scope, history, text, &classification, deltas).await?;
+        steps.push(step);
 
         // 3. Supervisor.
         let (verdict, step) = self.supervise(&classification, text, &service).await;
         steps.push(step);
         Ok(TurnOutcome { classification, reply: service.reply, verdict, steps })
+    }
+
+    /// The customer-service agent, within the turn's time budget; the built-in engine
+    /// answers if the model fails, and an apology if the budget runs out.
+    async fn service(
+        &self,
+        db: &Db,
+        scope: CallerScope,
+        history: &[ChatMessage],
+        text: &str,
+        classification: &Classification,
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> Result<(ServiceResult, Step), sqlx::Error> {
+        let language = classification.language;
+        let offered = tools::for_category(&classification.category);
+        let primary = async {
+            let attempt = self.serve(self.primary.as_ref(), db, scope, history, text, language, &offered, deltas);
+            let served = tokio::time::timeout(self.limits.turn_budget, attempt).await;
+            let served = served.unwrap_or(Ok(Err(ModelError::OutOfTime)))?;
+            Ok(served.map(|result| (result.usage, result)))
+        };
+        let fallback = async |err: &ModelError| -> Result<ServiceResult, sqlx::Error> {
+            if matches!(err, ModelError::OutOfTime) {
+                let result = self.apology(language);
+                if let Some(tx) = deltas {
+                    let _ = tx.send(result.reply.clone()).await;
+                }
+                return Ok(result);
+            }
+            let served = self.serve(&self.fallback, db, scope, history, text, language, &offered, deltas).await?;
+            Ok(served.unwrap_or_else(|_| self.apology(language)))
+        };
+        let (service, answered) = self.answer(AgentKind::Service, primary, fallback).await?;
+        // The step counts the tokens of whichever model answered: the built-in engine
+        // estimates its own.
+        let step =
+            Answered { usage: service.usage, ..answered }.step(service.reply.clone(), service.tool_calls.clone());
+        Ok((service, step))
     }
 
     /// The supervisor agent writes the summary of a call from its facts; the built-in
@@ -321,30 +296,11 @@ impl Pipeline {
                 ChatMessage::new(Role::User, serde_json::to_string(facts).unwrap_or_default()),
             ],
             tools: Vec::new(),
-            json_schema: Some((SUMMARY_SCHEMA, summary_schema())),
+            json_schema: Some((SUMMARY_SCHEMA, SUMMARY_SHAPE.clone())),
             max_tokens: self.limits.max_tokens,
         };
-        let started = Instant::now();
-        let (model, usage, outcome, summary) =
-            match self.primary.chat(&request, None).await.and_then(|r| parse_summary(&r.content).map(|s| (r, s))) {
-                Ok((r, s)) => (self.primary.as_ref() as &dyn ChatModel, r.usage, "ok".to_owned(), s),
-                Err(err) => {
-                    tracing::warn!(error = %err, "summary by the supervisor agent failed; using the built-in engine");
-                    let s = builtin::summary::summarize(facts);
-                    (&self.fallback as &dyn ChatModel, Default::default(), format!("fallback: {err}"), s)
-                }
-            };
-        let step = Step {
-            agent: "supervisor",
-            backend: model.backend(),
-            model: model.model_for(AgentKind::Supervisor),
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            latency_ms: started.elapsed().as_millis() as u64,
-            tool_calls: Vec::new(),
-            output: serde_json::to_string(&summary).unwrap_or_default(),
-            outcome,
-        };
+        let (summary, answered) = self.ask(&request, parse_summary, async { builtin::summary::summarize(facts) }).await;
+        let step = answered.step(serde_json::to_string(&summary).unwrap_or_default(), Vec::new());
         (summary, step)
     }
 
@@ -353,8 +309,7 @@ impl Pipeline {
         ServiceResult {
             reply: reply.into(),
             tool_calls: Vec::new(),
-            prompt_tokens: 0,
-            completion_tokens: 0,
+            usage: Usage::default(),
             tools_failed: true,
             customer_linked: true,
         }
@@ -385,8 +340,7 @@ impl Pipeline {
         let mut result = ServiceResult {
             reply: String::new(),
             tool_calls: Vec::new(),
-            prompt_tokens: 0,
-            completion_tokens: 0,
+            usage: Usage::default(),
             tools_failed: false,
             customer_linked: scope.customer_id.is_some(),
         };
@@ -403,8 +357,8 @@ impl Pipeline {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            result.prompt_tokens += response.usage.prompt_tokens;
-            result.completion_tokens += response.usage.completion_tokens;
+            result.usage.prompt_tokens += response.usage.prompt_tokens;
+            result.usage.completion_tokens += response.usage.completion_tokens;
             if response.tool_calls.is_empty() {
                 result.reply = response.content.trim().to_owned();
                 if result.reply.is_empty() {
@@ -458,28 +412,16 @@ impl Pipeline {
                 ChatMessage::new(Role::User, facts.to_string()),
             ],
             tools: Vec::new(),
-            json_schema: Some(("verdict", verdict_schema())),
+            json_schema: Some(("verdict", VERDICT_SCHEMA.clone())),
             max_tokens: self.limits.max_tokens.min(200),
         };
-        let started = Instant::now();
-        let (backend, model, usage, outcome, mut verdict) = match self
-            .primary
-            .chat(&request, None)
-            .await
-            .and_then(|r| parse_verdict(&r.content).map(|v| (r, v)))
-        {
-            Ok((r, v)) => {
-                (self.primary.backend(), self.primary.model_for(AgentKind::Supervisor), r.usage, "ok".to_owned(), v)
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "supervisor agent failed; using the built-in engine");
-                let v = match self.fallback.chat(&request, None).await.and_then(|r| parse_verdict(&r.content)) {
-                    Ok(v) => v,
-                    Err(_) => Verdict { action: Action::Escalate, reason: Some(Reason::ToolFailure), quality: 0.0 },
-                };
-                ("builtin", builtin::engine::MODEL_NAME.to_owned(), Default::default(), format!("fallback: {err}"), v)
+        let fallback = async {
+            match self.fallback.chat(&request, None).await.and_then(|r| parse_verdict(&r.content)) {
+                Ok(v) => v,
+                Err(_) => Verdict { action: Action::Escalate, reason: Some(Reason::ToolFailure), quality: 0.0 },
             }
         };
+        let (mut verdict, answered) = self.ask(&request, parse_verdict, fallback).await;
         // Rules no model may talk its way around: a failed tool or a request for a
         // person always reaches a person.
         if verdict.action != Action::Escalate {
@@ -494,17 +436,7 @@ impl Pipeline {
                 };
             }
         }
-        let step = Step {
-            agent: "supervisor",
-            backend,
-            model,
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            latency_ms: started.elapsed().as_millis() as u64,
-            tool_calls: Vec::new(),
-            output: serde_json::to_string(&verdict).unwrap_or_default(),
-            outcome,
-        };
+        let step = answered.step(serde_json::to_string(&verdict).unwrap_or_default(), Vec::new());
         (verdict, step)
     }
 }

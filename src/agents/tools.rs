@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::model::ToolCall;
-pub use super::model::ToolSpec;
+pub use super::model::{ToolName, ToolSpec};
 use crate::customers::tickets::{self, NewTicket, TicketStatus};
 use crate::db::with_db;
 use crate::db::{Db, Money, Timestamp};
@@ -44,16 +44,17 @@ impl ToolOutcome {
 /// The tools worth offering for a routed topic: fewer tool schemas in the prompt means
 /// fewer tokens and fewer wrong turns. Unknown topics get the read-only basics.
 pub fn for_category(category: &str) -> Vec<ToolSpec> {
-    let names: &[&str] = match category {
+    use ToolName::*;
+    let names: &[ToolName] = match category {
         "balance_inquiry" | "payment" | "payment_history" | "refund" | "charge_dispute" | "invoice" => {
-            &["get_balance", "list_payments", "request_payment_registration"]
+            &[GetBalance, ListPayments, RequestPaymentRegistration]
         }
         "ticket_status" | "technical_issue" | "service_outage" | "account_access" | "how_to" | "account_update" => {
-            &["list_tickets", "create_ticket"]
+            &[ListTickets, CreateTicket]
         }
-        "formal_complaint" | "service_complaint" | "staff_complaint" => &["create_ticket", "list_tickets"],
+        "formal_complaint" | "service_complaint" | "staff_complaint" => &[CreateTicket, ListTickets],
         "human_request" | "security" | "greeting" | "thanks" | "feedback" => &[],
-        _ => &["get_customer_profile", "get_balance", "list_tickets"],
+        _ => &[GetCustomerProfile, GetBalance, ListTickets],
     };
     specs().into_iter().filter(|t| names.contains(&t.name)).collect()
 }
@@ -63,30 +64,30 @@ pub fn specs() -> Vec<ToolSpec> {
     let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
     vec![
         ToolSpec {
-            name: "get_customer_profile",
+            name: ToolName::GetCustomerProfile,
             description: "The caller's own customer record (name, email on file, phone).",
             parameters: none.clone(),
         },
-        ToolSpec { name: "get_balance", description: "The caller's current balance.", parameters: none.clone() },
+        ToolSpec { name: ToolName::GetBalance, description: "The caller's current balance.", parameters: none.clone() },
         ToolSpec {
-            name: "list_tickets",
+            name: ToolName::ListTickets,
             description: "The caller's support tickets, newest first.",
             parameters: json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["open", "in_progress", "pending", "resolved", "closed"]}}, "additionalProperties": false}),
         },
         ToolSpec {
-            name: "create_ticket",
+            name: ToolName::CreateTicket,
             description: "Open a support ticket for the caller.",
             parameters: json!({"type": "object", "required": ["title", "description"], "properties": {
                 "title": {"type": "string", "maxLength": 120}, "description": {"type": "string", "maxLength": 2000},
                 "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]}}, "additionalProperties": false}),
         },
         ToolSpec {
-            name: "list_payments",
+            name: ToolName::ListPayments,
             description: "The caller's recent payments, newest first.",
             parameters: json!({"type": "object", "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 20}}, "additionalProperties": false}),
         },
         ToolSpec {
-            name: "request_payment_registration",
+            name: ToolName::RequestPaymentRegistration,
             description: "Ask staff to register a payment the caller says they made. Nothing is registered until a person approves it.",
             parameters: json!({"type": "object", "required": ["amount", "method"], "properties": {
                 "amount": {"type": "string", "description": "Amount with two decimals, e.g. 50.00"},
@@ -166,8 +167,11 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
     let Some(customer_id) = scope.customer_id else {
         return Ok(ToolOutcome::err("this call is not linked to a customer record; ask a person to verify the caller"));
     };
-    let outcome = match call.name.as_str() {
-        "get_customer_profile" => match parse::<NoArgs>(call) {
+    let Ok(tool) = call.name.parse::<ToolName>() else {
+        return Ok(ToolOutcome::err("unknown tool"));
+    };
+    let outcome = match tool {
+        ToolName::GetCustomerProfile => match parse::<NoArgs>(call) {
             Err(e) => e,
             Ok(_) => {
                 let row: Option<(String, String, Option<String>, bool)> = with_db!(db, |pool| sqlx::query_as(
@@ -184,7 +188,7 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                 }
             }
         },
-        "get_balance" => match parse::<NoArgs>(call) {
+        ToolName::GetBalance => match parse::<NoArgs>(call) {
             Err(e) => e,
             Ok(_) => {
                 let balance: Option<Money> =
@@ -198,7 +202,7 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                 }
             }
         },
-        "list_tickets" => match parse::<ListTicketsArgs>(call) {
+        ToolName::ListTickets => match parse::<ListTicketsArgs>(call) {
             Err(e) => e,
             Ok(args) => {
                 let status = args.status.map(TicketStatus::as_str);
@@ -214,7 +218,7 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                 ToolOutcome::ok(json!({ "tickets": list }))
             }
         },
-        "create_ticket" => match parse::<CreateTicketArgs>(call) {
+        ToolName::CreateTicket => match parse::<CreateTicketArgs>(call) {
             Err(e) => e,
             Ok(args) => {
                 let title = clean(&args.title, 120);
@@ -235,7 +239,7 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                 }
             }
         },
-        "list_payments" => match parse::<ListPaymentsArgs>(call) {
+        ToolName::ListPayments => match parse::<ListPaymentsArgs>(call) {
             Err(e) => e,
             Ok(args) => {
                 let limit = i64::from(args.limit.unwrap_or(5).clamp(1, 20));
@@ -251,7 +255,7 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                 ToolOutcome::ok(json!({ "payments": list }))
             }
         },
-        "request_payment_registration" => match parse::<PaymentRequestArgs>(call) {
+        ToolName::RequestPaymentRegistration => match parse::<PaymentRequestArgs>(call) {
             Err(e) => e,
             Ok(args) => match Money::parse(&args.amount) {
                 Some(amount) if amount.cents() > 0 && amount <= MAX_PAYMENT => {
@@ -271,7 +275,6 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                 _ => ToolOutcome::err("amount must be a positive number up to 10000.00 with at most two decimals"),
             },
         },
-        _ => ToolOutcome::err("unknown tool"),
     };
     Ok(outcome)
 }

@@ -89,7 +89,7 @@ macro_rules! on_tx {
 
 pub use crate::{on_tx, with_db, with_tx};
 
-/// Declares a string-backed enum: `as_str`, `parse`, `Display`, serde as the id, and
+/// Declares a string-backed enum: `as_str`, `parse`, `FromStr`, `Display`, serde as the id, and
 /// `TryFrom<String>` for reading it from a row (`#[sqlx(try_from = "String")]`).
 macro_rules! id_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $id:literal),+ $(,)? }) => {
@@ -125,10 +125,17 @@ macro_rules! id_enum {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(id: &str) -> Result<Self, String> {
+                Self::parse(id).ok_or_else(|| format!(concat!("unknown ", stringify!($name), " {:?}"), id))
+            }
+        }
+
         impl TryFrom<String> for $name {
             type Error = String;
             fn try_from(id: String) -> Result<Self, String> {
-                Self::parse(&id).ok_or_else(|| format!(concat!("unknown ", stringify!($name), " {:?}"), id))
+                id.parse()
             }
         }
     };

@@ -166,6 +166,42 @@ impl fmt::Display for Money {
     }
 }
 
+/// Stores an enum of names as TEXT on both backends through its `as_str` and
+/// `FromStr`: SQLite and PostgreSQL hold the same words, and a word the enum does not
+/// know fails to decode instead of turning into some default.
+macro_rules! text_column {
+    ($ty:ty) => {
+        $crate::db::types::text_column!($ty, ::sqlx::Sqlite);
+        $crate::db::types::text_column!($ty, ::sqlx::Postgres);
+    };
+    ($ty:ty, $db:ty) => {
+        impl ::sqlx::Type<$db> for $ty {
+            fn type_info() -> <$db as ::sqlx::Database>::TypeInfo {
+                <str as ::sqlx::Type<$db>>::type_info()
+            }
+            fn compatible(ty: &<$db as ::sqlx::Database>::TypeInfo) -> bool {
+                <str as ::sqlx::Type<$db>>::compatible(ty)
+            }
+        }
+
+        impl ::sqlx::Encode<'_, $db> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <$db as ::sqlx::Database>::ArgumentBuffer,
+            ) -> Result<::sqlx::encode::IsNull, ::sqlx::error::BoxDynError> {
+                <&str as ::sqlx::Encode<'_, $db>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r> ::sqlx::Decode<'r, $db> for $ty {
+            fn decode(value: <$db as ::sqlx::Database>::ValueRef<'r>) -> Result<Self, ::sqlx::error::BoxDynError> {
+                Ok(<&str as ::sqlx::Decode<'r, $db>>::decode(value)?.parse()?)
+            }
+        }
+    };
+}
+pub(crate) use text_column;
+
 #[cfg(test)]
 mod tests {
     use super::*;

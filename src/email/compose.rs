@@ -132,7 +132,7 @@ pub async fn check(ctx: &Ctx, r: &Request) -> AppResult<Checked> {
     };
     let content = match kind {
         "information" | "follow_up" => {
-            let topic = render::one_line(&r.topic, usize::MAX);
+            let topic = crate::text::one_line(&r.topic, usize::MAX);
             if topic.is_empty() {
                 errors.insert("topic", "field.required");
             } else if topic.chars().count() > render::MAX_TOPIC {

@@ -8,42 +8,14 @@
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
+use crate::agents::summary::CallSummary;
 use crate::i18n::{Lang, Tr};
+use crate::text::one_line;
 
-/// The call summary the supervisor agent writes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CallSummary {
-    /// What the customer called about.
-    pub issue: String,
-    /// What was done during the call.
-    pub actions: Vec<String>,
-    /// Ticket, payment and call references.
-    #[serde(default)]
-    pub references: Vec<String>,
-    /// What happens next.
-    pub next_steps: Vec<String>,
-}
-
-/// Longest summary item kept (characters).
-pub const MAX_ITEM: usize = 600;
-/// Most items kept per summary list.
-pub const MAX_ITEMS: usize = 10;
 /// Longest subject topic (characters).
 pub const MAX_TOPIC: usize = 150;
 /// Longest free-text body (characters).
 pub const MAX_BODY: usize = 10_000;
-
-impl CallSummary {
-    /// Trims, drops control characters and caps lengths; `None` if nothing useful is left.
-    pub fn cleaned(mut self) -> Option<Self> {
-        self.issue = one_line(&self.issue, MAX_ITEM);
-        for list in [&mut self.actions, &mut self.references, &mut self.next_steps] {
-            *list = list.iter().map(|s| one_line(s, MAX_ITEM)).filter(|s| !s.is_empty()).take(MAX_ITEMS).collect();
-        }
-        (!self.issue.is_empty() && !self.actions.is_empty() && !self.next_steps.is_empty()).then_some(self)
-    }
-}
 
 /// What an email says, by kind (stored as JSON with the outbox row).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,13 +131,6 @@ struct FollowUpText<'a> {
     call_ref: Option<String>,
     topic: &'a str,
     paragraphs: Vec<Vec<&'a str>>,
-}
-
-/// Text on one line: control characters (newlines included) become spaces, runs of
-/// spaces collapse, at most `max` characters.
-pub fn one_line(text: &str, max: usize) -> String {
-    let spaced: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(max).collect()
 }
 
 /// Paragraphs (split on blank lines) of lines, without control characters.
@@ -284,20 +249,5 @@ mod tests {
         let f = render(&frame(Lang::En), &Content::FollowUp { topic: "Your router".into(), body: "Fixed.".into() })
             .unwrap();
         assert_eq!(f.subject, "Following up: Your router");
-    }
-
-    #[test]
-    fn summaries_are_cleaned_before_use() {
-        let s = CallSummary {
-            issue: "  line\none ".into(),
-            actions: vec!["".into(), "a".into()],
-            references: vec![],
-            next_steps: vec!["x".repeat(MAX_ITEM + 50)],
-        };
-        let c = s.cleaned().unwrap();
-        assert_eq!(c.issue, "line one");
-        assert_eq!(c.actions, vec!["a"]);
-        assert_eq!(c.next_steps[0].chars().count(), MAX_ITEM);
-        assert!(CallSummary::default().cleaned().is_none());
     }
 }

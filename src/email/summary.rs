@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::render::Content;
 use super::{Confirmation, Email, NewEmail};
-use crate::agents::pipeline::{SummaryFacts, TranscriptLine};
+use crate::agents::summary::{SummaryFacts, TranscriptLine};
 use crate::audit::Entry;
 use crate::calls::{self, Call};
 use crate::context::Ctx;

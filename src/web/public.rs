@@ -61,7 +61,7 @@ pub struct CallView {
     /// The call's summary email, once one was drafted.
     summary: Option<crate::email::Email>,
     /// What that summary says (shown before the customer confirms).
-    summary_content: Option<crate::email::render::CallSummary>,
+    summary_content: Option<crate::agents::summary::CallSummary>,
 }
 
 impl CallView {

@@ -93,6 +93,24 @@ async fn requests_with(server: &MockServer, marker: &str) -> usize {
         .count()
 }
 
+/// The JSON schema of the first request carrying `marker`, after checking it is sent
+/// as strict structured output: every object closed, with all its properties required.
+fn strict_schema(requests: &[wiremock::Request], marker: &str) -> Value {
+    let request = requests.iter().find(|r| String::from_utf8_lossy(&r.body).contains(marker)).unwrap();
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    let format = &body["response_format"];
+    assert_eq!((&format["type"], &format["json_schema"]["strict"]), (&json!("json_schema"), &json!(true)), "{format}");
+    let schema = format["json_schema"]["schema"].clone();
+    assert_eq!(schema["type"], "object");
+    assert_eq!(schema["additionalProperties"], false, "{schema}");
+    let mut required: Vec<&str> = schema["required"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    let mut properties: Vec<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    required.sort();
+    properties.sort();
+    assert_eq!(required, properties, "every property required");
+    schema
+}
+
 fn steps(turn: &Value) -> Vec<Value> {
     turn["steps"].as_array().unwrap().clone()
 }
@@ -148,6 +166,17 @@ async fn remote_model_drives_all_three_agents_with_a_tool_round(backend: Backend
     let last = second["messages"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["role"], "tool");
     assert_eq!(last["tool_call_id"], "call_1");
+    // Routing and supervisor asked for strict structured output, in the shape OpenAI's
+    // strict mode accepts: closed objects, every property required, string enums.
+    let routing = strict_schema(&bodies, ROUTING);
+    assert_eq!(
+        routing["properties"]["department"],
+        json!({"type": "string", "enum": ["sales", "support", "billing", "complaints", "general"]})
+    );
+    assert_eq!(routing["properties"]["confidence"], json!({"type": "number", "minimum": 0, "maximum": 1}));
+    let verdict = strict_schema(&bodies, SUPERVISOR);
+    assert_eq!(verdict["properties"]["reason"]["type"], json!(["string", "null"]), "no reason: null, not absent");
+    assert!(verdict["properties"]["reason"]["enum"].as_array().unwrap().contains(&Value::Null));
     // /api/v1/classify uses the remote routing agent too.
     let c: Value = new_client()
         .post(app.url("/api/v1/classify"))
@@ -446,6 +475,8 @@ async fn the_supervisor_model_writes_the_summary_and_its_markup_stays_text(backe
         asked.iter().find(|r| String::from_utf8_lossy(&r.body).contains(SUMMARY)).expect("a summary request");
     let body = String::from_utf8_lossy(&summary_request.body);
     assert!(body.contains("¿Cuál es mi saldo?") && body.contains("Tu saldo es de 125,50"), "{body}");
+    let schema = strict_schema(&asked, SUMMARY);
+    assert_eq!(schema["properties"]["actions"], json!({"type": "array", "items": {"type": "string"}, "maxItems": 10}));
 
     let (call, id) = emails[0];
     let email = crate::helpers::get_json(app.url(&format!("/api/v1/emails/{id}")), &token).await;

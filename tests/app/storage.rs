@@ -1,5 +1,8 @@
-//! Money and timestamps round-trip identically on SQLite and PostgreSQL.
+//! Money, timestamps and the agents' names round-trip identically on SQLite and
+//! PostgreSQL.
 
+use centralita::agents::model::AgentKind;
+use centralita::agents::{Department, Priority, Reason, Sentiment};
 use centralita::db::{Money, Timestamp};
 use centralita::with_db;
 use time::macros::datetime;
@@ -7,7 +10,11 @@ use time::macros::datetime;
 use crate::helpers::TestApp;
 use crate::on_both;
 
-on_both!(money_and_timestamps_round_trip_exactly, timestamps_compare_correctly_in_sql);
+on_both!(
+    money_and_timestamps_round_trip_exactly,
+    timestamps_compare_correctly_in_sql,
+    agent_names_are_stored_as_their_wire_names
+);
 
 async fn money_and_timestamps_round_trip_exactly(app: &TestApp) {
     let at = Timestamp::from(datetime!(2026-11-22 10:15:30.123456789 UTC));
@@ -66,4 +73,49 @@ async fn timestamps_compare_correctly_in_sql(app: &TestApp) {
     .await)
     .unwrap();
     assert_eq!(later, vec!["t1", "t2"]);
+}
+
+async fn agent_names_are_stored_as_their_wire_names(app: &TestApp) {
+    let db = app.state.db();
+    with_db!(db, |pool| sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)")
+        .bind("priority")
+        .bind(Priority::Critical)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    let (text, typed): (String, Priority) =
+        with_db!(db, |pool| sqlx::query_as("SELECT value, value FROM settings WHERE key = $1")
+            .bind("priority")
+            .fetch_one(pool)
+            .await)
+        .unwrap();
+    assert_eq!((text.as_str(), typed), ("critical", Priority::Critical), "plain text a person can query");
+
+    async fn round_trip<T>(db: &centralita::db::Db, value: T) -> T
+    where
+        T: Send + Unpin + 'static,
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + for<'r> sqlx::Decode<'r, sqlx::Sqlite>,
+        T: for<'q> sqlx::Encode<'q, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + for<'r> sqlx::Decode<'r, sqlx::Postgres>,
+        T: Clone,
+    {
+        with_db!(db, |pool| sqlx::query_scalar("SELECT CAST($1 AS TEXT)").bind(value.clone()).fetch_one(pool).await)
+            .unwrap()
+    }
+    for &d in Department::ALL {
+        assert_eq!(round_trip(db, d).await, d);
+    }
+    for &s in Sentiment::ALL {
+        assert_eq!(round_trip(db, s).await, s);
+    }
+    for &a in AgentKind::ALL {
+        assert_eq!(round_trip(db, a).await, a);
+    }
+    assert_eq!(round_trip(db, Reason::NegativeSentiment).await, Reason::NegativeSentiment);
+
+    let unknown: Result<Department, sqlx::Error> =
+        with_db!(db, |pool| sqlx::query_scalar("SELECT CAST($1 AS TEXT)").bind("marketing").fetch_one(pool).await);
+    assert!(unknown.is_err(), "a word the enum does not know is an error, not a default");
 }

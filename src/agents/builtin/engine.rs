@@ -10,9 +10,9 @@ use tokio::sync::mpsc;
 
 use super::{classify, text};
 use crate::agents::model::{
-    AgentKind, ChatModel, ChatRequest, ChatResponse, ModelError, Role, ToolCall, Usage, estimate_tokens,
+    AgentKind, ChatModel, ChatRequest, ChatResponse, ModelError, Role, ToolCall, ToolName, Usage, estimate_tokens,
 };
-use crate::agents::pipeline::{SUMMARY_SCHEMA, SummaryFacts};
+use crate::agents::summary::{SUMMARY_SCHEMA, SummaryFacts};
 use crate::agents::{Action, Classification, Priority, Reason, Sentiment, Verdict};
 use crate::i18n;
 
@@ -141,32 +141,32 @@ fn says_already_paid(normalized: &str) -> bool {
     .any(|p| text::find_phrase(&words, p).is_some())
 }
 
-fn call(name: &str, arguments: Value, n: usize) -> ToolCall {
-    ToolCall { id: format!("call_{n}_{name}"), name: name.into(), arguments: arguments.to_string() }
+fn call(tool: ToolName, arguments: Value, n: usize) -> ToolCall {
+    ToolCall { id: format!("call_{n}_{tool}"), name: tool.as_str().into(), arguments: arguments.to_string() }
 }
 
 /// Decides the tools for a fresh customer message.
 fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     let normalized = text::normalize(user);
     match c.category.as_str() {
-        "balance_inquiry" => vec![call("get_balance", json!({}), 1)],
+        "balance_inquiry" => vec![call(ToolName::GetBalance, json!({}), 1)],
         "payment" if says_already_paid(&normalized) => match amount_in(user) {
             Some(amount) => vec![call(
-                "request_payment_registration",
+                ToolName::RequestPaymentRegistration,
                 json!({"amount": amount, "method": method_in(&normalized), "description": user.chars().take(200).collect::<String>()}),
                 1,
             )],
-            None => vec![call("get_balance", json!({}), 1)],
+            None => vec![call(ToolName::GetBalance, json!({}), 1)],
         },
-        "payment" => vec![call("get_balance", json!({}), 1)],
+        "payment" => vec![call(ToolName::GetBalance, json!({}), 1)],
         "payment_history" | "refund" | "charge_dispute" | "invoice" => {
-            vec![call("list_payments", json!({"limit": 5}), 1)]
+            vec![call(ToolName::ListPayments, json!({"limit": 5}), 1)]
         }
         "ticket_status" | "technical_issue" | "service_outage" | "account_access" => {
-            vec![call("list_tickets", json!({}), 1)]
+            vec![call(ToolName::ListTickets, json!({}), 1)]
         }
         "formal_complaint" | "service_complaint" | "staff_complaint" => vec![call(
-            "create_ticket",
+            ToolName::CreateTicket,
             json!({"title": complaint_title(c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority}),
             1,
         )],
@@ -207,13 +207,14 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
     }
     let mut parts: Vec<String> = Vec::new();
     for (name, r) in results {
-        match name.as_str() {
-            "get_balance" => {
+        let Ok(tool) = name.parse::<ToolName>() else { continue };
+        match tool {
+            ToolName::GetBalance => {
                 let b = money(&r["balance"]);
                 let key = if b.starts_with('-') { "engine.balance_owed" } else { "engine.balance" };
                 parts.push(fill(key, &[("balance", &b)]));
             }
-            "list_payments" => {
+            ToolName::ListPayments => {
                 let list: Vec<String> = r["payments"]
                     .as_array()
                     .map(|a| {
@@ -238,7 +239,7 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     parts.push(say("engine.charge_dispute"));
                 }
             }
-            "list_tickets" => {
+            ToolName::ListTickets => {
                 let open: Vec<String> = r["tickets"]
                     .as_array()
                     .map(|a| {
@@ -258,7 +259,7 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     parts.push(say("engine.no_open_tickets"));
                 }
             }
-            "create_ticket" => {
+            ToolName::CreateTicket => {
                 let id = &r["ticket_id"];
                 parts.push(if c.department == crate::agents::Department::Complaints {
                     fill("engine.complaint_logged", &[("id", &id.to_string())])
@@ -266,11 +267,11 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     fill("engine.ticket_opened", &[("id", &id.to_string())])
                 });
             }
-            "request_payment_registration" => {
+            ToolName::RequestPaymentRegistration => {
                 let amount = money(&r["amount"]);
                 parts.push(fill("engine.payment_passed", &[("amount", &amount)]));
             }
-            _ => {}
+            ToolName::GetCustomerProfile => {}
         }
     }
     if let Some(reason) = needs_person(c, customer_linked) {
@@ -300,9 +301,10 @@ fn service(request: &ChatRequest) -> ChatResponse {
     let customer_linked = !results.iter().any(|(_, r)| r["error"].as_str().is_some_and(|e| e.contains("not linked")));
     let injection =
         c.recommendations.iter().any(|r| r == "possible_prompt_injection" || r == "email_only_to_address_on_file");
-    let offered = |name: &str| request.tools.iter().any(|t| t.name == name);
+    let offered = |tool: ToolName| request.tools.iter().any(|t| t.name == tool);
     if results.is_empty() && !injection {
-        let calls: Vec<ToolCall> = plan_tools(&c, user).into_iter().filter(|t| offered(&t.name)).collect();
+        let calls: Vec<ToolCall> =
+            plan_tools(&c, user).into_iter().filter(|t| t.name.parse().is_ok_and(offered)).collect();
         if !calls.is_empty() {
             return ChatResponse { tool_calls: calls, ..ChatResponse::default() };
         }
@@ -310,14 +312,15 @@ fn service(request: &ChatRequest) -> ChatResponse {
     // A technical problem with no open ticket gets one, in a second round.
     let technical = matches!(c.category.as_str(), "technical_issue" | "service_outage" | "account_access");
     let listed_none_open = results.iter().any(|(n, r)| {
-        n == "list_tickets"
+        n.parse() == Ok(ToolName::ListTickets)
             && r["tickets"]
                 .as_array()
                 .is_some_and(|a| a.iter().all(|tk| matches!(tk["status"].as_str(), Some("resolved" | "closed"))))
     });
-    if technical && listed_none_open && offered("create_ticket") && !results.iter().any(|(n, _)| n == "create_ticket") {
+    let ticket_created = results.iter().any(|(n, _)| n.parse() == Ok(ToolName::CreateTicket));
+    if technical && listed_none_open && offered(ToolName::CreateTicket) && !ticket_created {
         let args = json!({"title": issue_title(&c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority});
-        return ChatResponse { tool_calls: vec![call("create_ticket", args, 2)], ..ChatResponse::default() };
+        return ChatResponse { tool_calls: vec![call(ToolName::CreateTicket, args, 2)], ..ChatResponse::default() };
     }
     ChatResponse { content: compose(&c, &results, customer_linked), ..ChatResponse::default() }
 }

@@ -6,8 +6,7 @@
 use serde_json::Value;
 
 use super::classify;
-use crate::agents::pipeline::SummaryFacts;
-use crate::email::render::CallSummary;
+use crate::agents::summary::{CallSummary, SummaryFacts};
 use crate::i18n::Lang;
 
 /// What the call was about, for the customer (`summary.topic.*`).
@@ -105,7 +104,7 @@ pub fn summarize(facts: &SummaryFacts) -> CallSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::pipeline::TranscriptLine;
+    use crate::agents::summary::TranscriptLine;
     use serde_json::json;
 
     fn line(role: &str, text: &str) -> TranscriptLine {
