@@ -84,7 +84,7 @@ pub struct Config {
     /// Log output format (`CENTRALITA_LOG_FORMAT`: `text` or `json`).
     pub log_json: bool,
     /// The remote model, when `CENTRALITA_LLM_BASE_URL` is set; the built-in engine otherwise.
-    pub llm: Option<crate::agents::openai::OpenAiConfig>,
+    pub llm: Option<LlmConfig>,
     /// Guards on each customer turn.
     pub agent_limits: AgentLimits,
     /// Finding turns a crashed node left unanswered.
@@ -246,7 +246,7 @@ pub struct TurnRecovery {
 /// timeout on every attempt and back off between retries before it falls back to the
 /// built-in engine. The recovery grace is never shorter, so a slow turn is not taken
 /// from the node still running it.
-fn longest_turn(llm: Option<&crate::agents::openai::OpenAiConfig>, turn_budget: Duration) -> Duration {
+fn longest_turn(llm: Option<&LlmConfig>, turn_budget: Duration) -> Duration {
     let request = llm.map_or(Duration::ZERO, |m| m.timeout * (m.max_retries + 1) + m.max_backoff * m.max_retries);
     turn_budget + request * 2
 }
@@ -317,17 +317,12 @@ impl Config {
                         message: "must start with http:// or https://".into(),
                     });
                 }
-                let mut per_agent = std::collections::HashMap::new();
-                for (name, agent) in [
-                    ("CENTRALITA_LLM_MODEL_ROUTING", crate::agents::model::AgentKind::Routing),
-                    ("CENTRALITA_LLM_MODEL_SERVICE", crate::agents::model::AgentKind::Service),
-                    ("CENTRALITA_LLM_MODEL_SUPERVISOR", crate::agents::model::AgentKind::Supervisor),
-                ] {
-                    if let Some(m) = var(name) {
-                        per_agent.insert(agent, m);
-                    }
-                }
-                Some(crate::agents::openai::OpenAiConfig {
+                let per_agent = AgentModels {
+                    routing: var("CENTRALITA_LLM_MODEL_ROUTING"),
+                    service: var("CENTRALITA_LLM_MODEL_SERVICE"),
+                    supervisor: var("CENTRALITA_LLM_MODEL_SUPERVISOR"),
+                };
+                Some(LlmConfig {
                     base_url,
                     api_key: var("CENTRALITA_LLM_API_KEY").map(Secret::new),
                     model: var("CENTRALITA_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
@@ -448,6 +443,38 @@ fn boolean(
         Some("0" | "false" | "no" | "off") => Ok(false),
         Some(other) => Err(ConfigError { var: name, message: format!("expected true or false, got {other:?}") }),
     }
+}
+
+/// Connection settings for the remote model.
+#[derive(Clone, Debug)]
+pub struct LlmConfig {
+    /// Base URL up to and including `/v1` (`CENTRALITA_LLM_BASE_URL`).
+    pub base_url: String,
+    /// Bearer key, if the server wants one (`CENTRALITA_LLM_API_KEY`).
+    pub api_key: Option<Secret>,
+    /// Model for every agent (`CENTRALITA_LLM_MODEL`).
+    pub model: String,
+    /// Per-agent overrides (`CENTRALITA_LLM_MODEL_ROUTING`, `_SERVICE`, `_SUPERVISOR`).
+    pub per_agent: AgentModels,
+    /// Time allowed for one HTTP attempt (`CENTRALITA_LLM_TIMEOUT_SECONDS`).
+    pub timeout: Duration,
+    /// Retries after the first attempt on 429, 5xx and timeouts (`CENTRALITA_LLM_MAX_RETRIES`).
+    pub max_retries: u32,
+    /// First backoff; doubles each retry, with full jitter (`CENTRALITA_LLM_BACKOFF_MS`).
+    pub backoff: Duration,
+    /// Longest single wait, including a server's `Retry-After`.
+    pub max_backoff: Duration,
+}
+
+/// A model per agent, where one is set instead of [`LlmConfig::model`].
+#[derive(Clone, Debug, Default)]
+pub struct AgentModels {
+    /// The routing agent's model.
+    pub routing: Option<String>,
+    /// The customer-service agent's model.
+    pub service: Option<String>,
+    /// The supervisor agent's model.
+    pub supervisor: Option<String>,
 }
 
 /// The length rules every password follows (the first admin's from the environment,

@@ -6,7 +6,6 @@
 //! attempt (to back off as the server asks), and lenient parsing, since "compatible"
 //! servers omit fields the official schema marks as required.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,28 +17,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::model::{AgentKind, ChatModel, ChatRequest, ChatResponse, ModelError, Role, ToolCall, Usage};
-use crate::config::Secret;
 
-/// Connection settings for the remote model.
-#[derive(Clone, Debug)]
-pub struct OpenAiConfig {
-    /// Base URL up to and including `/v1` (`CENTRALITA_LLM_BASE_URL`).
-    pub base_url: String,
-    /// Bearer key, if the server wants one (`CENTRALITA_LLM_API_KEY`).
-    pub api_key: Option<Secret>,
-    /// Model for every agent (`CENTRALITA_LLM_MODEL`).
-    pub model: String,
-    /// Per-agent overrides (`CENTRALITA_LLM_MODEL_ROUTING`, `_SERVICE`, `_SUPERVISOR`).
-    pub per_agent: HashMap<AgentKind, String>,
-    /// Time allowed for one HTTP attempt (`CENTRALITA_LLM_TIMEOUT_SECONDS`).
-    pub timeout: Duration,
-    /// Retries after the first attempt on 429, 5xx and timeouts (`CENTRALITA_LLM_MAX_RETRIES`).
-    pub max_retries: u32,
-    /// First backoff; doubles each retry, with full jitter (`CENTRALITA_LLM_BACKOFF_MS`).
-    pub backoff: Duration,
-    /// Longest single wait, including a server's `Retry-After`.
-    pub max_backoff: Duration,
-}
+/// Connection settings for the remote model (read by [`crate::config`]).
+pub use crate::config::LlmConfig as OpenAiConfig;
 
 /// The remote backend.
 #[derive(Clone, Debug)]
@@ -268,7 +248,12 @@ impl ChatModel for OpenAiModel {
     }
 
     fn model_for(&self, agent: AgentKind) -> String {
-        self.config.per_agent.get(&agent).cloned().unwrap_or_else(|| self.config.model.clone())
+        let chosen = match agent {
+            AgentKind::Routing => &self.config.per_agent.routing,
+            AgentKind::Service => &self.config.per_agent.service,
+            AgentKind::Supervisor => &self.config.per_agent.supervisor,
+        };
+        chosen.clone().unwrap_or_else(|| self.config.model.clone())
     }
 
     #[tracing::instrument(skip_all, fields(agent = request.agent.as_str()))]
