@@ -1,8 +1,18 @@
 //! Centralita: an AI call center in one binary.
 //!
-//! Layout: `web/` (pages), `api/` (JSON), `auth/` (roles, sessions, tokens), `users/`,
-//! `audit`, `db/` (SQLite/PostgreSQL), `app` (assembly), `cli` (commands), `i18n` (every
-//! text people read, from the catalogues `locales/es.txt` and `locales/en.txt`).
+//! Three layers; a module imports its own layer or a lower one (`layers.rs` checks it):
+//!
+//! - HTTP: `web` (pages, htmx), `api` (JSON under `/api/v1`), `sse` (event streams both
+//!   share), `app` (state, router, background tasks), `server` (the HTTP/1 listener),
+//!   `ops` (health and metrics endpoints), `metrics` (request counters), `cli` (commands).
+//! - Domain: `context` (the [`context::Ctx`] the domain works with), `calls` (calls,
+//!   turns, takeover, approvals, the board's data), `customers` (records, identity,
+//!   tickets, payments), `email` (outbox, rendering, delivery), `agents` (the three agents,
+//!   tools, the built-in engine, the remote model), `auth` (roles, sessions, tokens),
+//!   `users` (staff accounts), `audit` (the audit log), `seed` (demo data).
+//! - Base: `db` (SQLite/PostgreSQL, column types, transactions), `events` (the events
+//!   log and bus), `config` (environment), `error` (the one error type), `i18n` (every
+//!   text people read, from `locales/es.txt` and `locales/en.txt`), `text` (text helpers).
 
 pub mod agents;
 pub mod api;
