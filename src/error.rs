@@ -11,10 +11,48 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::db::id_enum;
 use crate::i18n::{Lang, t};
 
 /// Field name → i18n key of the message explaining what is wrong with it.
 pub type FieldErrors = BTreeMap<&'static str, &'static str>;
+
+id_enum! {
+    /// What a request conflicted with: the state a call, action or email is in now.
+    /// Pages match on it to say what happened; the API names it in the message.
+    Conflict {
+        /// The action was approved or rejected already.
+        ActionAlreadyDecided => "action_already_decided",
+        /// The action's stored parameters no longer make a valid request.
+        ActionParametersInvalid => "action_parameters_invalid",
+        /// The action names a tool nobody can approve.
+        ActionUnknown => "action_unknown",
+        /// The customer rated the call already.
+        AlreadyRated => "already_rated",
+        /// The call has ended.
+        CallClosed => "call_closed",
+        /// The call changed while the request was made (taken, handed back).
+        CallStateChanged => "call_state_changed",
+        /// The caller does not hold the call.
+        CallNotHeld => "call_not_held",
+        /// The call has not ended yet.
+        CallOpen => "call_open",
+        /// The call is linked to no customer record.
+        CallUnlinked => "call_unlinked",
+        /// The call has no customer to write to.
+        CallWithoutCustomer => "call_without_customer",
+        /// The customer record is not an open, unverified claim.
+        CustomerNotAClaim => "customer_not_a_claim",
+        /// The email is not waiting for confirmation.
+        EmailNotWaiting => "email_not_waiting",
+        /// The email has not failed (only a failed email is retried).
+        EmailNotFailed => "email_not_failed",
+        /// The customer answered the summary offer already.
+        SummaryAlreadyAnswered => "summary_already_answered",
+        /// No summary was offered on this call.
+        SummaryNotOffered => "summary_not_offered",
+    }
+}
 
 /// Everything that can go wrong while serving a request.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +77,7 @@ pub enum AppError {
     NotFound,
     /// The request conflicts with the current state (the code names which).
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(Conflict),
     /// The call is held by another staff member (named).
     #[error("call held by {0}")]
     HeldBy(String),

@@ -18,7 +18,7 @@ use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
 use crate::calls::staff::{self, Outcome};
 use crate::calls::{self, CallStatus, Channel};
 use crate::customers::{self, CustomerInput};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Conflict};
 
 /// `POST /api/v1/calls` body.
 #[derive(Debug, Deserialize)]
@@ -85,7 +85,7 @@ pub async fn messages_post(
     // Once a stream starts the status is 200, so a closed call is refused here, as a
     // plain HTTP error, before it does.
     if !call.is_open() {
-        return Err(AppError::Conflict("call_closed"));
+        return Err(AppError::Conflict(Conflict::CallClosed));
     }
     if !wants_stream(&headers) {
         let result = calls::customer_turn(&state, call, &text, None, Some(&auth.principal)).await?;

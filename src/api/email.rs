@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::ApiJson;
 use crate::app::AppState;
 use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
-use crate::email::{self, compose, email_json};
+use crate::email::{self, EmailStatus, compose, email_json};
 use crate::error::{AppError, AppResult};
 
 /// `GET /api/v1/emails` query.
@@ -37,9 +37,12 @@ pub async fn emails_get(
 ) -> AppResult<Json<Value>> {
     auth.principal.agent().ok_or(AppError::Forbidden)?;
     if let Some(s) = &q.status
-        && !email::STATUSES.contains(&s.as_str())
+        && EmailStatus::parse(s).is_none()
     {
-        return Err(AppError::BadRequest(format!("status must be one of {}", email::STATUSES.join(", "))));
+        return Err(AppError::BadRequest(format!(
+            "status must be one of {}",
+            EmailStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )));
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {

@@ -14,7 +14,7 @@ use crate::context::Ctx;
 use crate::customers::payments::{self, NewPayment, PaymentMethod};
 use crate::db::{Db, Money, Timestamp};
 use crate::db::{Tx, on_tx, with_db};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Conflict};
 use crate::events::Payload;
 
 /// A stored pending action.
@@ -162,23 +162,23 @@ async fn decide(
     let me = cap.actor();
     let action = get(ctx.db(), id).await?;
     if action.decision.is_some() {
-        return Err(AppError::Conflict("action_already_decided"));
+        return Err(AppError::Conflict(Conflict::ActionAlreadyDecided));
     }
     let decision = if approve { "approved" } else { "rejected" };
     let payment = if approve {
         match action.tool.as_str() {
             "register_payment" => {
-                let params = action.payment().ok_or(AppError::Conflict("action_parameters_invalid"))?;
+                let params = action.payment().ok_or(AppError::Conflict(Conflict::ActionParametersInvalid))?;
                 let amount = Money::parse(&params.amount)
                     .filter(|m| m.cents() > 0)
-                    .ok_or(AppError::Conflict("action_parameters_invalid"))?;
+                    .ok_or(AppError::Conflict(Conflict::ActionParametersInvalid))?;
                 let method = PaymentMethod::parse(&params.method);
                 match method {
                     Some(method) if params.customer_id == action.customer_id => Some((params, amount, method)),
-                    _ => return Err(AppError::Conflict("action_parameters_invalid")),
+                    _ => return Err(AppError::Conflict(Conflict::ActionParametersInvalid)),
                 }
             }
-            _ => return Err(AppError::Conflict("action_unknown")),
+            _ => return Err(AppError::Conflict(Conflict::ActionUnknown)),
         }
     } else {
         None
@@ -222,7 +222,7 @@ async fn decide(
     }
     tx.commit().await?;
     if claimed != 1 {
-        return Err(AppError::Conflict("action_already_decided"));
+        return Err(AppError::Conflict(Conflict::ActionAlreadyDecided));
     }
     let decided = get(ctx.db(), id).await?;
     let payload = Payload::ActionDecided {

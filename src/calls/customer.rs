@@ -13,7 +13,7 @@ use super::{Call, MessageKind, MessageRole, add_message, call_fields, get};
 use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::with_db;
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{CallChange, Payload};
 
 /// A new private link token and the hash to store.
@@ -69,7 +69,7 @@ pub async fn end(ctx: &Ctx, call: &Call) -> AppResult<()> {
 /// time; the email itself is the email manager's job.
 pub async fn answer_summary_offer(ctx: &Ctx, call: &Call, wants: bool) -> AppResult<()> {
     if !call.asks_for_summary_consent() {
-        return Err(AppError::Conflict("summary_not_offered"));
+        return Err(AppError::Conflict(Conflict::SummaryNotOffered));
     }
     let answer = if wants { "yes" } else { "no" };
     let changed = with_db!(ctx.db(), |pool| {
@@ -84,7 +84,7 @@ pub async fn answer_summary_offer(ctx: &Ctx, call: &Call, wants: bool) -> AppRes
     .map(|r| r.rows_affected())
     })?;
     if changed == 0 {
-        return Err(AppError::Conflict("summary_already_answered"));
+        return Err(AppError::Conflict(Conflict::SummaryAlreadyAnswered));
     }
     let fields = Some(call_fields(&get(ctx.db(), call.id).await?));
     let change = CallChange { fields, summary_consent: Some(answer), ..CallChange::default() };
@@ -98,7 +98,7 @@ pub async fn rate(ctx: &Ctx, call: &Call, csat: i64) -> AppResult<()> {
         return Err(AppError::Validation(FieldErrors::from([("csat", "field.csat_range")])));
     };
     if call.is_open() {
-        return Err(AppError::Conflict("call_open"));
+        return Err(AppError::Conflict(Conflict::CallOpen));
     }
     let changed = with_db!(ctx.db(), |pool| sqlx::query(
         "UPDATE calls SET csat = $2, updated_at = $3 WHERE id = $1 AND csat IS NULL"
@@ -110,7 +110,7 @@ pub async fn rate(ctx: &Ctx, call: &Call, csat: i64) -> AppResult<()> {
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 0 {
-        return Err(AppError::Conflict("already_rated"));
+        return Err(AppError::Conflict(Conflict::AlreadyRated));
     }
     let fields = Some(call_fields(&get(ctx.db(), call.id).await?));
     let change = CallChange { fields, csat: Some(i64::from(csat)), ..CallChange::default() };

@@ -28,7 +28,7 @@ use crate::context::Ctx;
 use crate::customers::NewCustomer;
 use crate::db::{Db, Timestamp};
 use crate::db::{Tx, on_tx, with_db};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{self, CallChange, CallFields, MessageData, Payload};
 
 /// A stored call.
@@ -423,7 +423,7 @@ pub async fn customer_turn(
     relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<TurnResult> {
     if !call.is_open() {
-        return Err(AppError::Conflict("call_closed"));
+        return Err(AppError::Conflict(Conflict::CallClosed));
     }
     let history = history(ctx.db(), call.id).await?;
     store_customer_message(ctx, call.id, text, relayed_by).await?;

@@ -11,7 +11,7 @@ use crate::auth::AgentCap;
 use crate::context::Ctx;
 use crate::db::with_db;
 use crate::db::{Db, Timestamp};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{CallChange, Payload};
 
 /// How a call ended.
@@ -65,16 +65,16 @@ async fn user_name(db: &Db, id: i64) -> AppResult<String> {
 /// Why a conditional update on a call matched nothing, as the right error.
 async fn refusal(db: &Db, call_id: i64, me: i64) -> AppError {
     match get(db, call_id).await {
-        Ok(now) => not_allowed(db, &now, me, "call_state_changed").await,
+        Ok(now) => not_allowed(db, &now, me, Conflict::CallStateChanged).await,
         Err(_) => AppError::NotFound,
     }
 }
 
 /// Why `me` may not act on `call`: it ended, someone else holds it (with their name),
 /// or else `otherwise`.
-async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: &'static str) -> AppError {
+async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: Conflict) -> AppError {
     if !call.is_open() {
-        return AppError::Conflict("call_closed");
+        return AppError::Conflict(Conflict::CallClosed);
     }
     match call.assigned_to {
         Some(holder) if holder != me => match user_name(db, holder).await {
@@ -130,7 +130,7 @@ pub async fn hand_back(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
     .map(|r| r.rows_affected()))?;
     if changed == 0 {
         if call.is_open() && call.status != CallStatus::Human {
-            return Err(AppError::Conflict("call_not_held"));
+            return Err(AppError::Conflict(Conflict::CallNotHeld));
         }
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
@@ -144,7 +144,7 @@ pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> A
     let me = cap.actor();
     let call = get(ctx.db(), call_id).await?;
     if call.status != CallStatus::Human || call.assigned_to != Some(me.id) {
-        return Err(not_allowed(ctx.db(), &call, me.id, "call_not_held").await);
+        return Err(not_allowed(ctx.db(), &call, me.id, Conflict::CallNotHeld).await);
     }
     let text = super::parse_message(text)?;
     // Stored only if the caller still holds the call at this instant (a hand-back or
@@ -186,7 +186,7 @@ pub async fn may_relay(ctx: &Ctx, cap: &AgentCap<'_>, call: &Call) -> AppResult<
     if call.is_open() && call.created_by == Some(me.id) {
         return Ok(());
     }
-    Err(not_allowed(ctx.db(), call, me.id, "call_not_held").await)
+    Err(not_allowed(ctx.db(), call, me.id, Conflict::CallNotHeld).await)
 }
 
 /// Ends a call with an outcome (and optionally the rating the customer gave on the
@@ -235,7 +235,7 @@ pub async fn close(
 /// [`crate::customers::confirm_claim`]) and tells the call's pages.
 pub async fn confirm_caller(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, ip: Option<String>) -> AppResult<Call> {
     let call = get(ctx.db(), call_id).await?;
-    let customer_id = call.customer_id.ok_or(AppError::Conflict("call_unlinked"))?;
+    let customer_id = call.customer_id.ok_or(AppError::Conflict(Conflict::CallUnlinked))?;
     crate::customers::confirm_claim(ctx.db(), cap, customer_id, ip).await?;
     let change =
         CallChange { fields: Some(call_fields(&call)), customer_verified: Some(true), ..CallChange::default() };

@@ -8,7 +8,7 @@ use crate::audit::audit_insert;
 use crate::auth::AgentCap;
 use crate::db::{Db, Money, Timestamp};
 use crate::db::{with_db, with_tx};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::users::input::parse_full_name;
 
 /// Customer details given when a call starts.
@@ -216,7 +216,7 @@ pub async fn confirm_claim(db: &Db, cap: &AgentCap<'_>, customer_id: i64, ip: Op
         Ok::<u64, sqlx::Error>(changed)
     })?;
     if changed == 0 {
-        return Err(AppError::Conflict("customer_not_a_claim"));
+        return Err(AppError::Conflict(Conflict::CustomerNotAClaim));
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
 use tokio::sync::{Notify, watch};
 
+use super::EmailStatus;
 use crate::config::{Config, MailConfig, SmtpTls};
 use crate::db::with_tx;
 use crate::db::{Db, Timestamp};
@@ -244,30 +245,32 @@ impl Mailer {
         };
         let now = Timestamp::now();
         let (status, outcome, detail, next) = match result {
-            Ok(detail) => ("sent", "sent", detail, None),
-            Err(f) if f.permanent || email.attempts >= email.max_attempts => ("failed", "failed", f.detail, None),
+            Ok(detail) => (EmailStatus::Sent, "sent", detail, None),
+            Err(f) if f.permanent || email.attempts >= email.max_attempts => {
+                (EmailStatus::Failed, "failed", f.detail, None)
+            }
             Err(f) => {
                 let wait = backoff(email.attempts, self.config.retry_base, self.config.retry_max);
                 let next = now.plus(time::Duration::try_from(wait).unwrap_or(time::Duration::MINUTE));
-                ("retrying", "retry", f.detail, Some(next))
+                (EmailStatus::Retrying, "retry", f.detail, Some(next))
             }
         };
         let detail: String = detail.chars().take(1000).collect();
-        match outcome {
-            "sent" => tracing::info!(email = email.id, attempt = email.attempts, "email delivered"),
-            _ => {
-                tracing::warn!(email = email.id, attempt = email.attempts, status, error = %detail, "email not delivered")
-            }
+        if status == EmailStatus::Sent {
+            tracing::info!(email = email.id, attempt = email.attempts, "email delivered");
+        } else {
+            let status = status.as_str();
+            tracing::warn!(email = email.id, attempt = email.attempts, status, error = %detail, "email not delivered");
         }
         let stored = self.store(&email, token, status, outcome, &detail, now, next).await;
         match stored {
             Ok(1) => {
                 // The call's pages (the customer's and staff's) redraw with the news.
                 if let Some(call_id) = email.call_id
-                    && status != "retrying"
+                    && status != EmailStatus::Retrying
                 {
-                    let change =
-                        CallChange { email_id: Some(email.id), email_status: Some(status), ..CallChange::default() };
+                    let email_status = Some(status.as_str());
+                    let change = CallChange { email_id: Some(email.id), email_status, ..CallChange::default() };
                     self.bus.emit(Some(call_id), Payload::CallUpdated(change)).await;
                 }
             }
@@ -281,7 +284,7 @@ impl Mailer {
         &self,
         email: &Claimed,
         token: &str,
-        status: &str,
+        status: EmailStatus,
         outcome: &str,
         detail: &str,
         now: Timestamp,
@@ -296,7 +299,7 @@ impl Mailer {
             )
             .bind(email.id)
             .bind(token)
-            .bind(status)
+            .bind(status.as_str())
             .bind(now)
             .bind(detail)
             .bind(next)

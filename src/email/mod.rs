@@ -20,14 +20,32 @@ use sha2::{Digest, Sha256};
 use crate::audit::Entry;
 use crate::audit::audit_insert;
 use crate::context::Ctx;
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Timestamp, id_enum};
 use crate::db::{with_db, with_tx};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::i18n::Lang;
 use render::{Content, Frame};
 
-/// Every email status, in the order the manager lists them.
-pub const STATUSES: [&str; 6] = ["waiting_confirmation", "queued", "retrying", "sent", "failed", "declined"];
+id_enum! {
+    /// Where an email stands. Written `waiting_confirmation` until the customer
+    /// confirms, then `queued`; the delivery worker moves it to `sent`, `retrying` (and
+    /// back) or `failed`; staff may decline a waiting one or retry a failed one.
+    EmailStatus {
+        /// Waiting for the customer's confirmation.
+        WaitingConfirmation => "waiting_confirmation",
+        /// Due for delivery.
+        Queued => "queued",
+        /// Delivery failed for now; tried again later.
+        Retrying => "retrying",
+        /// Delivered to the relay (or the file mailbox).
+        Sent => "sent",
+        /// Given up on.
+        Failed => "failed",
+        /// The customer or staff said no.
+        Declined => "declined",
+    }
+}
+
 /// The kinds staff can write.
 pub const KINDS: [&str; 3] = ["summary", "information", "follow_up"];
 
@@ -52,8 +70,9 @@ pub struct Email {
     pub subject: String,
     /// The content's fields, as JSON.
     pub fields: String,
-    /// waiting_confirmation, queued, retrying, sent, failed or declined.
-    pub status: String,
+    /// Where it stands.
+    #[sqlx(try_from = "String")]
+    pub status: EmailStatus,
     /// Delivery attempts so far.
     pub attempts: i64,
     /// Attempts allowed before the email is marked failed.
@@ -88,7 +107,11 @@ impl Email {
     /// The status to show: `sending` while a worker holds a due email.
     pub fn shown_status(&self) -> &str {
         let held = self.claimed_until.is_some_and(|t| t > Timestamp::now());
-        if held && matches!(self.status.as_str(), "queued" | "retrying") { "sending" } else { &self.status }
+        if held && matches!(self.status, EmailStatus::Queued | EmailStatus::Retrying) {
+            "sending"
+        } else {
+            self.status.as_str()
+        }
     }
 
     /// The stored content, if it parses.
@@ -215,7 +238,8 @@ pub async fn create(
     let frame = Frame { lang: email.lang, name: email.recipient.name.clone(), call_id: email.call_id };
     let rendered = render::render(&frame, &email.content).map_err(|e| AppError::Internal(e.into()))?;
     let now = Timestamp::now();
-    let status = if confirmation == Confirmation::Pending { "waiting_confirmation" } else { "queued" };
+    let status =
+        if confirmation == Confirmation::Pending { EmailStatus::WaitingConfirmation } else { EmailStatus::Queued };
     let message_id = deliver::new_message_id(&ctx.config().mail.from);
     let fields = serde_json::to_string(&email.content).map_err(|e| AppError::Internal(e.into()))?;
     let max_attempts = i64::from(ctx.config().mail.max_attempts);
@@ -239,14 +263,14 @@ pub async fn create(
         .bind(&rendered.html)
         .bind(&rendered.text)
         .bind(&fields)
-        .bind(status)
+        .bind(status.as_str())
         .bind(max_attempts)
-        .bind((status == "queued").then_some(now))
+        .bind((status == EmailStatus::Queued).then_some(now))
         .bind(&email.dedupe_key)
         .bind(&message_id)
         .bind(created_by)
         .bind(now)
-        .bind((status == "queued").then_some(now))
+        .bind((status == EmailStatus::Queued).then_some(now))
         .bind(confirmation.via())
         .bind(confirmation.by())
         .fetch_one(&mut *tx)
@@ -260,14 +284,14 @@ pub async fn create(
     });
     match inserted {
         Ok(id) => {
-            if status == "queued" {
+            if status == EmailStatus::Queued {
                 ctx.mailer().wake();
             }
             Ok((get(ctx.db(), id).await?, true))
         }
         Err(err) if crate::db::is_unique_violation(&err) => {
             let existing = by_dedupe_key(ctx.db(), &email.dedupe_key).await?.ok_or(AppError::NotFound)?;
-            if confirmation != Confirmation::Pending && existing.status == "waiting_confirmation" {
+            if confirmation != Confirmation::Pending && existing.status == EmailStatus::WaitingConfirmation {
                 return Ok((confirm(ctx, existing.id, confirmation, entry).await?, false));
             }
             Ok((existing, false))
@@ -316,7 +340,7 @@ pub async fn confirm(ctx: &Ctx, id: i64, by: Confirmation, entry: Option<Entry>)
     });
     if changed? == 0 {
         get(ctx.db(), id).await?;
-        return Err(AppError::Conflict("email_not_waiting"));
+        return Err(AppError::Conflict(Conflict::EmailNotWaiting));
     }
     ctx.mailer().wake();
     get(ctx.db(), id).await
@@ -324,12 +348,12 @@ pub async fn confirm(ctx: &Ctx, id: i64, by: Confirmation, entry: Option<Entry>)
 
 /// The customer (or staff for them) declines a waiting email; it is never sent.
 pub async fn decline(ctx: &Ctx, id: i64, entry: Option<Entry>) -> AppResult<Email> {
-    transition(ctx, id, "declined", "waiting_confirmation", "email_not_waiting", entry).await
+    transition(ctx, id, EmailStatus::Declined, EmailStatus::WaitingConfirmation, Conflict::EmailNotWaiting, entry).await
 }
 
 /// Puts a failed email back in the queue with a fresh set of attempts.
 pub async fn retry(ctx: &Ctx, id: i64, entry: Option<Entry>) -> AppResult<Email> {
-    let email = transition(ctx, id, "queued", "failed", "email_not_failed", entry).await?;
+    let email = transition(ctx, id, EmailStatus::Queued, EmailStatus::Failed, Conflict::EmailNotFailed, entry).await?;
     ctx.mailer().wake();
     Ok(email)
 }
@@ -337,9 +361,9 @@ pub async fn retry(ctx: &Ctx, id: i64, entry: Option<Entry>) -> AppResult<Email>
 async fn transition(
     ctx: &Ctx,
     id: i64,
-    to: &str,
-    from: &str,
-    conflict: &'static str,
+    to: EmailStatus,
+    from: EmailStatus,
+    conflict: Conflict,
     entry: Option<Entry>,
 ) -> AppResult<Email> {
     let now = Timestamp::now();
@@ -352,8 +376,8 @@ async fn transition(
              WHERE id = $1 AND status = $3",
         )
         .bind(id)
-        .bind(to)
-        .bind(from)
+        .bind(to.as_str())
+        .bind(from.as_str())
         .bind(now)
         .bind(extra)
         .execute(&mut *tx)

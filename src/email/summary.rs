@@ -11,7 +11,7 @@ use crate::calls::{self, Call};
 use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::with_db;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Conflict};
 use crate::i18n::Lang;
 
 /// What the supervisor agent may use: transcript, tool results, staff decisions.
@@ -64,9 +64,9 @@ pub async fn request(
     confirmation: Confirmation,
     entry: Option<Entry>,
 ) -> AppResult<(Email, bool)> {
-    let customer_id = call.customer_id.ok_or(AppError::Conflict("call_without_customer"))?;
+    let customer_id = call.customer_id.ok_or(AppError::Conflict(Conflict::CallWithoutCustomer))?;
     if let Some(existing) = super::summary_of_call(ctx.db(), call.id).await? {
-        if confirmation != Confirmation::Pending && existing.status == "waiting_confirmation" {
+        if confirmation != Confirmation::Pending && existing.status == super::EmailStatus::WaitingConfirmation {
             return Ok((super::confirm(ctx, existing.id, confirmation, entry).await?, false));
         }
         return Ok((existing, false));

@@ -146,7 +146,8 @@ fn every_stored_value_shown_to_staff_has_a_label() {
     values.insert("summary.topic", categories);
     values.insert("dept", crate::agents::Department::ALL.iter().map(|d| d.as_str()).collect());
     values.insert("emailkind", crate::email::KINDS.to_vec());
-    values.insert("emailstatus", crate::email::STATUSES.iter().copied().chain(["sending"]).collect());
+    values
+        .insert("emailstatus", crate::email::EmailStatus::ALL.iter().map(|s| s.as_str()).chain(["sending"]).collect());
     values.insert("outcome", crate::calls::staff::Outcome::ALL.iter().map(|o| o.as_str()).collect());
     values.insert("presence", crate::calls::board::PRESENCE.to_vec());
     // Database CHECK constraints and wire names of enums without a list of their values.

@@ -18,7 +18,7 @@ use crate::auth::extract::{ClientIp, WebAuth};
 use crate::calls::actions::{self, PendingAction};
 use crate::calls::staff::{self, Outcome};
 use crate::calls::{self, AgentRun, Call, CallStatus, Message, MessageKind};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Conflict};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "calls/list.html")]
@@ -238,7 +238,7 @@ async fn after_action(
     let notice = match result {
         Ok(()) => None,
         Err(AppError::HeldBy(name)) => Some(Notice { key: "callops.held_by", name: Some(name) }),
-        Err(AppError::Conflict("call_closed")) => Some(Notice { key: "callops.closed", name: None }),
+        Err(AppError::Conflict(Conflict::CallClosed)) => Some(Notice { key: "callops.closed", name: None }),
         Err(AppError::Conflict(_)) => Some(Notice { key: "callops.state_changed", name: None }),
         Err(AppError::Validation(f)) => {
             Some(Notice { key: f.values().next().copied().unwrap_or("error.validation"), name: None })

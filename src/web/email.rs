@@ -20,7 +20,7 @@ use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
 use crate::email::render::Rendered;
-use crate::email::{self, Attempt, Email, compose};
+use crate::email::{self, Attempt, Email, EmailStatus, compose};
 use crate::error::{AppError, AppResult, FieldErrors};
 
 /// Policy of a rendered email shown in a frame: inline styles, nothing else.
@@ -143,13 +143,15 @@ fn ready_agent(auth: &WebAuth) -> AppResult<crate::auth::AgentCap<'_>> {
 }
 
 async fn table(state: &AppState, status: String) -> AppResult<Table> {
-    let status = if email::STATUSES.contains(&status.as_str()) { status } else { String::new() };
+    let status = if EmailStatus::parse(&status).is_some() { status } else { String::new() };
     let filter =
         email::Filter { status: (!status.is_empty()).then(|| status.clone()), call_id: None, customer_id: None };
     let emails = email::list(state.db(), &filter, 200).await?;
     let stored = email::counts(state.db()).await?;
-    let counts =
-        email::STATUSES.iter().map(|s| (*s, stored.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n))).collect();
+    let counts = EmailStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), stored.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n)))
+        .collect();
     Ok(Table { emails, status, counts })
 }
 

@@ -28,7 +28,7 @@ use crate::auth::extract::{ClientIp, limit_key};
 use crate::calls::{self, Call, CallStatus, Channel, Message, MessageKind, MessageRole, customer};
 use crate::customers::{self, CustomerInput};
 use crate::email::{self, Confirmation};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{CallChange, Item, Kind, Payload};
 
 #[derive(Template, WebTemplate)]
@@ -356,7 +356,7 @@ pub async fn summary_post(
         },
         "no" => customer::answer_summary_offer(&state, &call, false).await,
         "send" | "cancel" => match email::summary_of_call(state.db(), call.id).await? {
-            None => Err(AppError::Conflict("summary_not_offered")),
+            None => Err(AppError::Conflict(Conflict::SummaryNotOffered)),
             Some(email) => {
                 let customer = call.customer_id.map(|id| format!("customer:{id}")).unwrap_or_default();
                 let action = if form.choice == "send" { "email.confirm" } else { "email.decline" };

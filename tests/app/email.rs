@@ -494,7 +494,7 @@ async fn a_graceful_stop_keeps_the_outbox_for_the_next_start(backend: Backend) {
     until_status(&app, &token, id, "retrying").await;
     let db = app.stop_server().await;
     let kept = centralita::email::get(&db, id).await.unwrap();
-    assert_eq!(kept.status, "retrying", "kept, not dropped or failed");
+    assert_eq!(kept.status.as_str(), "retrying", "kept, not dropped or failed");
     assert!(kept.sent_at.is_none());
 
     sink.run();

@@ -126,7 +126,7 @@ async fn a_summary_is_drafted_then_confirmed_by_staff_for_the_customer(app: &Tes
         "written by the supervisor agent: {fragment}"
     );
     let email = centralita::email::summary_of_call(app.state.db(), call_id.parse().unwrap()).await.unwrap().unwrap();
-    assert_eq!(email.status, "waiting_confirmation");
+    assert_eq!(email.status.as_str(), "waiting_confirmation");
     // The summary step is on the call's trace.
     let runs = centralita::calls::runs(app.state.db(), call_id.parse().unwrap()).await.unwrap();
     assert!(runs.iter().any(|r| r.agent == "supervisor" && r.outcome.starts_with("summary")));

@@ -63,7 +63,7 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
         .await)
     .unwrap();
     let draft = centralita::email::summary_of_call(db, call_id).await.unwrap().unwrap();
-    assert_eq!(draft.status, "waiting_confirmation");
+    assert_eq!(draft.status.as_str(), "waiting_confirmation");
     assert!(draft.confirmed_by_customer_at.is_none());
     let r = b.post(&format!("{link}/summary"), &link, &[("choice", "send")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -84,7 +84,7 @@ async fn summary_offer_and_rating_are_asked_once_and_recorded(app: &TestApp) {
     // With no relay configured, the file mailbox under the data folder receives it.
     // (The file is written before the row is marked sent: wait for the row.)
     eventually("the summary is marked sent", || async {
-        (centralita::email::get(db, draft.id).await.unwrap().status == "sent").then_some(())
+        (centralita::email::get(db, draft.id).await.unwrap().status.as_str() == "sent").then_some(())
     })
     .await;
     let path = centralita::email::deliver::eml_path(app.state.config(), draft.id);
