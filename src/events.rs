@@ -89,9 +89,9 @@ pub enum Payload {
     /// The call went to its department's human queue.
     Escalated {
         /// Department.
-        department: Option<String>,
+        department: Option<&'static str>,
         /// Priority.
-        priority: Option<String>,
+        priority: Option<&'static str>,
         /// Why.
         reason: Option<String>,
     },
@@ -170,13 +170,13 @@ pub struct CallFields {
     /// Status.
     pub status: &'static str,
     /// Department.
-    pub department: Option<String>,
+    pub department: Option<&'static str>,
     /// Category.
     pub category: Option<String>,
     /// Sentiment.
-    pub sentiment: Option<String>,
+    pub sentiment: Option<&'static str>,
     /// Priority.
-    pub priority: Option<String>,
+    pub priority: Option<&'static str>,
     /// Confidence.
     pub confidence: Option<f64>,
     /// Language.

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::CallStatus;
 use super::{Call, clock};
-use crate::agents::Department;
+use crate::agents::{Department, Priority, Sentiment};
 use crate::auth::Principal;
 use crate::calls::call_columns;
 use crate::context::Ctx;
@@ -108,13 +108,13 @@ pub struct Board {
     pub sentiment: Vec<SentimentCount>,
 }
 
-fn priority_rank(p: Option<&str>) -> u8 {
+fn priority_rank(p: Option<Priority>) -> u8 {
     match p {
-        Some("critical") => 0,
-        Some("high") => 1,
-        Some("medium") => 2,
-        Some("low") => 3,
-        _ => 4,
+        Some(Priority::Critical) => 0,
+        Some(Priority::High) => 1,
+        Some(Priority::Medium) => 2,
+        Some(Priority::Low) => 3,
+        None => 4,
     }
 }
 
@@ -171,10 +171,10 @@ pub async fn load(db: &Db) -> AppResult<Board> {
         call,
     };
     let (mut queued, active): (Vec<Call>, Vec<Call>) = open.into_iter().partition(|c| c.status == CallStatus::Queued);
-    queued.sort_by_key(|c| (priority_rank(c.priority.as_deref()), c.queued_at.unwrap_or(c.created_at)));
+    queued.sort_by_key(|c| (priority_rank(c.priority), c.queued_at.unwrap_or(c.created_at)));
     let queues = Department::ALL
         .iter()
-        .map(|d| (d.as_str(), queued.iter().filter(|c| c.department.as_deref() == Some(d.as_str())).count()))
+        .map(|d| (d.as_str(), queued.iter().filter(|c| c.department == Some(*d)).count()))
         .collect();
     let mut holding: HashMap<i64, Vec<i64>> = HashMap::new();
     for c in active.iter().filter(|c| c.status == CallStatus::Human) {
@@ -225,11 +225,11 @@ pub async fn load(db: &Db) -> AppResult<Board> {
         counts[usize::from(c.created_at.as_offset().hour())] += 1;
     }
     let per_hour = counts.iter().enumerate().map(|(hour, &count)| HourCount { hour: hour as u8, count }).collect();
-    let sentiment = ["positive", "neutral", "negative"]
-        .into_iter()
-        .map(|s| SentimentCount {
-            sentiment: s,
-            count: started_today.iter().filter(|c| c.sentiment.as_deref() == Some(s)).count(),
+    let sentiment = Sentiment::ALL
+        .iter()
+        .map(|&s| SentimentCount {
+            sentiment: s.as_str(),
+            count: started_today.iter().filter(|c| c.sentiment == Some(s)).count(),
         })
         .collect();
 
@@ -312,8 +312,8 @@ mod tests {
 
     #[test]
     fn urgent_calls_rank_first() {
-        assert!(priority_rank(Some("critical")) < priority_rank(Some("high")));
-        assert!(priority_rank(Some("low")) < priority_rank(None));
+        assert!(priority_rank(Some(Priority::Critical)) < priority_rank(Some(Priority::High)));
+        assert!(priority_rank(Some(Priority::Low)) < priority_rank(None));
     }
 
     #[test]

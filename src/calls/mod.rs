@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
 use crate::agents::tools::CallerScope;
-use crate::agents::{Action, Classification, Verdict};
+use crate::agents::{Action, Classification, Department, Priority, Sentiment, Verdict};
 use crate::audit::audit_insert;
 use crate::context::Ctx;
 use crate::customers::NewCustomer;
@@ -45,13 +45,13 @@ pub struct Call {
     #[sqlx(try_from = "String")]
     pub status: CallStatus,
     /// Routing results of the latest turn.
-    pub department: Option<String>,
-    /// Category.
+    pub department: Option<Department>,
+    /// Category (an open set of snake_case topics).
     pub category: Option<String>,
     /// Sentiment.
-    pub sentiment: Option<String>,
+    pub sentiment: Option<Sentiment>,
     /// Priority.
-    pub priority: Option<String>,
+    pub priority: Option<Priority>,
     /// Confidence.
     pub confidence: Option<f64>,
     /// Language.
@@ -383,10 +383,10 @@ fn message_data(
 pub(crate) fn call_fields(call: &Call) -> CallFields {
     CallFields {
         status: call.status.as_str(),
-        department: call.department.clone(),
+        department: call.department.map(Department::as_str),
         category: call.category.clone(),
-        sentiment: call.sentiment.clone(),
-        priority: call.priority.clone(),
+        sentiment: call.sentiment.map(Sentiment::as_str),
+        priority: call.priority.map(Priority::as_str),
         confidence: call.confidence,
         language: call.language.clone(),
         assigned_to: call.assigned_to,
@@ -588,8 +588,8 @@ async fn store_turn(
     events::record_in(&mut tx, Some(call_id), &Payload::CallUpdated(CallChange::of(call_fields(&after)))).await?;
     if escalated && after.status == CallStatus::Queued {
         let payload = Payload::Escalated {
-            department: after.department.clone(),
-            priority: after.priority.clone(),
+            department: after.department.map(Department::as_str),
+            priority: after.priority.map(Priority::as_str),
             reason: outcome.verdict.reason.map(|r| r.as_str().to_owned()),
         };
         events::record_in(&mut tx, Some(call_id), &payload).await?;

@@ -104,8 +104,8 @@ async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool
     let call = get(ctx.db(), call_id).await?;
     ctx.bus().emit(Some(call_id), Payload::CallUpdated(CallChange::of(call_fields(&call)))).await;
     let payload = Payload::Escalated {
-        department: call.department.clone(),
-        priority: call.priority.clone(),
+        department: call.department.map(crate::agents::Department::as_str),
+        priority: call.priority.map(crate::agents::Priority::as_str),
         reason: call.escalation_reason.clone(),
     };
     ctx.bus().emit(Some(call_id), payload).await;

@@ -67,7 +67,7 @@ pub struct CallView {
 impl CallView {
     /// What a system message says, in the reader's language.
     pub fn system_text(&self, tr: &crate::i18n::Tr, m: &Message) -> String {
-        let dept = self.call.department.as_deref().map(|d| tr.label("dept", d)).unwrap_or_default();
+        let dept = self.call.department.map(|d| tr.label("dept", d)).unwrap_or_default();
         match m.kind {
             Some(MessageKind::Joined) if dept.is_empty() => {
                 tr.fill("callpage.joined_plain", &[("name", m.author_first_name())])
