@@ -539,27 +539,10 @@ async fn store_turn(
     let c = &outcome.classification;
     let now = Timestamp::now();
     let mut tx = ctx.db().begin().await?;
+    for step in &outcome.steps {
+        insert_step(&mut tx, call_id, Some(turn), step, &step.outcome).await?;
+    }
     on_tx!(&mut tx, |conn| {
-        for step in &outcome.steps {
-            sqlx::query(
-                "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, \
-                 latency_ms, tool_calls, output, outcome, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(call_id)
-            .bind(turn)
-            .bind(step.agent)
-            .bind(step.backend)
-            .bind(&step.model)
-            .bind(i64::from(step.prompt_tokens))
-            .bind(i64::from(step.completion_tokens))
-            .bind(step.latency_ms as i64)
-            .bind(Value::Array(step.tool_calls.clone()).to_string())
-            .bind(&step.output)
-            .bind(&step.outcome)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
         // Only while the AI still holds the call: a person may have taken it meanwhile.
         sqlx::query(
             "UPDATE calls SET status = $2, department = $3, category = $4, sentiment = $5, priority = $6, \
@@ -600,4 +583,36 @@ async fn store_turn(
     }
     tx.commit().await?;
     Ok(after)
+}
+
+/// Records an agent step inside the caller's transaction, in `turn` (or, without one,
+/// the call's latest turn: a summary written after the conversation).
+pub(crate) async fn insert_step(
+    tx: &mut Tx,
+    call_id: i64,
+    turn: Option<i64>,
+    step: &Step,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |conn| sqlx::query(
+        "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, \
+         tool_calls, output, outcome, at) \
+         VALUES ($1, COALESCE($2, (SELECT COALESCE(MAX(turn), 0) FROM agent_runs WHERE call_id = $1)), \
+         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(call_id)
+    .bind(turn)
+    .bind(step.agent)
+    .bind(step.backend)
+    .bind(&step.model)
+    .bind(i64::from(step.prompt_tokens))
+    .bind(i64::from(step.completion_tokens))
+    .bind(step.latency_ms as i64)
+    .bind(Value::Array(step.tool_calls.clone()).to_string())
+    .bind(&step.output)
+    .bind(outcome)
+    .bind(Timestamp::now())
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))
 }

@@ -9,8 +9,6 @@ use crate::agents::summary::{SummaryFacts, TranscriptLine};
 use crate::audit::Entry;
 use crate::calls::{self, Call};
 use crate::context::Ctx;
-use crate::db::Timestamp;
-use crate::db::with_db;
 use crate::error::{AppError, AppResult, Conflict};
 use crate::i18n::Lang;
 
@@ -75,27 +73,9 @@ pub async fn request(
     super::check_address(&recipient.email, "customer")?;
     let facts = facts(ctx, call).await?;
     let (summary, step) = ctx.pipeline().summarize(&facts).await;
-    let db = ctx.db();
-    let stored = with_db!(db, |pool| {
-        sqlx::query(
-        "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
-         VALUES ($1, (SELECT COALESCE(MAX(turn), 0) FROM agent_runs WHERE call_id = $1), $2, $3, $4, $5, $6, $7, '[]', $8, $9, $10)",
-    )
-    .bind(call.id)
-    .bind(step.agent)
-    .bind(step.backend)
-    .bind(&step.model)
-    .bind(i64::from(step.prompt_tokens))
-    .bind(i64::from(step.completion_tokens))
-    .bind(step.latency_ms as i64)
-    .bind(&step.output)
-    .bind(format!("summary: {}", step.outcome))
-    .bind(Timestamp::now())
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected())
-    });
-    stored?;
+    let mut tx = ctx.db().begin().await?;
+    crate::calls::insert_step(&mut tx, call.id, None, &step, &format!("summary: {}", step.outcome)).await?;
+    tx.commit().await?;
     let email = NewEmail {
         content: Content::Summary(summary),
         recipient,
