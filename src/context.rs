@@ -4,7 +4,7 @@
 //!
 //! `web/` and `api/` reach it through [`crate::app::AppState`], which wraps it together
 //! with what only HTTP needs (CSRF key, public-page limits, request metrics). Nothing in
-//! the domain imports `web`, `api` or `app`; `tests/app/layers.rs` checks that.
+//! the domain imports `web`, `api` or `app`; `src/layers.rs` checks that.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -273,7 +273,10 @@ const PAGE: i64 = 500;
 const CHANNEL: &str = "centralita_events";
 
 /// Stores an event inside the caller's transaction, so it is published exactly when
-/// the change it reports is committed; call [`Bus::wake`] after the commit.
+/// the change it reports is committed; call [`Bus::wake`] after the commit. Record
+/// events as the transaction's last statements: on PostgreSQL the events lock is held
+/// from here to the commit, and a transaction that waits for a row lock while holding
+/// it would stall every other writer (or deadlock with one).
 ///
 /// On PostgreSQL, events are numbered under a transaction-scoped lock so that ids
 /// become visible in order (a reader's cursor never skips an id committed late), and

@@ -38,44 +38,93 @@ fn layer_of(module: &str) -> Option<u8> {
     LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
 }
 
-/// The top-level modules a source file names through `crate::…` paths (in `use`
-/// lines, grouped `use crate::{a, b::c}` imports, and inline paths), comments skipped.
-fn crate_modules(source: &str) -> Vec<String> {
-    let code: String = source
-        .lines()
-        .map(|l| match l.find("//") {
-            Some(i) => &l[..i],
-            None => l,
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+/// `source` without `//` comments (a `//` inside a string literal stays).
+fn without_comments(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for line in source.lines() {
+        let (mut in_string, mut escaped, mut prev) = (false, false, ' ');
+        let mut cut = line.len();
+        for (i, c) in line.char_indices() {
+            match c {
+                '\\' if in_string => escaped = !escaped,
+                '"' if !escaped => in_string = !in_string,
+                '/' if !in_string && prev == '/' => {
+                    cut = i - 1;
+                    break;
+                }
+                _ => escaped = false,
+            }
+            prev = c;
+        }
+        out.push_str(&line[..cut]);
+        out.push('\n');
+    }
+    out
+}
+
+/// The top-level names a path names after its root (`web::x` → `web`; a group
+/// `{a, b::c}` → `a`, `b`; a glob `*` → `*`).
+fn names_after(after: &str) -> Vec<String> {
+    let after = after.trim_start();
+    let Some(group) = after.strip_prefix('{') else {
+        let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '*').collect();
+        return vec![name];
+    };
+    // Top-level names of the group, up to its matching brace.
+    let (mut found, mut depth, mut name, mut expect_name) = (Vec::new(), 0usize, String::new(), true);
+    for c in group.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                if !name.is_empty() {
+                    found.push(std::mem::take(&mut name));
+                }
+                expect_name = true;
+            }
+            c if depth == 0 && expect_name && (c.is_alphanumeric() || c == '_' || c == '*') => name.push(c),
+            _ if depth == 0 && expect_name && !name.is_empty() => {
+                found.push(std::mem::take(&mut name));
+                expect_name = false;
+            }
+            _ => {}
+        }
+    }
+    if !name.is_empty() {
+        found.push(name);
+    }
+    found
+}
+
+/// The top-level modules a source file names: through `crate::…` paths (in `use`
+/// lines, grouped `use crate::{a, b::c}` imports, and inline paths) and through
+/// `super::` chains that climb to the crate root from a module `depth` levels down;
+/// `crate as` (an alias the scan could not follow) is reported as `as`.
+fn crate_modules(source: &str, depth: usize) -> Vec<String> {
+    let code = without_comments(source);
     let mut found = Vec::new();
     let mut rest = code.as_str();
-    while let Some(i) = rest.find("crate::") {
-        let after = &rest[i + "crate::".len()..];
-        if let Some(group) = after.strip_prefix('{') {
-            // Top-level names of the group, up to its matching brace.
-            let (mut depth, mut name, mut expect_name) = (0usize, String::new(), true);
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => expect_name = true,
-                    c if depth == 0 && expect_name && (c.is_alphanumeric() || c == '_') => name.push(c),
-                    _ if depth == 0 && expect_name && !name.is_empty() => {
-                        found.push(std::mem::take(&mut name));
-                        expect_name = false;
-                    }
-                    _ => {}
-                }
-            }
-            if !name.is_empty() {
-                found.push(name);
-            }
-        } else {
-            let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            found.push(name);
+    while let Some(i) = rest.find("crate") {
+        let starts_word = !rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
+        let after = rest[i + "crate".len()..].trim_start();
+        if starts_word && let Some(path) = after.strip_prefix("::") {
+            found.extend(names_after(path));
+        } else if starts_word && after.starts_with("as ") {
+            found.push("as".to_owned());
+        }
+        rest = &rest[i + "crate".len()..];
+    }
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find("super::") {
+        let mut after = &rest[i..];
+        let mut climbs = 0;
+        while let Some(next) = after.strip_prefix("super::") {
+            climbs += 1;
+            after = next.trim_start();
+        }
+        if climbs >= depth {
+            found.extend(names_after(after));
         }
         rest = after;
     }
@@ -93,13 +142,29 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The code of a file that is built into the program: without a trailing
-/// `#[cfg(test)] mod tests { … }` (tests may reach any layer to check it).
-fn program_code(source: &str) -> &str {
-    match source.find("#[cfg(test)]\nmod tests {") {
-        Some(i) => &source[..i],
-        None => source,
+/// How many modules deep a file under `src/` is (`calls/mod.rs` and `calls.rs` are 1,
+/// `calls/staff.rs` is 2): how many `super::` reach the crate root from it.
+fn module_depth(relative: &Path) -> usize {
+    let parts = relative.components().count();
+    match relative.file_name().and_then(|n| n.to_str()) {
+        Some("mod.rs") => parts - 1,
+        _ => parts,
     }
+}
+
+/// The code of a file that is built into the program: without a trailing inline
+/// `#[cfg(test)] mod … { … }` (tests may reach any layer to check it).
+fn program_code(source: &str) -> &str {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let rest = &source[offset + line.len()..];
+        let next = rest.lines().next().unwrap_or_default().trim();
+        if line.trim() == "#[cfg(test)]" && next.contains("mod ") && next.ends_with('{') {
+            return &source[..offset];
+        }
+        offset += line.len();
+    }
+    source
 }
 
 /// Files that hold a test-only module (`#[cfg(test)] mod name;`).
@@ -135,11 +200,25 @@ fn violations() -> Vec<String> {
         let relative = file.strip_prefix(&src).unwrap_or(file);
         let top =
             relative.components().next().map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned());
-        let Some(own) = top.as_deref().filter(|t| *t != "layers").and_then(layer_of) else { continue };
+        if top.as_deref() == Some("layers") {
+            continue;
+        }
+        let Some(own) = top.as_deref().and_then(layer_of) else {
+            if !matches!(top.as_deref(), Some("lib" | "main")) {
+                bad.push(format!("{}: a module without a layer", relative.display()));
+            }
+            continue;
+        };
         let source = std::fs::read_to_string(file).unwrap_or_default();
-        for module in crate_modules(program_code(&source)) {
-            if layer_of(&module).is_some_and(|l| l > own) {
-                bad.push(format!("{}: imports crate::{module}", relative.display()));
+        for module in crate_modules(program_code(&source), module_depth(relative)) {
+            match module.as_str() {
+                "*" | "as" | "" => {
+                    bad.push(format!("{}: an import of the crate root the check cannot follow", relative.display()))
+                }
+                _ if layer_of(&module).is_some_and(|l| l > own) => {
+                    bad.push(format!("{}: imports crate::{module}", relative.display()));
+                }
+                _ => {}
             }
         }
     }
@@ -154,7 +233,10 @@ fn every_top_level_module_has_a_layer() {
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap_or_default();
     let unplaced: Vec<&str> = lib
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("pub mod ").or_else(|| l.trim().strip_prefix("mod ")))
+        .filter_map(|l| {
+            let l = l.trim();
+            ["pub mod ", "pub(crate) mod ", "mod "].iter().find_map(|p| l.strip_prefix(p))
+        })
         .map(|l| l.trim_end_matches(';'))
         .filter(|m| layer_of(m).is_none())
         .collect();
@@ -178,7 +260,8 @@ fn the_agents_import_neither_email_nor_the_http_side() {
         .iter()
         .flat_map(|file| {
             let source = std::fs::read_to_string(file).unwrap_or_default();
-            crate_modules(&source)
+            let depth = module_depth(file.strip_prefix(dir.parent().unwrap_or(&dir)).unwrap_or(file));
+            crate_modules(&source, depth)
                 .into_iter()
                 .filter(|m| matches!(m.as_str(), "email" | "web" | "api" | "app"))
                 .map(move |m| format!("{}: imports crate::{m}", file.display()))
@@ -190,7 +273,15 @@ fn the_agents_import_neither_email_nor_the_http_side() {
 #[test]
 fn the_import_scan_sees_plain_grouped_and_inline_paths() {
     let found = crate_modules(
-        "use crate::web::x;\nuse crate::{db::{Db, with_db}, app::AppState, error};\n// crate::cli in a comment\nlet a = crate::api::f();",
+        "use crate::web::x;\nuse crate::{db::{Db, with_db}, app::AppState, error};\n// crate::cli in a comment\nlet a = crate::api::f(); let u = \"http://x\"; crate::sse::f();",
+        2,
     );
-    assert_eq!(found, ["web", "db", "app", "error", "api"]);
+    assert_eq!(found, ["web", "db", "app", "error", "api", "sse"]);
+}
+
+#[test]
+fn the_import_scan_follows_super_chains_to_the_root_and_flags_what_it_cannot_follow() {
+    assert_eq!(crate_modules("use super::super::web::x; use super::Call;", 2), ["web"]);
+    assert_eq!(crate_modules("use super::{app, db};", 1), ["app", "db"]);
+    assert_eq!(crate_modules("use crate::*; use crate as c; let supercrate = 1;", 1), ["*", "as"]);
 }

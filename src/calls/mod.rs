@@ -263,7 +263,13 @@ pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
     rows.into_iter()
         .map(|(id, role, kind, content, at, author)| {
             let role = MessageRole::try_from(role).map_err(anyhow::Error::msg)?;
-            let kind = kind.map(MessageKind::try_from).transpose().map_err(anyhow::Error::msg)?;
+            // An unknown kind (written by a newer version, say) shows as plain text
+            // rather than making the whole conversation unreadable.
+            let kind = kind.and_then(|k| {
+                MessageKind::try_from(k)
+                    .map_err(|err| tracing::warn!(message = id, %err, "message kind not understood"))
+                    .ok()
+            });
             Ok(Message { id, role, kind, content, at, author })
         })
         .collect()
@@ -318,13 +324,15 @@ pub(crate) async fn add_message(
     author: Option<&crate::auth::Principal>,
 ) -> AppResult<i64> {
     let mut tx = ctx.db().begin().await?;
-    let id = insert_message(&mut tx, call_id, role, kind, content, author).await?;
+    let (id, event) = insert_message(&mut tx, call_id, role, kind, content, author).await?;
+    events::record_in(&mut tx, Some(call_id), &event).await?;
     tx.commit().await?;
     ctx.bus().wake();
     Ok(id)
 }
 
-/// Stores a message and its event inside the caller's transaction.
+/// Stores a message inside the caller's transaction; returns its id and the event
+/// that reports it, for the caller to record last (see [`events::record_in`]).
 async fn insert_message(
     tx: &mut Tx,
     call_id: i64,
@@ -332,7 +340,7 @@ async fn insert_message(
     kind: Option<MessageKind>,
     content: &str,
     author: Option<&crate::auth::Principal>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<(i64, Payload), sqlx::Error> {
     let id: i64 = on_tx!(tx, |conn| {
         sqlx::query_scalar(
         "INSERT INTO messages (call_id, role, agent, content, author_id, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -346,8 +354,7 @@ async fn insert_message(
     .fetch_one(&mut *conn)
     .await
     })?;
-    events::record_in(tx, Some(call_id), &message_data(id, role, kind, content, author)).await?;
-    Ok(id)
+    Ok((id, message_data(id, role, kind, content, author)))
 }
 
 /// Publishes a message stored on its own.
@@ -476,13 +483,14 @@ async fn store_customer_message(
     relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<()> {
     let mut tx = ctx.db().begin().await?;
-    let message_id = insert_message(&mut tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
+    let (message_id, event) = insert_message(&mut tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
     if let Some(staff) = relayed_by {
         let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
             .target(format!("call:{call_id}"))
             .metadata(serde_json::json!({"message_id": message_id}));
         on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
     }
+    events::record_in(&mut tx, Some(call_id), &event).await?;
     tx.commit().await?;
     ctx.bus().wake();
     Ok(())
@@ -565,21 +573,27 @@ async fn store_turn(
         .await
         .map(|_| ())
     })?;
-    insert_message(&mut tx, call_id, MessageRole::Ai, Some(MessageKind::Service), &outcome.reply, None).await?;
+    let (_, reply) =
+        insert_message(&mut tx, call_id, MessageRole::Ai, Some(MessageKind::Service), &outcome.reply, None).await?;
     let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
     let after: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
-    events::record_in(&mut tx, Some(call_id), &Payload::CallUpdated(CallChange::of(call_fields(&after)))).await?;
+    let requested = actions::requested_since_in(&mut tx, call_id, started).await?;
+    // The events go last: on PostgreSQL they take the events lock, held until commit.
+    let mut news = vec![reply, Payload::CallUpdated(CallChange::of(call_fields(&after)))];
     if escalated && after.status == CallStatus::Queued {
-        let payload = Payload::Escalated {
+        news.push(Payload::Escalated {
             department: after.department.map(Department::as_str),
             priority: after.priority.map(Priority::as_str),
             reason: outcome.verdict.reason.map(|r| r.as_str().to_owned()),
-        };
-        events::record_in(&mut tx, Some(call_id), &payload).await?;
+        });
     }
-    for action in actions::requested_since_in(&mut tx, call_id, started).await? {
-        let payload = Payload::ActionPending { action_id: action.id, params: action.params_json(), tool: action.tool };
-        events::record_in(&mut tx, Some(call_id), &payload).await?;
+    news.extend(requested.into_iter().map(|action| Payload::ActionPending {
+        action_id: action.id,
+        params: action.params_json(),
+        tool: action.tool,
+    }));
+    for event in &news {
+        events::record_in(&mut tx, Some(call_id), event).await?;
     }
     tx.commit().await?;
     Ok(after)
