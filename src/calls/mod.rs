@@ -1,4 +1,4 @@
-//! Calls: creating them, running a customer turn through the agents, storing every
+//! Calls: creating them, running a customer turn through the agents (`turn.rs`), storing every
 //! message and agent step, and the people side of a call (takeover, human replies,
 //! hand-back, close, approvals). Every change publishes an event on the bus.
 //!
@@ -12,24 +12,21 @@ pub mod customer;
 pub mod recovery;
 pub mod staff;
 pub mod states;
+mod turn;
 
 pub use states::{CallStatus, Channel, MessageKind, MessageRole};
+pub(crate) use turn::insert_step;
+pub use turn::{TurnResult, customer_turn, post_customer_message};
 
 use serde::Serialize;
-use serde_json::Value;
-use tokio::sync::mpsc;
 
-use crate::agents::model::{ChatMessage, Role};
-use crate::agents::pipeline::Step;
-use crate::agents::tools::CallerScope;
-use crate::agents::{Action, Classification, Department, Priority, Sentiment, Verdict};
-use crate::audit::audit_insert;
+use crate::agents::{Department, Priority, Sentiment};
 use crate::context::Ctx;
 use crate::customers::NewCustomer;
 use crate::db::{Db, Timestamp};
 use crate::db::{Tx, on_tx, with_db};
-use crate::error::{AppError, AppResult, Conflict, FieldErrors};
-use crate::events::{self, CallChange, CallFields, MessageData, Payload};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::events::{self, CallFields, MessageData, Payload};
 
 /// A stored call.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -288,31 +285,6 @@ pub async fn runs(db: &Db, call_id: i64) -> AppResult<Vec<AgentRun>> {
     })?)
 }
 
-/// What one customer message led to.
-#[derive(Clone, Debug, Serialize)]
-pub struct TurnResult {
-    /// The call.
-    pub call_id: i64,
-    /// Routing in force (absent when no AI turn ran).
-    pub classification: Option<Classification>,
-    /// The AI's reply (absent when a person holds the call).
-    pub reply: Option<String>,
-    /// The supervisor's verdict.
-    pub verdict: Option<Verdict>,
-    /// Call status after the turn.
-    pub status: CallStatus,
-    /// The steps of this turn.
-    pub steps: Vec<Step>,
-}
-
-fn previous_classification(call: &Call) -> Option<Classification> {
-    let json = serde_json::json!({
-        "department": call.department, "category": call.category, "sentiment": call.sentiment, "priority": call.priority,
-        "language": call.language, "confidence": call.confidence, "recommendations": [],
-    });
-    serde_json::from_value(json).ok()
-}
-
 /// Stores a message and publishes it (one transaction). `kind` is the writing agent
 /// for AI messages and what happened for system messages.
 pub(crate) async fn add_message(
@@ -399,234 +371,4 @@ pub(crate) fn call_fields(call: &Call) -> CallFields {
         assigned_to: call.assigned_to,
         summary_offered: call.summary_offered,
     }
-}
-
-/// Stores a customer message and, while the AI holds the call, runs the agents and
-/// stores their reply and steps. Nothing is lost: the customer's message is stored
-/// before any model is asked. Reply text is streamed to `deltas` and to the call's
-/// customer page. `relayed_by` is the staff member typing the customer's words (an
-/// API-channel call they opened), recorded as the message's author.
-pub async fn post_customer_message(
-    ctx: &Ctx,
-    call_id: i64,
-    text: &str,
-    deltas: Option<&mpsc::Sender<String>>,
-    relayed_by: Option<&crate::auth::Principal>,
-) -> AppResult<TurnResult> {
-    let call = get(ctx.db(), call_id).await?;
-    customer_turn(ctx, call, text, deltas, relayed_by).await
-}
-
-/// [`post_customer_message`] for a caller that has just loaded the call: loads the
-/// conversation, stores the customer's message (before any model is asked, so nothing
-/// is lost), runs the agents while the AI holds the call, stores everything the turn
-/// produced in one transaction, and wakes the event streams.
-#[tracing::instrument(skip_all, fields(call_id = call.id))]
-pub async fn customer_turn(
-    ctx: &Ctx,
-    call: Call,
-    text: &str,
-    deltas: Option<&mpsc::Sender<String>>,
-    relayed_by: Option<&crate::auth::Principal>,
-) -> AppResult<TurnResult> {
-    if !call.is_open() {
-        return Err(AppError::Conflict(Conflict::CallClosed));
-    }
-    let history = history(ctx.db(), call.id).await?;
-    store_customer_message(ctx, call.id, text, relayed_by).await?;
-    if call.status != CallStatus::Ai {
-        // A person holds (or will hold) the call: the AI stays silent.
-        let status = call.status;
-        return Ok(TurnResult {
-            call_id: call.id,
-            classification: None,
-            reply: None,
-            verdict: None,
-            status,
-            steps: vec![],
-        });
-    }
-    let started = Timestamp::now();
-    let outcome = run_agents(ctx, &call, &history, text, deltas).await?;
-    let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
-    let after = store_turn(ctx, &call, turn, started, &outcome).await?;
-    ctx.bus().wake();
-    Ok(TurnResult {
-        call_id: call.id,
-        classification: Some(outcome.classification),
-        reply: Some(outcome.reply),
-        verdict: Some(outcome.verdict),
-        status: after.status,
-        steps: outcome.steps,
-    })
-}
-
-/// The conversation so far, as the agents read it.
-async fn history(db: &Db, call_id: i64) -> AppResult<Vec<ChatMessage>> {
-    Ok(messages(db, call_id)
-        .await?
-        .into_iter()
-        .filter_map(|m| match m.role {
-            MessageRole::Customer => Some(ChatMessage::new(Role::User, m.content)),
-            MessageRole::Ai | MessageRole::Human => Some(ChatMessage::new(Role::Assistant, m.content)),
-            MessageRole::System => None,
-        })
-        .collect())
-}
-
-/// Stores the customer's message (and, when staff relay it, the audit entry) in one
-/// transaction.
-async fn store_customer_message(
-    ctx: &Ctx,
-    call_id: i64,
-    text: &str,
-    relayed_by: Option<&crate::auth::Principal>,
-) -> AppResult<()> {
-    let mut tx = ctx.db().begin().await?;
-    let (message_id, event) = insert_message(&mut tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
-    if let Some(staff) = relayed_by {
-        let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
-            .target(format!("call:{call_id}"))
-            .metadata(serde_json::json!({"message_id": message_id}));
-        on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
-    }
-    events::record_in(&mut tx, Some(call_id), &event).await?;
-    tx.commit().await?;
-    ctx.bus().wake();
-    Ok(())
-}
-
-/// Runs the three agents, streaming reply text to the caller's channel (API streams)
-/// and to the customer page when someone can watch.
-async fn run_agents(
-    ctx: &Ctx,
-    call: &Call,
-    history: &[ChatMessage],
-    text: &str,
-    deltas: Option<&mpsc::Sender<String>>,
-) -> AppResult<crate::agents::pipeline::TurnOutcome> {
-    let call_id = call.id;
-    let scope = CallerScope { call_id, customer_id: call.customer_id };
-    let previous = previous_classification(call);
-    let (page_tx, mut page_rx) = mpsc::channel::<String>(64);
-    let bus = ctx.bus_handle();
-    let caller = deltas.cloned();
-    let relay = tokio::spawn(async move {
-        while let Some(piece) = page_rx.recv().await {
-            bus.typing(call_id, piece.clone());
-            if let Some(tx) = &caller {
-                let _ = tx.send(piece).await;
-            }
-        }
-    });
-    // Stream when someone can watch: the caller asked, or the customer's page is open
-    // on a web call. Otherwise the model answers in one piece (cheaper, and servers
-    // that cannot stream still work).
-    let stream = deltas.is_some() || call.channel == Channel::Web;
-    let sink = stream.then_some(&page_tx);
-    let outcome = ctx.pipeline().run_turn(ctx.db(), scope, history, text, previous.as_ref(), sink).await;
-    drop(page_tx);
-    let _ = relay.await;
-    Ok(outcome?)
-}
-
-/// Stores what a turn produced — its agent steps, the call's new classification and
-/// status, the AI's reply — and the events that report them, in one transaction;
-/// returns the call as it now is.
-async fn store_turn(
-    ctx: &Ctx,
-    call: &Call,
-    turn: i64,
-    started: Timestamp,
-    outcome: &crate::agents::pipeline::TurnOutcome,
-) -> AppResult<Call> {
-    let call_id = call.id;
-    let escalated = outcome.verdict.action == Action::Escalate;
-    let status = if escalated { CallStatus::Queued } else { CallStatus::Ai };
-    let offers_summary = outcome.verdict.action == Action::OfferSummary;
-    let c = &outcome.classification;
-    let now = Timestamp::now();
-    let mut tx = ctx.db().begin().await?;
-    for step in &outcome.steps {
-        insert_step(&mut tx, call_id, Some(turn), step, &step.outcome).await?;
-    }
-    on_tx!(&mut tx, |conn| {
-        // Only while the AI still holds the call: a person may have taken it meanwhile.
-        sqlx::query(
-            "UPDATE calls SET status = $2, department = $3, category = $4, sentiment = $5, priority = $6, \
-             confidence = $7, language = $8, escalation_reason = COALESCE($9, escalation_reason), \
-             queued_at = CASE WHEN $2 = 'queued' THEN $10 ELSE queued_at END, \
-             summary_offered = summary_offered OR $11, updated_at = $10 WHERE id = $1 AND status = 'ai'",
-        )
-        .bind(call_id)
-        .bind(status.as_str())
-        .bind(c.department.as_str())
-        .bind(&c.category)
-        .bind(c.sentiment.as_str())
-        .bind(c.priority.as_str())
-        .bind(c.confidence)
-        .bind(c.language.code())
-        .bind(outcome.verdict.reason.map(|r| r.as_str()))
-        .bind(now)
-        .bind(offers_summary)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-    })?;
-    let (_, reply) =
-        insert_message(&mut tx, call_id, MessageRole::Ai, Some(MessageKind::Service), &outcome.reply, None).await?;
-    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
-    let after: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
-    let requested = actions::requested_since_in(&mut tx, call_id, started).await?;
-    // The events go last: on PostgreSQL they take the events lock, held until commit.
-    let mut news = vec![reply, Payload::CallUpdated(CallChange::of(call_fields(&after)))];
-    if escalated && after.status == CallStatus::Queued {
-        news.push(Payload::Escalated {
-            department: after.department.map(Department::as_str),
-            priority: after.priority.map(Priority::as_str),
-            reason: outcome.verdict.reason.map(|r| r.as_str().to_owned()),
-        });
-    }
-    news.extend(requested.into_iter().map(|action| Payload::ActionPending {
-        action_id: action.id,
-        params: action.params_json(),
-        tool: action.tool,
-    }));
-    for event in &news {
-        events::record_in(&mut tx, Some(call_id), event).await?;
-    }
-    tx.commit().await?;
-    Ok(after)
-}
-
-/// Records an agent step inside the caller's transaction, in `turn` (or, without one,
-/// the call's latest turn: a summary written after the conversation).
-pub(crate) async fn insert_step(
-    tx: &mut Tx,
-    call_id: i64,
-    turn: Option<i64>,
-    step: &Step,
-    outcome: &str,
-) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |conn| sqlx::query(
-        "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, \
-         tool_calls, output, outcome, at) \
-         VALUES ($1, COALESCE($2, (SELECT COALESCE(MAX(turn), 0) FROM agent_runs WHERE call_id = $1)), \
-         $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(call_id)
-    .bind(turn)
-    .bind(step.agent)
-    .bind(step.backend)
-    .bind(&step.model)
-    .bind(i64::from(step.prompt_tokens))
-    .bind(i64::from(step.completion_tokens))
-    .bind(step.latency_ms as i64)
-    .bind(Value::Array(step.tool_calls.clone()).to_string())
-    .bind(&step.output)
-    .bind(outcome)
-    .bind(Timestamp::now())
-    .execute(&mut *conn)
-    .await
-    .map(|_| ()))
 }
