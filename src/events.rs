@@ -105,6 +105,14 @@ const CAPACITY: usize = 1024;
 const PAGE: i64 = 500;
 const CHANNEL: &str = "centralita_events";
 
+const INSERT: &str = "INSERT INTO events (kind, call_id, data, at) VALUES ($1, $2, $3, $4) RETURNING id";
+
+/// What an event's row holds besides its call: kind, data and time.
+fn event_row(payload: &Payload) -> Result<(Kind, String, Timestamp), sqlx::Error> {
+    let data = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    Ok((payload.kind(), data, Timestamp::now()))
+}
+
 /// Stores an event inside the caller's transaction, so it is published exactly when
 /// the change it reports is committed; call [`Bus::wake`] after the commit. Record
 /// events as the transaction's last statements: on PostgreSQL the events lock is held
@@ -115,10 +123,7 @@ const CHANNEL: &str = "centralita_events";
 /// become visible in order (a reader's cursor never skips an id committed late), and
 /// the notification to other processes is sent on commit.
 pub async fn record_in(tx: &mut Tx, call_id: Option<i64>, payload: &Payload) -> Result<i64, sqlx::Error> {
-    const INSERT: &str = "INSERT INTO events (kind, call_id, data, at) VALUES ($1, $2, $3, $4) RETURNING id";
-    let kind = payload.kind();
-    let data = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let at = Timestamp::now();
+    let (kind, data, at) = event_row(payload)?;
     match tx {
         Tx::Sqlite(tx) => {
             sqlx::query_scalar(INSERT).bind(kind.as_str()).bind(call_id).bind(&data).bind(at).fetch_one(&mut **tx).await
@@ -161,9 +166,25 @@ impl Bus {
 
     /// Stores an event and wakes the pumps of every process.
     pub async fn publish(&self, call_id: Option<i64>, payload: &Payload) -> AppResult<i64> {
-        let mut tx = self.db.begin().await?;
-        let id = record_in(&mut tx, call_id, payload).await?;
-        tx.commit().await?;
+        let id = match &self.db {
+            // One statement is its own transaction: no BEGIN/COMMIT round trips.
+            Db::Sqlite(pool) => {
+                let (kind, data, at) = event_row(payload)?;
+                sqlx::query_scalar(INSERT)
+                    .bind(kind.as_str())
+                    .bind(call_id)
+                    .bind(&data)
+                    .bind(at)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Db::Postgres(_) => {
+                let mut tx = self.db.begin().await?;
+                let id = record_in(&mut tx, call_id, payload).await?;
+                tx.commit().await?;
+                id
+            }
+        };
         self.wake();
         Ok(id)
     }
