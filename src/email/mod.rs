@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::Entry;
 use crate::audit::audit_insert;
 use crate::context::Ctx;
-use crate::db::{Db, Timestamp, id_enum};
+use crate::db::{Db, Timestamp, Tx, id_enum, on_tx};
 use crate::db::{with_db, with_tx};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::i18n::Lang;
@@ -317,33 +317,21 @@ pub async fn confirm(ctx: &Ctx, id: i64, by: Confirmation, entry: Option<Entry>)
         }
         entry
     });
-    let now = Timestamp::now();
-    let changed: Result<u64, sqlx::Error> = with_tx!(ctx.db(), |tx| {
-        let n = sqlx::query(
-            "UPDATE email_outbox SET status = 'queued', next_attempt_at = $2, confirmed_by_customer_at = $2, \
-             confirmed_via = $3, confirmed_by = $4, updated_at = $2 WHERE id = $1 AND status = 'waiting_confirmation'",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(by.via())
-        .bind(by.by())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 1
-            && let Some(entry) = &entry
-        {
-            let entry = entry.clone().target(format!("email:{id}"));
-            audit_insert!(&entry).execute(&mut *tx).await?;
-        }
-        Ok(n)
-    });
-    if changed? == 0 {
-        get(ctx.db(), id).await?;
-        return Err(AppError::Conflict(Conflict::EmailNotWaiting));
-    }
+    let mut tx = ctx.db().begin().await?;
+    let changed = on_tx!(&mut tx, |conn| sqlx::query(
+        "UPDATE email_outbox SET status = 'queued', next_attempt_at = $2, confirmed_by_customer_at = $2, \
+         confirmed_via = $3, confirmed_by = $4, updated_at = $2 WHERE id = $1 AND status = 'waiting_confirmation'",
+    )
+    .bind(id)
+    .bind(Timestamp::now())
+    .bind(by.via())
+    .bind(by.by())
+    .execute(&mut *conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let email = settle(ctx, tx, id, changed, entry, Conflict::EmailNotWaiting).await?;
     ctx.mailer().wake();
-    get(ctx.db(), id).await
+    Ok(email)
 }
 
 /// The customer (or staff for them) declines a waiting email; it is never sent.
@@ -368,30 +356,43 @@ async fn transition(
 ) -> AppResult<Email> {
     let now = Timestamp::now();
     let extra = i64::from(ctx.config().mail.max_attempts);
-    let changed: Result<u64, sqlx::Error> = with_tx!(ctx.db(), |tx| {
-        let n = sqlx::query(
-            "UPDATE email_outbox SET status = $2, updated_at = $4, \
-             next_attempt_at = CASE WHEN $2 = 'queued' THEN $4 ELSE next_attempt_at END, \
-             max_attempts = CASE WHEN $2 = 'queued' THEN attempts + $5 ELSE max_attempts END \
-             WHERE id = $1 AND status = $3",
-        )
-        .bind(id)
-        .bind(to.as_str())
-        .bind(from.as_str())
-        .bind(now)
-        .bind(extra)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 1
-            && let Some(entry) = &entry
-        {
-            let entry = entry.clone().target(format!("email:{id}"));
-            audit_insert!(&entry).execute(&mut *tx).await?;
-        }
-        Ok(n)
-    });
-    if changed? == 0 {
+    let mut tx = ctx.db().begin().await?;
+    let changed = on_tx!(&mut tx, |conn| sqlx::query(
+        "UPDATE email_outbox SET status = $2, updated_at = $4, \
+         next_attempt_at = CASE WHEN $2 = 'queued' THEN $4 ELSE next_attempt_at END, \
+         max_attempts = CASE WHEN $2 = 'queued' THEN attempts + $5 ELSE max_attempts END \
+         WHERE id = $1 AND status = $3",
+    )
+    .bind(id)
+    .bind(to.as_str())
+    .bind(from.as_str())
+    .bind(now)
+    .bind(extra)
+    .execute(&mut *conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    settle(ctx, tx, id, changed, entry, conflict).await
+}
+
+/// Ends a status change begun on `tx` that moved `changed` rows: when it happened, the
+/// audit entry goes in the same transaction; when it did not, the answer is 404 for an
+/// email that does not exist, else `conflict` (it was not in the state the change needs).
+async fn settle(
+    ctx: &Ctx,
+    mut tx: Tx,
+    id: i64,
+    changed: u64,
+    entry: Option<Entry>,
+    conflict: Conflict,
+) -> AppResult<Email> {
+    if changed == 1
+        && let Some(entry) = entry
+    {
+        let entry = entry.target(format!("email:{id}"));
+        on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
+    }
+    tx.commit().await?;
+    if changed == 0 {
         get(ctx.db(), id).await?;
         return Err(AppError::Conflict(conflict));
     }

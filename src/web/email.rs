@@ -228,6 +228,23 @@ async fn request_of(state: &AppState, form: &EmailForm) -> AppResult<Result<comp
     }))
 }
 
+/// The form as a request that passed the email manager's checks, or the field errors
+/// to show on the form.
+async fn checked_request(
+    state: &AppState,
+    form: &EmailForm,
+) -> AppResult<Result<(compose::Request, compose::Checked), FieldErrors>> {
+    let request = match request_of(state, form).await? {
+        Ok(r) => r,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    match compose::check(state, &request).await {
+        Ok(checked) => Ok(Ok((request, checked))),
+        Err(AppError::Validation(errors)) => Ok(Err(form_errors(errors))),
+        Err(e) => Err(e),
+    }
+}
+
 /// The API's field names as the form names them.
 fn form_errors(errors: FieldErrors) -> FieldErrors {
     errors.into_iter().map(|(k, v)| (if k == "customer_id" { "customer" } else { k }, v)).collect()
@@ -249,30 +266,26 @@ pub async fn preview_post(
     Form(form): Form<EmailForm>,
 ) -> AppResult<Response> {
     let cap = ready_agent(&auth)?;
-    let outcome = match request_of(&state, &form).await? {
+    let outcome = match checked_request(&state, &form).await? {
         Err(errors) => Err(errors),
-        Ok(mut request) => match compose::check(&state, &request).await {
-            Err(AppError::Validation(errors)) => Err(form_errors(errors)),
-            Err(e) => return Err(e),
-            Ok(checked) => match compose::preview(&checked)? {
-                Some(Rendered { subject, html, text }) => {
-                    auth.session.insert(PREVIEW_KEY, html).await.map_err(|e| AppError::Internal(e.into()))?;
-                    let to = checked.to_address().to_owned();
-                    Ok(Preview { to, subject, text, frame: "/emails/preview.html".into(), draft: None })
-                }
-                None => {
-                    request.customer_confirmed = false;
-                    let (email, _) = compose::submit(&state, &cap, &request, checked, ip).await?;
-                    let (_, text) = email::bodies(state.db(), email.id).await?;
-                    Ok(Preview {
-                        to: email.to_address,
-                        subject: email.subject,
-                        text,
-                        frame: format!("/emails/{}/html", email.id),
-                        draft: Some(email.id),
-                    })
-                }
-            },
+        Ok((mut request, checked)) => match compose::preview(&checked)? {
+            Some(Rendered { subject, html, text }) => {
+                auth.session.insert(PREVIEW_KEY, html).await.map_err(|e| AppError::Internal(e.into()))?;
+                let to = checked.to_address().to_owned();
+                Ok(Preview { to, subject, text, frame: "/emails/preview.html".into(), draft: None })
+            }
+            None => {
+                request.customer_confirmed = false;
+                let (email, _) = compose::submit(&state, &cap, &request, checked, ip).await?;
+                let (_, text) = email::bodies(state.db(), email.id).await?;
+                Ok(Preview {
+                    to: email.to_address,
+                    subject: email.subject,
+                    text,
+                    frame: format!("/emails/{}/html", email.id),
+                    draft: Some(email.id),
+                })
+            }
         },
     };
     let page = PageCtx::new(&auth.session, &headers, Some(&auth.principal), "emails").await?;
@@ -314,14 +327,9 @@ pub async fn emails_post(
     Form(form): Form<EmailForm>,
 ) -> AppResult<Response> {
     let cap = ready_agent(&auth)?;
-    let request = match request_of(&state, &form).await? {
-        Ok(r) => r,
-        Err(errors) => return new_page(&auth, &headers, form, errors).await,
-    };
-    let checked = match compose::check(&state, &request).await {
+    let (request, checked) = match checked_request(&state, &form).await? {
         Ok(c) => c,
-        Err(AppError::Validation(errors)) => return new_page(&auth, &headers, form, form_errors(errors)).await,
-        Err(e) => return Err(e),
+        Err(errors) => return new_page(&auth, &headers, form, errors).await,
     };
     let (email, _) = compose::submit(&state, &cap, &request, checked, ip).await?;
     Ok(Redirect::to(&format!("/emails/{}", email.id)).into_response())
