@@ -9,10 +9,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::{Call, MessageKind, MessageRole, add_message, call_fields, get};
+use super::{Call, MessageKind, call_fields, get, record_change};
 use crate::context::Ctx;
 use crate::db::Timestamp;
-use crate::db::with_db;
+use crate::db::{on_tx, with_db};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{CallChange, Payload};
 
@@ -44,23 +44,21 @@ pub async fn by_token(ctx: &Ctx, token: &str) -> AppResult<Call> {
 /// The customer hangs up. Ending an ended call changes nothing.
 pub async fn end(ctx: &Ctx, call: &Call) -> AppResult<()> {
     let now = Timestamp::now();
-    let changed = with_db!(ctx.db(), |pool| sqlx::query(
+    let mut tx = ctx.db().begin().await?;
+    let changed = on_tx!(&mut tx, |conn| sqlx::query(
         "UPDATE calls SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'closed'",
     )
     .bind(call.id)
     .bind(now)
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 1 {
-        add_message(ctx, call.id, MessageRole::System, Some(MessageKind::Ended), "", None).await?;
-        let fields = Some(call_fields(&get(ctx.db(), call.id).await?));
-        ctx.bus()
-            .emit(
-                Some(call.id),
-                Payload::Closed(CallChange { fields, by: Some("customer".into()), ..CallChange::default() }),
-            )
-            .await;
+        let news = |ended: &Call| {
+            let fields = Some(call_fields(ended));
+            Payload::Closed(CallChange { fields, by: Some("customer".into()), ..CallChange::default() })
+        };
+        record_change(ctx, tx, call.id, (MessageKind::Ended, ""), None, news).await?;
     }
     Ok(())
 }

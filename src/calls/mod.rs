@@ -285,24 +285,6 @@ pub async fn runs(db: &Db, call_id: i64) -> AppResult<Vec<AgentRun>> {
     })?)
 }
 
-/// Stores a message and publishes it (one transaction). `kind` is the writing agent
-/// for AI messages and what happened for system messages.
-pub(crate) async fn add_message(
-    ctx: &Ctx,
-    call_id: i64,
-    role: MessageRole,
-    kind: Option<MessageKind>,
-    content: &str,
-    author: Option<&crate::auth::Principal>,
-) -> AppResult<i64> {
-    let mut tx = ctx.db().begin().await?;
-    let (id, event) = insert_message(&mut tx, call_id, role, kind, content, author).await?;
-    events::record_in(&mut tx, Some(call_id), &event).await?;
-    tx.commit().await?;
-    ctx.bus().wake();
-    Ok(id)
-}
-
 /// Stores a message inside the caller's transaction; returns its id and the event
 /// that reports it, for the caller to record last (see [`events::record_in`]).
 async fn insert_message(
@@ -327,6 +309,31 @@ async fn insert_message(
     .await
     })?;
     Ok((id, message_data(id, role, kind, content, author)))
+}
+
+/// Finishes a change to a call begun on `tx` (an UPDATE that moved it): stores the
+/// system message that tells the people on the call, and the events that report the
+/// message and `news(call as it now is)`, then commits, so the change, its note and
+/// its news land together or not at all (a crash in between leaves none of them).
+pub(crate) async fn record_change(
+    ctx: &Ctx,
+    mut tx: Tx,
+    call_id: i64,
+    note: (MessageKind, &str),
+    author: Option<&crate::auth::Principal>,
+    news: impl FnOnce(&Call) -> Payload,
+) -> AppResult<Call> {
+    let (kind, content) = note;
+    let (_, message) = insert_message(&mut tx, call_id, MessageRole::System, Some(kind), content, author).await?;
+    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
+    let after: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
+    // Events last: on PostgreSQL they take the events lock, held until commit.
+    for event in [message, news(&after)] {
+        events::record_in(&mut tx, Some(call_id), &event).await?;
+    }
+    tx.commit().await?;
+    ctx.bus().wake();
+    Ok(after)
 }
 
 /// Publishes a message stored on its own.

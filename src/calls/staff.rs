@@ -5,12 +5,12 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Call, add_message, call_fields, get, message_event};
+use super::{Call, call_fields, get, message_event, record_change};
 use super::{CallStatus, MessageKind, MessageRole};
 use crate::auth::AgentCap;
 use crate::context::Ctx;
-use crate::db::with_db;
 use crate::db::{Db, Timestamp};
+use crate::db::{on_tx, with_db};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{CallChange, Payload};
 
@@ -94,30 +94,31 @@ pub async fn take_over(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
     if call.status == CallStatus::Human && call.assigned_to == Some(me.id) {
         return Ok(call);
     }
-    let changed = with_db!(ctx.db(), |pool| sqlx::query(
+    let mut tx = ctx.db().begin().await?;
+    let changed = on_tx!(&mut tx, |conn| sqlx::query(
         "UPDATE calls SET status = 'human', assigned_to = $2, human_involved = TRUE, updated_at = $3 \
          WHERE id = $1 AND status IN ('ai', 'queued')",
     )
     .bind(call_id)
     .bind(me.id)
     .bind(Timestamp::now())
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 0 {
+        drop(tx);
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Joined), &me.full_name, Some(me)).await?;
-    let payload = Payload::TakenOver { user_id: me.id, name: me.full_name.clone(), from: call.status.as_str() };
-    ctx.bus().emit(Some(call_id), payload).await;
-    get(ctx.db(), call_id).await
+    let news = |_: &Call| Payload::TakenOver { user_id: me.id, name: me.full_name.clone(), from: call.status.as_str() };
+    record_change(ctx, tx, call_id, (MessageKind::Joined, &me.full_name), Some(me), news).await
 }
 
 /// The holder (or a supervisor/admin) gives the call back to the AI.
 pub async fn hand_back(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult<Call> {
     let me = cap.actor();
     let call = get(ctx.db(), call_id).await?;
-    let changed = with_db!(ctx.db(), |pool| sqlx::query(
+    let mut tx = ctx.db().begin().await?;
+    let changed = on_tx!(&mut tx, |conn| sqlx::query(
         "UPDATE calls SET status = 'ai', assigned_to = NULL, updated_at = $3 \
          WHERE id = $1 AND status = 'human' AND (assigned_to = $2 OR $4)",
     )
@@ -125,18 +126,18 @@ pub async fn hand_back(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
     .bind(me.id)
     .bind(Timestamp::now())
     .bind(cap.oversees())
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .map(|r| r.rows_affected()))?;
     if changed == 0 {
+        drop(tx);
         if call.is_open() && call.status != CallStatus::Human {
             return Err(AppError::Conflict(Conflict::CallNotHeld));
         }
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Left), &me.full_name, Some(me)).await?;
-    ctx.bus().emit(Some(call_id), Payload::HandedBack { user_id: me.id, name: me.full_name.clone() }).await;
-    get(ctx.db(), call_id).await
+    let news = |_: &Call| Payload::HandedBack { user_id: me.id, name: me.full_name.clone() };
+    record_change(ctx, tx, call_id, (MessageKind::Left, &me.full_name), Some(me), news).await
 }
 
 /// A person's reply to the customer; only the holder may send one.
@@ -201,10 +202,10 @@ pub async fn close(
     let me = cap.actor();
     let now = Timestamp::now();
     // An unknown call matches nothing and `refusal` answers 404.
-    let changed = with_db!(ctx.db(), |pool| {
-        sqlx::query(
-        "UPDATE calls SET status = 'closed', outcome = $3, csat = COALESCE($4, csat), closed_at = $5, updated_at = $5 \
-         WHERE id = $1 AND status <> 'closed' AND (assigned_to IS NULL OR assigned_to = $2 OR $6)",
+    let mut tx = ctx.db().begin().await?;
+    let changed = on_tx!(&mut tx, |conn| sqlx::query(
+        "UPDATE calls SET status = 'closed', outcome = $3, csat = COALESCE($4, csat), closed_at = $5, \
+         updated_at = $5 WHERE id = $1 AND status <> 'closed' AND (assigned_to IS NULL OR assigned_to = $2 OR $6)",
     )
     .bind(call_id)
     .bind(me.id)
@@ -212,23 +213,22 @@ pub async fn close(
     .bind(csat)
     .bind(now)
     .bind(cap.oversees())
-    .execute(pool)
+    .execute(&mut *conn)
     .await
-    .map(|r| r.rows_affected())
-    })?;
+    .map(|r| r.rows_affected()))?;
     if changed == 0 {
+        drop(tx);
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
-    add_message(ctx, call_id, MessageRole::System, Some(MessageKind::Closed), outcome.as_str(), Some(me)).await?;
-    let closed = get(ctx.db(), call_id).await?;
-    let change = CallChange {
-        fields: Some(call_fields(&closed)),
-        outcome: Some(outcome.as_str()),
-        by: Some(me.full_name.clone()),
-        ..CallChange::default()
+    let news = |closed: &Call| {
+        Payload::Closed(CallChange {
+            fields: Some(call_fields(closed)),
+            outcome: Some(outcome.as_str()),
+            by: Some(me.full_name.clone()),
+            ..CallChange::default()
+        })
     };
-    ctx.bus().emit(Some(call_id), Payload::Closed(change)).await;
-    Ok(closed)
+    record_change(ctx, tx, call_id, (MessageKind::Closed, outcome.as_str()), Some(me), news).await
 }
 
 /// Confirms the identity behind the call's unverified customer record (see

@@ -94,12 +94,12 @@ pub async fn customer_turn(
     let started = Timestamp::now();
     let outcome = run_agents(ctx, &call, &history, text, deltas).await?;
     let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
-    let after = store_turn(ctx, &call, turn, started, &outcome).await?;
+    let (after, answered) = store_turn(ctx, &call, turn, started, &outcome).await?;
     ctx.bus().wake();
     Ok(TurnResult {
         call_id: call.id,
         classification: Some(outcome.classification),
-        reply: Some(outcome.reply),
+        reply: answered.then_some(outcome.reply),
         verdict: Some(outcome.verdict),
         status: after.status,
         steps: outcome.steps,
@@ -177,14 +177,17 @@ async fn run_agents(
 
 /// Stores what a turn produced — its agent steps, the call's new classification and
 /// status, the AI's reply — and the events that report them, in one transaction;
-/// returns the call as it now is.
+/// returns the call as it now is and whether the reply was stored. When the call left
+/// the AI while the agents ran (a person took it, or another turn escalated or it was
+/// closed), only the steps are kept: the AI stays silent as it would have had the
+/// message arrived a moment later.
 async fn store_turn(
     ctx: &Ctx,
     call: &Call,
     turn: i64,
     started: Timestamp,
     outcome: &crate::agents::pipeline::TurnOutcome,
-) -> AppResult<Call> {
+) -> AppResult<(Call, bool)> {
     let call_id = call.id;
     let escalated = outcome.verdict.action == Action::Escalate;
     let status = if escalated { CallStatus::Queued } else { CallStatus::Ai };
@@ -195,8 +198,8 @@ async fn store_turn(
     for step in &outcome.steps {
         insert_step(&mut tx, call_id, Some(turn), step, &step.outcome).await?;
     }
-    on_tx!(&mut tx, |conn| {
-        // Only while the AI still holds the call: a person may have taken it meanwhile.
+    // Only while the AI still holds the call.
+    let answered = on_tx!(&mut tx, |conn| {
         sqlx::query(
             "UPDATE calls SET status = $2, department = $3, category = $4, sentiment = $5, priority = $6, \
              confidence = $7, language = $8, escalation_reason = COALESCE($9, escalation_reason), \
@@ -216,16 +219,21 @@ async fn store_turn(
         .bind(offers_summary)
         .execute(&mut *conn)
         .await
-        .map(|_| ())
+        .map(|r| r.rows_affected() == 1)
     })?;
-    let (_, reply) =
-        insert_message(&mut tx, call_id, MessageRole::Ai, Some(MessageKind::Service), &outcome.reply, None).await?;
+    let mut news = Vec::new();
+    if answered {
+        let service = Some(MessageKind::Service);
+        news.push(insert_message(&mut tx, call_id, MessageRole::Ai, service, &outcome.reply, None).await?.1);
+    }
     let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
     let after: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
     let requested = actions::requested_since_in(&mut tx, call_id, started).await?;
     // The events go last: on PostgreSQL they take the events lock, held until commit.
-    let mut news = vec![reply, Payload::CallUpdated(CallChange::of(call_fields(&after)))];
-    if escalated && after.status == CallStatus::Queued {
+    if answered {
+        news.push(Payload::CallUpdated(CallChange::of(call_fields(&after))));
+    }
+    if answered && escalated {
         news.push(Payload::Escalated {
             department: after.department.map(Department::as_str),
             priority: after.priority.map(Priority::as_str),
@@ -241,7 +249,7 @@ async fn store_turn(
         events::record_in(&mut tx, Some(call_id), event).await?;
     }
     tx.commit().await?;
-    Ok(after)
+    Ok((after, answered))
 }
 
 /// Records an agent step inside the caller's transaction, in `turn` (or, without one,

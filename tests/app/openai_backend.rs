@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{TestApp, new_client, read_sse};
+use crate::helpers::{TestApp, eventually, new_client, post_json, read_sse};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -26,6 +26,7 @@ on_both_backends!(
     an_unknown_model_is_reported_clearly,
     tool_arguments_from_the_model_cannot_reach_other_customers_or_move_money,
     a_turn_under_way_at_shutdown_finishes_and_is_stored,
+    a_person_who_takes_the_call_while_the_model_thinks_is_not_answered_over,
     the_supervisor_model_writes_the_summary_and_its_markup_stays_text,
 );
 
@@ -432,6 +433,59 @@ async fn a_turn_under_way_at_shutdown_finishes_and_is_stored(backend: Backend) {
     assert_eq!(roles, ["customer", "ai"]);
     db.close().await;
     app.finish().await;
+}
+
+async fn a_person_who_takes_the_call_while_the_model_thinks_is_not_answered_over(backend: Backend) {
+    // A slow model: each of the turn's requests takes 400 ms.
+    let server = MockServer::start().await;
+    let slow =
+        ResponseTemplate::new(200).set_body_json(completion("Respuesta tardía")).set_delay(Duration::from_millis(400));
+    Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(slow).mount(&server).await;
+    let app = app_with_model(backend, &server, 0, Duration::from_secs(5)).await;
+    let agent = app.token_for("agente", "agent").await;
+    let supervisor = app.token_for("jefa", "supervisor").await;
+
+    let body = json!({"channel": "api", "message": "Hola, ¿qué horario tenéis?"});
+    let url = app.url("/api/v1/calls");
+    let turn = tokio::spawn(async move { post_json(url, &agent, body).await });
+    // Once the customer's message is stored the agents are at work: a person takes over.
+    let db = app.state.db().clone();
+    let call_id: i64 = eventually("the customer's message stored", || async {
+        centralita::with_db!(&db, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT call_id FROM messages WHERE role = 'customer'"
+        )
+        .fetch_optional(pool)
+        .await)
+        .unwrap()
+    })
+    .await;
+    let r = post_json(app.url(&format!("/api/v1/calls/{call_id}/takeover")), &supervisor, json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+
+    let answered = turn.await.unwrap();
+    assert_eq!(answered.status(), StatusCode::CREATED);
+    let answered: Value = answered.json().await.unwrap();
+    assert_eq!(answered["status"], "human", "{answered}");
+    assert!(answered["reply"].is_null(), "the late reply is not given as an answer: {answered}");
+    let transcript: Vec<(String, Option<String>)> = centralita::with_db!(&db, |pool| sqlx::query_as(
+        "SELECT role, agent FROM messages WHERE call_id = $1 ORDER BY id"
+    )
+    .bind(call_id)
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    assert_eq!(
+        transcript,
+        [("customer".to_owned(), None), ("system".to_owned(), Some("joined".to_owned()))],
+        "no AI reply after the person joined"
+    );
+    let steps: i64 =
+        centralita::with_db!(&db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM agent_runs WHERE call_id = $1")
+            .bind(call_id)
+            .fetch_one(pool)
+            .await)
+        .unwrap();
+    assert_eq!(steps, 3, "what the agents did is still recorded");
 }
 
 const SUMMARY: &str = r#""name":"call_summary""#;
