@@ -194,6 +194,7 @@ async fn store_turn(
     let offers_summary = outcome.verdict.action == Action::OfferSummary;
     let c = &outcome.classification;
     let now = Timestamp::now();
+    let recommendations = serde_json::to_string(&c.recommendations).unwrap_or_else(|_| "[]".into());
     let mut tx = ctx.db().begin().await?;
     for step in &outcome.steps {
         insert_step(&mut tx, call_id, Some(turn), step, &step.outcome).await?;
@@ -201,10 +202,15 @@ async fn store_turn(
     // Only while the AI still holds the call.
     let answered = on_tx!(&mut tx, |conn| {
         sqlx::query(
-            "UPDATE calls SET status = $2, department = $3, category = $4, sentiment = $5, priority = $6, \
+            "UPDATE calls SET status = $2, ai_department = $3, ai_category = $4, ai_sentiment = $5, ai_priority = $6, \
+             department = CASE WHEN corrected_at IS NULL AND transferred_at IS NULL THEN $3 ELSE department END, \
+             category = CASE WHEN corrected_at IS NULL THEN $4 ELSE category END, \
+             sentiment = CASE WHEN corrected_at IS NULL THEN $5 ELSE sentiment END, \
+             priority = CASE WHEN corrected_at IS NULL THEN $6 ELSE priority END, \
              confidence = $7, language = $8, escalation_reason = COALESCE($9, escalation_reason), \
              queued_at = CASE WHEN $2 = 'queued' THEN $10 ELSE queued_at END, \
-             summary_offered = summary_offered OR $11, updated_at = $10 WHERE id = $1 AND status = 'ai'",
+             summary_offered = summary_offered OR $11, quality = $12, recommendations = $13, updated_at = $10 \
+             WHERE id = $1 AND status = 'ai'",
         )
         .bind(call_id)
         .bind(status.as_str())
@@ -217,6 +223,8 @@ async fn store_turn(
         .bind(outcome.verdict.reason.map(|r| r.as_str()))
         .bind(now)
         .bind(offers_summary)
+        .bind(outcome.verdict.quality)
+        .bind(&recommendations)
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected() == 1)
