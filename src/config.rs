@@ -99,6 +99,41 @@ pub struct Config {
     pub stream_recheck: Duration,
     /// Email delivery: transport, sender and retry policy.
     pub mail: MailConfig,
+    /// The time zone days and hours are counted and shown in (`CENTRALITA_TIMEZONE`,
+    /// an IANA name; UTC by default).
+    pub timezone: crate::period::Zone,
+    /// What the model costs, for the reports' estimates.
+    pub token_prices: TokenPrices,
+}
+
+/// Model prices per 1,000 tokens, in the team's billing currency
+/// (`CENTRALITA_PRICE_PER_1K_PROMPT_TOKENS`, `CENTRALITA_PRICE_PER_1K_COMPLETION_TOKENS`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenPrices {
+    /// Price of 1,000 prompt (input) tokens.
+    pub prompt_per_1k: f64,
+    /// Price of 1,000 completion (output) tokens.
+    pub completion_per_1k: f64,
+}
+
+impl TokenPrices {
+    /// Estimated cost of a number of tokens.
+    pub fn cost(&self, prompt_tokens: i64, completion_tokens: i64) -> f64 {
+        (prompt_tokens as f64 * self.prompt_per_1k + completion_tokens as f64 * self.completion_per_1k) / 1000.0
+    }
+}
+
+fn price(var: &impl Fn(&'static str) -> Option<String>, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => match raw.replace(',', ".").parse::<f64>() {
+            Ok(v) if v.is_finite() && (0.0..=1000.0).contains(&v) => Ok(v),
+            _ => Err(ConfigError {
+                var: name,
+                message: format!("expected a price from 0 to 1000 like 0.15, got {raw:?}"),
+            }),
+        },
+    }
 }
 
 /// How emails leave: through an SMTP relay when `CENTRALITA_SMTP_HOST` is set, else
@@ -394,6 +429,17 @@ impl Config {
             stream_recheck: Duration::from_secs(bounded(&var, "CENTRALITA_STREAM_RECHECK_SECONDS", 30, 1, 3600)?),
             log_json,
             mail: mail_config(&var)?,
+            timezone: match var("CENTRALITA_TIMEZONE") {
+                None => crate::period::Zone::default(),
+                Some(name) => crate::period::Zone::parse(&name).ok_or_else(|| ConfigError {
+                    var: "CENTRALITA_TIMEZONE",
+                    message: format!("expected a time zone name like Europe/Madrid or UTC, got {name:?}"),
+                })?,
+            },
+            token_prices: TokenPrices {
+                prompt_per_1k: price(&var, "CENTRALITA_PRICE_PER_1K_PROMPT_TOKENS", 0.00015)?,
+                completion_per_1k: price(&var, "CENTRALITA_PRICE_PER_1K_COMPLETION_TOKENS", 0.0006)?,
+            },
         })
     }
 

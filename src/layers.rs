@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("i18n", 0),
     ("text", 0),
+    ("period", 0),
     ("context", 1),
     ("calls", 1),
     ("customers", 1),

@@ -33,6 +33,7 @@ pub mod i18n;
 mod layers;
 pub mod metrics;
 pub mod ops;
+pub mod period;
 pub mod seed;
 pub mod server;
 pub mod sse;

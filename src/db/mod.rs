@@ -5,6 +5,7 @@
 //! pool. Concrete pools (rather than `AnyPool`) keep full type support for
 //! [`Timestamp`] and JSON.
 
+pub mod paging;
 pub mod session_store;
 pub mod types;
 
