@@ -54,6 +54,9 @@ pub enum Kind {
     ActionDecided,
     /// A staff member's availability changed.
     Presence,
+    /// A customer's record changed (details, a payment, a ticket): staff pages showing
+    /// it redraw; never sent to the customer's page.
+    CustomerChanged,
 }
 
 impl Kind {
@@ -70,6 +73,7 @@ impl Kind {
             Self::ActionPending => "action_pending",
             Self::ActionDecided => "action_decided",
             Self::Presence => "presence",
+            Self::CustomerChanged => "customer_changed",
         }
     }
 }

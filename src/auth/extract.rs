@@ -199,6 +199,28 @@ where
     }
 }
 
+/// An [`ApiAuth`] caller who may change customer records and register payments
+/// (supervisors, admins); like [`ApiWorker`], lower roles get 403 before the body is
+/// read.
+#[derive(Clone, Debug)]
+pub struct ApiOverseer(pub ApiAuth);
+
+impl<S> FromRequestParts<S> for ApiOverseer
+where
+    Ctx: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = ApiAuth::from_request_parts(parts, state).await?;
+        if auth.principal.records().is_none() {
+            return Err(AppError::Forbidden);
+        }
+        Ok(Self(auth))
+    }
+}
+
 /// A signed-in browser user (from the session). Rejects with 401, which the web layer
 /// turns into a redirect to the login page.
 #[derive(Clone, Debug)]

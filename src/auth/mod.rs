@@ -120,7 +120,25 @@ impl ApproverCap<'_> {
     }
 }
 
+/// Proof that the holder may change customer records (create, edit, deactivate) and
+/// register payments by hand: supervisors and admins.
+#[derive(Debug)]
+pub struct RecordsCap<'a> {
+    principal: &'a Principal,
+}
+
+impl RecordsCap<'_> {
+    /// The staff member acting.
+    pub fn actor(&self) -> &Principal {
+        self.principal
+    }
+}
+
 impl Principal {
+    /// Customer-records capability, when the role allows it.
+    pub fn records(&self) -> Option<RecordsCap<'_>> {
+        matches!(self.role, Role::Supervisor | Role::Admin).then_some(RecordsCap { principal: self })
+    }
     /// Admin capability, when the role allows it.
     pub fn admin(&self) -> Option<AdminCap<'_>> {
         (self.role == Role::Admin).then_some(AdminCap { principal: self })

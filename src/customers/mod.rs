@@ -6,8 +6,10 @@
 //! reads that join these tables for a list or a report may live where they are used.
 
 pub mod contact;
+pub mod history;
 pub mod identity;
 pub mod payments;
+pub mod records;
 pub mod tickets;
 
 pub use identity::{

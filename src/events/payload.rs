@@ -80,6 +80,14 @@ pub enum Payload {
         /// online, away, busy or offline.
         status: String,
     },
+    /// A customer's record changed; stored once per open call of theirs, so those
+    /// calls' pages redraw their customer panel.
+    CustomerChanged {
+        /// The customer.
+        customer_id: i64,
+        /// What changed: details, payment or ticket.
+        what: &'static str,
+    },
 }
 
 impl Payload {
@@ -96,6 +104,7 @@ impl Payload {
             Self::ActionPending { .. } => Kind::ActionPending,
             Self::ActionDecided { .. } => Kind::ActionDecided,
             Self::Presence { .. } => Kind::Presence,
+            Self::CustomerChanged { .. } => Kind::CustomerChanged,
         }
     }
 }
