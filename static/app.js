@@ -77,8 +77,13 @@
     return false;
   }
 
+  // Events after which a call's customer panel may show something new (its record,
+  // a payment, a ticket, an approved action, the caller verified).
+  var CUSTOMER_KINDS = ["customer_changed", "call_updated", "action_decided", "closed"];
+
   function changed(ev) {
     refresh("live-update");
+    if (CUSTOMER_KINDS.indexOf(ev.kind) >= 0) refresh("customer-update");
     if (STATE_KINDS.indexOf(ev.kind) >= 0) {
       refresh("call-state", function () { return !stateIsStale(ev); });
     }

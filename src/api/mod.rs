@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod calls;
 pub mod classify;
+pub mod customers;
 pub mod email;
 pub mod events;
 pub mod users;
@@ -48,6 +49,9 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::events_get))
         .route("/presence", post(events::presence_post))
         .route("/board", get(events::board_get))
+        .route("/customers", get(customers::customers_get).post(customers::customers_post))
+        .route("/customers/{id}", get(customers::customer_get).patch(customers::customer_patch))
+        .route("/payments", get(customers::payments_get).post(customers::payments_post))
         .fallback(not_found)
 }
 

@@ -18,6 +18,7 @@ use crate::auth::extract::{ClientIp, WebAuth};
 use crate::calls::actions::{self, PendingAction};
 use crate::calls::staff::{self, Outcome};
 use crate::calls::{self, AgentRun, Call, CallStatus, Message, MessageKind};
+use crate::customers::history::Panel;
 use crate::error::{AppError, AppResult, Conflict};
 
 #[derive(Template, WebTemplate)]
@@ -87,6 +88,24 @@ pub struct CallPage {
     page: PageCtx,
     v: CallView,
     after: i64,
+    /// The caller's record, when the call is linked to one.
+    panel: Option<Panel>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "calls/_customer.html")]
+/// The `calls/_customer.html` fragment: the caller's record beside the call.
+pub struct CallCustomerPartial {
+    page: PageCtx,
+    panel: Option<Panel>,
+}
+
+/// The customer panel of call `id` (none when the call has no customer record).
+async fn panel(state: &AppState, call: &Call) -> AppResult<Option<Panel>> {
+    match call.customer_id {
+        Some(cid) => Ok(Some(crate::customers::history::panel(state.db(), cid, call.id).await?)),
+        None => Ok(None),
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -197,7 +216,22 @@ pub async fn call_get(
     require_ready(&auth)?;
     let after = state.bus().latest_id().await?;
     let v = view(&state, &auth, id, None).await?;
-    Ok(CallPage { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, v, after })
+    let panel = panel(&state, &v.call).await?;
+    Ok(CallPage { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, v, after, panel })
+}
+
+/// `GET /calls/{id}/customer`: the customer panel (redrawn when the call or its
+/// customer's record changes).
+pub async fn call_customer_get(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    WebPath(id): WebPath<i64>,
+) -> AppResult<CallCustomerPartial> {
+    require_ready(&auth)?;
+    let call = calls::get(state.db(), id).await?;
+    let panel = panel(&state, &call).await?;
+    Ok(CallCustomerPartial { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, panel })
 }
 
 /// `GET /calls/{id}/live`: the live part of the call's page.
@@ -254,7 +288,8 @@ async fn after_action(
         return Ok(CallControlsPartial { page, v }.into_response());
     }
     let after = state.bus().latest_id().await?;
-    Ok((StatusCode::CONFLICT, CallPage { page, v, after }).into_response())
+    let panel = panel(state, &v.call).await?;
+    Ok((StatusCode::CONFLICT, CallPage { page, v, after, panel }).into_response())
 }
 
 /// `POST /calls/{id}/takeover`.

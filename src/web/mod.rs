@@ -10,6 +10,7 @@ pub mod board;
 pub mod calls;
 pub mod charts;
 pub mod csrf;
+pub mod customers;
 pub mod email;
 pub mod errors;
 pub mod home;
@@ -145,6 +146,14 @@ pub fn router() -> Router<AppState> {
         .route("/c/{token}/end", post(public::end_post))
         .route("/c/{token}/events", get(public::events_get))
         .route("/static/{file}", get(assets::asset_get))
+        .route("/calls/{id}/customer", get(calls::call_customer_get))
+        .route("/customers", get(customers::customers_get).post(customers::customers_post))
+        .route("/customers/new", get(customers::new_get))
+        .route("/customers/{id}", get(customers::customer_get))
+        .route("/customers/{id}/edit", get(customers::edit_get).post(customers::edit_post))
+        .route("/customers/{id}/payments", post(customers::payment_post))
+        .route("/customers/{id}/deactivate", post(customers::deactivate_post))
+        .route("/customers/{id}/reactivate", post(customers::reactivate_post))
         .fallback(not_found)
 }
 

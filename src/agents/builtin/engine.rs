@@ -14,6 +14,7 @@ use crate::agents::model::{
 };
 use crate::agents::summary::{SUMMARY_SCHEMA, SummaryFacts};
 use crate::agents::{Action, Classification, Priority, Reason, Sentiment, Verdict};
+use crate::db::Money;
 use crate::i18n;
 
 /// Model name reported in traces.
@@ -210,9 +211,16 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
         let Ok(tool) = name.parse::<ToolName>() else { continue };
         match tool {
             ToolName::GetBalance => {
+                // The balance is what the customer owes: positive is pending payment,
+                // negative is money in their favour.
                 let b = money(&r["balance"]);
-                let key = if b.starts_with('-') { "engine.balance_owed" } else { "engine.balance" };
-                parts.push(fill(key, &[("balance", &b)]));
+                let owed = Money::parse(&b).map_or(0, |m| m.cents());
+                let part = match owed {
+                    1.. => fill("engine.balance_owed", &[("balance", &b)]),
+                    0 => fill("engine.balance", &[("balance", &b)]),
+                    _ => fill("engine.balance_credit", &[("balance", &b), ("credit", b.trim_start_matches('-'))]),
+                };
+                parts.push(part);
             }
             ToolName::ListPayments => {
                 let list: Vec<String> = r["payments"]
