@@ -54,6 +54,8 @@ pub enum Kind {
     ActionDecided,
     /// A staff member's availability changed.
     Presence,
+    /// A staff member opened a ticket from the call (staff only).
+    TicketOpened,
 }
 
 impl Kind {
@@ -70,6 +72,7 @@ impl Kind {
             Self::ActionPending => "action_pending",
             Self::ActionDecided => "action_decided",
             Self::Presence => "presence",
+            Self::TicketOpened => "ticket_opened",
         }
     }
 }

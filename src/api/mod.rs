@@ -8,6 +8,7 @@ pub mod calls;
 pub mod classify;
 pub mod email;
 pub mod events;
+pub mod tickets;
 pub mod users;
 
 use axum::Router;
@@ -48,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::events_get))
         .route("/presence", post(events::presence_post))
         .route("/board", get(events::board_get))
+        .route("/tickets", get(tickets::tickets_get).post(tickets::tickets_post))
+        .route("/tickets/{id}", get(tickets::ticket_get).patch(tickets::ticket_patch))
         .fallback(not_found)
 }
 

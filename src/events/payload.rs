@@ -80,6 +80,15 @@ pub enum Payload {
         /// online, away, busy or offline.
         status: String,
     },
+    /// A staff member opened a ticket from the call.
+    TicketOpened {
+        /// The ticket.
+        ticket_id: i64,
+        /// Its priority.
+        priority: &'static str,
+        /// Who opened it.
+        by: String,
+    },
 }
 
 impl Payload {
@@ -96,6 +105,7 @@ impl Payload {
             Self::ActionPending { .. } => Kind::ActionPending,
             Self::ActionDecided { .. } => Kind::ActionDecided,
             Self::Presence { .. } => Kind::Presence,
+            Self::TicketOpened { .. } => Kind::TicketOpened,
         }
     }
 }

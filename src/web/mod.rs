@@ -20,6 +20,7 @@ pub mod login;
 pub mod path;
 pub mod public;
 pub mod rate;
+pub mod tickets;
 pub mod users;
 
 use axum::Router;
@@ -145,6 +146,9 @@ pub fn router() -> Router<AppState> {
         .route("/c/{token}/end", post(public::end_post))
         .route("/c/{token}/events", get(public::events_get))
         .route("/static/{file}", get(assets::asset_get))
+        .route("/tickets", get(tickets::tickets_get).post(tickets::tickets_post))
+        .route("/tickets/new", get(tickets::new_get))
+        .route("/tickets/{id}", get(tickets::ticket_get).post(tickets::ticket_post))
         .fallback(not_found)
 }
 
