@@ -96,9 +96,8 @@ pub async fn open(db: &Db, t: &NewTicket<'_>) -> Result<i64, sqlx::Error> {
 pub async fn open_in(tx: &mut Tx, t: &NewTicket<'_>) -> Result<i64, sqlx::Error> {
     let now = Timestamp::now();
     let resolved_at = t.status.is_done().then_some(now);
-    let id =
-        on_tx!(tx, |conn| {
-            sqlx::query_scalar(
+    let id = on_tx!(tx, |conn| {
+        sqlx::query_scalar(
         "INSERT INTO tickets (customer_id, title, description, status, priority, created_at, updated_at, resolved_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
     )
@@ -111,7 +110,7 @@ pub async fn open_in(tx: &mut Tx, t: &NewTicket<'_>) -> Result<i64, sqlx::Error>
     .bind(resolved_at)
     .fetch_one(&mut *conn)
     .await
-        })?;
+    })?;
     let created = HistoryRow::created(id, None, ACTOR_AI, t.status);
     created.insert_in(tx).await?;
     Ok(id)
@@ -123,9 +122,8 @@ pub async fn open_once_for(db: &Db, email: &str, t: &NewTicket<'_>) -> Result<bo
     let now = Timestamp::now();
     let resolved_at = t.status.is_done().then_some(now);
     let mut tx = db.begin().await?;
-    let id: Option<i64> =
-        on_tx!(&mut tx, |conn| {
-            sqlx::query_scalar(
+    let id: Option<i64> = on_tx!(&mut tx, |conn| {
+        sqlx::query_scalar(
         "INSERT INTO tickets (customer_id, title, description, status, priority, created_at, updated_at, resolved_at) \
          SELECT c.id, $2, $3, $4, $5, $6, $6, $7 FROM customers c WHERE c.email = $1 \
          AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.customer_id = c.id AND t.title = $2) RETURNING id",
@@ -139,7 +137,7 @@ pub async fn open_once_for(db: &Db, email: &str, t: &NewTicket<'_>) -> Result<bo
     .bind(resolved_at)
     .fetch_optional(&mut *conn)
     .await
-        })?;
+    })?;
     if let Some(id) = id {
         HistoryRow::created(id, None, ACTOR_SYSTEM, t.status).insert_in(&mut tx).await?;
     }

@@ -259,7 +259,7 @@ struct Current {
 /// what the other transaction committed, and the history this one writes records
 /// exactly what it changed: two concurrent updates cannot lose a change.
 async fn lock(tx: &mut Tx, id: i64) -> AppResult<Option<Current>> {
-    let touched = on_tx!(tx, |conn| sqlx::query("UPDATE tickets SET id = id WHERE id = $1")
+    let touched = on_tx!(tx, |conn| sqlx::query("UPDATE tickets SET status = status WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await
