@@ -57,6 +57,8 @@ pub enum Kind {
     /// A customer's record changed (details, a payment, a ticket): staff pages showing
     /// it redraw; never sent to the customer's page.
     CustomerChanged,
+    /// A staff member opened a ticket from the call (staff only).
+    TicketOpened,
 }
 
 impl Kind {
@@ -74,6 +76,7 @@ impl Kind {
             Self::ActionDecided => "action_decided",
             Self::Presence => "presence",
             Self::CustomerChanged => "customer_changed",
+            Self::TicketOpened => "ticket_opened",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod classify;
 pub mod customers;
 pub mod email;
 pub mod events;
+pub mod tickets;
 pub mod users;
 
 use axum::Router;
@@ -52,6 +53,8 @@ pub fn router() -> Router<AppState> {
         .route("/customers", get(customers::customers_get).post(customers::customers_post))
         .route("/customers/{id}", get(customers::customer_get).patch(customers::customer_patch))
         .route("/payments", get(customers::payments_get).post(customers::payments_post))
+        .route("/tickets", get(tickets::tickets_get).post(tickets::tickets_post))
+        .route("/tickets/{id}", get(tickets::ticket_get).patch(tickets::ticket_patch))
         .fallback(not_found)
 }
 

@@ -88,6 +88,15 @@ pub enum Payload {
         /// What changed: details, payment or ticket.
         what: &'static str,
     },
+    /// A staff member opened a ticket from the call.
+    TicketOpened {
+        /// The ticket.
+        ticket_id: i64,
+        /// Its priority.
+        priority: &'static str,
+        /// Who opened it.
+        by: String,
+    },
 }
 
 impl Payload {
@@ -105,6 +114,7 @@ impl Payload {
             Self::ActionDecided { .. } => Kind::ActionDecided,
             Self::Presence { .. } => Kind::Presence,
             Self::CustomerChanged { .. } => Kind::CustomerChanged,
+            Self::TicketOpened { .. } => Kind::TicketOpened,
         }
     }
 }

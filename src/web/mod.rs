@@ -21,6 +21,7 @@ pub mod login;
 pub mod path;
 pub mod public;
 pub mod rate;
+pub mod tickets;
 pub mod users;
 
 use axum::Router;
@@ -154,6 +155,9 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/payments", post(customers::payment_post))
         .route("/customers/{id}/deactivate", post(customers::deactivate_post))
         .route("/customers/{id}/reactivate", post(customers::reactivate_post))
+        .route("/tickets", get(tickets::tickets_get).post(tickets::tickets_post))
+        .route("/tickets/new", get(tickets::new_get))
+        .route("/tickets/{id}", get(tickets::ticket_get).post(tickets::ticket_post))
         .fallback(not_found)
 }
 

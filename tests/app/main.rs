@@ -41,5 +41,6 @@ mod security;
 mod security_ops;
 mod smtp;
 mod storage;
+mod tickets;
 mod users_admin;
 mod web_login;
