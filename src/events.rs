@@ -54,6 +54,10 @@ pub enum Kind {
     ActionDecided,
     /// A staff member's availability changed.
     Presence,
+    /// Staff transferred the call to a department or a person (staff only).
+    Transferred,
+    /// Staff added an internal note to the call (staff only; never the customer's).
+    NoteAdded,
 }
 
 impl Kind {
@@ -70,6 +74,8 @@ impl Kind {
             Self::ActionPending => "action_pending",
             Self::ActionDecided => "action_decided",
             Self::Presence => "presence",
+            Self::Transferred => "transferred",
+            Self::NoteAdded => "note_added",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod classify;
 pub mod email;
 pub mod events;
+pub mod teamwork;
 pub mod users;
 
 use axum::Router;
@@ -32,8 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", get(users::user_get).patch(users::user_patch))
         .route("/audit", get(audit::audit_get))
         .route("/classify", post(classify::classify_post))
-        .route("/calls", post(calls::calls_post))
-        .route("/calls/{id}", get(calls::call_get))
+        .route("/calls", get(teamwork::calls_get).post(calls::calls_post))
+        .route("/calls/{id}", get(calls::call_get).patch(teamwork::call_patch))
         .route("/calls/{id}/messages", post(calls::messages_post))
         .route("/calls/{id}/takeover", post(calls::takeover_post))
         .route("/calls/{id}/handback", post(calls::handback_post))
@@ -48,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::events_get))
         .route("/presence", post(events::presence_post))
         .route("/board", get(events::board_get))
+        .route("/calls/{id}/transfer", post(teamwork::transfer_post))
+        .route("/calls/{id}/notes", post(teamwork::notes_post))
         .fallback(not_found)
 }
 

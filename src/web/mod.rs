@@ -12,6 +12,7 @@ pub mod charts;
 pub mod csrf;
 pub mod email;
 pub mod errors;
+pub mod history;
 pub mod home;
 pub mod keepalive;
 pub mod lang;
@@ -20,6 +21,7 @@ pub mod login;
 pub mod path;
 pub mod public;
 pub mod rate;
+pub mod teamwork;
 pub mod users;
 
 use axum::Router;
@@ -112,7 +114,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/enable", post(users::user_enable_post))
         .route("/users/{id}/password", post(users::user_password_post))
         .route("/audit", get(audit::audit_get))
-        .route("/calls", get(calls::calls_get))
+        .route("/calls", get(history::calls_get).post(teamwork::start_post))
         .route("/calls/{id}", get(calls::call_get))
         .route("/calls/{id}/live", get(calls::call_live_get))
         .route("/calls/{id}/controls", get(calls::call_controls_get))
@@ -145,6 +147,11 @@ pub fn router() -> Router<AppState> {
         .route("/c/{token}/end", post(public::end_post))
         .route("/c/{token}/events", get(public::events_get))
         .route("/static/{file}", get(assets::asset_get))
+        .route("/calls/{id}/classification", post(teamwork::correct_post))
+        .route("/calls/{id}/transfer", post(teamwork::transfer_post))
+        .route("/calls/{id}/notes", post(teamwork::note_post))
+        .route("/board/alerts", post(teamwork::alerts_post))
+        .route("/users/{id}/department", post(users::user_department_post))
         .fallback(not_found)
 }
 
