@@ -66,18 +66,37 @@ impl TeamView {
     }
 }
 
+/// The correction form (empty selects mean "unchanged").
+#[derive(Debug, Deserialize)]
+pub struct CorrectionForm {
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    sentiment: String,
+    #[serde(default)]
+    priority: String,
+}
+
 /// `POST /calls/{id}/classification`: staff correct the AI's classification.
 pub async fn correct_post(
     State(state): State<AppState>,
     auth: WebAuth,
     headers: HeaderMap,
     WebPath(id): WebPath<i64>,
-    Form(form): Form<correct::CorrectionInput>,
+    Form(form): Form<CorrectionForm>,
 ) -> AppResult<Response> {
     require_ready(&auth)?;
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
     let result = async {
-        let c = correct::parse(&form)?;
+        let input = correct::CorrectionInput {
+            department: Some(form.department),
+            category: Some(form.category),
+            sentiment: Some(form.sentiment),
+            priority: Some(form.priority),
+        };
+        let c = correct::parse(&input)?;
         correct::correct(&state, &cap, id, &c).await.map(|_| ())
     }
     .await;

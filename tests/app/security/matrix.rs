@@ -115,6 +115,17 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/events", Viewer),
     ("POST", "/api/v1/presence", Viewer),
     ("GET", "/api/v1/board", Viewer),
+    // Call history and teamwork (issue 11).
+    ("GET", "/api/v1/calls", Viewer),
+    ("PATCH", "/api/v1/calls/{id}", Agent),
+    ("POST", "/api/v1/calls/{id}/transfer", Agent),
+    ("POST", "/api/v1/calls/{id}/notes", Agent),
+    ("POST", "/calls", Agent),
+    ("POST", "/calls/{id}/classification", Agent),
+    ("POST", "/calls/{id}/transfer", Agent),
+    ("POST", "/calls/{id}/notes", Agent),
+    ("POST", "/board/alerts", Viewer),
+    ("POST", "/users/{id}/department", Admin),
     ("GET", "/health", Public),
     ("GET", "/metrics", Public),
 ];
