@@ -90,7 +90,8 @@ fn present(v: &Option<String>) -> Option<&str> {
 /// A category as stored: snake_case, 1–40 characters.
 pub fn parse_category(text: &str) -> Option<String> {
     let t = text.trim();
-    let ok = (1..=40).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let ok =
+        (1..=40).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     ok.then(|| t.to_owned())
 }
 

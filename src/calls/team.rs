@@ -294,13 +294,15 @@ pub async fn find_customer(db: &Db, reference: &str) -> AppResult<i64> {
     let id = match r.parse::<i64>() {
         Ok(id) => id,
         Err(_) => {
-            let ids: Vec<i64> = with_db!(db, |pool| sqlx::query_scalar(
+            let ids: Vec<i64> = with_db!(db, |pool| {
+                sqlx::query_scalar(
                 "SELECT id FROM customers WHERE active = TRUE AND (LOWER(email) = LOWER($1) OR LOWER(name) = LOWER($1)) \
                  ORDER BY id LIMIT 2"
             )
             .bind(r)
             .fetch_all(pool)
-            .await)?;
+            .await
+            })?;
             match ids.as_slice() {
                 [id] => *id,
                 [] => return Err(unknown()),
@@ -309,9 +311,7 @@ pub async fn find_customer(db: &Db, reference: &str) -> AppResult<i64> {
         }
     };
     let checked = crate::customers::resolve_customer(db, Some(id), None).await.map_err(|e| match e {
-        AppError::Validation(f) => {
-            AppError::Validation(f.into_values().map(|v| ("customer", v)).collect())
-        }
+        AppError::Validation(f) => AppError::Validation(f.into_values().map(|v| ("customer", v)).collect()),
         other => other,
     })?;
     checked.ok_or_else(unknown)

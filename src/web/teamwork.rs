@@ -131,7 +131,8 @@ pub async fn transfer_post(
                 AppError::Validation(FieldErrors::from([("to_user_id", "field.transfer_user_invalid")]))
             })?),
         };
-        let input = TransferInput { department: Some(form.department.clone()), to_user_id, reason: form.reason.clone() };
+        let input =
+            TransferInput { department: Some(form.department.clone()), to_user_id, reason: form.reason.clone() };
         team::transfer(&state, &cap, id, &input.parse()?).await.map(|_| ())
     }
     .await;

@@ -33,10 +33,10 @@ async fn patch(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::
 async fn a_correction_is_kept_beside_the_ai_and_later_turns_leave_it(app: &TestApp) {
     let maria = app.demo_customer("maria.lopez@example.com").await;
     let token = app.token_for("corrige", "agent").await;
-    let call = app.start_call(&token, json!({"customer_id": maria, "message": "Hola, ¿cuál es mi saldo?"})).await
-        ["call_id"]
-        .as_i64()
-        .unwrap();
+    let call =
+        app.start_call(&token, json!({"customer_id": maria, "message": "Hola, ¿cuál es mi saldo?"})).await["call_id"]
+            .as_i64()
+            .unwrap();
     let url = format!("/api/v1/calls/{call}");
     let viewer = app.token_for("solo-mira", "viewer").await;
     assert_eq!(patch(app, &viewer, &url, json!({"department": "sales"})).await.status(), StatusCode::FORBIDDEN);
@@ -55,7 +55,10 @@ async fn a_correction_is_kept_beside_the_ai_and_later_turns_leave_it(app: &TestA
         patch(app, &token, &url, json!({"department": "sales", "colour": "red"})).await.status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    assert_eq!(patch(app, &token, "/api/v1/calls/999999", json!({"department": "sales"})).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        patch(app, &token, "/api/v1/calls/999999", json!({"department": "sales"})).await.status(),
+        StatusCode::NOT_FOUND
+    );
 
     let r = patch(app, &token, &url, json!({"department": "complaints", "priority": "critical"})).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -94,12 +97,14 @@ async fn a_correction_is_kept_beside_the_ai_and_later_turns_leave_it(app: &TestA
     let b = app.signed_in("corrector", "agent").await;
     let html = b.page(&format!("/calls/{call}")).await;
     assert!(html.contains("id=\"correct-form\"") && html.contains("class=\"hint ai-said\""), "{html}");
-    let r = b.post(&format!("/calls/{call}/classification"), &format!("/calls/{call}"), &[("sentiment", "negative")]).await;
+    let r =
+        b.post(&format!("/calls/{call}/classification"), &format!("/calls/{call}"), &[("sentiment", "negative")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(get_json(app.url(&url), &token).await["classification"]["sentiment"], "negative");
     let v = app.signed_in("lector", "viewer").await;
     assert!(!v.page(&format!("/calls/{call}")).await.contains("id=\"correct-form\""));
-    let r = v.post(&format!("/calls/{call}/classification"), &format!("/calls/{call}"), &[("sentiment", "positive")]).await;
+    let r =
+        v.post(&format!("/calls/{call}/classification"), &format!("/calls/{call}"), &[("sentiment", "positive")]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
@@ -124,7 +129,8 @@ async fn the_board_puts_my_departments_waiting_calls_first(app: &TestApp) {
     let older = escalated(app, &other).await;
     let newer = escalated(app, &other).await;
     for (call, dept) in [(older, "general"), (newer, "billing")] {
-        let r = patch(app, &other, &format!("/api/v1/calls/{call}"), json!({"department": dept, "priority": "medium"})).await;
+        let r = patch(app, &other, &format!("/api/v1/calls/{call}"), json!({"department": dept, "priority": "medium"}))
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
     let order = |board: Value| -> Vec<i64> {
@@ -154,7 +160,10 @@ async fn a_transfer_moves_the_call_and_the_receiver_reads_why(app: &TestApp) {
     let (viewer_user, _) = app.ready_user("vera", "viewer").await;
     let call = escalated(app, &ana).await;
     let url = format!("/api/v1/calls/{call}/transfer");
-    assert_eq!(post_json(app.url(&format!("/api/v1/calls/{call}/takeover")), &ana, json!({})).await.status(), StatusCode::OK);
+    assert_eq!(
+        post_json(app.url(&format!("/api/v1/calls/{call}/takeover")), &ana, json!({})).await.status(),
+        StatusCode::OK
+    );
 
     for (body, field) in [
         (json!({"to_user_id": beto_id}), "reason"),
@@ -180,7 +189,10 @@ async fn a_transfer_moves_the_call_and_the_receiver_reads_why(app: &TestApp) {
     let r = post_json(app.url(&url), &ana, json!({"to_user_id": beto_id, "reason": "Needs a refund approval"})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let moved: Value = r.json().await.unwrap();
-    assert_eq!((moved["call"]["status"].as_str(), moved["call"]["assigned_to"].as_i64()), (Some("human"), Some(beto_id)));
+    assert_eq!(
+        (moved["call"]["status"].as_str(), moved["call"]["assigned_to"].as_i64()),
+        (Some("human"), Some(beto_id))
+    );
     let b = app.browser();
     assert_eq!(b.login("beto", &beto_pw).await.status(), StatusCode::SEE_OTHER);
     let board = b.page("/board").await;
@@ -189,7 +201,9 @@ async fn a_transfer_moves_the_call_and_the_receiver_reads_why(app: &TestApp) {
     assert!(page.contains("Needs a refund approval") && page.contains("id=\"reply-form\""), "Beto can reply");
 
     // Beto sends it to billing's queue: nobody holds it, billing's department sticks.
-    let r = post_json(app.url(&url), &beto, json!({"department": "billing", "reason": "Billing must check the invoice"})).await;
+    let r =
+        post_json(app.url(&url), &beto, json!({"department": "billing", "reason": "Billing must check the invoice"}))
+            .await;
     assert_eq!(r.status(), StatusCode::OK);
     let got = get_json(app.url(&format!("/api/v1/calls/{call}")), &ana).await;
     assert_eq!(got["call"]["status"], "queued");
@@ -215,10 +229,16 @@ async fn a_transfer_moves_the_call_and_the_receiver_reads_why(app: &TestApp) {
     // The web form works the same way; a closed call cannot be transferred.
     let web = app.signed_in("dora", "agent").await;
     let r = web
-        .post(&format!("/calls/{call}/transfer"), &format!("/calls/{call}"), &[("department", "sales"), ("to_user_id", ""), ("reason", "Upsell")])
+        .post(
+            &format!("/calls/{call}/transfer"),
+            &format!("/calls/{call}"),
+            &[("department", "sales"), ("to_user_id", ""), ("reason", "Upsell")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = web.post(&format!("/calls/{call}/transfer"), &format!("/calls/{call}"), &[("department", "sales"), ("reason", "")]).await;
+    let r = web
+        .post(&format!("/calls/{call}/transfer"), &format!("/calls/{call}"), &[("department", "sales"), ("reason", "")])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = post_json(app.url(&format!("/api/v1/calls/{call}/close")), &ana, json!({"outcome": "resolved"})).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -235,8 +255,14 @@ async fn notes_never_reach_the_customers_page_or_stream(app: &TestApp) {
     let viewer = app.token_for("vistanotas", "viewer").await;
     let url = format!("/api/v1/calls/{call}/notes");
     assert_eq!(post_json(app.url(&url), &viewer, json!({"text": NOTE})).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(post_json(app.url(&url), &token, json!({"text": "  "})).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(post_json(app.url("/api/v1/calls/999999/notes"), &token, json!({"text": "x"})).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        post_json(app.url(&url), &token, json!({"text": "  "})).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        post_json(app.url("/api/v1/calls/999999/notes"), &token, json!({"text": "x"})).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let r = post_json(app.url(&url), &token, json!({"text": NOTE})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.json::<Value>().await.unwrap()["content"], NOTE);
@@ -254,7 +280,8 @@ async fn notes_never_reach_the_customers_page_or_stream(app: &TestApp) {
         let html = customer.page(&path).await;
         assert!(!html.contains("NOTA-INTERNA"), "{path} shows the note");
     }
-    let replay = read_for(customer.client.get(format!("{}{link}/events?after=0", customer.base)), Duration::from_secs(2)).await;
+    let replay =
+        read_for(customer.client.get(format!("{}{link}/events?after=0", customer.base)), Duration::from_secs(2)).await;
     assert!(replay.contains("event: update"), "the replay has the call's events: {replay}");
     assert!(!replay.contains("NOTA-INTERNA") && !replay.contains("note_added"), "{replay}");
 
@@ -283,9 +310,11 @@ async fn read_for(request: reqwest::RequestBuilder, wait: Duration) -> String {
 async fn notes_never_reach_the_models_prompt(backend: Backend) {
     let server = MockServer::start().await;
     let reply = |content: &str| {
-        ResponseTemplate::new(200).set_body_json(json!({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+        ResponseTemplate::new(200).set_body_json(
+            json!({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}))
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+        )
     };
     let classification = r#"{"department":"support","category":"how_to","sentiment":"neutral","priority":"low","language":"es","confidence":0.9,"recommendations":[]}"#;
     for (marker, body) in [
@@ -317,7 +346,8 @@ async fn notes_never_reach_the_models_prompt(backend: Backend) {
     })
     .await;
     let token = app.token_for("prompter", "agent").await;
-    let call = app.start_call(&token, json!({"message": "¿Cómo cambio mi contraseña?"})).await["call_id"].as_i64().unwrap();
+    let call =
+        app.start_call(&token, json!({"message": "¿Cómo cambio mi contraseña?"})).await["call_id"].as_i64().unwrap();
     let r = post_json(app.url(&format!("/api/v1/calls/{call}/notes")), &token, json!({"text": NOTE})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let before = server.received_requests().await.unwrap().len();
@@ -325,7 +355,8 @@ async fn notes_never_reach_the_models_prompt(backend: Backend) {
     assert_eq!(next["reply"], "De acuerdo, le ayudo.");
     let requests = server.received_requests().await.unwrap();
     assert!(requests.len() > before, "the second turn asked the model");
-    let second_turn: Vec<String> = requests[before..].iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+    let second_turn: Vec<String> =
+        requests[before..].iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
     assert!(second_turn.iter().any(|b| b.contains("contraseña")), "the history is in the prompt");
     assert!(second_turn.iter().all(|b| !b.contains("NOTA-INTERNA")), "a note reached the model");
     app.finish().await;
@@ -337,7 +368,13 @@ async fn staff_start_a_call_for_a_customer_from_the_board(app: &TestApp) {
     let board = b.page("/board").await;
     assert!(board.contains("id=\"start-form\""));
     // By email, with the customer's first words: the AI answers them.
-    let r = b.post("/calls", "/board", &[("customer", "MARIA.LOPEZ@example.com"), ("message", "¿Cuál es mi saldo?"), ("note", "")]).await;
+    let r = b
+        .post(
+            "/calls",
+            "/board",
+            &[("customer", "MARIA.LOPEZ@example.com"), ("message", "¿Cuál es mi saldo?"), ("note", "")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = location(&r);
     let call: i64 = to.strip_prefix("/calls/").unwrap().parse().unwrap();
@@ -347,7 +384,17 @@ async fn staff_start_a_call_for_a_customer_from_the_board(app: &TestApp) {
     assert_eq!(got["call"]["status"], "ai");
     assert!(got["messages"][1]["content"].as_str().unwrap().contains("125.50"));
     // By id, with only a note: a phone call they hold themselves.
-    let r = b.post("/calls", "/board", &[("customer", &maria.to_string()), ("message", ""), ("note", "Llamada telefónica: pregunta por su factura")]).await;
+    let r = b
+        .post(
+            "/calls",
+            "/board",
+            &[
+                ("customer", &maria.to_string()),
+                ("message", ""),
+                ("note", "Llamada telefónica: pregunta por su factura"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let call: i64 = location(&r).strip_prefix("/calls/").unwrap().parse().unwrap();
     let got = get_json(app.url(&format!("/api/v1/calls/{call}")), &token).await;
