@@ -142,11 +142,12 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// A department as given: a code, or empty to clear it; `Err` for anything else.
-pub fn parse_department(text: Option<&str>) -> Result<Option<crate::agents::Department>, ()> {
+/// A department as given: a code, or empty to clear it; anything else is refused
+/// with the message key.
+pub fn parse_department(text: Option<&str>) -> Result<Option<crate::agents::Department>, &'static str> {
     match text.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => crate::agents::Department::parse(s).map(Some).ok_or(()),
+        Some(s) => crate::agents::Department::parse(s).map(Some).ok_or("field.department_invalid"),
     }
 }
 
@@ -201,8 +202,8 @@ impl UserPatch {
         if let Some(dept) = &self.department {
             match parse_department(dept.as_deref()) {
                 Ok(d) => change.department = Some(d),
-                Err(()) => {
-                    errors.insert("department", "field.department_invalid");
+                Err(key) => {
+                    errors.insert("department", key);
                 }
             }
         }

@@ -331,6 +331,6 @@ pub async fn user_department_post(
 ) -> AppResult<Response> {
     admin(&auth)?;
     let department = crate::users::input::parse_department(Some(&form.department))
-        .map_err(|()| AppError::Validation(FieldErrors::from([("department", "field.department_invalid")])))?;
+        .map_err(|key| AppError::Validation(FieldErrors::from([("department", key)])))?;
     apply(&state, &auth, &headers, id, UserChange { department: Some(department), ..UserChange::default() }, ip).await
 }
