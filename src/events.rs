@@ -59,6 +59,10 @@ pub enum Kind {
     CustomerChanged,
     /// A staff member opened a ticket from the call (staff only).
     TicketOpened,
+    /// Staff transferred the call to a department or a person (staff only).
+    Transferred,
+    /// Staff added an internal note to the call (staff only; never the customer's).
+    NoteAdded,
 }
 
 impl Kind {
@@ -77,6 +81,8 @@ impl Kind {
             Self::Presence => "presence",
             Self::CustomerChanged => "customer_changed",
             Self::TicketOpened => "ticket_opened",
+            Self::Transferred => "transferred",
+            Self::NoteAdded => "note_added",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod csrf;
 pub mod customers;
 pub mod email;
 pub mod errors;
+pub mod history;
 pub mod home;
 pub mod keepalive;
 pub mod lang;
@@ -22,6 +23,7 @@ pub mod path;
 pub mod public;
 pub mod rate;
 pub mod tickets;
+pub mod teamwork;
 pub mod users;
 
 use axum::Router;
@@ -114,7 +116,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/enable", post(users::user_enable_post))
         .route("/users/{id}/password", post(users::user_password_post))
         .route("/audit", get(audit::audit_get))
-        .route("/calls", get(calls::calls_get))
+        .route("/calls", get(history::calls_get).post(teamwork::start_post))
         .route("/calls/{id}", get(calls::call_get))
         .route("/calls/{id}/live", get(calls::call_live_get))
         .route("/calls/{id}/controls", get(calls::call_controls_get))
@@ -158,6 +160,11 @@ pub fn router() -> Router<AppState> {
         .route("/tickets", get(tickets::tickets_get).post(tickets::tickets_post))
         .route("/tickets/new", get(tickets::new_get))
         .route("/tickets/{id}", get(tickets::ticket_get).post(tickets::ticket_post))
+        .route("/calls/{id}/classification", post(teamwork::correct_post))
+        .route("/calls/{id}/transfer", post(teamwork::transfer_post))
+        .route("/calls/{id}/notes", post(teamwork::note_post))
+        .route("/board/alerts", post(teamwork::alerts_post))
+        .route("/users/{id}/department", post(users::user_department_post))
         .fallback(not_found)
 }
 

@@ -140,6 +140,17 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("POST", "/api/v1/tickets", Agent),
     ("GET", "/api/v1/tickets/{id}", Viewer),
     ("PATCH", "/api/v1/tickets/{id}", Agent),
+    // Call history and teamwork (issue 11).
+    ("GET", "/api/v1/calls", Viewer),
+    ("PATCH", "/api/v1/calls/{id}", Agent),
+    ("POST", "/api/v1/calls/{id}/transfer", Agent),
+    ("POST", "/api/v1/calls/{id}/notes", Agent),
+    ("POST", "/calls", Agent),
+    ("POST", "/calls/{id}/classification", Agent),
+    ("POST", "/calls/{id}/transfer", Agent),
+    ("POST", "/calls/{id}/notes", Agent),
+    ("POST", "/board/alerts", Viewer),
+    ("POST", "/users/{id}/department", Admin),
     ("GET", "/health", Public),
     ("GET", "/metrics", Public),
 ];
