@@ -8,6 +8,7 @@ pub mod calls;
 pub mod classify;
 pub mod email;
 pub mod events;
+pub mod reports;
 pub mod users;
 
 use axum::Router;
@@ -48,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::events_get))
         .route("/presence", post(events::presence_post))
         .route("/board", get(events::board_get))
+        .route("/stats", get(reports::stats_get))
+        .route("/reports/{file}", get(reports::csv_get))
         .fallback(not_found)
 }
 
