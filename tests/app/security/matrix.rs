@@ -115,6 +115,12 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/events", Viewer),
     ("POST", "/api/v1/presence", Viewer),
     ("GET", "/api/v1/board", Viewer),
+    ("GET", "/reports", Viewer),
+    ("GET", "/reports/print", Viewer),
+    // CSV exports carry customer data.
+    ("GET", "/reports/{file}", Supervisor),
+    ("GET", "/api/v1/stats", Viewer),
+    ("GET", "/api/v1/reports/{file}", Supervisor),
     ("GET", "/health", Public),
     ("GET", "/metrics", Public),
 ];
