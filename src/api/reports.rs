@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::Principal;
 use crate::audit::{self, Entry};
+use crate::auth::Principal;
 use crate::auth::extract::{ApiAuth, ClientIp};
 use crate::error::{AppError, AppResult};
 use crate::period::Period;
@@ -81,8 +81,7 @@ pub async fn csv_response(
         .metadata(serde_json::json!({"from": period.from.to_string(), "to": period.to.to_string()}));
     audit::record(state.db(), &entry).await?;
     let filename = report.filename(&period);
-    let job =
-        ExportJob { db: state.db().clone(), period, zone: config.timezone.clone(), prices: config.token_prices };
+    let job = ExportJob { db: state.db().clone(), period, zone: config.timezone.clone(), prices: config.token_prices };
     let body = Body::from_stream(export::stream(&cap, report, job));
     let mut response = body.into_response();
     let headers = response.headers_mut();

@@ -6,6 +6,7 @@
 //! reads that join these tables for a list or a report may live where they are used.
 
 pub mod contact;
+pub mod history;
 pub mod identity;
 pub mod payments;
 pub mod tickets;

@@ -140,7 +140,8 @@ impl View {
         let days: Vec<(String, i64)> = stats.per_day.iter().map(|d| (d.day[5..].to_owned(), d.calls)).collect();
         let tick_every = days.len().div_ceil(10).max(1);
         let hours: Vec<(String, i64)> = stats.per_hour.iter().map(|h| (h.hour.to_string(), h.calls)).collect();
-        let scores: Vec<(String, i64)> = stats.csat.distribution.iter().map(|s| (s.score.to_string(), s.count)).collect();
+        let scores: Vec<(String, i64)> =
+            stats.csat.distribution.iter().map(|s| (s.score.to_string(), s.count)).collect();
         let handling = charts::segments(vec![
             ("ai".into(), tr.t("reports.ai_resolved").to_owned(), c.ai_resolved),
             ("escalated".into(), tr.t("reports.escalated").to_owned(), c.escalated),
