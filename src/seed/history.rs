@@ -98,7 +98,7 @@ pub async fn seed_history(db: &Db, plan: HistoryPlan) -> anyhow::Result<Option<H
         return Ok(None);
     }
     let mut rng = StdRng::seed_from_u64(20_261_122);
-    let people = People { takers, overseer, customers: &customers };
+    let people = People { takers, overseer, customers: &customers, tickets: std::cell::Cell::new(0) };
     let mut start = 0;
     while start < plan.calls {
         let n = BATCH.min(plan.calls - start);
@@ -147,6 +147,8 @@ struct People<'a> {
     takers: Vec<&'a (i64, String, String)>,
     overseer: &'a (i64, String, String),
     customers: &'a [i64],
+    /// Tickets planned so far (the first five cycle through every status).
+    tickets: std::cell::Cell<usize>,
 }
 
 /// A message to write: role, kind, content, author, when.
@@ -373,7 +375,7 @@ fn plan_call(rng: &mut StdRng, people: &People<'_>, plan: HistoryPlan, now: Time
         None => topic.category,
     };
     let end = closed_at.unwrap_or(at);
-    let ticket = ticket_for(rng, people, topic, customer_id, assigned_to.unwrap_or(taker.0), end, now, i);
+    let ticket = ticket_for(rng, people, topic, customer_id, assigned_to.unwrap_or(taker.0), end, now);
     let payment = (closed_at.is_some()
         && (topic.category == "payment" && rng.random_bool(0.6)
             || topic.category == "balance_inquiry" && rng.random_bool(0.15)))
@@ -417,7 +419,7 @@ fn plan_call(rng: &mut StdRng, people: &People<'_>, plan: HistoryPlan, now: Time
 }
 
 /// A ticket for calls about problems (about a third of them), its status by its age
-/// (the first five cycle through every status).
+/// (the first five go through every status, so each shows up).
 #[allow(clippy::too_many_arguments)]
 fn ticket_for(
     rng: &mut StdRng,
@@ -427,7 +429,6 @@ fn ticket_for(
     worker: i64,
     opened: Timestamp,
     now: Timestamp,
-    i: usize,
 ) -> Option<PastTicket> {
     let problem = matches!(
         topic.category,
@@ -438,8 +439,9 @@ fn ticket_for(
     }
     const PATH: [&str; 5] = ["open", "in_progress", "pending", "resolved", "closed"];
     let age_days = (now.unix_seconds() - opened.unix_seconds()) / 86_400;
-    let stage = if i % 97 < 5 {
-        i % 97
+    let made = people.tickets.replace(people.tickets.get() + 1);
+    let stage = if made < 5 {
+        made
     } else if age_days < 2 {
         weighted(rng, &[50, 40, 10, 0, 0])
     } else {

@@ -34,6 +34,7 @@ pub mod lockout;
 mod openai_backend;
 mod ops;
 mod recovery;
+mod reports;
 mod roles;
 mod security;
 mod security_ops;
