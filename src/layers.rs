@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("users", 1),
     ("audit", 1),
     ("seed", 1),
+    ("reports", 1),
     ("layers", 1),
     ("web", 2),
     ("api", 2),

@@ -9,7 +9,7 @@
 //!   turns, takeover, approvals, the board's data), `customers` (records, identity,
 //!   tickets, payments), `email` (outbox, rendering, delivery), `agents` (the three agents,
 //!   tools, the built-in engine, the remote model), `auth` (roles, sessions, tokens),
-//!   `users` (staff accounts), `audit` (the audit log), `seed` (demo data).
+//!   `users` (staff accounts), `audit` (the audit log), `reports` (figures and CSV exports), `seed` (demo data).
 //! - Base: `db` (SQLite/PostgreSQL, column types, transactions), `events` (the events
 //!   log and bus), `config` (environment), `error` (the one error type), `i18n` (every
 //!   text people read, from `locales/es.txt` and `locales/en.txt`), `text` (text helpers).
@@ -34,6 +34,7 @@ mod layers;
 pub mod metrics;
 pub mod ops;
 pub mod period;
+pub mod reports;
 pub mod seed;
 pub mod server;
 pub mod sse;

@@ -11,6 +11,7 @@ pub mod email;
 pub mod events;
 pub mod tickets;
 pub mod teamwork;
+pub mod reports;
 pub mod users;
 
 use axum::Router;
@@ -58,6 +59,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}", get(tickets::ticket_get).patch(tickets::ticket_patch))
         .route("/calls/{id}/transfer", post(teamwork::transfer_post))
         .route("/calls/{id}/notes", post(teamwork::notes_post))
+        .route("/stats", get(reports::stats_get))
+        .route("/reports/{file}", get(reports::csv_get))
         .fallback(not_found)
 }
 

@@ -5,6 +5,7 @@
 //! agents' tools, staff approvals, the call pages, the API and the demo seed call it);
 //! reads that join these tables for a list or a report may live where they are used.
 
+pub mod bulk;
 pub mod contact;
 pub mod history;
 pub mod identity;

@@ -1,5 +1,6 @@
 //! Charts drawn on the server as SVG geometry, so they work without JavaScript and
-//! under the strict CSP: the board's calls per hour and sentiment mix.
+//! under the strict CSP: the board's calls per hour and sentiment mix, the reports'
+//! columns (calls per day, per hour, ratings) and mix bars.
 
 use crate::calls::board::{HourCount, SentimentCount};
 
@@ -64,6 +65,80 @@ pub fn mix(counts: &[SentimentCount]) -> Vec<Slice> {
         .collect()
 }
 
+/// One column of a chart with any number of columns (days of a report, scores).
+#[derive(Clone, Debug)]
+pub struct Column {
+    /// What the column counts (a day, an hour, a score).
+    pub label: String,
+    /// The value.
+    pub count: i64,
+    /// Left edge.
+    pub x: f64,
+    /// Width.
+    pub width: f64,
+    /// Top edge.
+    pub y: f64,
+    /// Height.
+    pub height: f64,
+    /// Whether the axis shows this column's label.
+    pub tick: bool,
+}
+
+/// Columns spread over a plot `plot_width` wide and [`CHART_HEIGHT`] high, the highest
+/// filling it (any non-zero value at least one unit tall); every `tick_every`-th label
+/// is shown on the axis.
+pub fn columns(values: &[(String, i64)], plot_width: f64, tick_every: usize) -> Vec<Column> {
+    let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(0) as f64;
+    let slot = plot_width / values.len().max(1) as f64;
+    let full = f64::from(CHART_HEIGHT);
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, (label, count))| {
+            let height = if max == 0.0 || *count <= 0 { 0.0 } else { (*count as f64 * full / max).max(1.0) };
+            Column {
+                label: label.clone(),
+                count: *count,
+                x: i as f64 * slot + slot * 0.15,
+                width: slot * 0.7,
+                y: full - height,
+                height,
+                tick: i % tick_every.max(1) == 0,
+            }
+        })
+        .collect()
+}
+
+/// One segment of a 100-unit-wide mix bar of any values.
+#[derive(Clone, Debug)]
+pub struct Segment {
+    /// The value's id (used for its colour class).
+    pub key: String,
+    /// Its label.
+    pub label: String,
+    /// Count.
+    pub count: i64,
+    /// Left edge in percent.
+    pub x: f64,
+    /// Width in percent.
+    pub width: f64,
+}
+
+/// Segments of a mix bar, in order, each as wide as its share.
+pub fn segments(values: Vec<(String, String, i64)>) -> Vec<Segment> {
+    let total = values.iter().map(|v| v.2.max(0)).sum::<i64>().max(1) as f64;
+    let mut x = 0.0;
+    values
+        .into_iter()
+        .map(|(key, label, count)| {
+            let width = count.max(0) as f64 * 100.0 / total;
+            let segment = Segment { key, label, count, x, width };
+            x += width;
+            segment
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +164,18 @@ mod tests {
         ];
         let slices = mix(&counts);
         assert_eq!((slices[1].x, slices[2].x, slices[2].width), (25.0, 50.0, 50.0));
+    }
+
+    #[test]
+    fn report_columns_share_the_width_and_the_highest_fills_the_plot() {
+        let values = [("a".to_owned(), 0), ("b".to_owned(), 1), ("c".to_owned(), 200), ("d".to_owned(), 100)];
+        let cols = columns(&values, 400.0, 2);
+        assert_eq!(cols[2].height, f64::from(CHART_HEIGHT));
+        assert_eq!(cols[0].height, 0.0);
+        assert!(cols[1].height >= 1.0, "one call stays visible");
+        assert_eq!(cols[3].x, 300.0 + 15.0);
+        assert!(cols[0].tick && !cols[1].tick && cols[2].tick);
+        let mix = segments(vec![("x".into(), "X".into(), 3), ("y".into(), "Y".into(), 1)]);
+        assert_eq!((mix[0].width, mix[1].x), (75.0, 75.0));
     }
 }

@@ -24,6 +24,7 @@ pub mod public;
 pub mod rate;
 pub mod tickets;
 pub mod teamwork;
+pub mod reports;
 pub mod users;
 
 use axum::Router;
@@ -139,6 +140,9 @@ pub fn router() -> Router<AppState> {
         .route("/board/live", get(board::board_live_get))
         .route("/presence", post(board::presence_post))
         .route("/events", get(board::events_get))
+        .route("/reports", get(reports::reports_get))
+        .route("/reports/print", get(reports::print_get))
+        .route("/reports/{file}", get(reports::csv_get))
         .route("/call", get(public::start_get).post(public::start_post))
         .route("/c/{token}", get(public::call_get))
         .route("/c/{token}/conversation", get(public::conversation_get))

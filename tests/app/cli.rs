@@ -78,8 +78,10 @@ async fn migrate_user_commands_and_seed_demo_work_on_a_fresh_database(backend: B
     assert!(out.status.success(), "{out:?}");
     let report = stdout(&out);
     assert!(report.contains("sofia") && report.contains("customers added: 5"));
+    assert!(report.contains("history added: 1500 calls over 42 days"), "{report}");
     let again = stdout(&run(&["seed-demo"]));
     assert!(again.contains("already exists") && again.contains("customers added: 0"), "idempotent");
+    assert!(again.contains("history already present"), "the history is not written twice: {again}");
     if let Some(name) = pg_name {
         drop_database(&name).await;
     }

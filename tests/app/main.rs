@@ -37,6 +37,7 @@ mod openai_backend;
 mod ops;
 mod payments;
 mod recovery;
+mod reports;
 mod roles;
 mod security;
 mod security_ops;

@@ -151,6 +151,12 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("POST", "/calls/{id}/notes", Agent),
     ("POST", "/board/alerts", Viewer),
     ("POST", "/users/{id}/department", Admin),
+    ("GET", "/reports", Viewer),
+    ("GET", "/reports/print", Viewer),
+    // CSV exports carry customer data.
+    ("GET", "/reports/{file}", Supervisor),
+    ("GET", "/api/v1/stats", Viewer),
+    ("GET", "/api/v1/reports/{file}", Supervisor),
     ("GET", "/health", Public),
     ("GET", "/metrics", Public),
 ];

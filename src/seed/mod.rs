@@ -1,5 +1,9 @@
-//! Demo data for trying Centralita: one account per role and a few customers. Safe to
-//! run twice: existing rows are left as they are.
+//! Demo data for trying Centralita: one account per role (and a few more agents), a few
+//! customers, and weeks of history (`history.rs`) so the reports page has something to
+//! show. Safe to run twice: existing rows are left as they are.
+
+pub mod history;
+mod texts;
 
 use std::fmt::Write;
 
@@ -12,11 +16,14 @@ use crate::customers::{self, CustomerInput};
 use crate::db::{Db, Money};
 use crate::error::AppError;
 use crate::users::{self, input::NewUserForm};
+pub use history::HistoryPlan;
 
 const DEMO_USERS: &[(&str, &str, &str, &str)] = &[
     ("sofia", "Sofía Martín", "supervisor", "es"),
     ("ana", "Ana García", "agent", "es"),
     ("liam", "Liam Carter", "agent", "en"),
+    ("lucia", "Lucía Torres", "agent", "es"),
+    ("omar", "Omar Haddad", "agent", "en"),
     ("victor", "Víctor Ruiz", "viewer", "es"),
 ];
 
@@ -28,8 +35,15 @@ const DEMO_CUSTOMERS: &[(&str, &str, &str, i64)] = &[
     ("Tom Baker", "tom.baker@example.com", "+44 20 7946 0000", 1_999),
 ];
 
-/// Inserts the demo rows and returns a printable report (with new passwords).
+/// Inserts the demo rows with six weeks of history and returns a printable report
+/// (with new passwords).
 pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
+    seed_demo_with(db, HistoryPlan::default()).await
+}
+
+/// [`seed_demo`] with a chosen amount of history (the reports benchmark seeds 100,000
+/// calls this way).
+pub async fn seed_demo_with(db: &Db, plan: HistoryPlan) -> anyhow::Result<String> {
     let mut report = String::new();
     for (username, full_name, role, language) in DEMO_USERS {
         let pw = password::generate();
@@ -63,6 +77,18 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<String> {
     let _ = writeln!(report, "customers added: {added} (of {})", DEMO_CUSTOMERS.len());
     let (tickets, payments) = seed_history(db).await?;
     let _ = writeln!(report, "tickets added: {tickets}, payments added: {payments}");
+    match history::seed_history(db, plan).await? {
+        Some(h) => {
+            let _ = writeln!(
+                report,
+                "history added: {} calls over {} days ({} messages, {} agent steps, {} tickets, {} payments, {} more customers)",
+                h.calls, plan.days, h.messages, h.runs, h.tickets, h.payments, h.customers
+            );
+        }
+        None => {
+            let _ = writeln!(report, "history already present (left unchanged)");
+        }
+    }
     Ok(report)
 }
 
