@@ -2,6 +2,7 @@
 //! errors as `{"error", "message", "fields"?}`.
 
 pub mod actions;
+pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod calls;
@@ -48,6 +49,9 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::events_get))
         .route("/presence", post(events::presence_post))
         .route("/board", get(events::board_get))
+        .route("/assistant", post(assistant::assistant_post))
+        .route("/assistant/confirm/{id}", post(assistant::confirm_post))
+        .route("/assistant/cancel/{id}", post(assistant::cancel_post))
         .fallback(not_found)
 }
 

@@ -4,6 +4,7 @@
 //! fragments swapped by htmx start with `_`.
 
 pub mod account;
+pub mod assistant;
 pub mod assets;
 pub mod audit;
 pub mod board;
@@ -144,6 +145,10 @@ pub fn router() -> Router<AppState> {
         .route("/c/{token}/rating", post(public::rating_post))
         .route("/c/{token}/end", post(public::end_post))
         .route("/c/{token}/events", get(public::events_get))
+        .route("/assistant", get(assistant::assistant_get).post(assistant::assistant_post))
+        .route("/assistant/stream", post(assistant::stream_post))
+        .route("/assistant/confirm/{id}", post(assistant::confirm_post))
+        .route("/assistant/cancel/{id}", post(assistant::cancel_post))
         .route("/static/{file}", get(assets::asset_get))
         .fallback(not_found)
 }
