@@ -68,7 +68,11 @@ pub fn specs() -> Vec<ToolSpec> {
             description: "The caller's own customer record (name, email on file, phone).",
             parameters: none.clone(),
         },
-        ToolSpec { name: ToolName::GetBalance.as_str(), description: "The caller's current balance.", parameters: none.clone() },
+        ToolSpec {
+            name: ToolName::GetBalance.as_str(),
+            description: "The caller's current balance.",
+            parameters: none.clone(),
+        },
         ToolSpec {
             name: ToolName::ListTickets.as_str(),
             description: "The caller's support tickets, newest first.",

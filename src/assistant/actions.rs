@@ -136,7 +136,8 @@ pub async fn confirm(db: &Db, cap: &ApproverCap<'_>, id: i64, ip: Option<String>
         settle(db, me, id, "expired", ip).await?;
         return Err(AppError::Conflict(Conflict::ActionExpired));
     }
-    let params: Params = serde_json::from_str(&params).map_err(|_| AppError::Conflict(Conflict::ActionParametersInvalid))?;
+    let params: Params =
+        serde_json::from_str(&params).map_err(|_| AppError::Conflict(Conflict::ActionParametersInvalid))?;
     let (Some(customer_id), Some(amount)) = (customer_id, amount.filter(|a| a.cents() > 0)) else {
         return Err(AppError::Conflict(Conflict::ActionParametersInvalid));
     };
@@ -159,12 +160,11 @@ pub async fn confirm(db: &Db, cap: &ApproverCap<'_>, id: i64, ip: Option<String>
         processed_by: Some(me.id),
     };
     let payment_id = payments::register_in(&mut tx, &payment).await?;
-    let (name, balance): (String, Money) = on_tx!(&mut tx, |conn| sqlx::query_as(
-        "SELECT name, balance_cents FROM customers WHERE id = $1"
-    )
-    .bind(customer_id)
-    .fetch_one(&mut *conn)
-    .await)?;
+    let (name, balance): (String, Money) =
+        on_tx!(&mut tx, |conn| sqlx::query_as("SELECT name, balance_cents FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_one(&mut *conn)
+            .await)?;
     let result = json!({"payment_id": payment_id, "balance": balance.to_string()}).to_string();
     let entry = Entry::new(Some(me.id), me.username.clone(), "assistant.payment_confirmed")
         .target(format!("customer:{customer_id}"))
@@ -194,13 +194,12 @@ pub async fn confirm(db: &Db, cap: &ApproverCap<'_>, id: i64, ip: Option<String>
 
 /// Cancels the user's waiting proposal `id`; nothing is paid.
 pub async fn cancel(db: &Db, who: &Principal, id: i64, ip: Option<String>) -> AppResult<()> {
-    let status: Option<String> = with_db!(db, |pool| sqlx::query_scalar(
-        "SELECT status FROM assistant_actions WHERE id = $1 AND user_id = $2"
-    )
-    .bind(id)
-    .bind(who.id)
-    .fetch_optional(pool)
-    .await)?;
+    let status: Option<String> =
+        with_db!(db, |pool| sqlx::query_scalar("SELECT status FROM assistant_actions WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(who.id)
+            .fetch_optional(pool)
+            .await)?;
     match status.as_deref() {
         None => Err(AppError::NotFound),
         Some("waiting") if settle(db, who, id, "cancelled", ip).await? => Ok(()),

@@ -90,9 +90,11 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The label of a stored value in the assistant's `group` (`priority`, `status`, ...);
+/// an unknown value is shown as it is.
 fn label(lang: Lang, group: &str, v: &Value) -> String {
     let value = text(v);
-    let key = format!("{group}.{value}");
+    let key = format!("assistant.{group}.{value}");
     let found = t(lang, &key);
     if found == key { value } else { found.to_owned() }
 }
@@ -100,11 +102,11 @@ fn label(lang: Lang, group: &str, v: &Value) -> String {
 /// What tickets a filter means, in words: "tickets abiertos de prioridad alta".
 fn tickets_phrase(lang: Lang, r: &Value) -> String {
     let mut what = match r["status"].as_str() {
-        Some(status) => label(lang, "assistant.tickets", &json!(status)),
+        Some(status) => label(lang, "tickets", &json!(status)),
         None => t(lang, "assistant.tickets.any").to_owned(),
     };
     if !r["priority"].is_null() {
-        let priority = label(lang, "assistant.priority", &r["priority"]);
+        let priority = label(lang, "priority", &r["priority"]);
         what = format!("{what} {}", fill(lang, "assistant.with_priority", &[("priority", &priority)]));
     }
     if let Some(id) = r["customer_id"].as_i64() {
@@ -158,7 +160,11 @@ pub fn describe(lang: Lang, steps: &[Step]) -> Vec<String> {
                     parts.push(t(lang, "assistant.no_open_tickets").to_owned());
                 } else {
                     let list = ticket_list(lang, &open, false);
-                    parts.push(fill(lang, "assistant.open_tickets", &[("count", &open.len().to_string()), ("list", &list)]));
+                    parts.push(fill(
+                        lang,
+                        "assistant.open_tickets",
+                        &[("count", &open.len().to_string()), ("list", &list)],
+                    ));
                 }
                 let payments = r["recent_payments"].as_array().cloned().unwrap_or_default();
                 if !payments.is_empty() {
@@ -166,7 +172,7 @@ pub fn describe(lang: Lang, steps: &[Step]) -> Vec<String> {
                         .iter()
                         .take(3)
                         .map(|p| {
-                            let method = label(lang, "assistant.method", &p["method"]);
+                            let method = label(lang, "method", &p["method"]);
                             format!("{} € {method} ({})", text(&p["amount"]), text(&p["at"]).get(..10).unwrap_or(""))
                         })
                         .collect();
@@ -197,7 +203,7 @@ pub fn describe(lang: Lang, steps: &[Step]) -> Vec<String> {
                     ("id", text(&r["ticket_id"])),
                     ("name", text(&r["customer_name"])),
                     ("customer", text(&r["customer_id"])),
-                    ("priority", label(lang, "assistant.priority", &r["priority"])),
+                    ("priority", label(lang, "priority", &r["priority"])),
                     ("title", text(&r["title"])),
                 ];
                 let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -206,7 +212,7 @@ pub fn describe(lang: Lang, steps: &[Step]) -> Vec<String> {
             "register_payment" => {
                 let values = [
                     ("amount", text(&r["amount"])),
-                    ("method", label(lang, "assistant.method", &r["method"])),
+                    ("method", label(lang, "method", &r["method"])),
                     ("name", text(&r["customer_name"])),
                     ("customer", text(&r["customer_id"])),
                 ];
@@ -224,8 +230,8 @@ fn ticket_list(lang: Lang, tickets: &[Value], with_customer: bool) -> String {
         .iter()
         .take(10)
         .map(|tk| {
-            let priority = label(lang, "assistant.priority", &tk["priority"]);
-            let status = label(lang, "assistant.status", &tk["status"]);
+            let priority = label(lang, "priority", &tk["priority"]);
+            let status = label(lang, "status", &tk["status"]);
             let whose = if with_customer {
                 format!(", {}", fill(lang, "assistant.of_customer", &[("id", &text(&tk["customer_id"]))]))
             } else {

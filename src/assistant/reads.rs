@@ -144,15 +144,23 @@ pub async fn customer(db: &Db, id: i64) -> Result<Option<CustomerRecord>, sqlx::
     let Some((id, name, email, phone, balance, active)) = row else { return Ok(None) };
     let filter = TicketFilter { customer_id: Some(id), unresolved: true, ..TicketFilter::default() };
     let open_tickets = list_tickets(db, &filter, 10).await?;
-    let payments: Vec<(i64, Money, String, String, Timestamp)> = with_db!(db, |pool| sqlx::query_as(
+    let payments: Vec<(i64, Money, String, String, Timestamp)> = with_db!(db, |pool| {
+        sqlx::query_as(
         "SELECT id, amount_cents, method, description, at FROM payments WHERE customer_id = $1 ORDER BY at DESC, id DESC LIMIT 5",
     )
     .bind(id)
     .fetch_all(pool)
-    .await)?;
+    .await
+    })?;
     let recent_payments = payments
         .into_iter()
-        .map(|(id, amount, method, description, at)| PaymentLine { id, amount: amount.to_string(), method, description, at })
+        .map(|(id, amount, method, description, at)| PaymentLine {
+            id,
+            amount: amount.to_string(),
+            method,
+            description,
+            at,
+        })
         .collect();
     Ok(Some(CustomerRecord { customer: hit((id, name, email, phone, balance)), active, open_tickets, recent_payments }))
 }
@@ -197,13 +205,13 @@ pub async fn list_tickets(db: &Db, f: &TicketFilter, limit: i64) -> Result<Vec<T
         ticket_where!(),
         " ORDER BY created_at DESC, id DESC LIMIT $5"
     ))
-        .bind(f.status.map(TicketStatus::as_str))
-        .bind(f.priority.map(Priority::as_str))
-        .bind(f.customer_id)
-        .bind(i64::from(f.unresolved))
-        .bind(limit)
-        .fetch_all(pool)
-        .await)?;
+    .bind(f.status.map(TicketStatus::as_str))
+    .bind(f.priority.map(Priority::as_str))
+    .bind(f.customer_id)
+    .bind(i64::from(f.unresolved))
+    .bind(limit)
+    .fetch_all(pool)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|(id, customer_id, title, status, priority, created_at)| TicketLine {

@@ -50,7 +50,8 @@ impl StaffTool {
     }
 
     fn spec(self) -> ToolSpec {
-        let status = json!({"type": "string", "enum": TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()});
+        let status =
+            json!({"type": "string", "enum": TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()});
         let priority = json!({"type": "string", "enum": Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()});
         let id = json!({"type": "integer", "minimum": 1});
         let (description, parameters) = match self {
@@ -341,8 +342,10 @@ async fn propose(db: &Db, cap: &ApproverCap<'_>, a: PaymentArgs) -> Result<Resul
         return Ok(Err("assistant.tool.no_customer"));
     };
     let description = a.description.as_deref().map(|d| clean(d, 200)).filter(|d| !d.is_empty());
-    let description = description.unwrap_or_else(|| t(cap.actor().language, "assistant.payment_description").to_owned());
-    let proposal = actions::Proposal { customer_id: a.customer_id, customer_name, amount, method: a.method, description };
+    let description =
+        description.unwrap_or_else(|| t(cap.actor().language, "assistant.payment_description").to_owned());
+    let proposal =
+        actions::Proposal { customer_id: a.customer_id, customer_name, amount, method: a.method, description };
     Ok(Ok(actions::propose(db, cap, proposal).await?))
 }
 

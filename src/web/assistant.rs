@@ -170,7 +170,8 @@ pub async fn stream_post(
             let events = events.clone();
             async move {
                 while let Some(text) = pieces.recv().await {
-                    let _ = events.send(SseEvent::default().event("delta").data(json!({"text": text}).to_string())).await;
+                    let _ =
+                        events.send(SseEvent::default().event("delta").data(json!({"text": text}).to_string())).await;
                 }
             }
         };
@@ -180,17 +181,18 @@ pub async fn stream_post(
             answer
         };
         let (answer, ()) = tokio::join!(run, forward);
-        let last = match answer.map(|a| TurnPartial { turn: TurnView::new(&state, page.tr, &message, a), page }.render()) {
-            Ok(Ok(html)) => SseEvent::default().event("done").data(json!({"html": html}).to_string()),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "assistant fragment failed to render");
-                SseEvent::default().event("error").data(json!({"message": "error"}).to_string())
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "assistant request failed");
-                SseEvent::default().event("error").data(json!({"message": "error"}).to_string())
-            }
-        };
+        let last =
+            match answer.map(|a| TurnPartial { turn: TurnView::new(&state, page.tr, &message, a), page }.render()) {
+                Ok(Ok(html)) => SseEvent::default().event("done").data(json!({"html": html}).to_string()),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "assistant fragment failed to render");
+                    SseEvent::default().event("error").data(json!({"message": "error"}).to_string())
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "assistant request failed");
+                    SseEvent::default().event("error").data(json!({"message": "error"}).to_string())
+                }
+            };
         let _ = events.send(last).await;
     });
     let stream = futures_util::stream::poll_fn(move |cx| out.poll_recv(cx).map(|e| e.map(Ok::<_, Infallible>)));
@@ -223,7 +225,8 @@ pub async fn confirm_post(
     let cap = auth.principal.approver().ok_or(AppError::Forbidden)?;
     let tr = Tr(auth.principal.language);
     let outcome = actions::confirm(state.db(), &cap, id, ip).await.map(|c| {
-        let values = [("amount", c.amount.as_str()), ("name", c.customer_name.as_str()), ("balance", c.balance.as_str())];
+        let values =
+            [("amount", c.amount.as_str()), ("name", c.customer_name.as_str()), ("balance", c.balance.as_str())];
         tr.fill("assistant.confirmed", &values)
     });
     decided(&auth, &headers, outcome).await

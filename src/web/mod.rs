@@ -4,8 +4,8 @@
 //! fragments swapped by htmx start with `_`.
 
 pub mod account;
-pub mod assistant;
 pub mod assets;
+pub mod assistant;
 pub mod audit;
 pub mod board;
 pub mod calls;
