@@ -25,6 +25,8 @@ id_enum! {
         ActionAlreadyDecided => "action_already_decided",
         /// The action's stored parameters no longer make a valid request.
         ActionParametersInvalid => "action_parameters_invalid",
+        /// The action waited too long for its confirmation and lapsed.
+        ActionExpired => "action_expired",
         /// The action names a tool nobody can approve.
         ActionUnknown => "action_unknown",
         /// The customer rated the call already.

@@ -1,6 +1,6 @@
 //! The direction of dependencies, checked: the HTTP side (`web`, `api`, `sse`, `app`,
 //! `server`, `ops`, `metrics`, `cli`) builds on the domain (`context`, `calls`,
-//! `customers`, `email`, `agents`, `auth`, `users`, `audit`, `seed`), which builds on
+//! `customers`, `email`, `agents`, `auth`, `users`, `audit`, `seed`, `assistant`), which builds on
 //! the base (`db`, `events`, `config`, `error`, `i18n`). A module may import its own
 //! layer or a lower one, never a higher one, so the graph stays a tree as code grows.
 
@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("audit", 1),
     ("seed", 1),
     ("reports", 1),
+    ("assistant", 1),
     ("layers", 1),
     ("web", 2),
     ("api", 2),

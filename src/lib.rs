@@ -17,6 +17,7 @@
 pub mod agents;
 pub mod api;
 pub mod app;
+pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod calls;

@@ -179,4 +179,59 @@
     e.preventDefault();
     if (box.form && box.value.trim()) box.form.requestSubmit();
   });
+
+  // The staff assistant: the form posts to its stream URL and the reply is written
+  // in as it arrives (text only); the final answer is HTML the server drew and
+  // escaped. Without fetch streaming the form posts as a plain page.
+  function assistantEvent(block, out, reply) {
+    var name = "message", data = "";
+    block.split("\n").forEach(function (line) {
+      if (line.indexOf("event:") === 0) name = line.slice(6).trim();
+      else if (line.indexOf("data:") === 0) data += line.slice(5).replace(/^ /, "");
+    });
+    var body;
+    try { body = JSON.parse(data); } catch (_) { return; }
+    if (name === "delta") reply.textContent += body.text; // text, never markup
+    else if (name === "done") { out.innerHTML = body.html; if (window.htmx) window.htmx.process(out); }
+    else if (name === "error") reply.textContent = reply.getAttribute("data-error") || "Error";
+  }
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var url = form.getAttribute && form.getAttribute("data-assistant");
+    if (!url || !window.fetch || !window.TextDecoder || !window.ReadableStream) return;
+    var box = form.querySelector("textarea");
+    if (!box || !box.value.trim()) return;
+    e.preventDefault();
+    var out = document.getElementById("assistant-turn");
+    var reply = document.createElement("p");
+    reply.className = "msg msg-ai assistant-reply streaming";
+    reply.setAttribute("aria-busy", "true");
+    out.textContent = "";
+    out.appendChild(reply);
+    var body = new URLSearchParams(new FormData(form));
+    var button = form.querySelector("button[type=submit]");
+    if (button) button.disabled = true;
+    fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "text/event-stream" } })
+      .then(function (r) {
+        if (!r.ok || !r.body) { form.removeAttribute("data-assistant"); form.submit(); return; }
+        box.value = "";
+        var reader = r.body.getReader(), decoder = new TextDecoder(), buffer = "";
+        function pump() {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) return;
+            buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r/g, "");
+            var at;
+            while ((at = buffer.indexOf("\n\n")) >= 0) {
+              assistantEvent(buffer.slice(0, at), out, reply);
+              buffer = buffer.slice(at + 2);
+            }
+            return pump();
+          });
+        }
+        return pump();
+      })
+      .catch(function () { form.removeAttribute("data-assistant"); form.submit(); })
+      .then(function () { if (button) button.disabled = false; });
+  });
 })();

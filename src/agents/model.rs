@@ -95,8 +95,9 @@ impl ChatMessage {
 /// A tool the model may call.
 #[derive(Clone, Debug, Serialize)]
 pub struct ToolSpec {
-    /// Name.
-    pub name: ToolName,
+    /// Wire name: a [`ToolName`] for the customer-service agent, or one of the staff
+    /// assistant's tools (`crate::assistant`), which are not the customer's to call.
+    pub name: &'static str,
     /// What it does, for the model.
     pub description: &'static str,
     /// JSON schema of the arguments.

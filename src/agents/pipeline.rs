@@ -177,6 +177,17 @@ impl Pipeline {
         answered
     }
 
+    /// The configured model (the built-in engine when no remote model is set), for
+    /// other agents that speak through the same trait (the staff assistant).
+    pub fn model(&self) -> &dyn ChatModel {
+        self.primary.as_ref()
+    }
+
+    /// Tool rounds, token and time limits in force.
+    pub fn limits(&self) -> &AgentLimits {
+        &self.limits
+    }
+
     /// Runs routing alone (for `POST /api/v1/classify` and the CLI).
     pub async fn classify(&self, text: &str) -> (Classification, Step) {
         self.route(text).await

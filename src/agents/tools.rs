@@ -56,7 +56,7 @@ pub fn for_category(category: &str) -> Vec<ToolSpec> {
         "human_request" | "security" | "greeting" | "thanks" | "feedback" => &[],
         _ => &[GetCustomerProfile, GetBalance, ListTickets],
     };
-    specs().into_iter().filter(|t| names.contains(&t.name)).collect()
+    specs().into_iter().filter(|t| names.iter().any(|n| n.as_str() == t.name)).collect()
 }
 
 /// Every tool the service agent can be offered.
@@ -64,30 +64,34 @@ pub fn specs() -> Vec<ToolSpec> {
     let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
     vec![
         ToolSpec {
-            name: ToolName::GetCustomerProfile,
+            name: ToolName::GetCustomerProfile.as_str(),
             description: "The caller's own customer record (name, email on file, phone).",
             parameters: none.clone(),
         },
-        ToolSpec { name: ToolName::GetBalance, description: "The caller's current balance.", parameters: none.clone() },
         ToolSpec {
-            name: ToolName::ListTickets,
+            name: ToolName::GetBalance.as_str(),
+            description: "The caller's current balance.",
+            parameters: none.clone(),
+        },
+        ToolSpec {
+            name: ToolName::ListTickets.as_str(),
             description: "The caller's support tickets, newest first.",
             parameters: json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["open", "in_progress", "pending", "resolved", "closed"]}}, "additionalProperties": false}),
         },
         ToolSpec {
-            name: ToolName::CreateTicket,
+            name: ToolName::CreateTicket.as_str(),
             description: "Open a support ticket for the caller.",
             parameters: json!({"type": "object", "required": ["title", "description"], "properties": {
                 "title": {"type": "string", "maxLength": 120}, "description": {"type": "string", "maxLength": 2000},
                 "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]}}, "additionalProperties": false}),
         },
         ToolSpec {
-            name: ToolName::ListPayments,
+            name: ToolName::ListPayments.as_str(),
             description: "The caller's recent payments, newest first.",
             parameters: json!({"type": "object", "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 20}}, "additionalProperties": false}),
         },
         ToolSpec {
-            name: ToolName::RequestPaymentRegistration,
+            name: ToolName::RequestPaymentRegistration.as_str(),
             description: "Ask staff to register a payment the caller says they made. Nothing is registered until a person approves it.",
             parameters: json!({"type": "object", "required": ["amount", "method"], "properties": {
                 "amount": {"type": "string", "description": "Amount with two decimals, e.g. 50.00"},

@@ -2,6 +2,7 @@
 //! errors as `{"error", "message", "fields"?}`.
 
 pub mod actions;
+pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod calls;
@@ -61,6 +62,9 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/notes", post(teamwork::notes_post))
         .route("/stats", get(reports::stats_get))
         .route("/reports/{file}", get(reports::csv_get))
+        .route("/assistant", post(assistant::assistant_post))
+        .route("/assistant/confirm/{id}", post(assistant::confirm_post))
+        .route("/assistant/cancel/{id}", post(assistant::cancel_post))
         .fallback(not_found)
 }
 

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod assets;
+pub mod assistant;
 pub mod audit;
 pub mod board;
 pub mod calls;
@@ -152,6 +153,10 @@ pub fn router() -> Router<AppState> {
         .route("/c/{token}/rating", post(public::rating_post))
         .route("/c/{token}/end", post(public::end_post))
         .route("/c/{token}/events", get(public::events_get))
+        .route("/assistant", get(assistant::assistant_get).post(assistant::assistant_post))
+        .route("/assistant/stream", post(assistant::stream_post))
+        .route("/assistant/confirm/{id}", post(assistant::confirm_post))
+        .route("/assistant/cancel/{id}", post(assistant::cancel_post))
         .route("/static/{file}", get(assets::asset_get))
         .route("/calls/{id}/customer", get(calls::call_customer_get))
         .route("/customers", get(customers::customers_get).post(customers::customers_post))

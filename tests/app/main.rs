@@ -18,6 +18,8 @@
 mod helpers;
 
 mod api_auth;
+mod assistant;
+mod assistant_remote;
 mod bad_input;
 mod browser;
 mod call_history;

@@ -309,7 +309,7 @@ fn service(request: &ChatRequest) -> ChatResponse {
     let customer_linked = !results.iter().any(|(_, r)| r["error"].as_str().is_some_and(|e| e.contains("not linked")));
     let injection =
         c.recommendations.iter().any(|r| r == "possible_prompt_injection" || r == "email_only_to_address_on_file");
-    let offered = |tool: ToolName| request.tools.iter().any(|t| t.name == tool);
+    let offered = |tool: ToolName| request.tools.iter().any(|t| t.name == tool.as_str());
     if results.is_empty() && !injection {
         let calls: Vec<ToolCall> =
             plan_tools(&c, user).into_iter().filter(|t| t.name.parse().is_ok_and(offered)).collect();
