@@ -6,8 +6,10 @@ pub mod audit;
 pub mod auth;
 pub mod calls;
 pub mod classify;
+pub mod docs;
 pub mod email;
 pub mod events;
+pub mod openapi;
 pub mod users;
 
 use axum::Router;
@@ -48,6 +50,9 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::events_get))
         .route("/presence", post(events::presence_post))
         .route("/board", get(events::board_get))
+        // The API's own description (public; not in the document itself).
+        .route("/openapi.json", get(openapi::openapi_get))
+        .route("/docs", get(docs::docs_get))
         .fallback(not_found)
 }
 
