@@ -115,12 +115,15 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/events", Viewer),
     ("POST", "/api/v1/presence", Viewer),
     ("GET", "/api/v1/board", Viewer),
+    // The API's OpenAPI document and its docs page (public).
+    ("GET", "/api/v1/openapi.json", Public),
+    ("GET", "/api/v1/docs", Public),
     ("GET", "/health", Public),
     ("GET", "/metrics", Public),
 ];
 
 /// Every (method, path) the router's source declares with `.route(...)`.
-fn routes_in_source() -> BTreeSet<(String, String)> {
+pub(crate) fn routes_in_source() -> BTreeSet<(String, String)> {
     let sources = [
         ("", include_str!("../../../src/web/mod.rs")),
         ("/api/v1", include_str!("../../../src/api/mod.rs")),
