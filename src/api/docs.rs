@@ -159,7 +159,11 @@ fn operation(method: &str, path: &str, op: &Value) -> Operation {
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .map(|(status, r)| Answer { status: status.clone(), description: text(r, "description"), bodies: bodies(r.get("content")) })
+        .map(|(status, r)| Answer {
+            status: status.clone(),
+            description: text(r, "description"),
+            bodies: bodies(r.get("content")),
+        })
         .collect();
     // An operation is public when one of its security alternatives is empty.
     let public = op

@@ -59,7 +59,10 @@ impl Modify for BearerAuth {
             .bearer_format("JWT")
             .description(Some("An access token from POST /api/v1/auth/login (or /auth/refresh)"))
             .build();
-        openapi.components.get_or_insert_with(Default::default).add_security_scheme("bearerAuth", SecurityScheme::Http(scheme));
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearerAuth", SecurityScheme::Http(scheme));
     }
 }
 

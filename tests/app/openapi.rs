@@ -119,7 +119,8 @@ async fn the_document_is_public_openapi_3_1_with_bearer_security() {
 fn properties(doc: &Value, name: &str) -> BTreeSet<String> {
     let schema = &doc["components"]["schemas"][name];
     assert!(schema.is_object(), "no schema {name}");
-    let mut keys: BTreeSet<String> = schema["properties"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+    let mut keys: BTreeSet<String> =
+        schema["properties"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
     // `#[serde(flatten)]` shows as allOf with a reference.
     for part in schema["allOf"].as_array().into_iter().flatten() {
         if let Some(r) = part["$ref"].as_str() {
