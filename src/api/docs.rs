@@ -20,14 +20,24 @@ pub struct Param {
     pub description: String,
 }
 
+/// A body of one content type.
+pub struct Body {
+    /// Content type.
+    pub content_type: String,
+    /// Its type, in short.
+    pub ty: String,
+    /// The named schema it is (or holds), for a link.
+    pub schema: Option<String>,
+}
+
 /// A possible answer of an operation.
 pub struct Answer {
     /// Status code.
     pub status: String,
     /// When it happens.
     pub description: String,
-    /// `content type: type` pairs.
-    pub bodies: Vec<(String, String)>,
+    /// Its bodies, by content type.
+    pub bodies: Vec<Body>,
 }
 
 /// One method on one path.
@@ -46,8 +56,8 @@ pub struct Operation {
     pub public: bool,
     /// Path, query and header parameters.
     pub params: Vec<Param>,
-    /// The request body's type, if it takes one.
-    pub body: Option<String>,
+    /// The request bodies it takes, by content type.
+    pub body: Vec<Body>,
     /// What it may answer.
     pub answers: Vec<Answer>,
 }
@@ -58,6 +68,8 @@ pub struct Field {
     pub name: String,
     /// Type, in short.
     pub ty: String,
+    /// The named schema it is (or holds), for a link.
+    pub schema: Option<String>,
     /// Always present.
     pub required: bool,
     /// What it is.
@@ -129,6 +141,29 @@ pub fn type_of(s: &Value) -> String {
     }
 }
 
+/// The one named schema a schema is, holds in an array, or makes optional.
+pub fn schema_of(s: &Value) -> Option<String> {
+    let name = |r: &Value| r.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()).map(str::to_owned);
+    if let Some(n) = name(s).or_else(|| s.get("items").and_then(name)) {
+        return Some(n);
+    }
+    let refs: Vec<String> = s.get("oneOf").and_then(Value::as_array).into_iter().flatten().filter_map(name).collect();
+    (refs.len() == 1).then(|| refs[0].clone())
+}
+
+fn bodies(content: Option<&Value>) -> Vec<Body> {
+    content
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(ct, media)| Body {
+            content_type: ct.clone(),
+            ty: media.get("schema").map(type_of).unwrap_or_else(|| "any".into()),
+            schema: media.get("schema").and_then(schema_of),
+        })
+        .collect()
+}
+
 fn operation(method: &str, path: &str, op: &Value) -> Operation {
     let params = op
         .get("parameters")
@@ -143,17 +178,7 @@ fn operation(method: &str, path: &str, op: &Value) -> Operation {
             description: text(p, "description"),
         })
         .collect();
-    let bodies = |content: Option<&Value>| -> Vec<(String, String)> {
-        content
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .map(|(ct, media)| (ct.clone(), media.get("schema").map(type_of).unwrap_or_else(|| "any".into())))
-            .collect()
-    };
-    let body = op.get("requestBody").map(|b| {
-        bodies(b.get("content")).into_iter().map(|(ct, ty)| format!("{ty} ({ct})")).collect::<Vec<_>>().join(", ")
-    });
+    let body = bodies(op.get("requestBody").and_then(|b| b.get("content")));
     let answers = op
         .get("responses")
         .and_then(Value::as_object)
@@ -214,6 +239,7 @@ pub fn page() -> DocsPage {
                 .map(|(field, fs)| Field {
                     name: field.clone(),
                     ty: type_of(fs),
+                    schema: schema_of(fs),
                     required: required.contains(&field.as_str()),
                     description: text(fs, "description"),
                 })
@@ -250,5 +276,16 @@ mod tests {
         assert_eq!(type_of(&json!({"type": "integer", "format": "int64"})), "integer (int64)");
         assert_eq!(type_of(&json!({"type": "string", "enum": ["a", "b"]})), "\"a\" | \"b\"");
         assert_eq!(type_of(&json!({})), "any");
+    }
+
+    #[test]
+    fn types_link_to_the_one_schema_they_name() {
+        assert_eq!(schema_of(&json!({"$ref": "#/components/schemas/Call"})).as_deref(), Some("Call"));
+        assert_eq!(
+            schema_of(&json!({"type": "array", "items": {"$ref": "#/c/s/Message"}})).as_deref(),
+            Some("Message")
+        );
+        assert_eq!(schema_of(&json!({"oneOf": [{"type": "null"}, {"$ref": "#/c/s/Y"}]})).as_deref(), Some("Y"));
+        assert_eq!(schema_of(&json!({"type": "string"})), None);
     }
 }

@@ -199,6 +199,11 @@ async fn the_docs_page_lists_every_operation_without_script_under_the_strict_csp
     for (method, path) in documented(&doc) {
         assert!(html.contains(&format!("<code>{method} {path}</code>")), "{method} {path} not on the page");
     }
+    // Bodies and fields link to their schemas, and every schema is on the page.
+    assert!(html.contains(r##"<a href="#schema-TurnResult"><code>TurnResult</code></a>"##), "no link to TurnResult");
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(html.contains(&format!(r#"id="schema-{name}""#)), "schema {name} not on the page");
+    }
     for text in ["LoginRequest", "TurnResult", "text/event-stream", "Bearer", "/api/v1/openapi.json", "Last-Event-ID"] {
         assert!(html.contains(text), "{text} not on the page");
     }
