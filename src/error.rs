@@ -131,10 +131,16 @@ pub struct ErrorInfo {
     pub message_key: &'static str,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error's JSON body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// Stable machine code: `unauthorized`, `forbidden`, `not_found`, `validation`,
+    /// `conflict`, `call_held`, `invalid_body`, `bad_request`, ...
     error: &'a str,
+    /// What went wrong, for people (English).
     message: String,
+    /// Field → what is wrong with it (validation errors only).
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<BTreeMap<&'a str, &'a str>>,
 }
@@ -189,7 +195,7 @@ impl IntoResponse for AppError {
             Self::Validation(fields) => Some(fields.iter().map(|(k, v)| (*k, t(Lang::En, v))).collect()),
             _ => None,
         };
-        let mut response = (status, axum::Json(Body { error: code, message, fields })).into_response();
+        let mut response = (status, axum::Json(ErrorBody { error: code, message, fields })).into_response();
         if let Self::TooManyAttempts { retry_after } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
         {

@@ -70,7 +70,7 @@ id_enum! {
 text_column!(Priority);
 
 /// The routing agent's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Classification {
     /// Target department.
@@ -93,7 +93,7 @@ pub struct Classification {
 }
 
 /// What the supervisor decides after a turn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// The AI keeps the conversation.
@@ -128,7 +128,7 @@ id_enum! {
 text_column!(Reason);
 
 /// The supervisor agent's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
     /// What happens next.

@@ -30,7 +30,7 @@ static VERDICT_SCHEMA: LazyLock<Value> = LazyLock::new(schema::strict::<Verdict>
 static SUMMARY_SHAPE: LazyLock<Value> = LazyLock::new(schema::strict::<CallSummary>);
 
 /// One agent step, as stored in `agent_runs` and shown on the call page.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Step {
     /// Which agent took the step.
     pub agent: AgentKind,

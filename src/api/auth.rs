@@ -11,12 +11,12 @@ use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{self, ACCESS_COOKIE, ApiAuth, ClientIp, CookieScope, REFRESH_COOKIE, cookie};
 use crate::auth::login::authenticate;
-use crate::auth::tokens;
-use crate::error::{AppError, AppResult};
+use crate::auth::tokens::{self, TokenPair};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::users::{self, Me};
 
 /// `POST /api/v1/auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,
@@ -37,6 +37,17 @@ fn with_token_cookies(state: &AppState, pair: &tokens::TokenPair) -> Response {
 }
 
 /// `POST /api/v1/auth/login`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth", security(()),
+    summary = "Sign in: an access token and a single-use refresh token (also set as cookies)",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenPair),
+        (status = 401, description = "Wrong name or password (one answer for both)", body = ErrorBody),
+        (status = 422, description = "Body of the wrong shape", body = ErrorBody),
+        (status = 429, description = "Locked after too many failures (`Retry-After`)", body = ErrorBody),
+    )
+)]
 pub async fn login_post(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -49,7 +60,7 @@ pub async fn login_post(
 }
 
 /// `POST /api/v1/auth/refresh` body (the cookie is used when absent).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[serde(default)]
@@ -57,6 +68,16 @@ pub struct RefreshRequest {
 }
 
 /// `POST /api/v1/auth/refresh`: single-use rotation with reuse detection.
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "auth", security(()),
+    summary = "A new token pair for a refresh token (body or cookie); the old one is spent",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New pair", body = TokenPair),
+        (status = 401, description = "Unknown, expired or reused refresh token (reuse ends the family)", body = ErrorBody),
+        (status = 422, description = "Body of the wrong shape", body = ErrorBody),
+    )
+)]
 pub async fn refresh_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -75,6 +96,15 @@ pub async fn refresh_post(
 
 /// `POST /api/v1/auth/logout`: revokes the token family of the caller (and of a
 /// refresh token presented in the body or cookie) and clears the cookies. Always 204.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth", security((), ("bearerAuth" = [])),
+    summary = "Sign out: revokes the caller's token family and clears the cookies",
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 422, description = "Body of the wrong shape", body = ErrorBody),
+    )
+)]
 pub async fn logout_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -105,12 +135,20 @@ pub async fn logout_post(
 }
 
 /// `GET /api/v1/me`.
+#[utoipa::path(
+    get, path = "/api/v1/me", tag = "auth",
+    summary = "The caller's own account",
+    responses(
+        (status = 200, description = "The account", body = Me),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    )
+)]
 pub async fn me_get(auth: ApiAuth) -> Json<serde_json::Value> {
     Json(serde_json::to_value(Me::from(&auth.user)).unwrap_or_default())
 }
 
 /// `POST /api/v1/me/password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     current_password: String,
@@ -119,6 +157,16 @@ pub struct PasswordRequest {
 
 /// `POST /api/v1/me/password`: replaces the caller's password; every session and token
 /// of the account ends (sign in again).
+#[utoipa::path(
+    post, path = "/api/v1/me/password", tag = "auth",
+    summary = "Change one's own password; every session and token of the account ends",
+    request_body = PasswordRequest,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "Wrong current password or a weak new one (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn password_post(
     State(state): State<AppState>,
     auth: ApiAuth,

@@ -8,11 +8,13 @@ pub mod auth;
 pub mod calls;
 pub mod classify;
 pub mod customers;
+pub mod docs;
 pub mod email;
 pub mod events;
-pub mod tickets;
-pub mod teamwork;
+pub mod openapi;
 pub mod reports;
+pub mod teamwork;
+pub mod tickets;
 pub mod users;
 
 use axum::Router;
@@ -65,6 +67,9 @@ pub fn router() -> Router<AppState> {
         .route("/assistant", post(assistant::assistant_post))
         .route("/assistant/confirm/{id}", post(assistant::confirm_post))
         .route("/assistant/cancel/{id}", post(assistant::cancel_post))
+        // The API's own description (public; not in the document itself).
+        .route("/openapi.json", get(openapi::openapi_get))
+        .route("/docs", get(docs::docs_get))
         .fallback(not_found)
 }
 

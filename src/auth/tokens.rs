@@ -68,7 +68,7 @@ pub struct AccessClaims {
 }
 
 /// The token pair returned at login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     /// JWT for `Authorization: Bearer`.
     pub access_token: String,

@@ -25,7 +25,7 @@ pub const PRESENCE_STALE_SECS: i64 = 180;
 const PRESENCE_REFRESH_SECS: i64 = 30;
 
 /// A call as a board row.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct BoardCall {
     /// The call.
     pub call: Call,
@@ -42,7 +42,7 @@ pub struct BoardCall {
 }
 
 /// A staff member's availability.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct StaffRow {
     /// User id.
     pub id: i64,
@@ -57,7 +57,7 @@ pub struct StaffRow {
 }
 
 /// Today's figures (UTC day).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Kpis {
     /// Calls started today.
     pub calls: usize,
@@ -76,7 +76,7 @@ pub struct Kpis {
 }
 
 /// Calls started in one hour of today.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, utoipa::ToSchema)]
 pub struct HourCount {
     /// Hour of the day (UTC).
     pub hour: u8,
@@ -85,7 +85,7 @@ pub struct HourCount {
 }
 
 /// How many of today's calls had one sentiment.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, utoipa::ToSchema)]
 pub struct SentimentCount {
     /// positive, neutral or negative.
     pub sentiment: &'static str,
@@ -94,13 +94,14 @@ pub struct SentimentCount {
 }
 
 /// Everything on the board.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Board {
     /// Queued calls, most urgent first.
     pub escalations: Vec<BoardCall>,
     /// Calls with the AI or a person.
     pub active: Vec<BoardCall>,
-    /// Queued calls per department.
+    /// Queued calls per department: `[department, count]` pairs.
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub queues: Vec<(&'static str, usize)>,
     /// Staff, available first.
     pub staff: Vec<StaffRow>,

@@ -32,7 +32,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::events::{self, CallFields, MessageData, Payload};
 
 /// A stored call.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Call {
     /// Id.
     pub id: i64,
@@ -154,7 +154,7 @@ macro_rules! call_columns {
 pub(crate) use call_columns;
 
 /// A stored message.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Message {
     /// Id.
     pub id: i64,

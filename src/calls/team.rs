@@ -183,7 +183,7 @@ pub async fn transfer(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, t: &Transfer)
 }
 
 /// A transfer as the call page and the board show it.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TransferRow {
     /// Id.
     pub id: i64,
@@ -230,7 +230,7 @@ pub async fn latest_open_transfers(db: &Db) -> AppResult<Vec<TransferRow>> {
 }
 
 /// An internal note.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Note {
     /// Id.
     pub id: i64,

@@ -22,7 +22,7 @@ use crate::error::{AppError, AppResult, Conflict};
 use crate::events::{self, CallChange, Payload};
 
 /// What one customer message led to.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TurnResult {
     /// The call.
     pub call_id: i64,

@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::users::input::parse_full_name;
 
 /// Customer details given when a call starts.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     /// Name.

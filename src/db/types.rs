@@ -21,6 +21,19 @@ use time::{OffsetDateTime, UtcOffset};
 #[serde(transparent)]
 pub struct Timestamp(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
 
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("RFC 3339 instant in UTC"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
+
 const SQLITE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
@@ -118,6 +131,19 @@ impl<'r> Decode<'r, Postgres> for Timestamp {
 #[serde(transparent)]
 #[sqlx(transparent)]
 pub struct Money(i64);
+
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .description(Some("an amount in cents"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
 
 impl Money {
     /// An amount from a count of cents.

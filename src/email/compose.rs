@@ -14,8 +14,9 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Lang;
 
 /// A request to write an email.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EmailRequest)]
 pub struct Request {
     /// summary, information or follow_up.
     pub kind: String,

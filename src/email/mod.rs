@@ -121,7 +121,7 @@ impl Email {
 }
 
 /// One delivery attempt.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Attempt {
     /// 1-based attempt number.
     pub attempt: i64,
@@ -480,18 +480,4 @@ pub async fn attempts(db: &Db, id: i64) -> AppResult<Vec<Attempt>> {
     .bind(id)
     .fetch_all(pool)
     .await)?)
-}
-
-/// An email as the API shows it.
-pub fn email_json(e: &Email) -> serde_json::Value {
-    json!({
-        "id": e.id, "kind": e.kind, "call_id": e.call_id, "customer_id": e.customer_id,
-        "customer_name": e.customer_name, "language": e.language, "to": e.to_address, "subject": e.subject,
-        "status": e.shown_status(), "attempts": e.attempts, "max_attempts": e.max_attempts,
-        "next_attempt_at": e.next_attempt_at, "last_error": e.last_error, "message_id": e.message_id,
-        "created_by": e.created_by_name, "created_at": e.created_at,
-        "confirmed_by_customer_at": e.confirmed_by_customer_at, "confirmed_via": e.confirmed_via,
-        "confirmed_by": e.confirmed_by_name, "sent_at": e.sent_at,
-        "content": e.content(),
-    })
 }

@@ -34,7 +34,7 @@ pub fn parse_full_name(text: &str) -> Option<String> {
 }
 
 /// Raw body of "create a user" (API JSON and the admin form).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserForm {
     /// Login name.
@@ -117,7 +117,7 @@ impl NewUserForm {
 }
 
 /// Raw body of "change a user" (API PATCH); absent fields stay as they are.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// New role.

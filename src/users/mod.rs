@@ -78,7 +78,7 @@ impl User {
 }
 
 /// The public JSON shape of `/api/v1/me`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me<'a> {
     /// Id.
     pub id: i64,

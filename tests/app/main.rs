@@ -12,7 +12,8 @@
 //!   check, made before any handler runs;
 //! - `cli`'s bad-configuration and `classify` commands, which open no database;
 //! - `fuzz` and `security::matrix::every_routed_path_has_a_line_in_the_matrix`: pure
-//!   functions and the source tree, no application at all.
+//!   functions and the source tree, no application at all;
+//! - `openapi`: the API's description, built at compile time, and the page drawn from it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
@@ -36,6 +37,7 @@ mod headers;
 pub mod live;
 pub mod lockout;
 mod openai_backend;
+mod openapi;
 mod ops;
 mod payments;
 mod recovery;

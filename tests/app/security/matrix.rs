@@ -165,12 +165,15 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("POST", "/api/v1/assistant", Viewer),
     ("POST", "/api/v1/assistant/confirm/{id}", Supervisor),
     ("POST", "/api/v1/assistant/cancel/{id}", Supervisor),
+    // The API's OpenAPI document and its docs page (public).
+    ("GET", "/api/v1/openapi.json", Public),
+    ("GET", "/api/v1/docs", Public),
     ("GET", "/health", Public),
     ("GET", "/metrics", Public),
 ];
 
 /// Every (method, path) the router's source declares with `.route(...)`.
-fn routes_in_source() -> BTreeSet<(String, String)> {
+pub(crate) fn routes_in_source() -> BTreeSet<(String, String)> {
     let sources = [
         ("", include_str!("../../../src/web/mod.rs")),
         ("/api/v1", include_str!("../../../src/api/mod.rs")),

@@ -8,7 +8,7 @@ mod escaping;
 mod impersonation;
 mod jwt;
 mod lockout;
-mod matrix;
+pub(crate) mod matrix;
 mod replay;
 mod sessions;
 mod streams;
