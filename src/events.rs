@@ -57,6 +57,12 @@ pub enum Kind {
     /// A customer's record changed (details, a payment, a ticket): staff pages showing
     /// it redraw; never sent to the customer's page.
     CustomerChanged,
+    /// A staff member opened a ticket from the call (staff only).
+    TicketOpened,
+    /// Staff transferred the call to a department or a person (staff only).
+    Transferred,
+    /// Staff added an internal note to the call (staff only; never the customer's).
+    NoteAdded,
 }
 
 impl Kind {
@@ -74,6 +80,9 @@ impl Kind {
             Self::ActionDecided => "action_decided",
             Self::Presence => "presence",
             Self::CustomerChanged => "customer_changed",
+            Self::TicketOpened => "ticket_opened",
+            Self::Transferred => "transferred",
+            Self::NoteAdded => "note_added",
         }
     }
 }

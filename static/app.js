@@ -48,7 +48,7 @@
     bubble.textContent = typing; // text, never markup
   }
 
-  var STATE_KINDS = ["taken_over", "handed_back", "closed"];
+  var STATE_KINDS = ["taken_over", "handed_back", "closed", "transferred"];
 
   // Bursts of events become one refresh, at most every 200 ms, and the last event of a
   // burst is always followed by one (a plain throttle would drop it).
@@ -74,12 +74,13 @@
     if (ev.kind === "closed") return status !== "closed";
     if (ev.kind === "handed_back") return status !== "ai";
     if (ev.kind === "taken_over") return have !== "human:" + (ev.data && ev.data.user_id);
+    if (ev.kind === "transferred") return true;
     return false;
   }
 
   // Events after which a call's customer panel may show something new (its record,
   // a payment, a ticket, an approved action, the caller verified).
-  var CUSTOMER_KINDS = ["customer_changed", "call_updated", "action_decided", "closed"];
+  var CUSTOMER_KINDS = ["customer_changed", "call_updated", "action_decided", "closed", "ticket_opened"];
 
   function changed(ev) {
     refresh("live-update");

@@ -120,8 +120,10 @@ pub async fn messages_post(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
-/// `GET /api/v1/calls/{id}`: the call, its messages, its current classification and
-/// every agent step with tokens, latency and tool calls.
+/// `GET /api/v1/calls/{id}`: the call, its messages, its current classification beside
+/// the AI's, every agent step with tokens, latency and tool calls, the routing agent's
+/// recommendations, the supervisor's quality score, and its transfers and internal
+/// notes (staff only: this API is for staff).
 pub async fn call_get(State(state): State<AppState>, _auth: ApiAuth, Path(id): Path<i64>) -> AppResult<Json<Value>> {
     let call = calls::get(state.db(), id).await?;
     let messages = calls::messages(state.db(), id).await?;
@@ -141,10 +143,20 @@ pub async fn call_get(State(state): State<AppState>, _auth: ApiAuth, Path(id): P
     let classification = json!({
         "department": call.department, "category": call.category, "sentiment": call.sentiment,
         "priority": call.priority, "confidence": call.confidence, "language": call.language,
+        "corrected": call.is_corrected(), "corrected_by": call.corrected_by, "corrected_at": call.corrected_at,
     });
+    let ai_classification = json!({
+        "department": call.ai_department, "category": call.ai_category, "sentiment": call.ai_sentiment,
+        "priority": call.ai_priority,
+    });
+    let notes = crate::calls::team::notes(state.db(), id).await?;
+    let transfers = crate::calls::team::transfers(state.db(), id).await?;
     Ok(Json(json!({
-        "call": call, "classification": classification, "messages": messages, "steps": steps,
+        "classification": classification, "ai_classification": ai_classification,
+        "corrected": call.is_corrected(), "quality": call.quality, "recommendations": call.recommendation_list(),
+        "call": call, "messages": messages, "steps": steps,
         "pending_actions": actions.iter().map(super::actions::action_json).collect::<Vec<_>>(),
+        "notes": notes, "transfers": transfers,
     })))
 }
 

@@ -41,7 +41,9 @@ pub async fn presence_post(
     Ok(Json(json!({"status": body.status.trim()})))
 }
 
-/// `GET /api/v1/board`: the board's data (what the dashboard page shows).
-pub async fn board_get(State(state): State<AppState>, _auth: ApiAuth) -> AppResult<Json<board::Board>> {
-    Ok(Json(board::load(state.db()).await?))
+/// `GET /api/v1/board`: the board's data (what the dashboard page shows), the caller's
+/// department's waiting calls first.
+pub async fn board_get(State(state): State<AppState>, auth: ApiAuth) -> AppResult<Json<board::Board>> {
+    let department = auth.user.department.as_deref().and_then(crate::agents::Department::parse);
+    Ok(Json(board::load(state.db(), department).await?))
 }

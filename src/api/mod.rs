@@ -9,6 +9,8 @@ pub mod classify;
 pub mod customers;
 pub mod email;
 pub mod events;
+pub mod teamwork;
+pub mod tickets;
 pub mod users;
 
 use axum::Router;
@@ -33,8 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", get(users::user_get).patch(users::user_patch))
         .route("/audit", get(audit::audit_get))
         .route("/classify", post(classify::classify_post))
-        .route("/calls", post(calls::calls_post))
-        .route("/calls/{id}", get(calls::call_get))
+        .route("/calls", get(teamwork::calls_get).post(calls::calls_post))
+        .route("/calls/{id}", get(calls::call_get).patch(teamwork::call_patch))
         .route("/calls/{id}/messages", post(calls::messages_post))
         .route("/calls/{id}/takeover", post(calls::takeover_post))
         .route("/calls/{id}/handback", post(calls::handback_post))
@@ -52,6 +54,10 @@ pub fn router() -> Router<AppState> {
         .route("/customers", get(customers::customers_get).post(customers::customers_post))
         .route("/customers/{id}", get(customers::customer_get).patch(customers::customer_patch))
         .route("/payments", get(customers::payments_get).post(customers::payments_post))
+        .route("/tickets", get(tickets::tickets_get).post(tickets::tickets_post))
+        .route("/tickets/{id}", get(tickets::ticket_get).patch(tickets::ticket_patch))
+        .route("/calls/{id}/transfer", post(teamwork::transfer_post))
+        .route("/calls/{id}/notes", post(teamwork::notes_post))
         .fallback(not_found)
 }
 

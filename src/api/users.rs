@@ -26,6 +26,7 @@ fn view(u: &User) -> Value {
         "role": u.role,
         "language": u.language,
         "disabled": u.disabled,
+        "department": u.department,
         "must_change_password": u.must_change_password,
         "created_at": u.created_at,
         "updated_at": u.updated_at,

@@ -35,6 +35,10 @@ pub struct BoardCall {
     pub holder: Option<String>,
     /// Waiting (queued) or elapsed time, `m:ss`.
     pub waiting: String,
+    /// The latest transfer, whose reason the receiver reads.
+    pub transfer: Option<super::team::TransferRow>,
+    /// The call belongs to the viewer's department.
+    pub mine: bool,
 }
 
 /// A staff member's availability.
@@ -125,8 +129,8 @@ fn start_of_day(now: OffsetDateTime) -> Timestamp {
 /// A staff member with their presence: id, name, role, chosen status, last sign of life.
 type PersonRow = (i64, String, String, Option<String>, Option<Timestamp>);
 
-/// Reads the board.
-pub async fn load(db: &Db) -> AppResult<Board> {
+/// Reads the board; the waiting calls of `department` (the viewer's) come first.
+pub async fn load(db: &Db, department: Option<Department>) -> AppResult<Board> {
     let now = Timestamp::now();
     let day = start_of_day(now.as_offset());
     let open: Vec<Call> = with_db!(db, |pool| sqlx::query_as(concat!(
@@ -164,14 +168,22 @@ pub async fn load(db: &Db) -> AppResult<Board> {
             .fetch_one(pool)
             .await)?;
 
-    let row = |call: Call| BoardCall {
+    let mut transfers: HashMap<i64, super::team::TransferRow> =
+        super::team::latest_open_transfers(db).await?.into_iter().map(|t| (t.call_id, t)).collect();
+    let mut row = |call: Call| BoardCall {
         customer: call.customer_id.and_then(|id| customers.get(&id).cloned()),
         holder: call.assigned_to.and_then(|id| names.get(&id).cloned()),
         waiting: clock(call.waiting_seconds(now)),
+        transfer: transfers.remove(&call.id),
+        mine: department.is_some() && call.department == department,
         call,
     };
     let (mut queued, active): (Vec<Call>, Vec<Call>) = open.into_iter().partition(|c| c.status == CallStatus::Queued);
-    queued.sort_by_key(|c| (priority_rank(c.priority), c.queued_at.unwrap_or(c.created_at)));
+    // The viewer's department first, then the most urgent, then the longest waiting.
+    queued.sort_by_key(|c| {
+        let other = department.is_none() || c.department != department;
+        (other, priority_rank(c.priority), c.queued_at.unwrap_or(c.created_at))
+    });
     let queues = Department::ALL
         .iter()
         .map(|d| (d.as_str(), queued.iter().filter(|c| c.department == Some(*d)).count()))
@@ -234,8 +246,8 @@ pub async fn load(db: &Db) -> AppResult<Board> {
         .collect();
 
     Ok(Board {
-        escalations: queued.into_iter().map(&row).collect(),
-        active: active.into_iter().map(&row).collect(),
+        escalations: queued.into_iter().map(&mut row).collect(),
+        active: active.into_iter().map(&mut row).collect(),
         queues,
         staff,
         kpis,

@@ -8,10 +8,13 @@
 
 pub mod actions;
 pub mod board;
+pub mod correct;
 pub mod customer;
+pub mod history;
 pub mod recovery;
 pub mod staff;
 pub mod states;
+pub mod team;
 mod turn;
 
 pub use states::{CallStatus, Channel, MessageKind, MessageRole};
@@ -82,6 +85,25 @@ pub struct Call {
     pub updated_at: Timestamp,
     /// Ended.
     pub closed_at: Option<Timestamp>,
+    /// The AI's latest department (the plain field is the effective one).
+    pub ai_department: Option<Department>,
+    /// The AI's latest category.
+    pub ai_category: Option<String>,
+    /// The AI's latest sentiment.
+    pub ai_sentiment: Option<Sentiment>,
+    /// The AI's latest priority.
+    pub ai_priority: Option<Priority>,
+    /// The staff member who corrected the classification.
+    pub corrected_by: Option<i64>,
+    /// When staff corrected it (later AI turns then leave the effective values alone).
+    pub corrected_at: Option<Timestamp>,
+    /// When staff last transferred it (later AI turns then leave the department alone).
+    pub transferred_at: Option<Timestamp>,
+    /// The supervisor agent's quality score of the latest turn, 0..1.
+    pub quality: Option<f64>,
+    /// The routing agent's latest recommendations, a JSON array of strings.
+    #[serde(skip)]
+    pub recommendations: String,
 }
 
 impl Call {
@@ -96,6 +118,16 @@ impl Call {
             if self.status == CallStatus::Queued { self.queued_at.unwrap_or(self.created_at) } else { self.created_at };
         let end = self.closed_at.unwrap_or(now);
         (end.unix_seconds() - since.unix_seconds()).max(0)
+    }
+
+    /// The routing agent's recommendations (`use_tool:get_balance`, ...).
+    pub fn recommendation_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.recommendations).unwrap_or_default()
+    }
+
+    /// True once staff corrected the classification.
+    pub fn is_corrected(&self) -> bool {
+        self.corrected_at.is_some()
     }
 
     /// The customer should be asked about an emailed summary now.
@@ -115,7 +147,8 @@ macro_rules! call_columns {
     () => {
         "id, channel, customer_id, status, department, category, sentiment, priority, confidence, language, \
          escalation_reason, assigned_to, created_by, outcome, csat, queued_at, human_involved, summary_offered, summary_consent, \
-         contact_name, contact_email, created_at, updated_at, closed_at"
+         contact_name, contact_email, created_at, updated_at, closed_at, ai_department, ai_category, ai_sentiment, \
+         ai_priority, corrected_by, corrected_at, transferred_at, quality, recommendations"
     };
 }
 pub(crate) use call_columns;

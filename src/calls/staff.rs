@@ -58,12 +58,12 @@ pub fn parse_csat(value: Option<i64>) -> AppResult<Option<i32>> {
 }
 
 /// A staff member's display name (for "held by ...").
-async fn user_name(db: &Db, id: i64) -> AppResult<String> {
+pub(super) async fn user_name(db: &Db, id: i64) -> AppResult<String> {
     Ok(crate::users::get(db, id).await?.map(|u| u.full_name).unwrap_or_default())
 }
 
 /// Why a conditional update on a call matched nothing, as the right error.
-async fn refusal(db: &Db, call_id: i64, me: i64) -> AppError {
+pub(super) async fn refusal(db: &Db, call_id: i64, me: i64) -> AppError {
     match get(db, call_id).await {
         Ok(now) => not_allowed(db, &now, me, Conflict::CallStateChanged).await,
         Err(_) => AppError::NotFound,
@@ -72,7 +72,7 @@ async fn refusal(db: &Db, call_id: i64, me: i64) -> AppError {
 
 /// Why `me` may not act on `call`: it ended, someone else holds it (with their name),
 /// or else `otherwise`.
-async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: Conflict) -> AppError {
+pub(super) async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: Conflict) -> AppError {
     if !call.is_open() {
         return AppError::Conflict(Conflict::CallClosed);
     }

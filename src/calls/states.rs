@@ -58,6 +58,9 @@ id_enum! {
         Ended => "ended",
         /// A node stopped during the turn; the call went to a person.
         Interrupted => "interrupted",
+        /// Staff sent the call to another department's queue; the content is the
+        /// department code.
+        Transferred => "transferred",
     }
 }
 

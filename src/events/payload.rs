@@ -88,6 +88,35 @@ pub enum Payload {
         /// What changed: details, payment or ticket.
         what: &'static str,
     },
+    /// A staff member opened a ticket from the call.
+    TicketOpened {
+        /// The ticket.
+        ticket_id: i64,
+        /// Its priority.
+        priority: &'static str,
+        /// Who opened it.
+        by: String,
+    },
+    /// Staff transferred the call (the reason is for staff: never on the customer's stream).
+    Transferred {
+        /// The department it now belongs to.
+        department: Option<&'static str>,
+        /// The person who holds it now, when it went to a person.
+        to_user: Option<i64>,
+        /// Their name.
+        to_name: Option<String>,
+        /// Why, for the receiver.
+        reason: String,
+        /// Who transferred it.
+        by: String,
+    },
+    /// Staff added an internal note (the text stays in the database: pages read it there).
+    NoteAdded {
+        /// The note.
+        note_id: i64,
+        /// Who wrote it.
+        author: String,
+    },
 }
 
 impl Payload {
@@ -105,6 +134,9 @@ impl Payload {
             Self::ActionDecided { .. } => Kind::ActionDecided,
             Self::Presence { .. } => Kind::Presence,
             Self::CustomerChanged { .. } => Kind::CustomerChanged,
+            Self::TicketOpened { .. } => Kind::TicketOpened,
+            Self::Transferred { .. } => Kind::Transferred,
+            Self::NoteAdded { .. } => Kind::NoteAdded,
         }
     }
 }

@@ -132,6 +132,23 @@ pub struct UserPatch {
     pub language: Option<String>,
     /// New temporary password (an admin reset).
     pub password: Option<String>,
+    /// The department whose queue they work; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub department: Option<Option<String>>,
+}
+
+/// A field that is present (even as `null`) becomes `Some`, so `null` can clear it.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A department as given: a code, or empty to clear it; anything else is refused
+/// with the message key.
+pub fn parse_department(text: Option<&str>) -> Result<Option<crate::agents::Department>, &'static str> {
+    match text.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => crate::agents::Department::parse(s).map(Some).ok_or("field.department_invalid"),
+    }
 }
 
 /// A validated change.
@@ -149,6 +166,8 @@ pub struct UserChange {
     pub language: Option<Lang>,
     /// New temporary password.
     pub password: Option<String>,
+    /// New department (`Some(None)` clears it).
+    pub department: Option<Option<crate::agents::Department>>,
 }
 
 impl UserPatch {
@@ -178,6 +197,14 @@ impl UserPatch {
             change.language = Lang::parse(lang);
             if change.language.is_none() {
                 errors.insert("language", "field.language_invalid");
+            }
+        }
+        if let Some(dept) = &self.department {
+            match parse_department(dept.as_deref()) {
+                Ok(d) => change.department = Some(d),
+                Err(key) => {
+                    errors.insert("department", key);
+                }
             }
         }
         if let Some(p) = &self.password {

@@ -39,12 +39,17 @@ pub struct User {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// The department whose queue they work (a `departments` code).
+    pub department: Option<String>,
+    /// They asked the board to alert them (sound, desktop notification) on escalations.
+    pub notify_escalations: bool,
 }
 
 /// The `users` columns every query returns (a macro so that queries stay `&'static str`).
 macro_rules! columns {
     () => {
-        "id, username, email, full_name, role, language, must_change_password, disabled, session_epoch, created_at, updated_at"
+        "id, username, email, full_name, role, language, must_change_password, disabled, session_epoch, created_at, updated_at, \
+         department, notify_escalations"
     };
 }
 
@@ -262,6 +267,9 @@ async fn apply_change(db: &Db, before: &User, change: &UserChange, base: Entry, 
     if let Some(lang) = change.language {
         details.insert("language".into(), lang.code().into());
     }
+    if let Some(dept) = change.department {
+        details.insert("department".into(), dept.map(crate::agents::Department::as_str).into());
+    }
     if !details.is_empty() {
         entries.push(Entry { action: "user.profile_change", ..base.clone() }.metadata(details.into()));
     }
@@ -272,7 +280,8 @@ async fn apply_change(db: &Db, before: &User, change: &UserChange, base: Entry, 
         "UPDATE users SET role = COALESCE($2, role), disabled = COALESCE($3, disabled), full_name = COALESCE($4, full_name), \
          email = COALESCE($5, email), language = COALESCE($6, language), password_hash = COALESCE($7, password_hash), \
          must_change_password = CASE WHEN $7 IS NULL THEN must_change_password ELSE $10 END, \
-         session_epoch = session_epoch + $8, updated_at = $9 WHERE id = $1 RETURNING ",
+         session_epoch = session_epoch + $8, updated_at = $9, \
+         department = CASE WHEN $11 THEN $12 ELSE department END WHERE id = $1 RETURNING ",
         columns!(),
         ""
     );
@@ -288,6 +297,8 @@ async fn apply_change(db: &Db, before: &User, change: &UserChange, base: Entry, 
             .bind(i64::from(revoke))
             .bind(Timestamp::now())
             .bind(temporary)
+            .bind(change.department.is_some())
+            .bind(change.department.flatten().map(crate::agents::Department::as_str))
             .fetch_one(&mut *tx)
             .await;
         match user {
@@ -391,6 +402,25 @@ pub async fn check_password_change(
         errors.insert("new_password", "field.password_same");
     }
     Ok(errors)
+}
+
+/// Saves a user's own choice of escalation alerts on the board.
+pub async fn set_own_alerts(db: &Db, user: &User, on: bool, ip: Option<String>) -> AppResult<()> {
+    let entry = Entry::new(Some(user.id), user.username.clone(), "user.alerts_change")
+        .target(format!("user:{}", user.id))
+        .ip(ip)
+        .metadata(serde_json::json!({ "notify_escalations": on }));
+    let done: Result<(), sqlx::Error> = with_tx!(db, |tx| {
+        sqlx::query("UPDATE users SET notify_escalations = $2, updated_at = $3 WHERE id = $1")
+            .bind(user.id)
+            .bind(on)
+            .bind(Timestamp::now())
+            .execute(&mut *tx)
+            .await?;
+        audit_insert!(&entry).execute(&mut *tx).await?;
+        Ok(())
+    });
+    Ok(done?)
 }
 
 /// Saves a user's own interface language.

@@ -9,6 +9,7 @@ use crate::error::AppError;
 
 const APP_CSS: &str = include_str!("../../static/app.css");
 const APP_JS: &str = include_str!("../../static/app.js");
+const ALERTS_JS: &str = include_str!("../../static/alerts.js");
 const HTMX_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/htmx.min.js"));
 
 /// `GET /static/{file}`.
@@ -16,6 +17,7 @@ pub async fn asset_get(Path(file): Path<String>) -> Result<Response, AppError> {
     let (body, content_type): (&'static [u8], &str) = match file.as_str() {
         "app.css" => (APP_CSS.as_bytes(), "text/css; charset=utf-8"),
         "app.js" => (APP_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "alerts.js" => (ALERTS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "htmx.min.js" => (HTMX_JS, "text/javascript; charset=utf-8"),
         _ => return Err(AppError::NotFound),
     };

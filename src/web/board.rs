@@ -27,6 +27,11 @@ pub struct BoardPage {
     presence: String,
     presences: [&'static str; 3],
     after: i64,
+    /// The viewer asked for escalation alerts (sound, desktop notification).
+    notify: bool,
+    /// The "start a call" form as typed, and what is wrong with it.
+    start: super::teamwork::StartForm,
+    start_error: Option<&'static str>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -52,19 +57,37 @@ impl Charts {
     }
 }
 
+fn my_department(auth: &WebAuth) -> Option<crate::agents::Department> {
+    auth.user.department.as_deref().and_then(crate::agents::Department::parse)
+}
+
 /// `GET /board`.
 pub async fn board_get(State(state): State<AppState>, auth: WebAuth, headers: HeaderMap) -> AppResult<BoardPage> {
     require_ready(&auth)?;
     board::touch(&state, &auth.principal).await?;
+    board_page(&state, &auth, &headers, super::teamwork::StartForm::default(), None).await
+}
+
+/// The board page, with the "start a call" form as typed and its problem, if any.
+pub async fn board_page(
+    state: &AppState,
+    auth: &WebAuth,
+    headers: &HeaderMap,
+    start: super::teamwork::StartForm,
+    start_error: Option<&'static str>,
+) -> AppResult<BoardPage> {
     let after = state.bus().latest_id().await?;
-    let board = board::load(state.db()).await?;
+    let board = board::load(state.db(), my_department(auth)).await?;
     Ok(BoardPage {
-        page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "board").await?,
+        page: PageCtx::new(&auth.session, headers, Some(&auth.principal), "board").await?,
         charts: Charts::of(&board),
         board,
         presence: board::my_presence(state.db(), auth.principal.id).await?,
         presences: PRESENCE,
         after,
+        notify: auth.user.notify_escalations,
+        start,
+        start_error,
     })
 }
 
@@ -76,7 +99,7 @@ pub async fn board_live_get(
 ) -> AppResult<BoardPartial> {
     require_ready(&auth)?;
     board::touch(&state, &auth.principal).await?;
-    let board = board::load(state.db()).await?;
+    let board = board::load(state.db(), my_department(&auth)).await?;
     Ok(BoardPartial {
         page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "board").await?,
         charts: Charts::of(&board),

@@ -21,14 +21,6 @@ use crate::calls::{self, AgentRun, Call, CallStatus, Message, MessageKind};
 use crate::customers::history::Panel;
 use crate::error::{AppError, AppResult, Conflict};
 
-#[derive(Template, WebTemplate)]
-#[template(path = "calls/list.html")]
-/// The `calls/list.html` template.
-pub struct CallsPage {
-    page: PageCtx,
-    calls: Vec<Call>,
-}
-
 /// Everything a call's page shows.
 pub struct CallView {
     call: Call,
@@ -51,6 +43,8 @@ pub struct CallView {
     outcomes: [Outcome; 4],
     /// A notice for the viewer (e.g. who holds the call), already translated parts.
     notice: Option<Notice>,
+    /// Notes, transfers and the forms to add them (staff only).
+    team: super::teamwork::TeamView,
 }
 
 /// A message shown above the call's controls.
@@ -76,6 +70,9 @@ impl CallView {
             }
             Some(MessageKind::Ended) => tr.t("callops.sys_ended").to_owned(),
             Some(MessageKind::Interrupted) => tr.t("callops.sys_interrupted").to_owned(),
+            Some(MessageKind::Transferred) => {
+                tr.fill("callops.sys_transferred", &[("name", name), ("dept", &tr.label("dept", &m.content))])
+            }
             Some(MessageKind::Service) | None => String::new(),
         }
     }
@@ -140,13 +137,6 @@ pub struct RunView {
     tools: Vec<(String, String, String, bool)>,
 }
 
-/// `GET /calls`: the 100 most recent calls.
-pub async fn calls_get(State(state): State<AppState>, auth: WebAuth, headers: HeaderMap) -> AppResult<CallsPage> {
-    require_ready(&auth)?;
-    let list = calls::recent(state.db(), 100).await?;
-    Ok(CallsPage { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, calls: list })
-}
-
 async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>) -> AppResult<CallView> {
     let call = calls::get(state.db(), id).await?;
     let messages = calls::messages(state.db(), id).await?;
@@ -182,6 +172,7 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
         None => (None, false),
     };
     let me = &auth.principal;
+    let team = super::teamwork::TeamView::load(state, me, &call).await?;
     let emails = if me.agent().is_some() {
         let filter = crate::email::Filter { status: None, call_id: Some(id), customer_id: None };
         crate::email::list(state.db(), &filter, 20).await?
@@ -203,6 +194,7 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
         runs,
         total_tokens,
         notice,
+        team,
     })
 }
 
@@ -265,13 +257,14 @@ pub async fn call_controls_get(
 /// forms; a refusal the person can do something about (someone else holds the call,
 /// it was closed meanwhile, an empty reply) is shown on the page instead of an error
 /// page.
-async fn after_action(
+pub(super) async fn after_action(
     state: &AppState,
     auth: &WebAuth,
     headers: &HeaderMap,
     id: i64,
     result: AppResult<()>,
 ) -> AppResult<Response> {
+    let invalid = matches!(result, Err(AppError::Validation(_)));
     let notice = match result {
         Ok(()) => None,
         Err(AppError::HeldBy(name)) => Some(Notice { key: "callops.held_by", name: Some(name) }),
@@ -292,7 +285,8 @@ async fn after_action(
     }
     let after = state.bus().latest_id().await?;
     let panel = panel(state, &v.call).await?;
-    Ok((StatusCode::CONFLICT, CallPage { page, v, after, panel }).into_response())
+    let status = if invalid { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT };
+    Ok((status, CallPage { page, v, after, panel }).into_response())
 }
 
 /// `POST /calls/{id}/takeover`.

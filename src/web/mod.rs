@@ -13,6 +13,7 @@ pub mod csrf;
 pub mod customers;
 pub mod email;
 pub mod errors;
+pub mod history;
 pub mod home;
 pub mod keepalive;
 pub mod lang;
@@ -21,6 +22,8 @@ pub mod login;
 pub mod path;
 pub mod public;
 pub mod rate;
+pub mod teamwork;
+pub mod tickets;
 pub mod users;
 
 use axum::Router;
@@ -113,7 +116,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/enable", post(users::user_enable_post))
         .route("/users/{id}/password", post(users::user_password_post))
         .route("/audit", get(audit::audit_get))
-        .route("/calls", get(calls::calls_get))
+        .route("/calls", get(history::calls_get).post(teamwork::start_post))
         .route("/calls/{id}", get(calls::call_get))
         .route("/calls/{id}/live", get(calls::call_live_get))
         .route("/calls/{id}/controls", get(calls::call_controls_get))
@@ -154,6 +157,14 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/payments", post(customers::payment_post))
         .route("/customers/{id}/deactivate", post(customers::deactivate_post))
         .route("/customers/{id}/reactivate", post(customers::reactivate_post))
+        .route("/tickets", get(tickets::tickets_get).post(tickets::tickets_post))
+        .route("/tickets/new", get(tickets::new_get))
+        .route("/tickets/{id}", get(tickets::ticket_get).post(tickets::ticket_post))
+        .route("/calls/{id}/classification", post(teamwork::correct_post))
+        .route("/calls/{id}/transfer", post(teamwork::transfer_post))
+        .route("/calls/{id}/notes", post(teamwork::note_post))
+        .route("/board/alerts", post(teamwork::alerts_post))
+        .route("/users/{id}/department", post(users::user_department_post))
         .fallback(not_found)
 }
 

@@ -78,6 +78,9 @@ impl CallView {
             Some(MessageKind::Left) => tr.fill("callpage.left", &[("name", m.author_first_name())]),
             Some(MessageKind::Closed | MessageKind::Ended) => tr.t("callpage.ended").to_owned(),
             Some(MessageKind::Interrupted) => tr.t("callpage.interrupted").to_owned(),
+            Some(MessageKind::Transferred) => {
+                tr.fill("callpage.transferred", &[("dept", &tr.label("dept", &m.content))])
+            }
             Some(MessageKind::Service) | None => String::new(),
         }
     }

@@ -31,6 +31,7 @@ pub struct UserView {
     must_change_password: bool,
     created: String,
     is_self: bool,
+    department: String,
 }
 
 impl UserView {
@@ -46,6 +47,7 @@ impl UserView {
             must_change_password: u.must_change_password,
             created: u.created_at.display_minutes(),
             is_self: u.id == viewer_id,
+            department: u.department.clone().unwrap_or_default(),
         }
     }
 }
@@ -87,6 +89,7 @@ pub struct UserDetailPage {
     roles: [Role; 4],
     error_key: Option<&'static str>,
     saved: bool,
+    departments: &'static [crate::agents::Department],
 }
 
 fn admin(auth: &WebAuth) -> AppResult<AdminCap<'_>> {
@@ -194,6 +197,7 @@ pub async fn user_get(
         roles: Role::ALL,
         error_key: None,
         saved: q.saved.is_some(),
+        departments: crate::agents::Department::ALL,
     })
 }
 
@@ -223,7 +227,8 @@ async fn apply(
     if error_key.is_none() {
         return Ok(Redirect::to(&format!("/users/{id}?saved=1")).into_response());
     }
-    Ok((status, UserDetailPage { page, u, roles: Role::ALL, error_key, saved: false }).into_response())
+    let departments = crate::agents::Department::ALL;
+    Ok((status, UserDetailPage { page, u, roles: Role::ALL, error_key, saved: false, departments }).into_response())
 }
 
 /// Body of the role form.
@@ -293,9 +298,39 @@ pub async fn user_password_post(
         let u = UserView::new(&user, auth.principal.id);
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            UserDetailPage { page, u, roles: Role::ALL, error_key: Some(key), saved: false },
+            UserDetailPage {
+                page,
+                u,
+                roles: Role::ALL,
+                error_key: Some(key),
+                saved: false,
+                departments: crate::agents::Department::ALL,
+            },
         )
             .into_response());
     }
     apply(&state, &auth, &headers, id, UserChange { password: Some(form.password), ..UserChange::default() }, ip).await
+}
+
+/// Body of the department form.
+#[derive(Debug, Deserialize)]
+pub struct DepartmentForm {
+    #[serde(default)]
+    department: String,
+}
+
+/// `POST /users/{id}/department`: the department whose queue the user works (empty
+/// clears it).
+pub async fn user_department_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    WebPath(id): WebPath<i64>,
+    Form(form): Form<DepartmentForm>,
+) -> AppResult<Response> {
+    admin(&auth)?;
+    let department = crate::users::input::parse_department(Some(&form.department))
+        .map_err(|key| AppError::Validation(FieldErrors::from([("department", key)])))?;
+    apply(&state, &auth, &headers, id, UserChange { department: Some(department), ..UserChange::default() }, ip).await
 }
