@@ -80,7 +80,7 @@
 
   // Events after which a call's customer panel may show something new (its record,
   // a payment, a ticket, an approved action, the caller verified).
-  var CUSTOMER_KINDS = ["customer_changed", "call_updated", "action_decided", "closed"];
+  var CUSTOMER_KINDS = ["customer_changed", "call_updated", "action_decided", "closed", "ticket_opened"];
 
   function changed(ev) {
     refresh("live-update");

@@ -193,9 +193,10 @@ pub async fn payments_get(
     let paging = Paging::parse(q.page.as_deref(), q.per_page.as_deref())?;
     let customer_id = match q.customer_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(s.parse::<i64>().map_err(|_| {
-            AppError::Unprocessable(format!("customer_id must be a customer's number, got {s:?}"))
-        })?),
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| AppError::Unprocessable(format!("customer_id must be a customer's number, got {s:?}")))?,
+        ),
     };
     let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
     let period = if given(&q.from) || given(&q.to) {

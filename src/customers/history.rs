@@ -142,7 +142,8 @@ pub struct Panel {
 /// The panel for a call with the customer `customer_id`.
 pub async fn panel(db: &Db, customer_id: i64, call_id: i64) -> AppResult<Panel> {
     let customer = records::get(db, customer_id).await?;
-    let tickets: Vec<TicketLine> = tickets(db, customer_id, 20).await?.into_iter().filter(TicketLine::is_open).collect();
+    let tickets: Vec<TicketLine> =
+        tickets(db, customer_id, 20).await?.into_iter().filter(TicketLine::is_open).collect();
     Ok(Panel {
         open_tickets: open_tickets(db, customer_id).await?,
         tickets: tickets.into_iter().take(5).collect(),

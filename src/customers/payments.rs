@@ -282,10 +282,11 @@ pub async fn register(ctx: &Ctx, cap: &RecordsCap<'_>, p: &PaymentInput, ip: Opt
     .await)?;
     let Some(balance) = balance else {
         drop(tx);
-        let active: Option<bool> = with_db!(db, |pool| sqlx::query_scalar("SELECT active FROM customers WHERE id = $1")
-            .bind(p.customer_id)
-            .fetch_optional(pool)
-            .await)?;
+        let active: Option<bool> =
+            with_db!(db, |pool| sqlx::query_scalar("SELECT active FROM customers WHERE id = $1")
+                .bind(p.customer_id)
+                .fetch_optional(pool)
+                .await)?;
         let key = if active.is_some() { "field.customer_inactive" } else { "field.customer_unknown" };
         return Err(AppError::Validation(FieldErrors::from([("customer_id", key)])));
     };

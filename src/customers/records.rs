@@ -79,13 +79,17 @@ pub async fn search(db: &Db, q: &str, paging: Paging) -> AppResult<Page<Customer
             .bind(phone.as_deref())
             .fetch_one(pool)
             .await?;
-        let items = sqlx::query_as(concat!(select_customer!(), search_filter!(), "ORDER BY LOWER(name), id LIMIT $3 OFFSET $4"))
-            .bind(text.as_deref())
-            .bind(phone.as_deref())
-            .bind(paging.limit())
-            .bind(paging.offset())
-            .fetch_all(pool)
-            .await?;
+        let items = sqlx::query_as(concat!(
+            select_customer!(),
+            search_filter!(),
+            "ORDER BY LOWER(name), id LIMIT $3 OFFSET $4"
+        ))
+        .bind(text.as_deref())
+        .bind(phone.as_deref())
+        .bind(paging.limit())
+        .bind(paging.offset())
+        .fetch_all(pool)
+        .await?;
         Ok::<_, sqlx::Error>((total, items))
     })?;
     Ok(Page::new(items, total, paging))
@@ -188,7 +192,9 @@ pub async fn create(db: &Db, cap: &RecordsCap<'_>, c: &CustomerChange, ip: Optio
     let me = cap.actor();
     let phone = c.phone.clone().flatten();
     let now = Timestamp::now();
-    let id = with_tx!(db, |tx| {
+    // The body is its own future so that a failed statement comes back here (to be
+    // read as a duplicate email) rather than out of this function through `?`.
+    let id = with_tx!(db, |tx| async {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO customers (name, email, phone, notes, balance_cents, active, verified, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, TRUE, TRUE, $6, $6) RETURNING id",
@@ -207,7 +213,8 @@ pub async fn create(db: &Db, cap: &RecordsCap<'_>, c: &CustomerChange, ip: Optio
             .metadata(serde_json::json!({"email": email.as_str()}));
         audit_insert!(&entry).execute(&mut *tx).await?;
         Ok::<i64, sqlx::Error>(id)
-    })
+    }
+    .await)
     .map_err(email_taken)?;
     get(db, id).await
 }
@@ -258,7 +265,7 @@ pub async fn update(
     if entries.is_empty() {
         return Ok(before);
     }
-    with_tx!(ctx.db(), |tx| {
+    with_tx!(ctx.db(), |tx| async {
         sqlx::query(
             "UPDATE customers SET name = $2, email = $3, phone = $4, notes = $5, active = $6, updated_at = $7 \
              WHERE id = $1",
@@ -276,7 +283,8 @@ pub async fn update(
             audit_insert!(entry).execute(&mut *tx).await?;
         }
         Ok::<(), sqlx::Error>(())
-    })
+    }
+    .await)
     .map_err(email_taken)?;
     notify_open_calls(ctx, id, None, "details").await;
     get(ctx.db(), id).await
@@ -317,7 +325,10 @@ mod tests {
         assert!(matches!(form.parse(false).map(|c| c.phone), Ok(Some(None))), "empty removes the phone");
         let form = CustomerForm { phone: Some("call me".into()), notes: Some("x".repeat(2001)), ..Default::default() };
         let errors = form.parse(false).unwrap_err();
-        assert_eq!((errors.get("phone"), errors.get("notes")), (Some(&"field.phone_invalid"), Some(&"field.notes_too_long")));
+        assert_eq!(
+            (errors.get("phone"), errors.get("notes")),
+            (Some(&"field.phone_invalid"), Some(&"field.notes_too_long"))
+        );
     }
 
     #[test]

@@ -223,7 +223,10 @@ pub async fn call_customer_get(
     require_ready(&auth)?;
     let call = calls::get(state.db(), id).await?;
     let panel = panel(&state, &call).await?;
-    Ok(CallCustomerPartial { page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?, panel })
+    Ok(CallCustomerPartial {
+        page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "calls").await?,
+        panel,
+    })
 }
 
 /// `GET /calls/{id}/live`: the live part of the call's page.

@@ -303,9 +303,16 @@ pub async fn payment_post(
     }
 }
 
-async fn set_active(state: &AppState, auth: &WebAuth, ip: Option<String>, id: i64, active: bool) -> AppResult<Response> {
+async fn set_active(
+    state: &AppState,
+    auth: &WebAuth,
+    ip: Option<String>,
+    id: i64,
+    active: bool,
+) -> AppResult<Response> {
     let cap = records_cap(auth)?;
-    let change = CustomerForm { active: Some(active), ..CustomerForm::default() }.parse(false).map_err(AppError::Validation)?;
+    let change =
+        CustomerForm { active: Some(active), ..CustomerForm::default() }.parse(false).map_err(AppError::Validation)?;
     records::update(state, &cap, id, &change, ip).await?;
     Ok(Redirect::to(&format!("/customers/{id}?saved=1")).into_response())
 }

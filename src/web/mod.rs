@@ -23,9 +23,9 @@ pub mod login;
 pub mod path;
 pub mod public;
 pub mod rate;
-pub mod tickets;
-pub mod teamwork;
 pub mod reports;
+pub mod teamwork;
+pub mod tickets;
 pub mod users;
 
 use axum::Router;

@@ -47,7 +47,7 @@ mod security;
 mod security_ops;
 mod smtp;
 mod storage;
-mod tickets;
 mod teamwork;
+mod tickets;
 mod users_admin;
 mod web_login;

@@ -35,7 +35,8 @@ async fn payments_lower_the_balance_by_exactly_their_amount(app: &TestApp) {
     let id = c["id"].as_i64().unwrap();
     set_balance(app, id, 100).await;
     for expected in ["0.90", "0.80", "0.70"] {
-        let r = pay(app, &sup, json!({"customer_id": id, "amount": "0,10", "method": "cash", "description": "Cambio"})).await;
+        let r = pay(app, &sup, json!({"customer_id": id, "amount": "0,10", "method": "cash", "description": "Cambio"}))
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["balance"], expected);
@@ -101,13 +102,15 @@ async fn only_supervisors_and_admins_register_payments_and_bad_input_is_named(ap
     }
     let r = pay(app, &sup, json!({"customer_id": id, "amount": 50, "method": "cash"})).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "a JSON number is not an amount");
-    let e: Value = pay(app, &sup, json!({"customer_id": 999_999, "amount": "5", "method": "cash"})).await.json().await.unwrap();
+    let e: Value =
+        pay(app, &sup, json!({"customer_id": 999_999, "amount": "5", "method": "cash"})).await.json().await.unwrap();
     assert_eq!(e["fields"]["customer_id"], "There is no such customer.");
 
     // A call of another customer is refused; a deactivated customer pays nothing.
     let other = create_customer(app, &sup, json!({"name": "Otro", "email": "otro@example.com"})).await;
     let call = app.start_call(&agent, json!({"customer_id": other["id"], "message": "Hola"})).await;
-    let r = pay(app, &sup, json!({"customer_id": id, "amount": "5", "method": "cash", "call_id": call["call_id"]})).await;
+    let r =
+        pay(app, &sup, json!({"customer_id": id, "amount": "5", "method": "cash", "call_id": call["call_id"]})).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = new_client()
         .patch(app.url(&format!("/api/v1/customers/{id}")))
@@ -143,7 +146,8 @@ async fn twenty_concurrent_payments_on_one_customer_lose_no_update(app: &TestApp
         let url = app.url("/api/v1/payments");
         let token = sup.clone();
         tasks.push(tokio::spawn(async move {
-            let body = json!({"customer_id": id, "amount": "12,34", "method": "card", "description": format!("Pago {i}")});
+            let body =
+                json!({"customer_id": id, "amount": "12,34", "method": "card", "description": format!("Pago {i}")});
             post_json(url, &token, body).await.status()
         }));
     }

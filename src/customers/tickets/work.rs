@@ -240,6 +240,8 @@ pub async fn create(ctx: &Ctx, cap: &AgentCap<'_>, t: &StaffTicket, ip: Option<S
     if t.call_id.is_some() {
         ctx.bus().wake();
     }
+    // The customer's other open calls show their open tickets in the customer panel.
+    crate::customers::records::notify_open_calls(ctx, t.customer_id, None, "ticket").await;
     get(ctx.db(), id).await
 }
 
