@@ -87,7 +87,7 @@ fn key_shaped(text: &str) -> bool {
 /// which the audit log shows as they are.
 fn other_name(text: &str, start: usize, lit: &str) -> bool {
     let line = text[..start].rsplit('\n').next().unwrap_or_default();
-    lit.rsplit('.').next().is_some_and(|ending| ["html", "txt", "css", "js"].contains(&ending))
+    lit.rsplit('.').next().is_some_and(|ending| ["html", "txt", "css", "js", "csv"].contains(&ending))
         || ["Entry::new(", "audit(", "action ="].iter().any(|form| line.contains(form))
 }
 

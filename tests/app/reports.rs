@@ -235,7 +235,7 @@ async fn known_dataset(app: &TestApp) -> i64 {
 
 async fn stats_count_days_and_hours_in_the_team_time_zone(app: &TestApp) {
     known_dataset(app).await;
-    let viewer = app.token_for("v1", "viewer").await;
+    let viewer = app.token_for("viewer1", "viewer").await;
     let s = get_json(app.url("/api/v1/stats?from=2026-01-10&to=2026-01-11"), &viewer).await;
     assert_eq!(s["timezone"], "Europe/Madrid");
     let c = &s["calls"];
@@ -356,8 +356,8 @@ async fn every_export_has_its_header_quoting_and_local_times(app: &TestApp) {
 }
 
 async fn exports_are_for_supervisors_and_admins_and_refuse_bad_requests(app: &TestApp) {
-    let viewer = app.token_for("v2", "viewer").await;
-    let agent = app.token_for("a2", "agent").await;
+    let viewer = app.token_for("viewer2", "viewer").await;
+    let agent = app.token_for("agent2", "agent").await;
     let admin = app.admin_token().await;
     for report in ["calls", "tickets", "payments", "agents"] {
         let path = format!("/api/v1/reports/{report}.csv");
@@ -381,9 +381,9 @@ async fn exports_are_for_supervisors_and_admins_and_refuse_bad_requests(app: &Te
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // The pages' download follows the same rules.
-    let v = app.signed_in("v3", "viewer").await;
+    let v = app.signed_in("viewer3", "viewer").await;
     assert_eq!(v.get("/reports/calls.csv").await.status(), StatusCode::FORBIDDEN);
-    let s = app.signed_in("s3", "supervisor").await;
+    let s = app.signed_in("supervisor3", "supervisor").await;
     let r = s.get("/reports/payments.csv?from=2026-01-01&to=2026-01-31").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().starts_with("id,at,customer_id,"));
@@ -413,7 +413,7 @@ async fn a_large_export_streams_in_chunks_without_a_length(app: &TestApp) {
 
 async fn the_reports_page_and_printable_view_render_for_a_viewer(app: &TestApp) {
     centralita::seed::seed_demo_with(app.state.db(), HistoryPlan { calls: 60, days: 7 }).await.unwrap();
-    let v = app.signed_in("v4", "viewer").await;
+    let v = app.signed_in("viewer4", "viewer").await;
     let html = v.page("/reports").await;
     assert!(html.contains("id=\"chart-per-day\"") && html.contains("id=\"chart-per-hour\""));
     assert!(html.contains("<rect") && html.contains("href=\"/reports/print?from="));
@@ -437,7 +437,7 @@ async fn the_reports_page_and_printable_view_render_for_a_viewer(app: &TestApp) 
     assert!(!print.contains("class=\"topbar\""));
     assert_eq!(v.get("/reports/print?to=2026-99-01").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let s = app.signed_in("s4", "supervisor").await;
+    let s = app.signed_in("supervisor4", "supervisor").await;
     let html = s.page("/reports").await;
     for report in ["calls", "tickets", "payments", "agents"] {
         assert!(html.contains(&format!("href=\"/reports/{report}.csv?from=")), "{report} link");
