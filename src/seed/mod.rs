@@ -3,6 +3,7 @@
 //! show. Safe to run twice: existing rows are left as they are.
 
 pub mod history;
+mod random;
 mod texts;
 
 use std::fmt::Write;
