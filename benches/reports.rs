@@ -42,12 +42,16 @@ impl Drop for Server {
     }
 }
 
-async fn timed_get(client: &reqwest::Client, url: &str, runs: usize) -> (Duration, usize) {
+async fn timed_get(client: &reqwest::Client, url: &str, token: Option<&str>, runs: usize) -> (Duration, usize) {
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..runs {
         let started = Instant::now();
-        let r = client.get(url).send().await.unwrap();
+        let mut request = client.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let r = request.send().await.unwrap();
         assert!(r.status().is_success(), "GET {url}: {}", r.status());
         bytes = r.bytes().await.unwrap().len();
         times.push(started.elapsed());
@@ -115,14 +119,24 @@ fn main() {
             .await
             .unwrap();
         assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+        let login: serde_json::Value = reqwest::Client::new()
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap().to_owned();
 
         let today = Zone::default().date_of(Timestamp::now());
         let back = |days: i64| today.saturating_sub(jiff::Span::new().days(days));
         for (label, days) in [("30 days", 29), ("90 days", 89)] {
             let q = format!("from={}&to={today}", back(days));
-            let (t, bytes) = timed_get(&client, &format!("{base}/reports?{q}"), 5).await;
+            let (t, bytes) = timed_get(&client, &format!("{base}/reports?{q}"), None, 5).await;
             println!("reports page, {label}: {:.0} ms median of 5 ({} KB)", t.as_secs_f64() * 1000.0, bytes / 1024);
-            let (t, bytes) = timed_get(&client, &format!("{base}/api/v1/stats?{q}"), 5).await;
+            let (t, bytes) = timed_get(&client, &format!("{base}/api/v1/stats?{q}"), Some(&token), 5).await;
             println!("stats API,    {label}: {:.0} ms median of 5 ({} KB)", t.as_secs_f64() * 1000.0, bytes / 1024);
         }
         let before = vm_kb(pid, "VmHWM:");

@@ -4,7 +4,7 @@
 //! (`export.rs`), streamed from the database row by row.
 //!
 //! Days and hours are counted in the team's time zone (`CENTRALITA_TIMEZONE`). The
-//! database groups instants into 15-minute UTC buckets and Rust places each bucket in
+//! database groups instants into 15-minute UTC buckets (`sql.rs`) and Rust places each bucket in
 //! its local day and hour: every time zone in use today is offset from UTC by a whole
 //! number of quarter hours and changes its clocks on a quarter hour, so a bucket never
 //! straddles two local hours, across daylight-saving changes too.

@@ -59,7 +59,9 @@ impl TestApp {
 
     /// Seeds the demo data; returns the id of the customer with `email`.
     pub async fn demo_customer(&self, email: &str) -> i64 {
-        centralita::seed::seed_demo(self.state.db()).await.unwrap();
+        // The accounts and customers, without the weeks of history.
+        let plan = centralita::seed::HistoryPlan { calls: 0, days: 0 };
+        centralita::seed::seed_demo_with(self.state.db(), plan).await.unwrap();
         let db = self.state.db();
         centralita::with_db!(db, |pool| sqlx::query_scalar::<_, i64>("SELECT id FROM customers WHERE email = $1")
             .bind(email)
