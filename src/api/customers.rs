@@ -276,8 +276,7 @@ pub struct PaymentCreated {
         (status = 201, description = "The payment and the balance it left", body = PaymentCreated),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not a supervisor or admin", body = ErrorBody),
-        (status = 404, description = "No such customer", body = ErrorBody),
-        (status = 422, description = "Invalid fields (`fields`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields, or an unknown or inactive customer (`fields`)", body = ErrorBody),
     )
 )]
 pub async fn payments_post(

@@ -159,8 +159,7 @@ pub async fn ticket_get(
         (status = 201, description = "Opened", body = Ticket),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "A viewer", body = ErrorBody),
-        (status = 404, description = "No such customer or call", body = ErrorBody),
-        (status = 422, description = "Invalid fields (`fields`)", body = ErrorBody),
+        (status = 422, description = "Invalid fields, or an unknown customer, call or assignee (`fields`)", body = ErrorBody),
     )
 )]
 pub async fn tickets_post(
