@@ -14,12 +14,12 @@ use crate::customers::payments::{self, Payment, PaymentFilter, PaymentForm};
 use crate::customers::records::{self, Customer, CustomerForm};
 use crate::db::Timestamp;
 use crate::db::paging::{Page, Paging};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::period::Period;
 
 /// A customer as the API shows it: the balance (what they owe; negative is credit) as a
 /// decimal string and in cents.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerOut {
     id: i64,
     name: String,
@@ -53,7 +53,7 @@ impl From<Customer> for CustomerOut {
 }
 
 /// A payment as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentOut {
     id: i64,
     customer_id: i64,
@@ -87,7 +87,7 @@ impl From<Payment> for PaymentOut {
 }
 
 /// `GET /api/v1/customers/{id}`: the record with its history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerDetail {
     #[serde(flatten)]
     customer: CustomerOut,
@@ -101,7 +101,8 @@ pub struct CustomerDetail {
 }
 
 /// `?q=&page=&per_page=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CustomersQuery {
     #[serde(default)]
@@ -113,6 +114,15 @@ pub struct CustomersQuery {
 }
 
 /// `GET /api/v1/customers`: search by name, email or phone.
+#[utoipa::path(
+    get, path = "/api/v1/customers", tag = "customers", summary = "Search customers by name, email or phone",
+    params(CustomersQuery),
+    responses(
+        (status = 200, description = "A page of customers", body = Page<CustomerOut>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "Bad paging values", body = ErrorBody),
+    )
+)]
 pub async fn customers_get(
     State(state): State<AppState>,
     _auth: ApiAuth,
@@ -124,6 +134,15 @@ pub async fn customers_get(
 }
 
 /// `GET /api/v1/customers/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}", tag = "customers", summary = "A customer with tickets, payments, calls (and emails for agents and up)",
+    params(("id" = i64, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The record", body = CustomerDetail),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    )
+)]
 pub async fn customer_get(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -142,6 +161,16 @@ pub async fn customer_get(
 }
 
 /// `POST /api/v1/customers`.
+#[utoipa::path(
+    post, path = "/api/v1/customers", tag = "customers", summary = "Create a customer (supervisors and admins)",
+    request_body = CustomerForm,
+    responses(
+        (status = 201, description = "Created", body = CustomerOut),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a supervisor or admin", body = ErrorBody),
+        (status = 422, description = "Invalid or taken fields (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn customers_post(
     State(state): State<AppState>,
     ApiOverseer(auth): ApiOverseer,
@@ -155,6 +184,18 @@ pub async fn customers_post(
 }
 
 /// `PATCH /api/v1/customers/{id}`: name, email, phone, notes and `active`.
+#[utoipa::path(
+    patch, path = "/api/v1/customers/{id}", tag = "customers", summary = "Edit, deactivate or reactivate a customer (supervisors and admins)",
+    params(("id" = i64, Path, description = "Customer id")),
+    request_body = CustomerForm,
+    responses(
+        (status = 200, description = "The changed customer", body = CustomerOut),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a supervisor or admin", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 422, description = "Invalid or taken fields (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn customer_patch(
     State(state): State<AppState>,
     ApiOverseer(auth): ApiOverseer,
@@ -169,7 +210,8 @@ pub async fn customer_patch(
 }
 
 /// `?customer_id=&from=&to=&page=&per_page=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentsQuery {
     #[serde(default)]
@@ -185,6 +227,15 @@ pub struct PaymentsQuery {
 }
 
 /// `GET /api/v1/payments`: newest first; a date range only when `from` or `to` is given.
+#[utoipa::path(
+    get, path = "/api/v1/payments", tag = "customers", summary = "Payments, newest first, by customer and date range",
+    params(PaymentsQuery),
+    responses(
+        (status = 200, description = "A page of payments", body = Page<PaymentOut>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "Bad customer id, dates or paging values", body = ErrorBody),
+    )
+)]
 pub async fn payments_get(
     State(state): State<AppState>,
     _auth: ApiAuth,
@@ -209,7 +260,7 @@ pub async fn payments_get(
 }
 
 /// `POST /api/v1/payments` answer: the payment and the balance it left.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentCreated {
     payment: PaymentOut,
     customer_id: i64,
@@ -218,6 +269,16 @@ pub struct PaymentCreated {
 }
 
 /// `POST /api/v1/payments` `{"customer_id", "amount": "50.00", "method", "description", "call_id"?}`.
+#[utoipa::path(
+    post, path = "/api/v1/payments", tag = "customers", summary = "Register a payment (supervisors and admins)",
+    request_body = PaymentForm,
+    responses(
+        (status = 201, description = "The payment and the balance it left", body = PaymentCreated),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a supervisor or admin", body = ErrorBody),
+        (status = 422, description = "Invalid fields, or an unknown or inactive customer (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn payments_post(
     State(state): State<AppState>,
     ApiOverseer(auth): ApiOverseer,

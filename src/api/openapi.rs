@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{actions, audit, auth, calls, classify, email, events, users};
+use super::{
+    actions, assistant, audit, auth, calls, classify, customers, email, events, reports, teamwork, tickets, users,
+};
 
 /// The document's definition: every documented operation.
 #[derive(OpenApi)]
@@ -34,6 +36,12 @@ use super::{actions, audit, auth, calls, classify, email, events, users};
         actions::actions_get, actions::approve_post, actions::reject_post,
         email::emails_get, email::emails_post, email::email_get, email::action_post,
         events::events_get, events::presence_post, events::board_get,
+        customers::customers_get, customers::customers_post, customers::customer_get, customers::customer_patch,
+        customers::payments_get, customers::payments_post,
+        tickets::tickets_get, tickets::tickets_post, tickets::ticket_get, tickets::ticket_patch,
+        teamwork::calls_get, teamwork::call_patch, teamwork::transfer_post, teamwork::notes_post,
+        reports::stats_get, reports::csv_get,
+        assistant::assistant_post, assistant::confirm_post, assistant::cancel_post,
     ),
     modifiers(&BearerAuth),
     security(("bearerAuth" = [])),
@@ -45,6 +53,10 @@ use super::{actions, audit, auth, calls, classify, email, events, users};
         (name = "pending-actions", description = "Actions the AI asked a person to approve"),
         (name = "emails", description = "The email outbox"),
         (name = "live", description = "Events, presence and the live board"),
+        (name = "customers", description = "Customers and payments"),
+        (name = "tickets", description = "Support tickets"),
+        (name = "reports", description = "Figures and CSV reports"),
+        (name = "assistant", description = "The staff assistant and the payments it prepares"),
     )
 )]
 pub struct ApiDoc;

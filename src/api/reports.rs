@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Principal;
 use crate::auth::extract::{ApiAuth, ClientIp};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::period::Period;
 use crate::reports::export::{self, ExportJob};
 use crate::reports::{ExportCap, Report, Stats, stats};
@@ -22,7 +22,8 @@ use crate::reports::{ExportCap, Report, Stats, stats};
 pub const DEFAULT_DAYS: i32 = 7;
 
 /// `?from=YYYY-MM-DD&to=YYYY-MM-DD`, both optional (to: today; from: six days before).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// First day.
     #[serde(default)]
@@ -40,6 +41,15 @@ impl RangeQuery {
 }
 
 /// `GET /api/v1/stats?from=&to=`: any staff role.
+#[utoipa::path(
+    get, path = "/api/v1/stats", tag = "reports", summary = "The figures of a range of days",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "The figures", body = Stats),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "Bad dates", body = ErrorBody),
+    )
+)]
 pub async fn stats_get(
     State(state): State<AppState>,
     _auth: ApiAuth,
@@ -51,6 +61,17 @@ pub async fn stats_get(
 }
 
 /// `GET /api/v1/reports/{name}.csv?from=&to=`: supervisors and admins.
+#[utoipa::path(
+    get, path = "/api/v1/reports/{file}", tag = "reports", summary = "A CSV report download (supervisors and admins)",
+    params(("file" = String, Path, description = "`calls.csv`, `tickets.csv`, `payments.csv` or `agents.csv`"), RangeQuery),
+    responses(
+        (status = 200, description = "The rows, streamed as CSV", content_type = "text/csv", body = String),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a supervisor or admin", body = ErrorBody),
+        (status = 404, description = "No such report", body = ErrorBody),
+        (status = 422, description = "Bad dates", body = ErrorBody),
+    )
+)]
 pub async fn csv_get(
     State(state): State<AppState>,
     auth: ApiAuth,

@@ -13,10 +13,19 @@ use crate::calls::history::{self, HistoryQuery, HistoryRow};
 use crate::calls::team::{self, Note, TransferInput};
 use crate::calls::{Call, correct};
 use crate::db::paging::Page;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 
 /// `GET /api/v1/calls`: calls matching the filters, newest first, one page with the
 /// total. Bad filter values are 422 naming the field.
+#[utoipa::path(
+    get, path = "/api/v1/calls", tag = "calls", summary = "Call history, filtered and paged, newest first",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "A page of calls", body = Page<HistoryRow>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "A bad filter, date or paging value", body = ErrorBody),
+    )
+)]
 pub async fn calls_get(
     State(state): State<AppState>,
     _auth: ApiAuth,
@@ -27,13 +36,25 @@ pub async fn calls_get(
 }
 
 /// A call after a change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CallOut {
     /// The call as it now is.
     pub call: Call,
 }
 
 /// `PATCH /api/v1/calls/{id}`: corrects the classification (agents and up).
+#[utoipa::path(
+    patch, path = "/api/v1/calls/{id}", tag = "calls", summary = "Correct a call's classification (agents and up)",
+    params(("id" = i64, Path, description = "Call id")),
+    request_body = correct::CorrectionInput,
+    responses(
+        (status = 200, description = "The corrected call", body = CallOut),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "A viewer", body = ErrorBody),
+        (status = 404, description = "No such call", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn call_patch(
     State(state): State<AppState>,
     ApiWorker(auth): ApiWorker,
@@ -47,6 +68,19 @@ pub async fn call_patch(
 }
 
 /// `POST /api/v1/calls/{id}/transfer`: to a department and/or a person, with a reason.
+#[utoipa::path(
+    post, path = "/api/v1/calls/{id}/transfer", tag = "calls", summary = "Transfer a call to a department and/or a person (agents and up)",
+    params(("id" = i64, Path, description = "Call id")),
+    request_body = TransferInput,
+    responses(
+        (status = 200, description = "The transferred call", body = CallOut),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "A viewer", body = ErrorBody),
+        (status = 404, description = "No such call", body = ErrorBody),
+        (status = 409, description = "The call is closed or held by someone else", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn transfer_post(
     State(state): State<AppState>,
     ApiWorker(auth): ApiWorker,
@@ -60,7 +94,7 @@ pub async fn transfer_post(
 }
 
 /// `POST /api/v1/calls/{id}/notes` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteInput {
     /// The note (staff only).
@@ -69,6 +103,18 @@ pub struct NoteInput {
 }
 
 /// `POST /api/v1/calls/{id}/notes`: an internal note, for staff only (201 with the note).
+#[utoipa::path(
+    post, path = "/api/v1/calls/{id}/notes", tag = "calls", summary = "Add an internal note to a call (agents and up)",
+    params(("id" = i64, Path, description = "Call id")),
+    request_body = NoteInput,
+    responses(
+        (status = 201, description = "The note", body = Note),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "A viewer", body = ErrorBody),
+        (status = 404, description = "No such call", body = ErrorBody),
+        (status = 422, description = "Empty or too long (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn notes_post(
     State(state): State<AppState>,
     ApiWorker(auth): ApiWorker,

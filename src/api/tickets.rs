@@ -12,10 +12,10 @@ use crate::app::AppState;
 use crate::auth::extract::{ApiAuth, ApiWorker, ClientIp};
 use crate::customers::tickets::{self, HistoryEntry, ListQuery, Ticket, TicketChange, TicketDraft};
 use crate::db::paging::Page;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 
 /// `POST /api/v1/tickets` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
     /// Whose.
@@ -42,7 +42,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 }
 
 /// `PATCH /api/v1/tickets/{id}` body; absent fields stay as they are.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchTicket {
     /// `open`, `in_progress`, `pending`, `resolved` or `closed`.
@@ -60,7 +60,7 @@ pub struct PatchTicket {
 }
 
 /// The customer a ticket belongs to, as the ticket's page shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketCustomer {
     /// Id.
     pub id: i64,
@@ -69,7 +69,7 @@ pub struct TicketCustomer {
 }
 
 /// The call a ticket was opened from.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketCall {
     /// Id.
     pub id: i64,
@@ -80,7 +80,7 @@ pub struct TicketCall {
 }
 
 /// `GET /api/v1/tickets/{id}` answer: the ticket, its customer, its call and history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketDetail {
     /// The ticket's fields.
     #[serde(flatten)]
@@ -94,7 +94,7 @@ pub struct TicketDetail {
 }
 
 /// `PATCH /api/v1/tickets/{id}` answer: the ticket and which fields changed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketUpdated {
     /// The ticket after the change.
     pub ticket: Ticket,
@@ -105,6 +105,15 @@ pub struct TicketUpdated {
 
 /// `GET /api/v1/tickets`: filtered by `status`, `priority`, `assigned_to` (a user id,
 /// `none` or `me`), `customer_id` and `q`, newest first, paged.
+#[utoipa::path(
+    get, path = "/api/v1/tickets", tag = "tickets", summary = "Tickets, filtered and paged, newest first",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of tickets", body = Page<Ticket>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "A bad filter or paging value (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn tickets_get(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -115,6 +124,15 @@ pub async fn tickets_get(
 }
 
 /// `GET /api/v1/tickets/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{id}", tag = "tickets", summary = "A ticket with its customer, call and history",
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The ticket", body = TicketDetail),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such ticket", body = ErrorBody),
+    )
+)]
 pub async fn ticket_get(
     State(state): State<AppState>,
     _auth: ApiAuth,
@@ -134,6 +152,16 @@ pub async fn ticket_get(
 }
 
 /// `POST /api/v1/tickets`: 201 with the ticket.
+#[utoipa::path(
+    post, path = "/api/v1/tickets", tag = "tickets", summary = "Open a ticket (agents and up)",
+    request_body = CreateTicket,
+    responses(
+        (status = 201, description = "Opened", body = Ticket),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "A viewer", body = ErrorBody),
+        (status = 422, description = "Invalid fields, or an unknown customer, call or assignee (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn tickets_post(
     State(state): State<AppState>,
     ApiWorker(auth): ApiWorker,
@@ -155,6 +183,18 @@ pub async fn tickets_post(
 }
 
 /// `PATCH /api/v1/tickets/{id}`.
+#[utoipa::path(
+    patch, path = "/api/v1/tickets/{id}", tag = "tickets", summary = "Change status, priority or assignee, or comment (agents and up)",
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = PatchTicket,
+    responses(
+        (status = 200, description = "The ticket and what changed", body = TicketUpdated),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "A viewer", body = ErrorBody),
+        (status = 404, description = "No such ticket", body = ErrorBody),
+        (status = 422, description = "Invalid fields (`fields`)", body = ErrorBody),
+    )
+)]
 pub async fn ticket_patch(
     State(state): State<AppState>,
     ApiWorker(auth): ApiWorker,

@@ -31,7 +31,7 @@ pub struct Proposal {
 }
 
 /// A payment waiting for its user's confirmation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Pending {
     /// Action id (for confirm and cancel).
     pub id: i64,
@@ -92,7 +92,7 @@ pub async fn propose(db: &Db, cap: &ApproverCap<'_>, p: Proposal) -> Result<Pend
 }
 
 /// A confirmed payment and what it did to the balance.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Confirmed {
     /// The assistant action confirmed.
     pub action_id: i64,

@@ -32,7 +32,7 @@ pub const MAX_MESSAGE: usize = 2000;
 const PROMPT: &str = include_str!("prompt.md");
 
 /// The assistant's answer to one request.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Answer {
     /// What the assistant says (model text: escape it wherever it is shown).
     pub reply: String,

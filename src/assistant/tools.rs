@@ -95,7 +95,8 @@ pub fn offered(role: Role) -> Vec<ToolSpec> {
 }
 
 /// One tool use, as the reply shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AssistantStep)]
 pub struct Step {
     /// Tool name as asked.
     pub tool: String,

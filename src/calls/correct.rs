@@ -18,7 +18,7 @@ use crate::events::{self, CallChange, Payload};
 
 /// A correction as it arrives (API JSON or the call page's form); absent or empty
 /// fields stay as they are.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionInput {
     /// Department code.

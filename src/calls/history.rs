@@ -17,7 +17,8 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::period::{Period, Zone};
 
 /// The filters as they arrive in a query string (API and the calls page alike).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// ai, queued, human or closed.
     #[serde(default)]
@@ -172,7 +173,7 @@ impl HistoryQuery {
 }
 
 /// A call in the history list, with the names staff read.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct HistoryRow {
     /// The call.
     #[serde(flatten)]

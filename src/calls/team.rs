@@ -34,7 +34,7 @@ use crate::events::{self, Payload};
 pub const MAX_REASON: usize = 500;
 
 /// `POST /api/v1/calls/{id}/transfer` body (and the call page's form, read into it).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferInput {
     /// Department code to send the call to.

@@ -10,7 +10,7 @@ use crate::db::{Db, Timestamp, with_db};
 use crate::error::AppResult;
 
 /// A ticket as a customer's record lists it.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TicketLine {
     /// Id.
     pub id: i64,
@@ -36,7 +36,7 @@ impl TicketLine {
 }
 
 /// A call as a customer's record lists it.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CallLine {
     /// Id.
     pub id: i64,
@@ -57,7 +57,7 @@ pub struct CallLine {
 }
 
 /// An email to the customer as their record lists it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EmailLine {
     /// Id.
     pub id: i64,

@@ -97,7 +97,7 @@ pub const MAX_AMOUNT: Money = Money::from_cents(100_000_000);
 pub const MAX_DESCRIPTION: usize = 200;
 
 /// A payment as typed in the form or the JSON body.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentForm {
     /// Who paid.

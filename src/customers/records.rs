@@ -106,7 +106,7 @@ pub async fn get(db: &Db, id: i64) -> AppResult<Customer> {
 
 /// A customer's details as typed in a form or a JSON body (`POST` and `PATCH`: a field
 /// left out of a `PATCH` stays as it is).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerForm {
     /// Name.

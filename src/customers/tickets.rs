@@ -188,7 +188,7 @@ impl<'a> HistoryRow<'a> {
 }
 
 /// A stored ticket with the names staff read beside its ids.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Ticket {
     /// Id.
     pub id: i64,
@@ -251,7 +251,8 @@ pub enum Assignee {
 }
 
 /// The query of a ticket list, as typed (`?status=&priority=&assigned_to=&customer_id=&q=&page=&per_page=`).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// A status id.
     #[serde(default)]
@@ -408,7 +409,7 @@ pub async fn get(db: &Db, id: i64) -> AppResult<Ticket> {
 }
 
 /// A stored history row, with the names staff read for assignee ids.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// Id.
     pub id: i64,

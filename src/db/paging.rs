@@ -60,7 +60,7 @@ fn number(raw: Option<&str>, field: &'static str, default: i64, min: i64, max: i
 }
 
 /// One page of a list, as every list endpoint answers it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The rows of this page.
     pub items: Vec<T>,

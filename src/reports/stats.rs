@@ -12,7 +12,7 @@ use crate::db::{Db, with_db};
 use crate::period::{Period, Zone};
 
 /// Everything the reports page, the printable view and `GET /api/v1/stats` show.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     /// First day (`YYYY-MM-DD`, in `timezone`).
     pub from: String,
@@ -50,7 +50,7 @@ pub struct Stats {
 }
 
 /// Totals of the calls started in the range.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct CallFigures {
     /// Calls started.
     pub total: i64,
@@ -71,7 +71,7 @@ pub struct CallFigures {
 }
 
 /// One day's figures.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DayFigures {
     /// `YYYY-MM-DD`.
     pub day: String,
@@ -86,7 +86,7 @@ pub struct DayFigures {
 }
 
 /// Calls started in one local hour of the day, over the whole range.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, utoipa::ToSchema)]
 pub struct HourFigures {
     /// 0–23.
     pub hour: u8,
@@ -95,7 +95,7 @@ pub struct HourFigures {
 }
 
 /// How many calls (or tickets) had one value.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Count {
     /// The stored value, or null when none was stored.
     pub key: Option<String>,
@@ -106,7 +106,7 @@ pub struct Count {
 }
 
 /// Customer ratings of the calls started in the range.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CsatFigures {
     /// Calls rated.
     pub rated: i64,
@@ -117,7 +117,7 @@ pub struct CsatFigures {
 }
 
 /// How many ratings had one score.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, utoipa::ToSchema)]
 pub struct ScoreCount {
     /// 1–5.
     pub score: u8,
@@ -126,7 +126,7 @@ pub struct ScoreCount {
 }
 
 /// One staff member's calls in the range.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AgentFigures {
     /// User id.
     pub user_id: i64,
@@ -147,7 +147,7 @@ pub struct AgentFigures {
 }
 
 /// Tickets in the range.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketFigures {
     /// Opened in the range.
     pub opened: i64,
@@ -160,7 +160,7 @@ pub struct TicketFigures {
 }
 
 /// Model use by the agents' steps in the range.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenFigures {
     /// Agent steps.
     pub runs: i64,

@@ -210,6 +210,33 @@ async fn documented_response_shapes_are_the_answers_sent() {
     assert_eq!(keys(&email), properties(&doc, "EmailView"));
     let one = get_json(app.url(&format!("/api/v1/emails/{}", email["id"])), &token).await;
     assert_eq!(keys(&one), properties(&doc, "EmailDetail"));
+    let customer = new_client()
+        .post(app.url("/api/v1/customers"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Luis Gómez", "email": "luis@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(customer.status(), StatusCode::CREATED);
+    let customer: Value = customer.json().await.unwrap();
+    assert_eq!(keys(&customer), properties(&doc, "CustomerOut"));
+    let ticket = new_client()
+        .post(app.url("/api/v1/tickets"))
+        .bearer_auth(&token)
+        .json(&json!({"customer_id": customer["id"], "title": "No llega la factura"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ticket.status(), StatusCode::CREATED);
+    let ticket: Value = ticket.json().await.unwrap();
+    assert_eq!(keys(&ticket), properties(&doc, "Ticket"));
+    let record = get_json(app.url(&format!("/api/v1/customers/{}", customer["id"])), &token).await;
+    assert_eq!(keys(&record), properties(&doc, "CustomerDetail"));
+    assert_eq!(keys(&record["tickets"][0]), properties(&doc, "TicketLine"));
+    let one = get_json(app.url(&format!("/api/v1/tickets/{}", ticket["id"])), &token).await;
+    assert_eq!(keys(&one), properties(&doc, "TicketDetail"));
+    assert_eq!(keys(&one["customer"]), properties(&doc, "TicketCustomer"));
+    assert_eq!(keys(&one["history"][0]), properties(&doc, "HistoryEntry"));
     let refused = new_client().get(app.url("/api/v1/users/999999")).bearer_auth(&token).send().await.unwrap();
     let refused: Value = refused.json().await.unwrap();
     assert!(keys(&refused).is_subset(&properties(&doc, "Error")), "{refused}");
