@@ -32,42 +32,13 @@ fn lines(set: &[&(String, String)]) -> String {
     set.iter().map(|(m, p)| format!("  {m} {p}")).collect::<Vec<_>>().join("\n")
 }
 
-/// KNOWN GAP (issue 11, not resolved): the records routes merged at the end of the
-/// session, not yet annotated. The list may only shrink: a route documented while still
-/// listed here fails the test below, and any other undocumented route fails as before.
-const NOT_YET_DOCUMENTED: &[(&str, &str)] = &[
-    ("GET", "/api/v1/calls"),
-    ("GET", "/api/v1/customers"),
-    ("GET", "/api/v1/customers/{id}"),
-    ("GET", "/api/v1/payments"),
-    ("GET", "/api/v1/reports/{file}"),
-    ("GET", "/api/v1/stats"),
-    ("GET", "/api/v1/tickets"),
-    ("GET", "/api/v1/tickets/{id}"),
-    ("PATCH", "/api/v1/calls/{id}"),
-    ("PATCH", "/api/v1/customers/{id}"),
-    ("PATCH", "/api/v1/tickets/{id}"),
-    ("POST", "/api/v1/assistant"),
-    ("POST", "/api/v1/assistant/cancel/{id}"),
-    ("POST", "/api/v1/assistant/confirm/{id}"),
-    ("POST", "/api/v1/calls/{id}/notes"),
-    ("POST", "/api/v1/calls/{id}/transfer"),
-    ("POST", "/api/v1/customers"),
-    ("POST", "/api/v1/payments"),
-    ("POST", "/api/v1/tickets"),
-];
-
 #[test]
 fn every_api_route_is_documented_and_every_documented_operation_is_routed() {
-    let pending = |m: &str, p: &str| NOT_YET_DOCUMENTED.contains(&(m, p));
     let routed: BTreeSet<(String, String)> = routes_in_source()
         .into_iter()
         .filter(|(m, p)| p.starts_with("/api/v1/") && !UNDOCUMENTED.contains(&(m.as_str(), p.as_str())))
         .collect();
-    let doc = serde_json::to_value(centralita::api::openapi::document()).unwrap();
-    let now_documented: Vec<_> = documented(&doc).into_iter().filter(|(m, p)| pending(m, p)).collect();
-    assert!(now_documented.is_empty(), "documented now: remove from NOT_YET_DOCUMENTED: {now_documented:?}");
-    let routed: BTreeSet<(String, String)> = routed.into_iter().filter(|(m, p)| !pending(m, p)).collect();
+    assert!(routed.len() > 20, "the API router's routes were read: {routed:?}");
     assert!(routed.len() > 20, "the API router's routes were read: {routed:?}");
     let doc = serde_json::to_value(centralita::api::openapi::document()).unwrap();
     let documented = documented(&doc);
