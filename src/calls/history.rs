@@ -185,19 +185,6 @@ pub struct HistoryRow {
     pub agent_name: Option<String>,
 }
 
-/// `%text%` for `LIKE`, lowercase, with the wildcards in the text escaped.
-fn like_pattern(q: &str) -> String {
-    let mut out = String::from("%");
-    for c in q.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 macro_rules! history_where {
     () => {
         " WHERE ($1 IS NULL OR c.status = $1) AND ($2 IS NULL OR c.department = $2) AND ($3 IS NULL OR c.category = $3) \
@@ -211,7 +198,7 @@ macro_rules! history_where {
 /// One page of calls matching `filter`, newest first, with the total.
 #[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, filter: &Filter, paging: Paging) -> AppResult<Page<HistoryRow>> {
-    let pattern = filter.q.as_deref().map(like_pattern);
+    let pattern = filter.q.as_deref().map(crate::text::like_contains);
     let start: Option<Timestamp> = filter.period.as_ref().map(|p| p.start);
     let end: Option<Timestamp> = filter.period.as_ref().map(|p| p.end);
     let status = filter.status.map(CallStatus::as_str);
@@ -264,12 +251,6 @@ pub async fn list(db: &Db, filter: &Filter, paging: Paging) -> AppResult<Page<Hi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("50%_off"), "%50\\%\\_off%");
-        assert_eq!(like_pattern("Saldo"), "%saldo%");
-    }
 
     #[test]
     fn bad_filters_are_named() {

@@ -337,19 +337,6 @@ impl ListQuery {
     }
 }
 
-/// `text` as a `LIKE` pattern matching it anywhere, lowercase, its wildcards escaped.
-fn contains_pattern(text: &str) -> String {
-    let mut out = String::from("%");
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 /// The binds of [`ticket_where!`], in order.
 type Binds = (Option<&'static str>, Option<&'static str>, Option<i64>, bool, Option<i64>, Option<String>);
 
@@ -365,7 +352,7 @@ impl Filter {
             user,
             self.assigned_to == Assignee::Nobody,
             self.customer_id,
-            self.q.as_deref().map(contains_pattern),
+            self.q.as_deref().map(crate::text::like_contains),
         )
     }
 }
@@ -481,11 +468,6 @@ pub async fn assignable(db: &Db) -> AppResult<Vec<Assignable>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards_and_lowercase() {
-        assert_eq!(contains_pattern("50%_OFF\\"), "%50\\%\\_off\\\\%");
-    }
 
     #[test]
     fn list_queries_name_the_field_they_refuse() {
