@@ -35,6 +35,7 @@ pub fn needs_person(c: &Classification, customer_linked: bool) -> Option<Reason>
     );
     match c.category.as_str() {
         "human_request" => Some(Reason::CustomerRequest),
+        _ if c.recommendations.iter().any(|r| r == MUST_HAND_OVER) => Some(Reason::UnsupportedRequest),
         "security" => Some(Reason::PolicyRestriction),
         "pricing" | "plan_change" | "new_purchase" | "cancellation" | "refund" => Some(Reason::UnsupportedRequest),
         _ if c.priority == Priority::Critical => Some(Reason::PolicyRestriction),
@@ -52,6 +53,10 @@ pub fn needs_person(c: &Classification, customer_linked: bool) -> Option<Reason>
         _ => None,
     }
 }
+
+/// Recommendation set by the routing when the message asks what only a person may
+/// decide (a cancellation or a refund), whatever its main topic.
+pub const MUST_HAND_OVER: &str = "handover:person_decides";
 
 /// Topics the service agent settles with its tools.
 fn servable(category: &str) -> bool {
@@ -153,15 +158,18 @@ fn call(tool: ToolName, arguments: Value, n: usize) -> ToolCall {
 /// asks (a message may ask two), else the routed topic's usual lookup.
 fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     let normalized = text::normalize(user);
-    let words = text::tokens(&normalized);
     let amount = amount_in(user);
     // A security, fraud or legal matter goes to a person untouched: the agent only
     // reads what the customer explicitly asks for.
     let hands_over_at_once = c.category == "security" || c.priority == Priority::Critical;
+    // A call going to a person gets only the lookups the customer asked for (and a
+    // complaint is still filed).
+    let to_person = needs_person(c, true).is_some();
     let mut tools: Vec<ToolName> = Vec::new();
-    for intent in intents::detect(&words, amount.is_some() && intents::names_money(user)) {
+    for intent in intents::of_message(user) {
         let tool = intent.tool();
-        if hands_over_at_once && matches!(intent, intents::Intent::NewTicket | intents::Intent::RegisterPayment) {
+        let acts = matches!(intent, intents::Intent::NewTicket | intents::Intent::RegisterPayment);
+        if (hands_over_at_once && acts) || (intent == intents::Intent::RegisterPayment && amount.is_none()) {
             continue;
         }
         if !tools.contains(&tool) {
@@ -170,6 +178,7 @@ fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     }
     if tools.is_empty() && !hands_over_at_once {
         tools.extend(match c.category.as_str() {
+            _ if to_person && c.department != crate::agents::Department::Complaints => None,
             "balance_inquiry" | "payment" => Some(ToolName::GetBalance),
             "payment_history" | "charge_dispute" | "invoice" => Some(ToolName::ListPayments),
             "ticket_status" | "technical_issue" | "service_outage" | "account_access" => Some(ToolName::ListTickets),

@@ -64,6 +64,8 @@ const BALANCE: &[&str] = &[
     "balance",
     "owe",
     "owing",
+    "in debt",
+    "debt",
     "outstanding",
     "amount due",
     "due amount",
@@ -90,6 +92,9 @@ const HISTORY: &[&str] = &[
     "pagos tengo",
     "pagos hechos",
     "pagos de este",
+    "last few",
+    "recent payments",
+    "pagos recientes",
     "what i ve paid",
     "what i have paid",
     "payments this",
@@ -122,6 +127,7 @@ const TICKET_WORDS: &[&str] = &[
     "orden de servicio",
     "case",
     "cases",
+    "parte",
     "fault",
     "faults",
     "tecnico",
@@ -134,6 +140,18 @@ const STATUS_WORDS: &[&str] = &[
     "estado",
     "como va*",
     "como sigue",
+    "como viene",
+    "ya quedo",
+    "quedo lo",
+    "cerrado",
+    "cerrada",
+    "resuelto",
+    "resuelta",
+    "closed",
+    "resolved",
+    "old one",
+    "el anterior",
+    "la anterior",
     "como esta",
     "que paso con",
     "que pasa con",
@@ -222,6 +240,7 @@ const OPEN_WORDS: &[&str] = &[
     "report a",
     "report an",
     "abrid",
+    "abridme",
     "cread",
     "poned",
     "haced",
@@ -258,6 +277,18 @@ const PAY_WORDS: &[&str] = &[
     "depositado",
     "hice un pago",
     "transferencia",
+    "registrar",
+    "registra",
+    "registrame",
+    "registralo",
+    "registrala",
+    "apuntar",
+    "apuntad",
+    "apuntalo",
+    "anotar",
+    "anota",
+    "register",
+    "record",
     "ingreso",
     "deposito",
     "transfer",
@@ -332,6 +363,41 @@ fn near(a: &[usize], b: &[usize], within: usize) -> bool {
     a.iter().any(|x| b.iter().any(|y| x.abs_diff(*y) <= within))
 }
 
+/// Checks on a payment already made ("did my payment go through?").
+const RECEIVED: &[&str] = &[
+    "registrado",
+    "registrada",
+    "recibido",
+    "recibisteis",
+    "recibieron",
+    "recibio",
+    "llego",
+    "entro",
+    "reflejado",
+    "aplicado",
+    "acreditado",
+    "received",
+    "came through",
+    "went through",
+    "gone through",
+    "arrived",
+    "posted",
+    "show up",
+    "showing",
+];
+
+const PAYMENT_NOUNS: &[&str] = &["pago", "pagos", "payment", "payments", "transferencia", "transfer", "ingreso"];
+
+const RECENT: &[&str] =
+    &["ultimo", "ultimos", "ultima", "recientes", "anteriores", "last", "recent", "previous", "past"];
+
+/// What a message asks for: its words with chat shorthand spelled out.
+pub fn of_message(text: &str) -> Vec<Intent> {
+    let words = super::learned::words(text);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    detect(&words, names_money(text))
+}
+
 /// The intents in a message (normalised words); `names_money` when it names a sum
 /// (see [`names_money`]).
 pub fn detect(words: &[&str], names_money: bool) -> Vec<Intent> {
@@ -344,14 +410,17 @@ pub fn detect(words: &[&str], names_money: bool) -> Vec<Intent> {
     // "the 45 euros I owe" names the debt, it does not ask for it.
     let numbers: Vec<usize> = (0..words.len()).filter(|&i| is_number(words[i])).collect();
     let balance = positions(words, BALANCE);
-    if balance.iter().any(|b| !numbers.iter().any(|n| *n < *b && b - n <= 3)) {
+    if balance.iter().any(|b| !numbers.iter().any(|n| *n < *b && b - n <= 4)) {
         out.push(Intent::Balance);
     }
-    if !positions(words, HISTORY).is_empty() {
+    let payments = positions(words, PAYMENT_NOUNS);
+    let checks_payment = !out.contains(&Intent::RegisterPayment) && near(&payments, &positions(words, RECEIVED), 5);
+    let recent_payments = near(&payments, &positions(words, RECENT), 2);
+    if !positions(words, HISTORY).is_empty() || checks_payment || recent_payments {
         out.push(Intent::PaymentHistory);
     }
     if !tickets.is_empty() {
-        let status = near(&tickets, &positions(words, STATUS_WORDS), 4);
+        let status = near(&tickets, &positions(words, STATUS_WORDS), 6);
         let strong = positions(words, OPEN_WORDS);
         let another = strong.iter().any(|v| {
             ANOTHER_ONE

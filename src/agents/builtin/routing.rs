@@ -134,6 +134,30 @@ const INJECTION: &[&str] = &[
     "other customers",
 ];
 
+/// Requests only a person may decide: cancelling, getting money back.
+const PERSON_DECIDES: &[&str] = &[
+    "cancel",
+    "cancelling",
+    "canceling",
+    "cancellation",
+    "cancelar",
+    "cancelacion",
+    "dar de baja",
+    "darme de baja",
+    "doy de baja",
+    "darnos de baja",
+    "rescindir",
+    "refund",
+    "refunded",
+    "money back",
+    "reembolso",
+    "reembolsar",
+    "devolucion",
+    "devuelvan",
+    "devolver el dinero",
+    "devolverme",
+];
+
 /// Asking to send something to an address not on file.
 const OTHER_ADDRESS: &[&str] = &["otro correo", "otra direccion", "another address", "another email", "other email"];
 
@@ -288,7 +312,7 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     };
     // A concrete request the rules recognise (a balance, a payment of an amount, a new
     // ticket) in the department the model chose is further evidence for it.
-    let asked = intents::detect(&words, intents::names_money(text));
+    let asked = intents::of_message(text);
     let agrees = asked.iter().any(|i| i.department() == department);
     let confidence = if agrees { confidence.max(INTENT_CONFIDENCE) } else { confidence };
     let confidence = (f64::from(confidence).clamp(0.2, 0.99) * 100.0).round() / 100.0;
@@ -335,8 +359,10 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     } else {
         rule_priority(category, sentiment, &words)
     };
-    // What a bot must not settle alone reaches a person at once, near the top of the queue.
-    if matches!(category, "cancellation" | "refund") {
+    // What a bot must not settle alone reaches a person at once, near the top of the
+    // queue: a cancellation or a refund, even asked on the side of another topic.
+    let person_decides = matches!(category, "cancellation" | "refund") || any(&words, PERSON_DECIDES);
+    if person_decides {
         priority = priority.max(Priority::High);
     }
     if any(&words, CRITICAL) {
@@ -347,6 +373,9 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     }
 
     let mut recommendations = recommendations(category, priority, sentiment, &words);
+    if person_decides {
+        recommendations.push(super::engine::MUST_HAND_OVER.to_owned());
+    }
     // Each part of a request names its tool, so a two-part question is served whole.
     for intent in &asked {
         let hint = format!("use_tool:{}", intent.tool());
