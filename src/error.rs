@@ -93,6 +93,10 @@ pub enum AppError {
     /// fields); the message says where.
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// A query string, form or JSON body holds the NUL character (U+0000), which no
+    /// text field accepts (and PostgreSQL cannot store).
+    #[error("text with a NUL character")]
+    NulCharacter,
     /// The body is larger than allowed.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -136,7 +140,7 @@ pub struct ErrorInfo {
 #[schema(as = Error)]
 pub struct ErrorBody<'a> {
     /// Stable machine code: `unauthorized`, `forbidden`, `not_found`, `validation`,
-    /// `conflict`, `call_held`, `invalid_body`, `bad_request`, ...
+    /// `conflict`, `call_held`, `invalid_body`, `invalid_text`, `bad_request`, ...
     error: &'a str,
     /// What went wrong, for people (English).
     message: String,
@@ -160,6 +164,7 @@ impl AppError {
             Self::HeldBy(_) => (StatusCode::CONFLICT, "call_held", "error.call_held"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error.bad_request"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "error.invalid_body"),
+            Self::NulCharacter => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_text", "error.invalid_text"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "error.payload_too_large"),
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout", "error.request_timeout"),
             Self::UnsupportedMediaType => {
