@@ -3,7 +3,8 @@
 //! the NUL character and other control characters get a clear answer and are never
 //! stored where they do not belong, the staff assistant pays only active customers
 //! through the same registration as the payment form (balance, `updated_at`, audit,
-//! the open call's panel told), and a call is not transferred to the person holding it.
+//! the open call's panel told), a call is not transferred to the person holding it,
+//! and a bad query parameter is named, in the user's language.
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
@@ -19,6 +20,7 @@ on_both!(
     a_deactivated_customer_gets_no_payment_through_the_assistant,
     a_payment_confirmed_through_the_assistant_is_registered_like_any_other,
     a_call_is_not_transferred_to_the_person_holding_it,
+    query_errors_name_the_parameter_in_the_users_language,
 );
 
 async fn parallel_tickets_and_assistant_confirms_all_succeed(app: &TestApp) {
@@ -265,4 +267,48 @@ async fn a_call_is_not_transferred_to_the_person_holding_it(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::OK);
     let r = post_json(url, &ana, json!({"to_user_id": ana_id, "reason": "mine"})).await;
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn query_errors_name_the_parameter_in_the_users_language(app: &TestApp) {
+    let sup = app.token_for("sara", "supervisor").await;
+    for (path, name) in [
+        ("/api/v1/stats?from=abc", "from"),
+        ("/api/v1/stats?to=9999-12-31", "to"),
+        ("/api/v1/payments?page=0", "page"),
+        ("/api/v1/payments?per_page=201", "per_page"),
+        ("/api/v1/tickets?page=0", "page"),
+        ("/api/v1/reports/calls.csv?from=2026-02-01&to=2026-01-01", "from"),
+    ] {
+        let (status, e) = answer(new_client().get(app.url(path)).bearer_auth(&sup).send().await.unwrap()).await;
+        assert_eq!((status, e["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_param")), "{path}");
+        assert!(e["fields"][name].is_string(), "{path}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(&format!("({name})")), "{path}: {e}");
+    }
+
+    // Pages say which parameter is wrong, not "the body does not have the expected shape".
+    let (user, pw) = app.ready_user("sofia", "supervisor").await;
+    let b = app.browser();
+    b.login("sofia", &pw).await;
+    for (path, name) in
+        [("/tickets?page=0", "page"), ("/customers?page=0", "page"), ("/reports/print?to=9999-12-31", "to")]
+    {
+        let r = b.get(path).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains(&format!("({name})")) && !html.contains("expected shape"), "{path}: {html}");
+    }
+    // In Spanish for a Spanish-speaking user.
+    let id = user["id"].as_i64().unwrap();
+    let r = new_client()
+        .patch(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(app.admin_token().await)
+        .json(&json!({"language": "es"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = b.get("/reports?from=abc").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("La fecha de inicio (from)") && !html.contains("expected a date"), "{html}");
 }
