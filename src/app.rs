@@ -240,12 +240,14 @@ fn router(state: AppState) -> Router {
         .with_secure(config.secure_cookies)
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(config.session_idle.as_secs() as i64)));
     // Layers run outermost-last: metrics and the common stack see every request, then
-    // the session is loaded, errors become pages for browsers, then CSRF is checked.
+    // the session is loaded, errors become pages for browsers, a query string holding
+    // NUL is refused, then CSRF is checked.
     let app = Router::new()
         .merge(web::router())
         .nest("/api/v1", api::router())
         .merge(crate::ops::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::csrf::guard))
+        .layer(axum::middleware::from_fn(web::layers::refuse_nul_in_query))
         .layer(axum::middleware::from_fn(web::errors::render))
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::keepalive::refresh))
         .layer(sessions);

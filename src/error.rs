@@ -93,6 +93,19 @@ pub enum AppError {
     /// fields); the message says where.
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// A query string, form or JSON body holds the NUL character (U+0000), which no
+    /// text field accepts (and PostgreSQL cannot store).
+    #[error("text with a NUL character")]
+    NulCharacter,
+    /// A query parameter holds a value it cannot take (`page=0`, `from=abc`): 422
+    /// `invalid_param`, the message (its i18n key) naming the parameter.
+    #[error("invalid query parameter {name}")]
+    InvalidParam {
+        /// The parameter, as in the URL.
+        name: &'static str,
+        /// i18n key of what is wrong with it.
+        message_key: &'static str,
+    },
     /// The body is larger than allowed.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -136,11 +149,11 @@ pub struct ErrorInfo {
 #[schema(as = Error)]
 pub struct ErrorBody<'a> {
     /// Stable machine code: `unauthorized`, `forbidden`, `not_found`, `validation`,
-    /// `conflict`, `call_held`, `invalid_body`, `bad_request`, ...
+    /// `conflict`, `call_held`, `invalid_body`, `invalid_text`, `invalid_param`, `bad_request`, ...
     error: &'a str,
     /// What went wrong, for people (English).
     message: String,
-    /// Field → what is wrong with it (validation errors only).
+    /// Field (or query parameter) → what is wrong with it (validation errors only).
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<BTreeMap<&'a str, &'a str>>,
 }
@@ -160,6 +173,8 @@ impl AppError {
             Self::HeldBy(_) => (StatusCode::CONFLICT, "call_held", "error.call_held"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error.bad_request"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "error.invalid_body"),
+            Self::InvalidParam { message_key, .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_param", message_key),
+            Self::NulCharacter => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_text", "error.invalid_text"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "error.payload_too_large"),
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout", "error.request_timeout"),
             Self::UnsupportedMediaType => {
@@ -193,6 +208,7 @@ impl IntoResponse for AppError {
         }
         let fields = match &self {
             Self::Validation(fields) => Some(fields.iter().map(|(k, v)| (*k, t(Lang::En, v))).collect()),
+            Self::InvalidParam { name, message_key } => Some(BTreeMap::from([(*name, t(Lang::En, message_key))])),
             _ => None,
         };
         let mut response = (status, axum::Json(ErrorBody { error: code, message, fields })).into_response();

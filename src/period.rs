@@ -105,11 +105,13 @@ pub struct PeriodError {
     pub field: &'static str,
     /// What is wrong, for a person.
     pub message: String,
+    /// The same, as an i18n key naming the field for the user's language.
+    pub key: &'static str,
 }
 
 impl From<PeriodError> for crate::error::AppError {
     fn from(e: PeriodError) -> Self {
-        Self::Unprocessable(e.to_string())
+        Self::InvalidParam { name: e.field, message_key: e.key }
     }
 }
 
@@ -138,13 +140,25 @@ impl Period {
     /// The range of days `from..=to`.
     pub fn between(from: Date, to: Date, zone: &Zone) -> Result<Self, PeriodError> {
         if from > to {
-            return Err(PeriodError { field: "from", message: "must not be after the end date".into() });
+            return Err(PeriodError {
+                field: "from",
+                message: "must not be after the end date".into(),
+                key: "param.range_reversed",
+            });
         }
         let days = (to - from).get_days();
         if days >= MAX_DAYS {
-            return Err(PeriodError { field: "from", message: format!("the range may span at most {MAX_DAYS} days") });
+            return Err(PeriodError {
+                field: "from",
+                message: format!("the range may span at most {MAX_DAYS} days"),
+                key: "param.range_too_long",
+            });
         }
-        let next = to.tomorrow().map_err(|_| PeriodError { field: "to", message: "is out of range".into() })?;
+        let next = to.tomorrow().map_err(|_| PeriodError {
+            field: "to",
+            message: "is out of range".into(),
+            key: "param.to_years",
+        })?;
         Ok(Self { from, to, start: zone.start_of(from), end: zone.start_of(next) })
     }
 
@@ -169,13 +183,15 @@ impl Period {
 }
 
 fn parse_day(text: &str, field: &'static str) -> Result<Date, PeriodError> {
-    let bad = || PeriodError { field, message: format!("expected a date like 2026-12-01, got {text:?}") };
+    let (bad_key, years_key) =
+        if field == "to" { ("param.to_invalid", "param.to_years") } else { ("param.from_invalid", "param.from_years") };
+    let bad = || PeriodError { field, message: format!("expected a date like 2026-12-01, got {text:?}"), key: bad_key };
     if text.len() != 10 {
         return Err(bad());
     }
     let day: Date = text.parse().map_err(|_| bad())?;
     if day.year() < 2000 || day.year() > 2200 {
-        return Err(PeriodError { field, message: "must be between the years 2000 and 2200".into() });
+        return Err(PeriodError { field, message: "must be between the years 2000 and 2200".into(), key: years_key });
     }
     Ok(day)
 }

@@ -60,7 +60,7 @@ pub async fn confirm_post(
     Path(id): Path<i64>,
 ) -> AppResult<Json<Confirmed>> {
     let cap = auth.principal.approver().ok_or(AppError::Forbidden)?;
-    Ok(Json(actions::confirm(state.db(), &cap, id, ip).await?))
+    Ok(Json(actions::confirm(&state, &cap, id, ip).await?))
 }
 
 /// `POST /api/v1/assistant/cancel/{id}` answer.

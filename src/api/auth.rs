@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::ApiJson;
+use super::{ApiJson, ApiJsonVerbatim};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{self, ACCESS_COOKIE, ApiAuth, ClientIp, CookieScope, REFRESH_COOKIE, cookie};
@@ -51,7 +51,7 @@ fn with_token_cookies(state: &AppState, pair: &tokens::TokenPair) -> Response {
 pub async fn login_post(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<LoginRequest>,
+    ApiJsonVerbatim(body): ApiJsonVerbatim<LoginRequest>,
 ) -> AppResult<Response> {
     let user = authenticate(&state, &body.username, &body.password, ip).await?;
     let c = state.config();

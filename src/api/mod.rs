@@ -18,6 +18,7 @@ pub mod tickets;
 pub mod users;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -78,6 +79,8 @@ async fn not_found() -> AppError {
 }
 
 /// `Json<T>` whose rejections are [`AppError`]s with a message a person can act on.
+/// A body holding the NUL character (`\u0000`) anywhere is refused (422
+/// `invalid_text`): no field accepts it and PostgreSQL cannot store it.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -89,17 +92,47 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(JsonRejection::JsonDataError(e)) => Err(AppError::Unprocessable(e.body_text())),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(AppError::BadRequest(e.body_text())),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
-            Err(JsonRejection::BytesRejection(e)) if crate::error::is_body_timeout(&e) => Err(AppError::RequestTimeout),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(AppError::PayloadTooLarge)
-            }
-            Err(JsonRejection::BytesRejection(e)) => Err(AppError::BadRequest(e.body_text())),
-            Err(other) => Err(AppError::BadRequest(other.body_text())),
+        let (value, nul) = read_json(req, state).await?;
+        if nul {
+            return Err(AppError::NulCharacter);
         }
+        Ok(Self(value))
+    }
+}
+
+/// [`ApiJson`] that lets the NUL character through, for credentials: a login must get
+/// the same answer for every name it does not know, whatever characters it holds.
+#[derive(Debug)]
+pub struct ApiJsonVerbatim<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJsonVerbatim<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_json(req, state).await.map(|(value, _)| Self(value))
+    }
+}
+
+/// Reads a JSON body as `T`, and whether its text holds the NUL character.
+async fn read_json<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> Result<(T, bool), AppError> {
+    let (parts, body) = req.into_parts();
+    let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), state).await {
+        Ok(bytes) => bytes,
+        Err(e) if crate::error::is_body_timeout(&e) => return Err(AppError::RequestTimeout),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::PayloadTooLarge),
+        Err(e) => return Err(AppError::BadRequest(e.body_text())),
+    };
+    let nul = crate::text::json_nul(&bytes);
+    // axum's own extractor on the bytes read: the same content-type check and messages.
+    match axum::Json::<T>::from_request(Request::from_parts(parts, Body::from(bytes)), state).await {
+        Ok(axum::Json(value)) => Ok((value, nul)),
+        Err(JsonRejection::JsonDataError(e)) => Err(AppError::Unprocessable(e.body_text())),
+        Err(JsonRejection::JsonSyntaxError(e)) => Err(AppError::BadRequest(e.body_text())),
+        Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
+        Err(other) => Err(AppError::BadRequest(other.body_text())),
     }
 }

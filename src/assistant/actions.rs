@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::audit::{Entry, audit_insert};
 use crate::auth::{ApproverCap, Principal};
+use crate::context::Ctx;
 use crate::customers::payments::{self, NewPayment, PaymentMethod};
 use crate::db::{Db, Money, Timestamp, on_tx, with_db};
 use crate::error::{AppError, AppResult, Conflict};
@@ -112,10 +113,12 @@ pub struct Confirmed {
 
 type ActionRow = (Option<i64>, Option<Money>, String, String, Timestamp);
 
-/// Executes the user's proposal `id`: the payment, the balance, the action's status
-/// and the audit entry in one transaction. Another user's proposal is not found; a
+/// Executes the user's proposal `id` through [`payments::register_in`], like a payment
+/// registered by hand (balance, `updated_at`, audit, the open calls told), with the
+/// action's status and its own audit entry in the same transaction. Another user's proposal is not found; a
 /// decided one is a conflict, as is one older than [`EXPIRY`] (marked expired).
-pub async fn confirm(db: &Db, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<Confirmed> {
+pub async fn confirm(ctx: &Ctx, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<Confirmed> {
+    let db = ctx.db();
     let me = cap.actor();
     let mut tx = db.begin().await?;
     let row: Option<ActionRow> = on_tx!(&mut tx, |conn| sqlx::query_as(
@@ -158,13 +161,16 @@ pub async fn confirm(db: &Db, cap: &ApproverCap<'_>, id: i64, ip: Option<String>
         description: &params.description,
         method: params.method,
         processed_by: Some(me.id),
+        call_id: None,
     };
-    let payment_id = payments::register_in(&mut tx, &payment).await?;
-    let (name, balance): (String, Money) =
-        on_tx!(&mut tx, |conn| sqlx::query_as("SELECT name, balance_cents FROM customers WHERE id = $1")
-            .bind(customer_id)
-            .fetch_one(&mut *conn)
-            .await)?;
+    // The same registration as the payment form's: a customer deactivated since the
+    // proposal gets nothing (the whole confirmation rolls back and stays waiting).
+    let lowered = payments::register_in(&mut tx, &payment, me, ip.clone()).await?;
+    let (payment_id, balance) = (lowered.id, lowered.balance);
+    let name: String = on_tx!(&mut tx, |conn| sqlx::query_scalar("SELECT name FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_one(&mut *conn)
+        .await)?;
     let result = json!({"payment_id": payment_id, "balance": balance.to_string()}).to_string();
     let entry = Entry::new(Some(me.id), me.username.clone(), "assistant.payment_confirmed")
         .target(format!("customer:{customer_id}"))
@@ -181,6 +187,7 @@ pub async fn confirm(db: &Db, cap: &ApproverCap<'_>, id: i64, ip: Option<String>
         audit_insert!(&entry).execute(&mut *conn).await.map(|_| ())
     })?;
     tx.commit().await?;
+    lowered.announce(ctx).await;
     Ok(Confirmed {
         action_id: id,
         payment_id,

@@ -233,6 +233,14 @@ pub async fn customer_name(db: &Db, id: i64) -> Result<Option<String>, sqlx::Err
         .await)
 }
 
+/// A customer's name and whether the record is active (payments go to active ones only).
+pub async fn customer_name_and_active(db: &Db, id: i64) -> Result<Option<(String, bool)>, sqlx::Error> {
+    with_db!(db, |pool| sqlx::query_as("SELECT name, active FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+}
+
 #[cfg(test)]
 mod tests {
     use super::accent_blind;

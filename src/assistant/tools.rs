@@ -339,8 +339,11 @@ async fn propose(db: &Db, cap: &ApproverCap<'_>, a: PaymentArgs) -> Result<Resul
         Some(m) if m.cents() > 0 && m <= MAX_PAYMENT => m,
         _ => return Ok(Err("assistant.tool.bad_amount")),
     };
-    let Some(customer_name) = reads::customer_name(db, a.customer_id).await? else {
-        return Ok(Err("assistant.tool.no_customer"));
+    let customer_name = match reads::customer_name_and_active(db, a.customer_id).await? {
+        None => return Ok(Err("assistant.tool.no_customer")),
+        // Refused now rather than at the confirm click (which checks again).
+        Some((_, false)) => return Ok(Err("assistant.tool.customer_inactive")),
+        Some((name, true)) => name,
     };
     let description = a.description.as_deref().map(|d| clean(d, 200)).filter(|d| !d.is_empty());
     let description =

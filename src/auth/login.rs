@@ -18,7 +18,16 @@ const MAX_TYPED: usize = 64;
 pub async fn authenticate(ctx: &Ctx, username: &str, password_text: &str, ip: Option<String>) -> AppResult<User> {
     let db = ctx.db();
     let policy = &ctx.config().login;
-    let typed: String = username.trim().to_lowercase().chars().take(MAX_TYPED).collect();
+    // No account name holds a control character; as U+FFFD such a name stays a name of
+    // its own for the throttle and the audit log (PostgreSQL cannot store NUL) and
+    // matches no account, so it gets the same answer as any unknown name.
+    let typed: String = username
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(MAX_TYPED)
+        .map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c })
+        .collect();
     let user_key = throttle::user_key(&typed);
     let ip_key = ip.as_deref().map(throttle::ip_key);
 

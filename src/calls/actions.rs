@@ -186,8 +186,9 @@ async fn decide(
     let now = Timestamp::now();
     let entry = Entry::new(Some(me.id), me.username.clone(), if approve { "action.approve" } else { "action.reject" })
         .target(format!("action:{id}"))
-        .ip(ip)
+        .ip(ip.clone())
         .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
+    let mut lowered = None;
     let mut tx = ctx.db().begin().await?;
     let claimed = on_tx!(&mut tx, |conn| {
         sqlx::query(
@@ -209,11 +210,13 @@ async fn decide(
                 description: &params.description,
                 method: *method,
                 processed_by: Some(me.id),
+                call_id: None,
             };
-            let payment_id = payments::register_in(&mut tx, &payment).await?;
+            let done = payments::register_in(&mut tx, &payment, me, ip).await?;
+            lowered = Some(done);
             on_tx!(&mut tx, |conn| sqlx::query("UPDATE pending_actions SET result = $2 WHERE id = $1")
                 .bind(id)
-                .bind(json!({"payment_id": payment_id}).to_string())
+                .bind(json!({"payment_id": done.id}).to_string())
                 .execute(&mut *conn)
                 .await
                 .map(|_| ()))?;
@@ -223,6 +226,9 @@ async fn decide(
     tx.commit().await?;
     if claimed != 1 {
         return Err(AppError::Conflict(Conflict::ActionAlreadyDecided));
+    }
+    if let Some(lowered) = lowered {
+        lowered.announce(ctx).await;
     }
     let decided = get(ctx.db(), id).await?;
     let payload = Payload::ActionDecided {

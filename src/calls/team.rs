@@ -111,6 +111,10 @@ pub async fn transfer(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, t: &Transfer)
     if held_by_other && !cap.oversees() {
         return Err(not_allowed(ctx.db(), &call, me.id, Conflict::CallNotHeld).await);
     }
+    // Putting a call through to the person holding it would only record "Ana → Ana".
+    if call.status == CallStatus::Human && t.to_user.is_some() && call.assigned_to == t.to_user {
+        return Err(AppError::Validation(FieldErrors::from([("to_user_id", "field.transfer_user_holds_call")])));
+    }
     let to = match t.to_user {
         Some(id) => Some(receiver(ctx.db(), id).await?),
         None => None,

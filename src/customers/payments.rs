@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Entry, audit_insert};
-use crate::auth::RecordsCap;
+use crate::auth::{Principal, RecordsCap};
 use crate::context::Ctx;
 use crate::db::paging::{Page, Paging};
 use crate::db::{Db, Money, Timestamp, Tx, id_enum, on_tx, with_db};
@@ -42,32 +42,78 @@ pub struct NewPayment<'a> {
     pub method: PaymentMethod,
     /// The staff member who registered it.
     pub processed_by: Option<i64>,
+    /// The call it was taken on.
+    pub call_id: Option<i64>,
 }
 
-/// Registers a payment inside the caller's transaction and lowers the customer's
-/// balance by its amount in the same transaction (the balance is what the customer
-/// owes); returns the payment's id.
-pub async fn register_in(tx: &mut Tx, p: &NewPayment<'_>) -> Result<i64, sqlx::Error> {
-    on_tx!(tx, |conn| {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO payments (customer_id, amount_cents, description, method, processed_by, at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(p.customer_id)
-        .bind(p.amount)
-        .bind(p.description)
-        .bind(p.method.as_str())
-        .bind(p.processed_by)
-        .bind(Timestamp::now())
-        .fetch_one(&mut *conn)
-        .await?;
-        sqlx::query("UPDATE customers SET balance_cents = balance_cents - $2 WHERE id = $1")
-            .bind(p.customer_id)
-            .bind(p.amount)
-            .execute(&mut *conn)
-            .await?;
-        Ok(id)
-    })
+/// A payment stored in a transaction that is not committed yet. Once it is, call
+/// [`Lowered::announce`] so the customer's open calls redraw their balance.
+#[must_use = "announce the payment once its transaction is committed"]
+#[derive(Clone, Copy, Debug)]
+pub struct Lowered {
+    /// The payment's id.
+    pub id: i64,
+    /// What the customer owes now.
+    pub balance: Money,
+    customer_id: i64,
+    call_id: Option<i64>,
+}
+
+impl Lowered {
+    /// Sends `customer_changed` to the customer's open calls (and the payment's call).
+    pub async fn announce(self, ctx: &Ctx) {
+        super::records::notify_open_calls(ctx, self.customer_id, self.call_id, "payment").await;
+    }
+}
+
+/// The one place a payment is registered, whoever asks (the payment form and API, the
+/// staff assistant's confirm, an approved AI request), inside the caller's transaction:
+/// lowers the balance of an *active* customer and moves their `updated_at`, stores the
+/// payment and the `payment.register` audit entry. A customer that does not exist or
+/// was deactivated is a `customer_id` field error, checked in this same transaction,
+/// so a customer deactivated meanwhile gets nothing.
+pub async fn register_in(tx: &mut Tx, p: &NewPayment<'_>, who: &Principal, ip: Option<String>) -> AppResult<Lowered> {
+    let now = Timestamp::now();
+    // The UPDATE comes first: the row is locked (PostgreSQL) before anything is read.
+    let balance: Option<Money> = on_tx!(&mut *tx, |conn| sqlx::query_scalar(
+        "UPDATE customers SET balance_cents = balance_cents - $2, updated_at = $3 \
+         WHERE id = $1 AND active = TRUE RETURNING balance_cents",
+    )
+    .bind(p.customer_id)
+    .bind(p.amount)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await)?;
+    let Some(balance) = balance else {
+        let active: Option<bool> =
+            on_tx!(&mut *tx, |conn| sqlx::query_scalar("SELECT active FROM customers WHERE id = $1")
+                .bind(p.customer_id)
+                .fetch_optional(&mut *conn)
+                .await)?;
+        let key = if active.is_some() { "field.customer_inactive" } else { "field.customer_unknown" };
+        return Err(AppError::Validation(FieldErrors::from([("customer_id", key)])));
+    };
+    let id: i64 = on_tx!(&mut *tx, |conn| sqlx::query_scalar(
+        "INSERT INTO payments (customer_id, amount_cents, description, method, processed_by, call_id, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(p.customer_id)
+    .bind(p.amount)
+    .bind(p.description)
+    .bind(p.method.as_str())
+    .bind(p.processed_by)
+    .bind(p.call_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await)?;
+    let entry = Entry::new(Some(who.id), who.username.clone(), "payment.register")
+        .target(format!("customer:{}", p.customer_id))
+        .ip(ip)
+        .metadata(serde_json::json!({
+            "payment_id": id, "amount": p.amount.to_string(), "method": p.method.as_str(), "call_id": p.call_id,
+        }));
+    on_tx!(&mut *tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
+    Ok(Lowered { id, balance, customer_id: p.customer_id, call_id: p.call_id })
 }
 
 /// Records a past payment of the customer with `email` in their history, unless one
@@ -264,53 +310,20 @@ pub async fn register(ctx: &Ctx, cap: &RecordsCap<'_>, p: &PaymentInput, ip: Opt
         }
     }
     let me = cap.actor();
-    let entry = Entry::new(Some(me.id), me.username.clone(), "payment.register")
-        .target(format!("customer:{}", p.customer_id))
-        .ip(ip);
-    let now = Timestamp::now();
-    // The UPDATE comes first: on SQLite a transaction that starts with a write waits for
-    // the lock (busy timeout) instead of failing to upgrade a read.
-    let mut tx = db.begin().await?;
-    let balance: Option<Money> = on_tx!(&mut tx, |conn| sqlx::query_scalar(
-        "UPDATE customers SET balance_cents = balance_cents - $2, updated_at = $3 \
-         WHERE id = $1 AND active = TRUE RETURNING balance_cents",
-    )
-    .bind(p.customer_id)
-    .bind(p.amount)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await)?;
-    let Some(balance) = balance else {
-        drop(tx);
-        let active: Option<bool> =
-            with_db!(db, |pool| sqlx::query_scalar("SELECT active FROM customers WHERE id = $1")
-                .bind(p.customer_id)
-                .fetch_optional(pool)
-                .await)?;
-        let key = if active.is_some() { "field.customer_inactive" } else { "field.customer_unknown" };
-        return Err(AppError::Validation(FieldErrors::from([("customer_id", key)])));
+    let payment = NewPayment {
+        customer_id: p.customer_id,
+        amount: p.amount,
+        description: &p.description,
+        method: p.method,
+        processed_by: Some(me.id),
+        call_id: p.call_id,
     };
-    let id: i64 = on_tx!(&mut tx, |conn| sqlx::query_scalar(
-        "INSERT INTO payments (customer_id, amount_cents, description, method, processed_by, call_id, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(p.customer_id)
-    .bind(p.amount)
-    .bind(&p.description)
-    .bind(p.method.as_str())
-    .bind(me.id)
-    .bind(p.call_id)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await)?;
-    let entry = entry.metadata(serde_json::json!({
-        "payment_id": id, "amount": p.amount.to_string(), "method": p.method.as_str(), "call_id": p.call_id,
-    }));
-    on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
+    let mut tx = db.begin().await?;
+    let lowered = register_in(&mut tx, &payment, me, ip).await?;
     tx.commit().await?;
-    super::records::notify_open_calls(ctx, p.customer_id, p.call_id, "payment").await;
-    let payment = get(db, id).await?;
-    Ok(Registered { payment, balance })
+    lowered.announce(ctx).await;
+    let payment = get(db, lowered.id).await?;
+    Ok(Registered { payment, balance: lowered.balance })
 }
 
 /// One payment.

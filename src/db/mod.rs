@@ -50,7 +50,7 @@ macro_rules! with_tx {
     ($db:expr, |$tx:ident| $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite(pool) => {
-                let mut $tx = pool.begin().await?;
+                let mut $tx = $crate::db::begin_sqlite(pool).await?;
                 let out = $body;
                 if out.is_ok() {
                     $tx.commit().await?;
@@ -175,6 +175,19 @@ impl Tx {
     }
 }
 
+/// Opens a SQLite transaction that holds the write lock from its first statement.
+///
+/// A deferred transaction (SQLite's default) that reads and then writes must upgrade
+/// its read lock, and SQLite refuses that upgrade at once with `SQLITE_BUSY` (or
+/// `SQLITE_BUSY_SNAPSHOT` in WAL mode when another writer committed since the read)
+/// instead of waiting: the busy timeout does not apply. Every transaction here
+/// writes, so each asks for the write lock up front with `BEGIN IMMEDIATE`, which does
+/// wait its turn (<https://www.sqlite.org/lang_transaction.html>). PostgreSQL takes
+/// row locks as it goes and needs nothing of the kind.
+pub async fn begin_sqlite(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -209,10 +222,10 @@ const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 impl Db {
-    /// Opens a transaction.
+    /// Opens a transaction (on SQLite one that holds the write lock: [`begin_sqlite`]).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Self::Sqlite(pool) => Tx::Sqlite(begin_sqlite(pool).await?),
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

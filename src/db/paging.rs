@@ -54,7 +54,10 @@ fn number(raw: Option<&str>, field: &'static str, default: i64, min: i64, max: i
         None => Ok(default),
         Some(s) => match s.parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(AppError::Unprocessable(format!("{field} must be a whole number from {min} to {max}, got {s:?}"))),
+            _ => Err(AppError::InvalidParam {
+                name: field,
+                message_key: if field == "per_page" { "param.per_page_invalid" } else { "param.page_invalid" },
+            }),
         },
     }
 }

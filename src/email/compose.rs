@@ -142,6 +142,8 @@ pub async fn check(ctx: &Ctx, r: &Request) -> AppResult<Checked> {
             let body = r.body.trim();
             if body.is_empty() {
                 errors.insert("body", "field.required");
+            } else if crate::text::has_control_but_lines(body) {
+                errors.insert("body", "field.text_invalid");
             } else if body.chars().count() > render::MAX_BODY {
                 errors.insert("body", "field.body_too_long");
             }

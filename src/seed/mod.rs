@@ -147,6 +147,7 @@ async fn seed_history(db: &Db) -> anyhow::Result<(u64, u64)> {
             description,
             method: *method,
             processed_by: None,
+            call_id: None,
         };
         added.1 += u64::from(payments::record_past_once_for(db, email, &payment).await?);
     }

@@ -6,9 +6,9 @@
 
 use std::convert::Infallible;
 
+use super::form::Form;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -224,7 +224,7 @@ pub async fn confirm_post(
     require_ready(&auth)?;
     let cap = auth.principal.approver().ok_or(AppError::Forbidden)?;
     let tr = Tr(auth.principal.language);
-    let outcome = actions::confirm(state.db(), &cap, id, ip).await.map(|c| {
+    let outcome = actions::confirm(&state, &cap, id, ip).await.map(|c| {
         let values =
             [("amount", c.amount.as_str()), ("name", c.customer_name.as_str()), ("balance", c.balance.as_str())];
         tr.fill("assistant.confirmed", &values)

@@ -1,9 +1,9 @@
 //! The live board for staff: `/board` draws it, `/board/live` redraws its body when an
 //! event arrives (htmx, triggered by `/events`), `/presence` sets one's availability.
 
+use super::form::Form;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -3,9 +3,9 @@
 //! approvals page. All text from customers and models is escaped by the templates;
 //! every action checks the role in Rust, whatever the page shows.
 
+use super::form::Form;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -3,9 +3,9 @@
 //! and deactivate / reactivate. Any staff member may look; supervisors and admins
 //! change records and register payments (checked here, whatever the page shows).
 
+use super::form::Form;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};

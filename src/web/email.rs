@@ -7,9 +7,9 @@
 //! Rendered email HTML is shown only inside a sandboxed frame, served with its own
 //! policy (no scripts, no network, inline styles only).
 
+use super::form::Form;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};

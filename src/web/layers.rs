@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::RequestBodyDeadlineLayer;
@@ -80,6 +80,17 @@ async fn refuse_declared_oversize(limit: u64, request: Request, next: Next) -> R
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
         return super::errors::early(request.uri().path(), request.headers(), AppError::PayloadTooLarge).await;
+    }
+    next.run(request).await
+}
+
+/// Refuses a query string holding the NUL character (`%00`) before any route sees it:
+/// no parameter accepts it (PostgreSQL cannot even compare text with it), and checking
+/// here covers every search box and filter, of the API and of the pages, at once. It
+/// runs inside the session layer, so the error page speaks the user's language.
+pub async fn refuse_nul_in_query(request: Request, next: Next) -> Response {
+    if request.uri().query().is_some_and(|q| crate::text::url_encoded_nul(q.as_bytes())) {
+        return AppError::NulCharacter.into_response();
     }
     next.run(request).await
 }

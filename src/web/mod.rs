@@ -14,6 +14,7 @@ pub mod csrf;
 pub mod customers;
 pub mod email;
 pub mod errors;
+pub mod form;
 pub mod history;
 pub mod home;
 pub mod keepalive;

@@ -251,7 +251,8 @@ pub async fn reports_get(
     let zone = &state.config().timezone;
     let (period, error) = match q.period(&state) {
         Ok(p) => (p, None),
-        Err(e) => (Period::parse(None, None, zone, DEFAULT_DAYS)?, Some(e.to_string())),
+        // Said in the user's language, naming the parameter.
+        Err(e) => (Period::parse(None, None, zone, DEFAULT_DAYS)?, Some(page.tr.t(e.parts().2).to_owned())),
     };
     let query = format!("from={}&to={}", period.from, period.to);
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };

@@ -2,7 +2,7 @@
 //! correction, transfer and internal-note forms; starting a call for a customer from
 //! the board; and the board's escalation-alert preference.
 
-use axum::Form;
+use super::form::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};

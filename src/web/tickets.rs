@@ -3,9 +3,9 @@
 //! it, and the form to open one (from a customer or a call). Everyone signed in reads;
 //! agents, supervisors and admins open and change tickets.
 
+use super::form::Form;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};

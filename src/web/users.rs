@@ -1,9 +1,9 @@
 //! Admin user management pages: list, create, change role, disable/enable, reset
 //! password. Every handler asks for the admin capability; non-admins get 403.
 
+use super::form::Form;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -41,6 +41,7 @@ mod openai_backend;
 mod openapi;
 mod ops;
 mod payments;
+mod records_edges;
 mod recovery;
 mod reports;
 mod roles;

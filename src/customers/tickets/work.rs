@@ -48,8 +48,12 @@ pub struct StaffTicket {
 
 /// A title: trimmed, 1 to [`TITLE_MAX`] characters, on one line.
 fn parse_title(text: &str) -> Result<String, &'static str> {
+    // Line breaks and tabs are spacing and fold into single spaces; any other control
+    // character (NUL, BEL, escapes) has no place in a title.
     let title = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if title.is_empty() {
+    if crate::text::has_control(&title) {
+        Err("field.text_invalid")
+    } else if title.is_empty() {
         Err("field.required")
     } else if title.chars().count() > TITLE_MAX {
         Err("field.ticket_title_too_long")
@@ -58,10 +62,17 @@ fn parse_title(text: &str) -> Result<String, &'static str> {
     }
 }
 
-/// A description or comment: trimmed, at most [`TEXT_MAX`] characters.
+/// A description or comment: trimmed, at most [`TEXT_MAX`] characters, several lines
+/// (and tabs) allowed but no other control character.
 fn parse_text(text: &str) -> Result<String, &'static str> {
     let text = text.trim();
-    if text.chars().count() > TEXT_MAX { Err("field.text_too_long") } else { Ok(text.to_owned()) }
+    if crate::text::has_control_but_lines(text) {
+        Err("field.text_invalid")
+    } else if text.chars().count() > TEXT_MAX {
+        Err("field.text_too_long")
+    } else {
+        Ok(text.to_owned())
+    }
 }
 
 /// A priority id (`None` or empty: medium).
