@@ -136,8 +136,9 @@ impl OpenAiModel {
                 ChatCompletionTools::Function(ChatCompletionTool {
                     function: FunctionObject {
                         name: t.name.to_owned(),
-                        description: Some(t.description.to_owned()),
-                        parameters: Some(t.parameters.clone()),
+                        description: (!t.description.is_empty()).then(|| t.description.to_owned()),
+                        // No parameters means none, per the API; saves tokens on every request.
+                        parameters: takes_arguments(&t.parameters).then(|| t.parameters.clone()),
                         strict: None,
                     },
                 })
@@ -230,6 +231,11 @@ impl OpenAiModel {
             other => (ModelError::Transport(other.to_string()), false, None),
         }
     }
+}
+
+/// Whether a tool's parameter schema has any property.
+fn takes_arguments(parameters: &Value) -> bool {
+    parameters.get("properties").and_then(Value::as_object).is_none_or(|p| !p.is_empty())
 }
 
 fn wire_message(m: &super::model::ChatMessage) -> ChatCompletionRequestMessage {
