@@ -255,6 +255,37 @@ impl Pipeline {
         Ok(TurnOutcome { classification, reply: service.reply, verdict, steps })
     }
 
+    /// A turn no model takes because the call has used up its token budget: the
+    /// customer is told a person will carry on, and the verdict hands the call over.
+    /// The one step recorded (the supervisor's, with no tokens) says why. The call's
+    /// routing stays as it was; `quality` is the call's last score, kept.
+    pub async fn hand_over(
+        &self,
+        text: &str,
+        previous: Option<&Classification>,
+        quality: f64,
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> TurnOutcome {
+        let classification = previous.cloned().unwrap_or_else(|| builtin::classify(text));
+        let reply = crate::i18n::t(classification.language, "agents.token_budget").to_owned();
+        if let Some(tx) = deltas {
+            let _ = tx.send(reply.clone()).await;
+        }
+        let verdict = Verdict { action: Action::Escalate, reason: None, quality };
+        let step = Step {
+            agent: AgentKind::Supervisor,
+            backend: self.fallback.backend(),
+            model: self.fallback.model_for(AgentKind::Supervisor),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0,
+            tool_calls: Vec::new(),
+            output: serde_json::to_string(&verdict).unwrap_or_default(),
+            outcome: "skipped: call token budget used up".into(),
+        };
+        TurnOutcome { classification, reply, verdict, steps: vec![step] }
+    }
+
     /// The customer-service agent, within the turn's time budget; the built-in engine
     /// answers if the model fails, and an apology if the budget runs out.
     async fn service(
