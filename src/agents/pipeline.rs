@@ -506,7 +506,7 @@ fn supervisor_facts(classification: &Classification, text: &str, service: &Servi
         })
         .collect();
     let mut facts = format!(
-        "customer: {}\nreply: {}\nrouting: {category}, {} sentiment, {} priority, confidence {:.2}\ntools: {}",
+        "customer: {}\nreply: {}\nrouting: {category}, {}, {} priority, confidence {:.2}\ntools: {}",
         quoted(text),
         quoted(&service.reply),
         classification.sentiment,

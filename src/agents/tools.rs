@@ -69,7 +69,7 @@ pub fn specs() -> Vec<ToolSpec> {
     vec![
         ToolSpec {
             name: ToolName::GetCustomerProfile.as_str(),
-            description: "Name, email and phone on file.",
+            description: "",
             parameters: none.clone(),
         },
         ToolSpec { name: ToolName::GetBalance.as_str(), description: "", parameters: none.clone() },
