@@ -38,10 +38,32 @@ enum Command {
         /// The customer message to classify.
         text: String,
     },
+    /// Train the built-in engine's model from eval/corpus and eval/dev (run in the
+    /// repository; writes src/agents/builtin/routing_model.txt) and print its
+    /// cross-validated figures.
+    TrainRouting {
+        /// Folds of the cross-validation.
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Compare a grid of ways to combine the model with the rules instead of the one
+        /// in use.
+        #[arg(long)]
+        grid: bool,
+    },
+    /// Measure the built-in service agent's choice of tools and hand-overs against a
+    /// labelled JSONL set of requests from a linked customer.
+    EvalTools {
+        /// The labelled set.
+        #[arg(default_value = "eval/tools_dev.jsonl")]
+        file: std::path::PathBuf,
+        /// Also list the misses.
+        #[arg(long)]
+        misses: bool,
+    },
     /// Measure the built-in routing classifier against a labelled JSONL set.
     EvalRouting {
         /// The labelled set.
-        #[arg(default_value = "eval/routing_devset.jsonl")]
+        #[arg(default_value = "eval/dev/routing_dev.jsonl")]
         file: std::path::PathBuf,
         /// Also list the department misses.
         #[arg(long)]
@@ -141,6 +163,35 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
                 for (pattern, category, weight) in crate::agents::builtin::routing::explain(&text) {
                     eprintln!("  {weight:>4.1} {category:<18} {pattern}");
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TrainRouting { folds, grid } => {
+            use crate::agents::train;
+            let root = std::path::Path::new(".");
+            let examples = train::training_examples(root).map_err(|e| anyhow::anyhow!(e))?;
+            let model = train::train(&examples);
+            std::fs::write(root.join(train::MODEL_PATH), &model)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", train::MODEL_PATH))?;
+            say(&format!(
+                "{} examples; model written to {} ({} bytes)",
+                examples.len(),
+                train::MODEL_PATH,
+                model.len()
+            ));
+            let tunings = if grid { train::grid() } else { vec![crate::agents::builtin::routing::TUNING] };
+            let scores = train::cross_validate(&examples, folds.max(2), &tunings);
+            say(train::table(&tunings, &scores).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::EvalTools { file, misses } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let report = crate::agents::eval::evaluate_tools(&text)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            say(report.to_string().trim_end());
+            if misses {
+                say(report.misses().trim_end());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod schema;
 pub mod summary;
 pub mod tools;
+pub mod train;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -298,7 +298,7 @@ impl Pipeline {
         deltas: Option<&mpsc::Sender<String>>,
     ) -> Result<(ServiceResult, Step), sqlx::Error> {
         let language = classification.language;
-        let offered = tools::for_category(&classification.category);
+        let offered = tools::for_classification(classification);
         let primary = async {
             let attempt = self.serve(self.primary.as_ref(), db, scope, history, text, language, &offered, deltas);
             let served = tokio::time::timeout(self.limits.turn_budget, attempt).await;

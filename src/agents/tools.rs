@@ -59,6 +59,19 @@ pub fn for_category(category: &str) -> Vec<ToolSpec> {
     specs().into_iter().filter(|t| names.iter().any(|n| n.as_str() == t.name)).collect()
 }
 
+/// The tools worth offering for a routed message: the topic's, plus any the routing
+/// recommends for another part of the request (`use_tool:get_balance`).
+pub fn for_classification(c: &crate::agents::Classification) -> Vec<ToolSpec> {
+    let mut offered = for_category(&c.category);
+    for spec in specs() {
+        let recommended = c.recommendations.iter().any(|r| r.strip_prefix("use_tool:") == Some(spec.name));
+        if recommended && !offered.iter().any(|o| o.name == spec.name) {
+            offered.push(spec);
+        }
+    }
+    offered
+}
+
 /// Every tool the service agent can be offered. The system prompt says every tool works
 /// on the caller's own data, so names that say what a tool does go without a
 /// description (an empty one is not sent), and tools without arguments without a
@@ -67,11 +80,7 @@ pub fn for_category(category: &str) -> Vec<ToolSpec> {
 pub fn specs() -> Vec<ToolSpec> {
     let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
     vec![
-        ToolSpec {
-            name: ToolName::GetCustomerProfile.as_str(),
-            description: "",
-            parameters: none.clone(),
-        },
+        ToolSpec { name: ToolName::GetCustomerProfile.as_str(), description: "", parameters: none.clone() },
         ToolSpec { name: ToolName::GetBalance.as_str(), description: "", parameters: none.clone() },
         ToolSpec {
             name: ToolName::ListTickets.as_str(),

@@ -31,6 +31,7 @@ mod csrf;
 pub mod customers;
 mod email;
 mod email_pages;
+mod engine_requests;
 mod first_run;
 mod fuzz;
 mod headers;

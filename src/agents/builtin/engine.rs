@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::intents;
 use super::{classify, text};
 use crate::agents::model::{
     AgentKind, ChatModel, ChatRequest, ChatResponse, ModelError, Role, ToolCall, ToolName, Usage, estimate_tokens,
@@ -34,10 +35,15 @@ pub fn needs_person(c: &Classification, customer_linked: bool) -> Option<Reason>
     );
     match c.category.as_str() {
         "human_request" => Some(Reason::CustomerRequest),
+        _ if c.recommendations.iter().any(|r| r == MUST_HAND_OVER) => Some(Reason::UnsupportedRequest),
         "security" => Some(Reason::PolicyRestriction),
-        "pricing" | "plan_change" | "new_purchase" | "cancellation" => Some(Reason::UnsupportedRequest),
+        "pricing" | "plan_change" | "new_purchase" | "cancellation" | "refund" => Some(Reason::UnsupportedRequest),
         _ if c.priority == Priority::Critical => Some(Reason::PolicyRestriction),
-        _ if c.priority >= Priority::High && c.sentiment == Sentiment::Negative => Some(Reason::NegativeSentiment),
+        // An upset customer with a pressing matter the agent cannot act on gets a
+        // person; a fault or an account question is served (a ticket, the figures).
+        _ if c.priority >= Priority::High && c.sentiment == Sentiment::Negative && !servable(&c.category) => {
+            Some(Reason::NegativeSentiment)
+        }
         _ if asks_for_data && !customer_linked => Some(Reason::MissingKnowledge),
         _ if c.confidence < crate::agents::eval::CONFIDENT
             && !matches!(c.category.as_str(), "greeting" | "thanks" | "feedback") =>
@@ -46,6 +52,25 @@ pub fn needs_person(c: &Classification, customer_linked: bool) -> Option<Reason>
         }
         _ => None,
     }
+}
+
+/// Recommendation set by the routing when the message asks what only a person may
+/// decide (a cancellation or a refund), whatever its main topic.
+pub const MUST_HAND_OVER: &str = "handover:person_decides";
+
+/// Topics the service agent settles with its tools.
+fn servable(category: &str) -> bool {
+    matches!(
+        category,
+        "technical_issue"
+            | "service_outage"
+            | "account_access"
+            | "ticket_status"
+            | "balance_inquiry"
+            | "payment"
+            | "payment_history"
+            | "invoice"
+    )
 }
 
 fn last_user_text(request: &ChatRequest) -> &str {
@@ -74,7 +99,7 @@ fn tool_results(request: &ChatRequest) -> Vec<(String, Value)> {
 /// A number written in exponent notation (`1e5`, `2.5E-3`) is refused rather than read
 /// as its first digits ("I paid 1e5" is not 1.00): the engine leaves the amount for a
 /// person to ask about instead of filing a wrong one.
-fn amount_in(text: &str) -> Option<String> {
+pub(crate) fn amount_in(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut found = Vec::new();
     let mut i = 0;
@@ -125,54 +150,67 @@ fn method_in(normalized: &str) -> &'static str {
     }
 }
 
-fn says_already_paid(normalized: &str) -> bool {
-    let words = text::tokens(normalized);
-    [
-        "registr*",
-        "record*",
-        "pague",
-        "he pagado",
-        "ya pague",
-        "i paid",
-        "already paid",
-        "hice un pago",
-        "made a payment",
-    ]
-    .iter()
-    .any(|p| text::find_phrase(&words, p).is_some())
-}
-
 fn call(tool: ToolName, arguments: Value, n: usize) -> ToolCall {
     ToolCall { id: format!("call_{n}_{tool}"), name: tool.as_str().into(), arguments: arguments.to_string() }
 }
 
-/// Decides the tools for a fresh customer message.
+/// Decides the tools for a fresh customer message: one for each thing the customer
+/// asks (a message may ask two), else the routed topic's usual lookup.
 fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     let normalized = text::normalize(user);
-    match c.category.as_str() {
-        "balance_inquiry" => vec![call(ToolName::GetBalance, json!({}), 1)],
-        "payment" if says_already_paid(&normalized) => match amount_in(user) {
-            Some(amount) => vec![call(
-                ToolName::RequestPaymentRegistration,
-                json!({"amount": amount, "method": method_in(&normalized), "description": user.chars().take(200).collect::<String>()}),
-                1,
-            )],
-            None => vec![call(ToolName::GetBalance, json!({}), 1)],
-        },
-        "payment" => vec![call(ToolName::GetBalance, json!({}), 1)],
-        "payment_history" | "refund" | "charge_dispute" | "invoice" => {
-            vec![call(ToolName::ListPayments, json!({"limit": 5}), 1)]
+    let amount = amount_in(user);
+    // A security, fraud or legal matter goes to a person untouched: the agent only
+    // reads what the customer explicitly asks for.
+    let hands_over_at_once = c.category == "security" || c.priority == Priority::Critical;
+    // A call going to a person gets only the lookups the customer asked for (and a
+    // complaint is still filed).
+    let to_person = needs_person(c, true).is_some();
+    let mut tools: Vec<ToolName> = Vec::new();
+    for intent in intents::of_message(user) {
+        let tool = intent.tool();
+        let acts = matches!(intent, intents::Intent::NewTicket | intents::Intent::RegisterPayment);
+        if (hands_over_at_once && acts) || (intent == intents::Intent::RegisterPayment && amount.is_none()) {
+            continue;
         }
-        "ticket_status" | "technical_issue" | "service_outage" | "account_access" => {
-            vec![call(ToolName::ListTickets, json!({}), 1)]
+        if !tools.contains(&tool) {
+            tools.push(tool);
         }
-        "formal_complaint" | "service_complaint" | "staff_complaint" => vec![call(
-            ToolName::CreateTicket,
-            json!({"title": complaint_title(c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority}),
-            1,
-        )],
-        _ => Vec::new(),
     }
+    if tools.is_empty() && !hands_over_at_once {
+        tools.extend(match c.category.as_str() {
+            _ if to_person && c.department != crate::agents::Department::Complaints => None,
+            "balance_inquiry" | "payment" => Some(ToolName::GetBalance),
+            "payment_history" | "charge_dispute" | "invoice" => Some(ToolName::ListPayments),
+            "ticket_status" | "technical_issue" | "service_outage" | "account_access" => Some(ToolName::ListTickets),
+            "formal_complaint" | "service_complaint" | "staff_complaint" => Some(ToolName::CreateTicket),
+            _ => None,
+        });
+    }
+    tools
+        .into_iter()
+        .enumerate()
+        .map(|(n, tool)| {
+            let arguments = match tool {
+                ToolName::ListPayments => json!({"limit": 5}),
+                ToolName::CreateTicket => json!({
+                    "title": ticket_title(c),
+                    "description": user.chars().take(2000).collect::<String>(),
+                    "priority": c.priority,
+                }),
+                ToolName::RequestPaymentRegistration => json!({
+                    "amount": amount.clone().unwrap_or_default(),
+                    "method": method_in(&normalized),
+                    "description": user.chars().take(200).collect::<String>(),
+                }),
+                _ => json!({}),
+            };
+            call(tool, arguments, n + 1)
+        })
+        .collect()
+}
+
+fn ticket_title(c: &Classification) -> &'static str {
+    if c.department == crate::agents::Department::Complaints { complaint_title(c) } else { issue_title(c) }
 }
 
 fn complaint_title(c: &Classification) -> &'static str {
@@ -285,6 +323,7 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
     if let Some(reason) = needs_person(c, customer_linked) {
         parts.push(say(match reason {
             Reason::CustomerRequest => "engine.person.customer_request",
+            Reason::UnsupportedRequest if c.category == "refund" => "engine.person.refund",
             Reason::UnsupportedRequest => "engine.person.unsupported_request",
             Reason::PolicyRestriction => "engine.person.policy_restriction",
             Reason::MissingKnowledge => "engine.person.missing_knowledge",

@@ -2,7 +2,9 @@
 //! network and no model weights.
 
 pub mod engine;
+pub mod intents;
 pub mod lang;
+pub mod learned;
 pub mod lexicon;
 pub mod routing;
 pub mod sentiment;

@@ -1,0 +1,95 @@
+//! What the built-in engine does with real customer requests, over HTTP on both
+//! databases: both parts of a two-part request served in one reply (in the customer's
+//! language), and what a bot must not settle alone handed to a person at once.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, get_json};
+use crate::on_both;
+
+on_both!(two_part_requests_are_served_whole_in_one_reply, what_a_bot_must_not_settle_goes_to_a_person_at_once);
+
+/// The tools the service agent called in the call's first turn.
+async fn tools_called(app: &TestApp, token: &str, call: i64) -> Vec<String> {
+    let got: Value = get_json(app.url(&format!("/api/v1/calls/{call}")), token).await;
+    let service = got["steps"].as_array().unwrap().iter().find(|s| s["agent"] == "service").unwrap().clone();
+    service["tool_calls"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn two_part_requests_are_served_whole_in_one_reply(app: &TestApp) {
+    let maria = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
+    let (balance, payments, actions) = app.money_state().await;
+
+    // The issue's own example: the balance AND the payment, in Spanish.
+    let r = app
+        .start_call(
+            &token,
+            json!({"customer_id": maria, "message": "Hola, ¿cuál es mi saldo? Además quiero pagar 50 euros de la factura."}),
+        )
+        .await;
+    let reply = r["reply"].as_str().unwrap();
+    assert!(reply.contains("125.50"), "the balance is given: {reply}");
+    assert!(reply.contains("50.00"), "the payment is passed on: {reply}");
+    assert!(reply.contains("saldo"), "in Spanish: {reply}");
+    let call = r["call_id"].as_i64().unwrap();
+    let mut called = tools_called(app, &token, call).await;
+    called.sort();
+    assert_eq!(called, ["get_balance", "request_payment_registration"]);
+    assert_eq!(app.money_state().await, (balance, payments, actions + 1), "a pending action, not a payment");
+    assert_eq!(r["verdict"]["action"], "continue");
+
+    // What do I owe and when did I last pay, in English.
+    let r = app
+        .start_call(
+            &token,
+            json!({"customer_id": maria, "message": "how much do I owe, and when was my last payment?"}),
+        )
+        .await;
+    let reply = r["reply"].as_str().unwrap();
+    assert!(reply.contains("125.50") && reply.contains("balance"), "balance, in English: {reply}");
+    assert!(reply.to_lowercase().contains("payment"), "the payments too: {reply}");
+    let mut called = tools_called(app, &token, r["call_id"].as_i64().unwrap()).await;
+    called.sort();
+    assert_eq!(called, ["get_balance", "list_payments"]);
+
+    // A ticket's status and a new ticket at once.
+    let r = app
+        .start_call(
+            &token,
+            json!({"customer_id": maria, "message": "¿Cómo va mi incidencia del router? Y abridme otra, que la tele no se ve."}),
+        )
+        .await;
+    let mut called = tools_called(app, &token, r["call_id"].as_i64().unwrap()).await;
+    called.sort();
+    assert_eq!(called, ["create_ticket", "list_tickets"]);
+    let reply = r["reply"].as_str().unwrap();
+    assert!(reply.contains('#'), "the new ticket's number is given: {reply}");
+}
+
+async fn what_a_bot_must_not_settle_goes_to_a_person_at_once(app: &TestApp) {
+    let maria = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
+    let (balance, payments, actions) = app.money_state().await;
+    for (message, reason) in [
+        ("Me han robado el móvil esta mañana, bloquead la línea ya", "policy_restriction"),
+        ("Someone got into my account and changed my password", "policy_restriction"),
+        ("Si no me lo arreglan hoy hablo con mi abogado y os denuncio", "policy_restriction"),
+        ("Quiero darme de baja de todo, no quiero seguir con vosotros", "unsupported_request"),
+        ("I want a refund of last month's fee, I never used the service", "unsupported_request"),
+        ("I'm cancelling, but first tell me if my last payment came through", "unsupported_request"),
+    ] {
+        let r = app.start_call(&token, json!({"customer_id": maria, "message": message})).await;
+        assert_eq!(r["verdict"]["action"], "escalate", "{message}: {r}");
+        assert_eq!(r["verdict"]["reason"], reason, "{message}");
+        assert_eq!(r["status"], "queued", "{message}");
+        let priority = r["classification"]["priority"].as_str().unwrap();
+        assert!(matches!(priority, "high" | "critical"), "{message}: priority {priority}");
+        let called = tools_called(app, &token, r["call_id"].as_i64().unwrap()).await;
+        assert!(
+            !called.iter().any(|t| t == "create_ticket" || t == "request_payment_registration"),
+            "{message}: nothing is acted on before a person looks: {called:?}"
+        );
+    }
+    assert_eq!(app.money_state().await, (balance, payments, actions), "no money moved");
+}
