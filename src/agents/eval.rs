@@ -13,7 +13,7 @@ use super::builtin::classify;
 use super::builtin::engine::BuiltinModel;
 use super::model::{AgentKind, ChatMessage, ChatModel, ChatRequest, Role, ToolCall, ToolName};
 use super::tools;
-use super::{Department, Priority, Sentiment};
+use super::{Classification, Department, Priority, Sentiment};
 use crate::i18n::Lang;
 
 /// One labelled message.
@@ -64,6 +64,26 @@ pub struct Report {
 pub const CONFIDENT: f64 = 0.7;
 
 impl Report {
+    /// Counts one example and what the engine made of it.
+    pub fn record(&mut self, ex: &Example, got: &Classification) {
+        self.total += 1;
+        self.language += usize::from(got.language == ex.language);
+        self.department += usize::from(got.department == ex.department);
+        self.category += usize::from(got.category == ex.category);
+        self.sentiment += usize::from(got.sentiment == ex.sentiment);
+        self.priority += usize::from(got.priority == ex.priority);
+        if got.confidence >= CONFIDENT {
+            self.confident += 1;
+            self.confident_department += usize::from(got.department == ex.department);
+        }
+        let at = |d: Department| Department::ALL.iter().position(|x| *x == d).unwrap_or(0);
+        self.confusion[at(ex.department)][at(got.department)] += 1;
+        if got.department != ex.department {
+            let miss = (ex.text.clone(), ex.department.as_str().into(), got.department.as_str().into(), got.confidence);
+            self.department_misses.push(miss);
+        }
+    }
+
     /// Share of correct answers for a count.
     pub fn rate(&self, correct: usize) -> f64 {
         if self.total == 0 { 0.0 } else { correct as f64 / self.total as f64 }
@@ -76,22 +96,7 @@ pub fn evaluate(jsonl: &str) -> Result<Report, String> {
     for (i, line) in jsonl.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let ex: Example = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         let got = classify(&ex.text);
-        report.total += 1;
-        report.language += usize::from(got.language == ex.language);
-        report.department += usize::from(got.department == ex.department);
-        report.category += usize::from(got.category == ex.category);
-        report.sentiment += usize::from(got.sentiment == ex.sentiment);
-        report.priority += usize::from(got.priority == ex.priority);
-        if got.confidence >= CONFIDENT {
-            report.confident += 1;
-            report.confident_department += usize::from(got.department == ex.department);
-        }
-        let at = |d: Department| Department::ALL.iter().position(|x| *x == d).unwrap_or(0);
-        report.confusion[at(ex.department)][at(got.department)] += 1;
-        if got.department != ex.department {
-            let miss = (ex.text, ex.department.as_str().into(), got.department.as_str().into(), got.confidence);
-            report.department_misses.push(miss);
-        }
+        report.record(&ex, &got);
     }
     Ok(report)
 }

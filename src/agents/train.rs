@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::builtin::learned::{self, Model, Sample};
 use super::builtin::lexicon::CATEGORIES;
 use super::builtin::routing::{Tuning, classify_with};
-use super::eval::{CONFIDENT, Example};
+use super::eval::{Example, Report};
 use super::{Priority, Sentiment};
 
 /// Where the embedded model lives, relative to the repository.
@@ -69,35 +69,10 @@ pub fn train(examples: &[Example]) -> String {
     learned::train(&samples, &categories, &sentiments, &priorities)
 }
 
-/// Cross-validated figures of one combination.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Scores {
-    /// Messages measured.
-    pub total: usize,
-    /// Right departments.
-    pub department: usize,
-    /// Right categories.
-    pub category: usize,
-    /// Right sentiments.
-    pub sentiment: usize,
-    /// Right priorities.
-    pub priority: usize,
-    /// Messages the engine was confident about.
-    pub confident: usize,
-    /// Right departments among those.
-    pub confident_right: usize,
-}
-
-impl Scores {
-    fn pct(&self, n: usize) -> f64 {
-        100.0 * n as f64 / self.total.max(1) as f64
-    }
-}
-
 /// `k`-fold cross-validation of each combination: every example is classified by a
 /// model trained without it.
-pub fn cross_validate(examples: &[Example], k: usize, tunings: &[Tuning]) -> Vec<Scores> {
-    let mut scores = vec![Scores::default(); tunings.len()];
+pub fn cross_validate(examples: &[Example], k: usize, tunings: &[Tuning]) -> Vec<Report> {
+    let mut scores: Vec<Report> = tunings.iter().map(|_| Report::default()).collect();
     for fold in 0..k {
         let test: Vec<&Example> = examples.iter().enumerate().filter(|(i, _)| i % k == fold).map(|(_, e)| e).collect();
         let train_set: Vec<Example> =
@@ -105,16 +80,7 @@ pub fn cross_validate(examples: &[Example], k: usize, tunings: &[Tuning]) -> Vec
         let Ok(model) = Model::parse(&train(&train_set)) else { continue };
         for (tuning, s) in tunings.iter().zip(scores.iter_mut()) {
             for ex in &test {
-                let got = classify_with(&model, *tuning, &ex.text);
-                s.total += 1;
-                s.department += usize::from(got.department == ex.department);
-                s.category += usize::from(got.category == ex.category);
-                s.sentiment += usize::from(got.sentiment == ex.sentiment);
-                s.priority += usize::from(got.priority == ex.priority);
-                if got.confidence >= CONFIDENT {
-                    s.confident += 1;
-                    s.confident_right += usize::from(got.department == ex.department);
-                }
+                s.record(ex, &classify_with(&model, *tuning, &ex.text));
             }
         }
     }
@@ -143,7 +109,7 @@ pub fn grid() -> Vec<Tuning> {
 }
 
 /// A table of cross-validated figures, one line per combination.
-pub fn table(tunings: &[Tuning], scores: &[Scores]) -> String {
+pub fn table(tunings: &[Tuning], scores: &[Report]) -> String {
     let mut out = String::from(
         "temp  lexicon  sent.rules  prio.learned | department category sentiment priority | confident share -> right\n",
     );
@@ -155,12 +121,12 @@ pub fn table(tunings: &[Tuning], scores: &[Scores]) -> String {
             t.lexicon,
             t.sentiment_rules,
             t.priority_learned,
-            s.pct(s.department),
-            s.pct(s.category),
-            s.pct(s.sentiment),
-            s.pct(s.priority),
-            s.pct(s.confident),
-            100.0 * s.confident_right as f64 / s.confident.max(1) as f64,
+            100.0 * s.rate(s.department),
+            100.0 * s.rate(s.category),
+            100.0 * s.rate(s.sentiment),
+            100.0 * s.rate(s.priority),
+            100.0 * s.rate(s.confident),
+            100.0 * s.confident_department as f64 / s.confident.max(1) as f64,
         );
     }
     out

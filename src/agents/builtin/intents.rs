@@ -95,7 +95,7 @@ const HISTORY: &[&str] = &[
     "last few",
     "recent payments",
     "pagos recientes",
-    "what i ve paid",
+    "i ve paid",
     "what i have paid",
     "payments this",
     "payments made",
@@ -452,7 +452,7 @@ mod tests {
     fn two_part_requests_give_two_intents() {
         use Intent::*;
         assert_eq!(intents("¿Qué saldo tengo? Y además os pago 50 euros hoy"), [RegisterPayment, Balance]);
-        assert_eq!(intents("tell me my balance plus when my last payment arrived"), [Balance, PaymentHistory]);
+        assert_eq!(intents("tell me my balance plus the day my latest payment arrived"), [Balance, PaymentHistory]);
         assert_eq!(
             intents("any progress with my ticket? also please open another for the TV"),
             [TicketStatus, NewTicket]

@@ -116,7 +116,7 @@ mod tests {
         let facts = SummaryFacts {
             language: Lang::Es,
             call_id: 9,
-            transcript: vec![line("customer", "Hola"), line("customer", "No tengo internet desde ayer")],
+            transcript: vec![line("customer", "Hola"), line("customer", "Sin conexión a internet desde ayer")],
             tools: vec![
                 json!({"name": "list_tickets", "ok": true, "result": {"tickets": []}}),
                 json!({"name": "create_ticket", "ok": true, "result": {"ticket_id": 41}}),
@@ -128,7 +128,7 @@ mod tests {
             outcome: None,
         };
         let s = summarize(&facts);
-        assert!(s.issue.starts_with("Sin servicio: «No tengo internet"), "{}", s.issue);
+        assert!(s.issue.starts_with("Sin servicio: «Sin conexión a internet"), "{}", s.issue);
         assert!(s.actions.iter().any(|a| a.contains("#41")));
         assert!(!s.actions.iter().any(|a| a.contains("saldo")), "failed tools are not claimed as done");
         assert!(s.actions.iter().any(|a| a.contains("20.00 €")));
