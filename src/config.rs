@@ -104,6 +104,9 @@ pub struct Config {
     pub timezone: crate::period::Zone,
     /// What the model costs, for the reports' estimates.
     pub token_prices: TokenPrices,
+    /// Tokens (prompt and completion) a call may use on the remote model before it is
+    /// handed to a person instead of asking the model again (`CENTRALITA_CALL_TOKEN_BUDGET`).
+    pub call_token_budget: u64,
 }
 
 /// Model prices per 1,000 tokens, in the team's billing currency
@@ -436,6 +439,7 @@ impl Config {
                     message: format!("expected a time zone name like Europe/Madrid or UTC, got {name:?}"),
                 })?,
             },
+            call_token_budget: bounded(&var, "CENTRALITA_CALL_TOKEN_BUDGET", 20_000, 500, 10_000_000)?,
             token_prices: TokenPrices {
                 prompt_per_1k: price(&var, "CENTRALITA_PRICE_PER_1K_PROMPT_TOKENS", 0.00015)?,
                 completion_per_1k: price(&var, "CENTRALITA_PRICE_PER_1K_COMPLETION_TOKENS", 0.0006)?,

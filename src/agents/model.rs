@@ -98,9 +98,10 @@ pub struct ToolSpec {
     /// Wire name: a [`ToolName`] for the customer-service agent, or one of the staff
     /// assistant's tools (`crate::assistant`), which are not the customer's to call.
     pub name: &'static str,
-    /// What it does, for the model.
+    /// What it does, for the model; empty when the name says it (then none is sent).
     pub description: &'static str,
-    /// JSON schema of the arguments.
+    /// JSON schema of the arguments (an object with no properties is not sent: the
+    /// tool takes none).
     pub parameters: serde_json::Value,
 }
 

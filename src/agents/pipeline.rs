@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::builtin::{self, engine::BuiltinModel};
-use super::model::{AgentKind, ChatMessage, ChatModel, ChatRequest, ModelError, Role, ToolCall, Usage};
+use super::model::{AgentKind, ChatMessage, ChatModel, ChatRequest, ModelError, Role, ToolCall, ToolName, Usage};
 use super::schema;
 use super::summary::{CallSummary, SUMMARY_SCHEMA, SummaryFacts};
 use super::tools::{self, CallerScope};
@@ -255,6 +255,37 @@ impl Pipeline {
         Ok(TurnOutcome { classification, reply: service.reply, verdict, steps })
     }
 
+    /// A turn no model takes because the call has used up its token budget: the
+    /// customer is told a person will carry on, and the verdict hands the call over.
+    /// The one step recorded (the supervisor's, with no tokens) says why. The call's
+    /// routing stays as it was; `quality` is the call's last score, kept.
+    pub async fn hand_over(
+        &self,
+        text: &str,
+        previous: Option<&Classification>,
+        quality: f64,
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> TurnOutcome {
+        let classification = previous.cloned().unwrap_or_else(|| builtin::classify(text));
+        let reply = crate::i18n::t(classification.language, "agents.token_budget").to_owned();
+        if let Some(tx) = deltas {
+            let _ = tx.send(reply.clone()).await;
+        }
+        let verdict = Verdict { action: Action::Escalate, reason: None, quality };
+        let step = Step {
+            agent: AgentKind::Supervisor,
+            backend: self.fallback.backend(),
+            model: self.fallback.model_for(AgentKind::Supervisor),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0,
+            tool_calls: Vec::new(),
+            output: serde_json::to_string(&verdict).unwrap_or_default(),
+            outcome: "skipped: call token budget used up".into(),
+        };
+        TurnOutcome { classification, reply, verdict, steps: vec![step] }
+    }
+
     /// The customer-service agent, within the turn's time budget; the built-in engine
     /// answers if the model fails, and an apology if the budget runs out.
     async fn service(
@@ -404,7 +435,9 @@ impl Pipeline {
     }
 
     async fn supervise(&self, classification: &Classification, text: &str, service: &ServiceResult) -> (Verdict, Step) {
-        let facts = json!({
+        // The built-in engine reads the turn's facts as JSON; a remote model gets the
+        // same facts in a few compact lines (about a third fewer tokens).
+        let engine_facts = json!({
             "classification": {
                 "department": classification.department, "category": classification.category,
                 "sentiment": classification.sentiment, "priority": classification.priority,
@@ -416,18 +449,21 @@ impl Pipeline {
             "tools": service.tool_calls.iter().map(|t| json!({"name": t["name"], "ok": t["ok"]})).collect::<Vec<_>>(),
             "customer_linked": service.customer_linked,
         });
-        let request = ChatRequest {
+        let request_with = |facts: String| ChatRequest {
             agent: AgentKind::Supervisor,
-            messages: vec![
-                ChatMessage::new(Role::System, SUPERVISOR_PROMPT),
-                ChatMessage::new(Role::User, facts.to_string()),
-            ],
+            messages: vec![ChatMessage::new(Role::System, SUPERVISOR_PROMPT), ChatMessage::new(Role::User, facts)],
             tools: Vec::new(),
             json_schema: Some(("verdict", VERDICT_SCHEMA.clone())),
             max_tokens: self.limits.max_tokens.min(200),
         };
+        let for_engine = request_with(engine_facts.to_string());
+        let request = if self.primary.backend() == self.fallback.backend() {
+            for_engine.clone()
+        } else {
+            request_with(supervisor_facts(classification, text, service))
+        };
         let fallback = async {
-            match self.fallback.chat(&request, None).await.and_then(|r| parse_verdict(&r.content)) {
+            match self.fallback.chat(&for_engine, None).await.and_then(|r| parse_verdict(&r.content)) {
                 Ok(v) => v,
                 Err(_) => Verdict { action: Action::Escalate, reason: Some(Reason::ToolFailure), quality: 0.0 },
             }
@@ -450,6 +486,38 @@ impl Pipeline {
         let step = answered.step(serde_json::to_string(&verdict).unwrap_or_default(), Vec::new());
         (verdict, step)
     }
+}
+
+/// What the supervisor judges, in a few lines: the customer's message and the reply as
+/// quoted JSON strings (so neither can start a line of its own), then the routing, the
+/// tools used and whether the caller is identified. The routing's category comes from
+/// a model and the tool names from a model's calls: only their known shapes are shown.
+fn supervisor_facts(classification: &Classification, text: &str, service: &ServiceResult) -> String {
+    let quoted = |s: &str| Value::String(s.to_owned()).to_string();
+    let category: String =
+        classification.category.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+    let tools: Vec<String> = service
+        .tool_calls
+        .iter()
+        .map(|t| {
+            let name =
+                t["name"].as_str().and_then(|n| n.parse::<ToolName>().ok()).map_or("unknown_tool", |n| n.as_str());
+            format!("{name} {}", if t["ok"] == Value::Bool(true) { "ok" } else { "failed" })
+        })
+        .collect();
+    let mut facts = format!(
+        "customer: {}\nreply: {}\nrouting: {category}, {}, {} priority, confidence {:.2}\ntools: {}",
+        quoted(text),
+        quoted(&service.reply),
+        classification.sentiment,
+        classification.priority,
+        classification.confidence,
+        if tools.is_empty() { "none".to_owned() } else { tools.join(", ") },
+    );
+    if !service.customer_linked {
+        facts.push_str("\ncaller: unidentified");
+    }
+    facts
 }
 
 fn tool_message(call: &ToolCall, result: &Value) -> ChatMessage {

@@ -72,36 +72,32 @@ pub fn for_classification(c: &crate::agents::Classification) -> Vec<ToolSpec> {
     offered
 }
 
-/// Every tool the service agent can be offered.
+/// Every tool the service agent can be offered. The system prompt says every tool works
+/// on the caller's own data, so names that say what a tool does go without a
+/// description (an empty one is not sent), and tools without arguments without a
+/// parameter schema: each costs prompt tokens on every service request. Arguments are
+/// checked here whatever the schema says (unknown fields are refused).
 pub fn specs() -> Vec<ToolSpec> {
     let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
     vec![
-        ToolSpec {
-            name: ToolName::GetCustomerProfile.as_str(),
-            description: "The caller's own customer record (name, email on file, phone).",
-            parameters: none.clone(),
-        },
-        ToolSpec {
-            name: ToolName::GetBalance.as_str(),
-            description: "The caller's current balance.",
-            parameters: none.clone(),
-        },
+        ToolSpec { name: ToolName::GetCustomerProfile.as_str(), description: "", parameters: none.clone() },
+        ToolSpec { name: ToolName::GetBalance.as_str(), description: "", parameters: none.clone() },
         ToolSpec {
             name: ToolName::ListTickets.as_str(),
-            description: "The caller's support tickets, newest first.",
-            parameters: json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["open", "in_progress", "pending", "resolved", "closed"]}}, "additionalProperties": false}),
+            description: "",
+            parameters: json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["open", "in_progress", "pending", "resolved", "closed"]}}}),
         },
         ToolSpec {
             name: ToolName::CreateTicket.as_str(),
             description: "Open a support ticket for the caller.",
             parameters: json!({"type": "object", "required": ["title", "description"], "properties": {
                 "title": {"type": "string", "maxLength": 120}, "description": {"type": "string", "maxLength": 2000},
-                "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]}}, "additionalProperties": false}),
+                "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]}}}),
         },
         ToolSpec {
             name: ToolName::ListPayments.as_str(),
             description: "The caller's recent payments, newest first.",
-            parameters: json!({"type": "object", "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 20}}, "additionalProperties": false}),
+            parameters: json!({"type": "object", "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 20}}}),
         },
         ToolSpec {
             name: ToolName::RequestPaymentRegistration.as_str(),
@@ -109,7 +105,7 @@ pub fn specs() -> Vec<ToolSpec> {
             parameters: json!({"type": "object", "required": ["amount", "method"], "properties": {
                 "amount": {"type": "string", "description": "Amount with two decimals, e.g. 50.00"},
                 "method": {"type": "string", "enum": ["cash", "card", "transfer", "check"]},
-                "description": {"type": "string", "maxLength": 200}}, "additionalProperties": false}),
+                "description": {"type": "string", "maxLength": 200}}}),
         },
     ]
 }

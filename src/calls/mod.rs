@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod board;
+mod budget;
 pub mod correct;
 pub mod customer;
 pub mod history;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::budget::TokenBudget;
 use super::{
     Call, CallStatus, Channel, MessageKind, MessageRole, actions, call_columns, call_fields, get, insert_message,
     messages,
@@ -92,9 +93,11 @@ pub async fn customer_turn(
         });
     }
     let started = Timestamp::now();
-    let outcome = run_agents(ctx, &call, &history, text, deltas).await?;
+    let budget = TokenBudget::of(ctx, call.id).await?;
+    let mut outcome = run_agents(ctx, &call, &history, text, deltas, budget.used_up()).await?;
+    let reason = budget.settle(&mut outcome);
     let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
-    let (after, answered) = store_turn(ctx, &call, turn, started, &outcome).await?;
+    let (after, answered) = store_turn(ctx, &call, turn, started, &outcome, reason).await?;
     ctx.bus().wake();
     Ok(TurnResult {
         call_id: call.id,
@@ -141,14 +144,16 @@ async fn store_customer_message(
     Ok(())
 }
 
-/// Runs the three agents, streaming reply text to the caller's channel (API streams)
-/// and to the customer page when someone can watch.
+/// Runs the three agents (or, when the call has used up its token budget, only tells
+/// the customer a person will carry on), streaming reply text to the caller's channel
+/// (API streams) and to the customer page when someone can watch.
 async fn run_agents(
     ctx: &Ctx,
     call: &Call,
     history: &[ChatMessage],
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
+    budget_used_up: bool,
 ) -> AppResult<crate::agents::pipeline::TurnOutcome> {
     let call_id = call.id;
     let scope = CallerScope { call_id, customer_id: call.customer_id };
@@ -169,7 +174,11 @@ async fn run_agents(
     // that cannot stream still work).
     let stream = deltas.is_some() || call.channel == Channel::Web;
     let sink = stream.then_some(&page_tx);
-    let outcome = ctx.pipeline().run_turn(ctx.db(), scope, history, text, previous.as_ref(), sink).await;
+    let outcome = if budget_used_up {
+        Ok(ctx.pipeline().hand_over(text, previous.as_ref(), call.quality.unwrap_or(0.0), sink).await)
+    } else {
+        ctx.pipeline().run_turn(ctx.db(), scope, history, text, previous.as_ref(), sink).await
+    };
     drop(page_tx);
     let _ = relay.await;
     Ok(outcome?)
@@ -187,6 +196,7 @@ async fn store_turn(
     turn: i64,
     started: Timestamp,
     outcome: &crate::agents::pipeline::TurnOutcome,
+    reason: Option<&str>,
 ) -> AppResult<(Call, bool)> {
     let call_id = call.id;
     let escalated = outcome.verdict.action == Action::Escalate;
@@ -220,7 +230,7 @@ async fn store_turn(
         .bind(c.priority.as_str())
         .bind(c.confidence)
         .bind(c.language.code())
-        .bind(outcome.verdict.reason.map(|r| r.as_str()))
+        .bind(reason)
         .bind(now)
         .bind(offers_summary)
         .bind(outcome.verdict.quality)
@@ -245,7 +255,7 @@ async fn store_turn(
         news.push(Payload::Escalated {
             department: after.department.map(Department::as_str),
             priority: after.priority.map(Priority::as_str),
-            reason: outcome.verdict.reason.map(|r| r.as_str().to_owned()),
+            reason: reason.map(str::to_owned),
         });
     }
     news.extend(requested.into_iter().map(|action| Payload::ActionPending {

@@ -170,6 +170,7 @@ fn every_stored_value_shown_to_staff_has_a_label() {
             "negative_sentiment",
             "low_confidence",
             "interrupted",
+            "token_budget",
         ],
     );
     let missing: Vec<String> = values

@@ -51,5 +51,6 @@ mod smtp;
 mod storage;
 mod teamwork;
 mod tickets;
+mod token_budget;
 mod users_admin;
 mod web_login;

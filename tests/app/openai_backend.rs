@@ -1,7 +1,8 @@
 //! The `openai` backend against a scripted OpenAI-compatible server (wiremock): plain
 //! and streamed replies, tool rounds, malformed output, 429 then success, timeouts, a
 //! model that never stops calling the same tool, an unknown model, and tool arguments
-//! that try to reach another customer; the supervisor model writing a call summary.
+//! that try to reach another customer; the supervisor model writing a call summary; a
+//! tool call streamed in pieces, to a server that wants no key.
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ on_both_backends!(
     a_turn_under_way_at_shutdown_finishes_and_is_stored,
     a_person_who_takes_the_call_while_the_model_thinks_is_not_answered_over,
     the_supervisor_model_writes_the_summary_and_its_markup_stays_text,
+    a_streamed_tool_call_in_pieces_runs_and_a_server_without_a_key_gets_no_authorization,
 );
 
 const ROUTING: &str = r#""name":"classification""#;
@@ -548,5 +550,60 @@ async fn the_supervisor_model_writes_the_summary_and_its_markup_stays_text(backe
     let step = runs.iter().find(|r| r.outcome.starts_with("summary")).unwrap();
     assert_eq!(step.backend, "builtin");
     assert!(step.outcome.starts_with("summary: fallback: malformed"), "{}", step.outcome);
+    app.finish().await;
+}
+
+/// One server-sent event of a streamed completion whose only choice carries `delta`.
+fn chunk(delta: Value) -> String {
+    format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": delta}]}))
+}
+
+async fn a_streamed_tool_call_in_pieces_runs_and_a_server_without_a_key_gets_no_authorization(backend: Backend) {
+    let server = MockServer::start().await;
+    routing_and_supervisor(&server).await;
+    // The tool call's name and arguments arrive split over three chunks.
+    let mut first = chunk(json!({"tool_calls": [{"index": 0, "id": "call_7", "type": "function",
+        "function": {"name": "get_", "arguments": ""}}]}));
+    first.push_str(&chunk(json!({"tool_calls": [{"index": 0, "function": {"name": "balance", "arguments": "{"}}]})));
+    first.push_str(&chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]})));
+    first.push_str("data: [DONE]\n\n");
+    let mut second = chunk(json!({"content": "Tu saldo"}));
+    second.push_str(&chunk(json!({"content": " es de 125,50 €."})));
+    second.push_str("data: [DONE]\n\n");
+    let streamed = r#""stream":true"#;
+    mount(&server, streamed, ResponseTemplate::new(200).set_body_raw(first, "text/event-stream"), 2, Some(1)).await;
+    mount(&server, streamed, ResponseTemplate::new(200).set_body_raw(second, "text/event-stream"), 3, None).await;
+    mount(&server, SERVICE, ResponseTemplate::new(200).set_body_json(completion("Hola.")), 4, None).await;
+    let base_url = format!("{}/v1", server.uri());
+    let app = TestApp::spawn(backend, move |c| {
+        c.llm = Some(OpenAiConfig {
+            base_url,
+            api_key: None,
+            model: "test-model".into(),
+            per_agent: Default::default(),
+            timeout: Duration::from_secs(5),
+            max_retries: 0,
+            backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+        });
+    })
+    .await;
+    let maria = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
+    let call = app.start_call(&token, json!({"customer_id": maria, "message": "¿Cuál es mi saldo?"})).await;
+    let r = app.say_streamed(&token, call["call_id"].as_i64().unwrap(), "¿Y mi saldo ahora?").await;
+    let (deltas, done) = read_sse(&r.text().await.unwrap());
+    assert_eq!(deltas, ["Tu saldo", " es de 125,50 €."]);
+    let done = done.unwrap();
+    let service = steps(&done).into_iter().find(|s| s["agent"] == "service").unwrap();
+    assert_eq!((&service["backend"], &service["outcome"]), (&json!("openai"), &json!("ok")), "{service}");
+    assert_eq!(service["tool_calls"][0]["name"], "get_balance");
+    assert_eq!(service["tool_calls"][0]["result"]["balance"], "125.50", "the assembled call ran");
+    let asked = server.received_requests().await.unwrap();
+    let bodies: Vec<Value> = asked.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    let tool = bodies.iter().flat_map(|b| b["messages"].as_array().unwrap().clone()).find(|m| m["role"] == "tool");
+    let tool = tool.expect("the tool's result went back to the model");
+    assert_eq!(tool["tool_call_id"], "call_7");
+    assert!(asked.iter().all(|r| !r.headers.contains_key("authorization")), "no key configured, none sent");
     app.finish().await;
 }
