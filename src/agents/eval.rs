@@ -361,7 +361,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_tool_development_sets_are_served() {
-        for (set, size, multi) in [("eval/tools_dev.jsonl", 100, 25), ("eval/tools_dev2.jsonl", 90, 20)] {
+        for (set, size, multi) in
+            [("eval/tools_dev.jsonl", 100, 25), ("eval/tools_dev2.jsonl", 90, 20), ("eval/tools_dev3.jsonl", 100, 30)]
+        {
             let r = evaluate_tools(&read(&root().join(set))).await.unwrap();
             assert!(r.total >= size && r.multi >= multi, "{set} keeps its size and its two-part requests");
             assert!(r.served * 10 >= r.total * 9, "{set}: {r}\n{}", r.misses());

@@ -55,6 +55,9 @@ const BALANCE: &[&str] = &[
     "tengo que pagar",
     "hay que pagar",
     "tengo pendiente",
+    "tengo para pagar",
+    "how much is my",
+    "cuanto es mi",
     "queda pendiente",
     "queda por pagar",
     "what s pending",
@@ -110,7 +113,7 @@ const HISTORY: &[&str] = &[
     "my payments",
     "did i pay",
     "have i paid",
-    "did you get my payment",
+    "get my payment",
     "received my payment",
 ];
 
@@ -128,6 +131,8 @@ const TICKET_WORDS: &[&str] = &[
     "case",
     "cases",
     "parte",
+    "reporte",
+    "reportes",
     "fault",
     "faults",
     "tecnico",
@@ -143,8 +148,11 @@ const STATUS_WORDS: &[&str] = &[
     "como viene",
     "ya quedo",
     "quedo lo",
-    "cerrado",
-    "cerrada",
+    "cerr*",
+    "revisaron",
+    "revisado",
+    "looked at",
+    "looking at",
     "resuelto",
     "resuelta",
     "closed",
@@ -199,6 +207,9 @@ const OPEN_WORDS: &[&str] = &[
     "registren",
     "levantar*",
     "levanta",
+    "levantan",
+    "abras",
+    "abren",
     "levantame",
     "levanten",
     "poner*",
@@ -258,6 +269,10 @@ const OPEN_WORDS: &[&str] = &[
 /// (needing to know how a ticket is going is not asking for a new one).
 const WEAK_OPEN_WORDS: &[&str] =
     &["quiero", "necesito", "want", "need", "new", "nuevo", "nueva", "another", "otro", "otra"];
+
+/// A new ticket asked for without naming it, when a ticket is spoken of elsewhere.
+const NEW_ONE: &[&str] =
+    &["a new one", "another one", "new one too", "uno nuevo", "una nueva", "otro mas", "otra mas", "otro nuevo"];
 
 /// "Another one": a ticket spoken of without its name ("abrid otro", "open another one").
 const ANOTHER_ONE: &[&str] = &["otro", "otra", "another", "uno", "una", "one", "new one"];
@@ -363,7 +378,7 @@ fn near(a: &[usize], b: &[usize], within: usize) -> bool {
     a.iter().any(|x| b.iter().any(|y| x.abs_diff(*y) <= within))
 }
 
-/// Checks on a payment already made ("did my payment go through?").
+/// Checks on a payment already made (whether a payment arrived).
 const RECEIVED: &[&str] = &[
     "registrado",
     "registrada",
@@ -372,6 +387,9 @@ const RECEIVED: &[&str] = &[
     "recibieron",
     "recibio",
     "llego",
+    "llegado",
+    "llegaron",
+    "recibida",
     "entro",
     "reflejado",
     "aplicado",
@@ -414,7 +432,7 @@ pub fn detect(words: &[&str], names_money: bool) -> Vec<Intent> {
         out.push(Intent::Balance);
     }
     let payments = positions(words, PAYMENT_NOUNS);
-    let checks_payment = !out.contains(&Intent::RegisterPayment) && near(&payments, &positions(words, RECEIVED), 5);
+    let checks_payment = !out.contains(&Intent::RegisterPayment) && near(&payments, &positions(words, RECEIVED), 8);
     let recent_payments = near(&payments, &positions(words, RECENT), 2);
     if !positions(words, HISTORY).is_empty() || checks_payment || recent_payments {
         out.push(Intent::PaymentHistory);
@@ -427,8 +445,10 @@ pub fn detect(words: &[&str], names_money: bool) -> Vec<Intent> {
                 .iter()
                 .any(|a| (1..=3).any(|k| find_phrase_with(&words[(v + k).min(words.len())..], a, false) == Some(0)))
         });
-        let opens =
-            near(&tickets, &strong, 3) || another || (!status && near(&tickets, &positions(words, WEAK_OPEN_WORDS), 3));
+        let opens = near(&tickets, &strong, 3)
+            || another
+            || !positions(words, NEW_ONE).is_empty()
+            || (!status && near(&tickets, &positions(words, WEAK_OPEN_WORDS), 3));
         if status {
             out.push(Intent::TicketStatus);
         }
@@ -464,7 +484,7 @@ mod tests {
     #[test]
     fn what_is_not_asked_is_not_read_as_asked() {
         use Intent::*;
-        assert_eq!(intents("¿qué pasó con el ticket que abrí ayer?"), [TicketStatus], "abrí is past");
+        assert_eq!(intents("¿novedades del ticket que abrí ayer?"), [TicketStatus], "abrí is past");
         assert_eq!(intents("I'll pay the 45 euros I owe now"), [RegisterPayment], "the debt named, not asked");
         assert_eq!(intents("¿os llegó mi pago del día 3?"), [PaymentHistory], "a day is not money");
         assert!(names_money("te pagué 20€"));

@@ -153,7 +153,8 @@ const PERSON_DECIDES: &[&str] = &[
     "reembolso",
     "reembolsar",
     "devolucion",
-    "devuelvan",
+    "devuelv*",
+    "devolv*",
     "devolver el dinero",
     "devolverme",
 ];
