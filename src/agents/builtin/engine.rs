@@ -94,12 +94,13 @@ fn tool_results(request: &ChatRequest) -> Vec<(String, Value)> {
     out
 }
 
-/// An amount the customer mentions (`50`, `49,90`, `120.5`), as text with two decimals.
+/// The numbers written in a text (`50`, `49,90`, `1.000`), each with the char range it
+/// spans.
 ///
-/// A number written in exponent notation (`1e5`, `2.5E-3`) is refused rather than read
+/// A number written in exponent notation (`1e5`, `2.5E-3`) is left out rather than read
 /// as its first digits ("I paid 1e5" is not 1.00): the engine leaves the amount for a
 /// person to ask about instead of filing a wrong one.
-pub(crate) fn amount_in(text: &str) -> Option<String> {
+pub(crate) fn numbers_in(text: &str) -> Vec<(usize, usize, String)> {
     let chars: Vec<char> = text.chars().collect();
     let mut found = Vec::new();
     let mut i = 0;
@@ -117,9 +118,9 @@ pub(crate) fn amount_in(text: &str) -> Option<String> {
             i = after_exponent;
             continue;
         }
-        found.push(number.trim_end_matches(['.', ',']).to_owned());
+        found.push((start, i, number.trim_end_matches(['.', ',']).to_owned()));
     }
-    found.into_iter().find_map(|n| crate::db::Money::parse(&n)).map(|m| m.to_string())
+    found
 }
 
 /// When `chars[at..]` is the exponent of a number (`e5`, `E+05`, `e-3`), the index just
@@ -158,7 +159,8 @@ fn call(tool: ToolName, arguments: Value, n: usize) -> ToolCall {
 /// asks (a message may ask two), else the routed topic's usual lookup.
 fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     let normalized = text::normalize(user);
-    let amount = amount_in(user);
+    // The number the customer names as money, not the first one ("el día 3 pagué 50").
+    let amount = intents::money_amount(user);
     // A security, fraud or legal matter goes to a person untouched: the agent only
     // reads what the customer explicitly asks for.
     let hands_over_at_once = c.category == "security" || c.priority == Priority::Critical;
@@ -464,7 +466,7 @@ impl ChatModel for BuiltinModel {
 mod fuzz {
     //! The amount the built-in engine reads out of a customer's message becomes a
     //! tool argument: it must be an exact amount with two decimals or nothing.
-    use super::*;
+    use super::super::intents::money_amount;
     use proptest::prelude::*;
 
     proptest! {
@@ -472,7 +474,7 @@ mod fuzz {
 
         #[test]
         fn fuzz_amounts_in_any_text_are_exact_or_absent(text in any::<String>()) {
-            if let Some(a) = amount_in(&text) {
+            if let Some(a) = money_amount(&text) {
                 let m = crate::db::Money::parse(&a);
                 prop_assert!(m.is_some_and(|m| m.to_string() == a), "{a:?} from {text:?}");
             }
@@ -482,14 +484,14 @@ mod fuzz {
         fn fuzz_amounts_written_by_customers_are_read_exactly(euros in 0u32..1_000_000, cents in 0u32..100, comma in any::<bool>(), words in "[a-zA-Zñ ]{0,20}") {
             let sep = if comma { ',' } else { '.' };
             let text = format!("{words} pagué {euros}{sep}{cents:02} euros");
-            prop_assert_eq!(amount_in(&text), Some(format!("{euros}.{cents:02}")));
+            prop_assert_eq!(money_amount(&text), Some(format!("{euros}.{cents:02}")));
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::amount_in;
+    use crate::agents::builtin::intents::money_amount as amount_in;
 
     #[test]
     fn amounts_are_read_exactly() {
@@ -506,7 +508,7 @@ mod tests {
             assert_eq!(amount_in(text), None, "{text:?}");
         }
         // Another, plain amount in the same message is still found.
-        assert_eq!(amount_in("not 1e5 but 70").as_deref(), Some("70.00"));
+        assert_eq!(amount_in("not 1e5, I paid 70").as_deref(), Some("70.00"));
         // A word starting with e after a number is not an exponent.
         assert_eq!(amount_in("paid 30 each").as_deref(), Some("30.00"));
         assert_eq!(amount_in("paid 30euros").as_deref(), Some("30.00"));

@@ -342,36 +342,30 @@ const CURRENCY: &[&str] = &[
 
 const DATE_WORDS: &[&str] = &["dia", "day", "el", "on", "the", "de", "del", "since", "desde", "hace", "ago"];
 
-/// Whether the message names a sum of money: a number with a currency (a word or a
-/// sign) or right after a verb of paying; a day of the month is not money.
-pub fn names_money(text: &str) -> bool {
-    // Signs are lost by normalisation: look for them in the raw text first.
-    let chars: Vec<char> = text.chars().collect();
-    let signed = chars.iter().enumerate().any(|(i, c)| {
-        matches!(c, '€' | '$' | '£')
-            && (chars[..i].iter().rev().find(|c| !c.is_whitespace()).is_some_and(char::is_ascii_digit)
-                || chars[i + 1..].iter().find(|c| !c.is_whitespace()).is_some_and(char::is_ascii_digit))
-    });
-    if signed {
-        return true;
-    }
-    let norm = normalize(text);
-    let words = tokens(&norm);
-    let pay = positions(&words, PAY_WORDS);
-    words.iter().enumerate().any(|(i, w)| {
-        if !is_number(w) {
-            return false;
+/// The sum of money a message names, exact with two decimals: the first number with a
+/// currency (a word or a sign) or within three words after a verb of paying, never a
+/// day of the month. `None` when no number reads as money or none parses exactly.
+pub fn money_amount(text: &str) -> Option<String> {
+    super::engine::numbers_in(text).into_iter().find_map(|(start, end, number)| {
+        let before: String = text.chars().take(start).collect();
+        let after: String = text.chars().skip(end).collect();
+        let signs = ['€', '$', '£'];
+        let signed = before.trim_end().ends_with(signs) || after.trim_start().starts_with(signs);
+        let (before, after) = (normalize(&before), normalize(&after));
+        let (before, after) = (tokens(&before), tokens(&after));
+        let currency = signed || after.first().is_some_and(|w| CURRENCY.contains(w));
+        let dated = before.last().is_some_and(|w| DATE_WORDS.contains(w)) && !currency;
+        let after_pay = positions(&before, PAY_WORDS).iter().any(|p| before.len() - p <= 3);
+        if dated || !(currency || after_pay) {
+            return None;
         }
-        // "50", "50 00", "49 90": the currency may follow the cents.
-        let mut end = i + 1;
-        if words.get(end).is_some_and(|w| is_number(w) && w.len() == 2) {
-            end += 1;
-        }
-        let currency = words.get(end).is_some_and(|w| CURRENCY.contains(w));
-        let dated = i > 0 && DATE_WORDS.contains(&words[i - 1]) && !currency;
-        let after_pay = pay.iter().any(|p| *p < i && i - p <= 3);
-        !dated && (currency || after_pay)
+        crate::db::Money::parse(&number).map(|m| m.to_string())
     })
+}
+
+/// Whether the message names a sum of money (see [`money_amount`]).
+pub fn names_money(text: &str) -> bool {
+    money_amount(text).is_some()
 }
 
 fn near(a: &[usize], b: &[usize], within: usize) -> bool {
@@ -490,5 +484,9 @@ mod tests {
         assert!(names_money("te pagué 20€"));
         assert!(names_money("paid 49,90 by card"));
         assert!(!names_money("llamé el 3 de mayo"));
+        assert_eq!(money_amount("El día 3 pagué 50 euros").as_deref(), Some("50.00"), "the money, not the day");
+        assert_eq!(money_amount("sent $25.5 on the 12th").as_deref(), Some("25.50"));
+        assert_eq!(money_amount("ticket 4411, pagué 19,99 € ayer").as_deref(), Some("19.99"));
+        assert_eq!(money_amount("pagué 1e5 euros"), None, "exponents are not read");
     }
 }
