@@ -338,13 +338,7 @@ mod tests {
     }
 
     fn jsonl_in(dir: &str) -> Vec<std::path::PathBuf> {
-        let mut files: Vec<_> = std::fs::read_dir(root().join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        files.sort();
-        files
+        crate::agents::train::jsonl_files(&root().join(dir)).unwrap()
     }
 
     /// The sets the model trains on are learned well (a regression guard; no blind set

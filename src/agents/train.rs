@@ -19,21 +19,27 @@ pub const MODEL_PATH: &str = "src/agents/builtin/routing_model.txt";
 /// The folders whose sets train the model.
 pub const TRAINING_DIRS: [&str; 2] = ["eval/corpus", "eval/dev"];
 
+/// The `.jsonl` files of a folder, sorted.
+pub fn jsonl_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        if path.extension().is_some_and(|x| x == "jsonl") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// The `.jsonl` files of the training folders under `root`, sorted (so training is
 /// reproducible).
 pub fn training_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for dir in TRAINING_DIRS {
-        let dir = root.join(dir);
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        for entry in entries {
-            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-            if path.extension().is_some_and(|x| x == "jsonl") {
-                files.push(path);
-            }
-        }
+        files.extend(jsonl_files(&root.join(dir))?);
     }
-    files.sort();
     Ok(files)
 }
 
