@@ -78,6 +78,9 @@ async fn what_a_bot_must_not_settle_goes_to_a_person_at_once(app: &TestApp) {
         ("Quiero darme de baja de todo, no quiero seguir con vosotros", "unsupported_request"),
         ("I want a refund of last month's fee, I never used the service", "unsupported_request"),
         ("I'm cancelling, but first tell me if my last payment came through", "unsupported_request"),
+        ("My phone was stolen, I want to pay 50 by card", "policy_restriction"),
+        ("Quiero darme de baja, pero antes pagar 50 euros con tarjeta", "unsupported_request"),
+        ("I want a refund of 50 euros, and open a ticket: urgent", "unsupported_request"),
     ] {
         let r = app.start_call(&token, json!({"customer_id": maria, "message": message})).await;
         assert_eq!(r["verdict"]["action"], "escalate", "{message}: {r}");

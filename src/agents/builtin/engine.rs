@@ -171,7 +171,9 @@ fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     for intent in intents::of_message(user) {
         let tool = intent.tool();
         let acts = matches!(intent, intents::Intent::NewTicket | intents::Intent::RegisterPayment);
-        if (hands_over_at_once && acts) || (intent == intents::Intent::RegisterPayment && amount.is_none()) {
+        if ((hands_over_at_once || to_person) && acts)
+            || (intent == intents::Intent::RegisterPayment && amount.is_none())
+        {
             continue;
         }
         if !tools.contains(&tool) {

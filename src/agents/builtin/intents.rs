@@ -326,7 +326,14 @@ fn fuzzy(pattern: &str) -> bool {
 /// Indices of the words where any of `patterns` starts.
 fn positions(words: &[&str], patterns: &[&str]) -> Vec<usize> {
     (0..words.len())
-        .filter(|&i| patterns.iter().any(|p| find_phrase_with(&words[i..], p, fuzzy(p)) == Some(0)))
+        .filter(|&i| {
+            patterns.iter().any(|p| {
+                // Only a match starting here: the window is the pattern's length, so the
+                // scan stays linear in the message.
+                let len = p.split(' ').count();
+                i + len <= words.len() && find_phrase_with(&words[i..i + len], p, fuzzy(p)) == Some(0)
+            })
+        })
         .collect()
 }
 
@@ -345,23 +352,44 @@ const DATE_WORDS: &[&str] = &["dia", "day", "el", "on", "the", "de", "del", "sin
 /// The sum of money a message names, exact with two decimals: the first number with a
 /// currency (a word or a sign) or within three words after a verb of paying, never a
 /// day of the month. `None` when no number reads as money or none parses exactly.
+///
+/// A message naming two different sums, a negative one, or a number glued to letters
+/// that are not a currency ("5O") gives `None`: the amount is left for a person to ask.
 pub fn money_amount(text: &str) -> Option<String> {
-    super::engine::numbers_in(text).into_iter().find_map(|(start, end, number)| {
-        let before: String = text.chars().take(start).collect();
-        let after: String = text.chars().skip(end).collect();
-        let signs = ['€', '$', '£'];
+    let chars: Vec<char> = text.chars().collect();
+    let signs = ['€', '$', '£'];
+    let mut found: Option<String> = None;
+    // Only the words around each number matter: a bounded window keeps this linear.
+    for (start, end, number) in super::engine::numbers_in(text).into_iter().take(MAX_NUMBERS) {
+        let before: String = chars[start.saturating_sub(WINDOW)..start].iter().collect();
+        let after: String = chars[end..(end + WINDOW).min(chars.len())].iter().collect();
         let signed = before.trim_end().ends_with(signs) || after.trim_start().starts_with(signs);
+        let negative = before.trim_end().ends_with('-');
+        let glued = after.chars().next().is_some_and(char::is_alphabetic);
         let (before, after) = (normalize(&before), normalize(&after));
         let (before, after) = (tokens(&before), tokens(&after));
         let currency = signed || after.first().is_some_and(|w| CURRENCY.contains(w));
         let dated = before.last().is_some_and(|w| DATE_WORDS.contains(w)) && !currency;
         let after_pay = positions(&before, PAY_WORDS).iter().any(|p| before.len() - p <= 3);
         if dated || !(currency || after_pay) {
+            continue;
+        }
+        if negative || (glued && !currency) {
             return None;
         }
-        crate::db::Money::parse(&number).map(|m| m.to_string())
-    })
+        let amount = crate::db::Money::parse(&number).map(|m| m.to_string())?;
+        match &found {
+            Some(earlier) if *earlier != amount => return None,
+            _ => found = Some(amount),
+        }
+    }
+    found
 }
+
+/// Characters looked at on each side of a number.
+const WINDOW: usize = 48;
+/// Numbers looked at in one message.
+const MAX_NUMBERS: usize = 12;
 
 /// Whether the message names a sum of money (see [`money_amount`]).
 pub fn names_money(text: &str) -> bool {
@@ -488,5 +516,9 @@ mod tests {
         assert_eq!(money_amount("sent $25.5 on the 12th").as_deref(), Some("25.50"));
         assert_eq!(money_amount("ticket 4411, pagué 19,99 € ayer").as_deref(), Some("19.99"));
         assert_eq!(money_amount("pagué 1e5 euros"), None, "exponents are not read");
+        assert_eq!(money_amount("let me pay -50 by card"), None, "negative");
+        assert_eq!(money_amount("pagaré 50 euros, no, mejor 500 euros"), None, "which one?");
+        assert_eq!(money_amount("pay 5O by card"), None, "a letter for a digit");
+        assert_eq!(money_amount("pagué 50 euros, sí, 50 euros"), Some("50.00".into()));
     }
 }
