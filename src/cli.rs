@@ -54,7 +54,7 @@ enum Command {
     /// labelled JSONL set of requests from a linked customer.
     EvalTools {
         /// The labelled set.
-        #[arg(default_value = "eval/tools_dev.jsonl")]
+        #[arg(default_value = "eval/tools_dev/tools_dev1.jsonl")]
         file: std::path::PathBuf,
         /// Also list the misses.
         #[arg(long)]
@@ -182,6 +182,19 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             let tunings = if grid { train::grid() } else { vec![crate::agents::builtin::routing::TUNING] };
             let scores = train::cross_validate(&examples, folds.max(2), &tunings);
             say(train::table(&tunings, &scores).trim_end());
+
+            let requests = train::tool_training_examples(root).map_err(|e| anyhow::anyhow!(e))?;
+            let intents = train::train_intents(&requests);
+            let path = crate::agents::builtin::intents::MODEL_PATH;
+            std::fs::write(root.join(path), &intents).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+            say(&format!("{} requests; intent model written to {path} ({} bytes)", requests.len(), intents.len()));
+            let thresholds: Vec<f32> = if grid {
+                vec![0.2, 0.25, 0.3, 0.35, 0.4, 0.5]
+            } else {
+                vec![crate::agents::builtin::intents::THRESHOLD]
+            };
+            let scores = train::cross_validate_intents(&requests, folds.max(2), &thresholds);
+            say(train::intent_table(&thresholds, &scores).trim_end());
             Ok(ExitCode::SUCCESS)
         }
         Command::EvalTools { file, misses } => {

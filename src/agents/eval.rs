@@ -355,9 +355,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_tool_development_sets_are_served() {
-        for (set, size, multi) in
-            [("eval/tools_dev.jsonl", 100, 25), ("eval/tools_dev2.jsonl", 90, 20), ("eval/tools_dev3.jsonl", 100, 30)]
-        {
+        for (set, size, multi) in [
+            ("eval/tools_dev/tools_dev1.jsonl", 100, 25),
+            ("eval/tools_dev/tools_dev2.jsonl", 90, 20),
+            ("eval/tools_dev/tools_dev3.jsonl", 100, 30),
+        ] {
             let r = evaluate_tools(&read(&root().join(set))).await.unwrap();
             assert!(r.total >= size && r.multi >= multi, "{set} keeps its size and its two-part requests");
             assert!(r.served * 10 >= r.total * 9, "{set}: {r}\n{}", r.misses());
@@ -431,8 +433,10 @@ mod tests {
     /// …nor is a blind message among the training examples.
     #[test]
     fn no_blind_message_is_trained_on() {
-        let trained: HashSet<String> =
+        let mut trained: HashSet<String> =
             crate::agents::train::training_examples(root()).unwrap().iter().map(|e| normalize(&e.text)).collect();
+        trained
+            .extend(crate::agents::train::tool_training_examples(root()).unwrap().iter().map(|e| normalize(&e.text)));
         for text in blind_texts() {
             assert!(!trained.contains(&normalize(&text)), "blind message in the training sets: {text:?}");
         }

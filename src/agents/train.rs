@@ -1,16 +1,19 @@
 //! Training the built-in engine's model from the labelled sets in `eval/` and choosing
 //! how to combine it with the rules by cross-validation (`centralita train-routing`).
 //!
-//! What trains: `eval/corpus/*.jsonl` and `eval/dev/*.jsonl`. What never does: the
-//! sets in `eval/blind/`, which are only measured (`centralita eval-routing`).
+//! What trains the routing model: `eval/corpus/*.jsonl` and `eval/dev/*.jsonl`; the
+//! intent model (which tools serve a request): `eval/tools_corpus/*.jsonl` and
+//! `eval/tools_dev/*.jsonl`. What never does: the sets in `eval/blind/`, which are
+//! only measured (`centralita eval-routing`, `centralita eval-tools`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::builtin::learned::{self, Model, Sample};
+use super::builtin::intents::{self, ANSWERS, Intent, IntentModel};
+use super::builtin::learned::{self, HeadSpec, Model, Sample};
 use super::builtin::lexicon::CATEGORIES;
 use super::builtin::routing::{Tuning, classify_with};
-use super::eval::{Example, Report};
+use super::eval::{Example, Report, ToolExample};
 use super::{Priority, Sentiment};
 
 /// Where the embedded model lives, relative to the repository.
@@ -18,6 +21,9 @@ pub const MODEL_PATH: &str = "src/agents/builtin/routing_model.txt";
 
 /// The folders whose sets train the model.
 pub const TRAINING_DIRS: [&str; 2] = ["eval/corpus", "eval/dev"];
+
+/// The folders whose sets train the intent model.
+pub const TOOL_TRAINING_DIRS: [&str; 2] = ["eval/tools_corpus", "eval/tools_dev"];
 
 /// The `.jsonl` files of a folder, sorted.
 pub fn jsonl_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -43,18 +49,122 @@ pub fn training_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Every labelled example of the training folders.
+/// Every labelled example of the routing training folders.
 pub fn training_examples(root: &Path) -> Result<Vec<Example>, String> {
+    read_examples(&training_files(root)?)
+}
+
+/// Every labelled request of the intent training folders.
+pub fn tool_training_examples(root: &Path) -> Result<Vec<ToolExample>, String> {
+    let mut files = Vec::new();
+    for dir in TOOL_TRAINING_DIRS {
+        files.extend(jsonl_files(&root.join(dir))?);
+    }
+    read_examples(&files)
+}
+
+fn read_examples<T: serde::de::DeserializeOwned>(files: &[PathBuf]) -> Result<Vec<T>, String> {
     let mut out = Vec::new();
-    for file in training_files(root)? {
-        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let ex: Example =
-                serde_json::from_str(line).map_err(|e| format!("{} line {}: {e}", file.display(), i + 1))?;
+            let ex: T = serde_json::from_str(line).map_err(|e| format!("{} line {}: {e}", file.display(), i + 1))?;
             out.push(ex);
         }
     }
     Ok(out)
+}
+
+/// The intent model file for these requests: one yes/no head per tool.
+pub fn train_intents(examples: &[ToolExample]) -> String {
+    let featured: Vec<Vec<String>> = examples.iter().map(|e| intents::features(&e.text)).collect();
+    let names: Vec<&str> = Intent::ALL.iter().map(|i| i.tool().as_str()).collect();
+    let mut heads: Vec<HeadSpec<'_>> = Intent::ALL
+        .iter()
+        .zip(&names)
+        .map(|(intent, name)| HeadSpec {
+            name,
+            classes: &ANSWERS,
+            labels: examples.iter().map(|e| Some(usize::from(e.tools.contains(&intent.tool())))).collect(),
+        })
+        .collect();
+    heads.push(HeadSpec {
+        name: intents::HANDOVER,
+        classes: &ANSWERS,
+        labels: examples.iter().map(|e| Some(usize::from(e.handover))).collect(),
+    });
+    learned::train_heads(intents::MAGIC, &featured, &heads)
+}
+
+/// Cross-validated intent figures at one threshold.
+#[derive(Debug, Default)]
+pub struct IntentScore {
+    /// Requests measured.
+    pub total: usize,
+    /// The exact set of tools.
+    pub exact: usize,
+    /// The same by the rules alone.
+    pub rules_exact: usize,
+    /// Per intent: (true positives, false positives, false negatives).
+    pub per_intent: [(usize, usize, usize); 5],
+    /// The same for the hand-over head at its threshold.
+    pub handover: (usize, usize, usize),
+}
+
+/// `k`-fold cross-validation of the intent model at each threshold.
+pub fn cross_validate_intents(examples: &[ToolExample], k: usize, thresholds: &[f32]) -> Vec<IntentScore> {
+    let mut scores: Vec<IntentScore> = thresholds.iter().map(|_| IntentScore::default()).collect();
+    for fold in 0..k {
+        let test: Vec<&ToolExample> =
+            examples.iter().enumerate().filter(|(i, _)| i % k == fold).map(|(_, e)| e).collect();
+        let train_set: Vec<ToolExample> =
+            examples.iter().enumerate().filter(|(i, _)| i % k != fold).map(|(_, e)| e.clone()).collect();
+        let Ok(mut model) = IntentModel::parse(&train_intents(&train_set)) else { continue };
+        for (threshold, s) in thresholds.iter().zip(scores.iter_mut()) {
+            model.threshold = *threshold;
+            for ex in &test {
+                let want: Vec<Intent> = Intent::ALL.into_iter().filter(|i| ex.tools.contains(&i.tool())).collect();
+                let got = model.detect(&ex.text);
+                s.total += 1;
+                s.exact += usize::from(got == want);
+                s.rules_exact += usize::from(sorted(intents::by_rules(&ex.text)) == want);
+                for (n, intent) in Intent::ALL.iter().enumerate() {
+                    count(&mut s.per_intent[n], want.contains(intent), got.contains(intent));
+                }
+                count(&mut s.handover, ex.handover, model.handover(&ex.text) >= intents::HANDOVER_THRESHOLD);
+            }
+        }
+    }
+    scores
+}
+
+/// Adds one decision to (true positives, false positives, false negatives).
+fn count(cell: &mut (usize, usize, usize), wanted: bool, got: bool) {
+    cell.0 += usize::from(wanted && got);
+    cell.1 += usize::from(!wanted && got);
+    cell.2 += usize::from(wanted && !got);
+}
+
+fn sorted(found: Vec<Intent>) -> Vec<Intent> {
+    Intent::ALL.into_iter().filter(|i| found.contains(i)).collect()
+}
+
+/// A table of cross-validated intent figures, one line per threshold.
+pub fn intent_table(thresholds: &[f32], scores: &[IntentScore]) -> String {
+    let mut out = String::from("threshold | exact set (rules alone) |");
+    for intent in Intent::ALL {
+        let _ = write!(out, " {} P/R |", intent.tool());
+    }
+    out.push_str(" handover P/R\n");
+    for (t, s) in thresholds.iter().zip(scores) {
+        let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+        let _ = write!(out, "{t:>9} | {:>5.1}% ({:>5.1}%) |", pct(s.exact, s.total), pct(s.rules_exact, s.total));
+        for (tp, fp, fn_) in s.per_intent.iter().chain([&s.handover]) {
+            let _ = write!(out, " {:>5.1}/{:>5.1} |", pct(*tp, tp + fp), pct(*tp, tp + fn_));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn sample(ex: &Example) -> Sample {
@@ -153,5 +263,19 @@ mod tests {
             train(&examples) == embedded,
             "run `cargo run -- train-routing` after changing eval/corpus or eval/dev"
         );
+    }
+
+    /// The same for the intent model and the tool sets.
+    #[test]
+    fn the_embedded_intent_model_is_what_the_tool_sets_train() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let examples = tool_training_examples(root).unwrap();
+        assert!(examples.len() > 1000, "the tool corpus is in place");
+        let embedded = std::fs::read_to_string(root.join(intents::MODEL_PATH)).unwrap();
+        assert!(
+            train_intents(&examples) == embedded,
+            "run `cargo run -- train-routing` after changing eval/tools_corpus or eval/tools_dev"
+        );
+        assert!(IntentModel::parse(&embedded).is_ok());
     }
 }

@@ -159,8 +159,9 @@ fn call(tool: ToolName, arguments: Value, n: usize) -> ToolCall {
 /// asks (a message may ask two), else the routed topic's usual lookup.
 fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     let normalized = text::normalize(user);
+    let asked = intents::of_message(user);
     // The number the customer names as money, not the first one ("el día 3 pagué 50").
-    let amount = intents::money_amount(user);
+    let amount = if asked.contains(&intents::Intent::RegisterPayment) { intents::payment_amount(user) } else { None };
     // A security, fraud or legal matter goes to a person untouched: the agent only
     // reads what the customer explicitly asks for.
     let hands_over_at_once = c.category == "security" || c.priority == Priority::Critical;
@@ -168,7 +169,7 @@ fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     // complaint is still filed).
     let to_person = needs_person(c, true).is_some();
     let mut tools: Vec<ToolName> = Vec::new();
-    for intent in intents::of_message(user) {
+    for intent in asked {
         let tool = intent.tool();
         let acts = matches!(intent, intents::Intent::NewTicket | intents::Intent::RegisterPayment);
         if ((hands_over_at_once || to_person) && acts)

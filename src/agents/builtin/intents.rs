@@ -1,8 +1,17 @@
 //! What a customer asks the service agent to look up or do, independently of the
 //! routed topic: one message may ask two things (a balance and a payment, say), and
-//! each part needs its tool. Rules over short, general word patterns (the
-//! topic model decides where a call goes; these decide which tools serve it).
+//! each part needs its tool. The topic model decides where a call goes; this decides
+//! which tools serve it.
+//!
+//! Two layers: rules over short, general word patterns (and the amount of money a
+//! message names), and a trained model (one yes/no logistic regression per tool, over
+//! the topic model's features plus what the rules found) that learns from the tool
+//! sets in `eval/` when the rules are right and what they miss. `centralita
+//! train-routing` writes it to `intent_model.txt`, embedded in the binary.
 
+use std::sync::LazyLock;
+
+use super::learned::{self, Head};
 use super::text::{find_phrase_with, normalize, tokens};
 use crate::agents::Department;
 use crate::agents::model::ToolName;
@@ -23,11 +32,26 @@ pub enum Intent {
 }
 
 impl Intent {
+    /// Every intent, in the order a reply serves them.
+    pub const ALL: [Intent; 5] =
+        [Intent::Balance, Intent::PaymentHistory, Intent::TicketStatus, Intent::NewTicket, Intent::RegisterPayment];
+
     /// The department that handles it.
     pub fn department(self) -> Department {
         match self {
             Intent::Balance | Intent::PaymentHistory | Intent::RegisterPayment => Department::Billing,
             Intent::TicketStatus | Intent::NewTicket => Department::Support,
+        }
+    }
+
+    /// The topic it belongs to (a category of the routing model).
+    pub fn category(self) -> &'static str {
+        match self {
+            Intent::Balance => "balance_inquiry",
+            Intent::PaymentHistory => "payment_history",
+            Intent::TicketStatus => "ticket_status",
+            Intent::NewTicket => "technical_issue",
+            Intent::RegisterPayment => "payment",
         }
     }
 
@@ -343,21 +367,154 @@ fn is_number(word: &str) -> bool {
 }
 
 const CURRENCY: &[&str] = &[
-    "eur", "euro", "euros", "e", "pesos", "peso", "dolares", "dollars", "dollar", "usd", "pounds", "libras", "gbp",
-    "bucks", "pavos", "lucas", "mxn", "clp", "ars",
+    "eur", "euro", "euros", "e", "pesos", "peso", "dolares", "dollars", "dollar", "usd", "pounds", "pound", "libras",
+    "gbp", "bucks", "quid", "pavos", "lucas", "mxn", "clp", "ars", "rupees", "rs", "inr", "soles", "cop", "pen",
 ];
 
 const DATE_WORDS: &[&str] = &["dia", "day", "el", "on", "the", "de", "del", "since", "desde", "hace", "ago"];
 
+/// What reading a message for money found.
+#[derive(Debug, PartialEq)]
+enum Reading {
+    /// One sum, exact with two decimals.
+    Sum(String),
+    /// No number reads as money.
+    Nothing,
+    /// Something that must not be guessed at: two different sums, a negative one, a
+    /// number glued to letters that are not a currency.
+    Unclear,
+}
+
 /// The sum of money a message names, exact with two decimals: the first number with a
 /// currency (a word or a sign) or within three words after a verb of paying, never a
-/// day of the month. `None` when no number reads as money or none parses exactly.
+/// day of the month. Amounts in words before a currency ("forty quid", "treinta y
+/// cinco euros") and thousands separators ("1.200 €", "$1,250.50") are read.
+/// `None` when no number reads as money or none parses exactly.
 ///
 /// A message naming two different sums, a negative one, or a number glued to letters
 /// that are not a currency ("5O") gives `None`: the amount is left for a person to ask.
 pub fn money_amount(text: &str) -> Option<String> {
+    match read_money(&spelled_out(text)) {
+        Reading::Sum(sum) => Some(sum),
+        Reading::Nothing | Reading::Unclear => None,
+    }
+}
+
+/// The amount of a payment the customer asks to have registered: the sum the message
+/// names as money ([`money_amount`]) or, when no number reads as money, its only
+/// number when that is a plain amount ("i payed 45 yesterday pls add") — not a date,
+/// a year, a time, a speed, a reference or a phone number. Call it only for a message
+/// asking to register a payment.
+pub fn payment_amount(text: &str) -> Option<String> {
+    let text = spelled_out(text);
+    match read_money(&text) {
+        Reading::Sum(sum) => return Some(sum),
+        Reading::Unclear => return None,
+        Reading::Nothing => {}
+    }
+    let numbers = super::engine::numbers_in(&text);
+    let [(start, end, number)] = numbers.as_slice() else { return None };
     let chars: Vec<char> = text.chars().collect();
-    let signs = ['€', '$', '£'];
+    let before: String = chars[start.saturating_sub(WINDOW)..*start].iter().collect();
+    let after: String = chars[*end..(end + WINDOW).min(chars.len())].iter().collect();
+    if before.trim_end().ends_with(['-', '#', '/', ':', '+'])
+        || after.starts_with(|c: char| c.is_alphanumeric() || "/:%".contains(c))
+    {
+        return None;
+    }
+    let (before, after) = (normalize(&before), normalize(&after));
+    let (before, after) = (tokens(&before), tokens(&after));
+    let plain = !before.last().is_some_and(|w| DATE_WORDS.contains(w) || REFERENCE_WORDS.contains(w))
+        && !after.first().is_some_and(|w| UNIT_WORDS.contains(w));
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    if !plain || is_year(number) || digits > 6 {
+        return None;
+    }
+    exact(number)
+}
+
+/// A number that reads as a year (1900–2099).
+fn is_year(number: &str) -> bool {
+    number.len() == 4
+        && number.chars().all(|c| c.is_ascii_digit())
+        && (number.starts_with("19") || number.starts_with("20"))
+}
+
+/// Words before a number that make it an identifier, not money.
+const REFERENCE_WORDS: &[&str] = &[
+    "ticket",
+    "tickets",
+    "caso",
+    "case",
+    "ref",
+    "referencia",
+    "reference",
+    "numero",
+    "number",
+    "no",
+    "n",
+    "order",
+    "pedido",
+    "incidencia",
+    "incident",
+    "linea",
+    "line",
+    "cuenta",
+    "account",
+    "id",
+    "factura",
+    "invoice",
+    "contrato",
+    "contract",
+    "cliente",
+    "customer",
+    "extension",
+    "ext",
+    "codigo",
+    "code",
+    "pin",
+];
+
+/// Words after a number that make it a time, a count or a measure, not money.
+const UNIT_WORDS: &[&str] = &[
+    "am", "pm", "h", "hs", "hrs", "hours", "hour", "horas", "hora", "min", "mins", "minutes", "minutos", "days", "day",
+    "dias", "dia", "weeks", "week", "semanas", "semana", "months", "month", "meses", "mes", "years", "anos", "de",
+    "of", "th", "st", "nd", "rd", "mb", "mbps", "gb", "megas", "gigas", "gigs", "megs", "veces", "times", "lines",
+    "lineas", "x",
+];
+
+/// A number as written ("1.200", "1,234.56", "49,90") as an exact sum with two
+/// decimals, reading a separator followed by three digits as a thousands separator.
+fn exact(number: &str) -> Option<String> {
+    let groups: Vec<&str> = number.split(['.', ',']).collect();
+    let plain = match groups.as_slice() {
+        [whole] => (*whole).to_owned(),
+        [.., last] if last.len() <= 2 && groups.len() == 2 => number.replace(',', "."),
+        [first, middle @ .., last] => {
+            let (thousands, cents) = if last.len() == 3 { (&groups[1..], "") } else { (middle, *last) };
+            let grouped = !first.is_empty() && first.len() <= 3 && thousands.iter().all(|g| g.len() == 3);
+            if !grouped || cents.len() > 2 {
+                return None;
+            }
+            // One separator for thousands, the other for decimals.
+            let seps: Vec<char> = number.chars().filter(|c| matches!(c, '.' | ',')).collect();
+            let thousand_sep = seps[0];
+            if seps[..thousands.len()].iter().any(|c| *c != thousand_sep)
+                || (!cents.is_empty() && seps[seps.len() - 1] == thousand_sep)
+            {
+                return None;
+            }
+            let whole: String = std::iter::once(*first).chain(thousands.iter().copied()).collect();
+            if cents.is_empty() { whole } else { format!("{whole}.{cents}") }
+        }
+        [] => return None,
+    };
+    crate::db::Money::parse(&plain).map(|m| m.to_string())
+}
+
+fn read_money(text: &str) -> Reading {
+    let chars: Vec<char> = text.chars().collect();
+    let signs = ['€', '$', '£', '₹'];
     let mut found: Option<String> = None;
     // Only the words around each number matter: a bounded window keeps this linear.
     for (start, end, number) in super::engine::numbers_in(text).into_iter().take(MAX_NUMBERS) {
@@ -369,21 +526,197 @@ pub fn money_amount(text: &str) -> Option<String> {
         let (before, after) = (normalize(&before), normalize(&after));
         let (before, after) = (tokens(&before), tokens(&after));
         let currency = signed || after.first().is_some_and(|w| CURRENCY.contains(w));
-        let dated = before.last().is_some_and(|w| DATE_WORDS.contains(w)) && !currency;
+        let dated = (before.last().is_some_and(|w| DATE_WORDS.contains(w)) || is_year(&number)) && !currency;
         let after_pay = positions(&before, PAY_WORDS).iter().any(|p| before.len() - p <= 3);
         if dated || !(currency || after_pay) {
             continue;
         }
         if negative || (glued && !currency) {
-            return None;
+            return Reading::Unclear;
         }
-        let amount = crate::db::Money::parse(&number).map(|m| m.to_string())?;
+        let Some(amount) = exact(&number) else { return Reading::Unclear };
         match &found {
-            Some(earlier) if *earlier != amount => return None,
+            Some(earlier) if *earlier != amount => return Reading::Unclear,
             _ => found = Some(amount),
         }
     }
-    found
+    found.map_or(Reading::Nothing, Reading::Sum)
+}
+
+/// The text with amounts written in words before a currency spelled as digits
+/// ("forty quid" → "40 quid", "treinta y cinco euros" → "35 euros", "2 mil pesos" →
+/// "2000 pesos"). Number words elsewhere are left alone: "once" is eleven only in
+/// Spanish, and "una incidencia" is not a sum.
+pub fn spelled_out(text: &str) -> String {
+    let pieces: Vec<&str> = text.split_inclusive(char::is_whitespace).collect();
+    // Each piece's word, lower case without accents or punctuation at its edges.
+    let words: Vec<String> = pieces
+        .iter()
+        .map(|p| normalize(p.trim()).trim_matches(|c: char| !c.is_alphanumeric() && c != '-').to_owned())
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < pieces.len() {
+        let run = number_run(&words[i..]);
+        let before_currency = run > 0 && words.get(i + run).is_some_and(|w| CURRENCY.contains(&w.as_str()));
+        let value = if before_currency { value_of(&words[i..i + run]) } else { None };
+        match value {
+            Some(v) if !words[i..i + run].iter().all(|w| w.chars().all(|c| c.is_ascii_digit())) => {
+                let last = pieces[i + run - 1];
+                let trailing = &last[last.trim_end().len()..];
+                out.push_str(&format!("{v}{trailing}"));
+                i += run;
+            }
+            _ => {
+                out.push_str(pieces[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// How many of the leading words make one number ("sixty five", "ciento veinte y
+/// tres", "a hundred", "2 mil"): connectors only between number words.
+fn number_run(words: &[String]) -> usize {
+    let mut n = 0;
+    while n < words.len() {
+        let w = words[n].as_str();
+        let starts_scale = words.get(n + 1).is_some_and(|next| is_scale(next));
+        let is_part = word_value(w).is_some()
+            || is_scale(w)
+            || (matches!(w, "a" | "an" | "un" | "one") && starts_scale)
+            || (n == 0 && !w.is_empty() && w.chars().all(|c| c.is_ascii_digit()) && starts_scale)
+            || (n > 0 && matches!(w, "and" | "y") && words.get(n + 1).is_some_and(|x| word_value(x).is_some()));
+        if !is_part {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+fn is_scale(word: &str) -> bool {
+    matches!(word, "hundred" | "thousand" | "mil" | "cien" | "ciento")
+}
+
+/// The value of a run of number words.
+fn value_of(words: &[String]) -> Option<u64> {
+    let (mut total, mut current) = (0u64, 0u64);
+    for w in words {
+        match w.as_str() {
+            "a" | "an" | "un" | "one" | "and" | "y" => current += u64::from(w == "one" || w == "un"),
+            "hundred" => current = current.max(1) * 100,
+            "thousand" | "mil" => {
+                total += current.max(1) * 1000;
+                current = 0;
+            }
+            w if w.chars().all(|c| c.is_ascii_digit()) => current += w.parse::<u64>().ok()?,
+            w => current += word_value(w)?,
+        }
+    }
+    let value = total + current;
+    (value > 0).then_some(value)
+}
+
+/// The value of one number word (Spanish or English; hyphenated English tens too).
+fn word_value(word: &str) -> Option<u64> {
+    if let Some((tens, unit)) = word.split_once(['-', ' ']) {
+        let (t, u) = (word_value(tens)?, word_value(unit)?);
+        return (t >= 20 && t % 10 == 0 && t < 100 && u < 10).then_some(t + u);
+    }
+    const EN: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const EN_TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+    const ES: [&str; 30] = [
+        "cero",
+        "uno",
+        "dos",
+        "tres",
+        "cuatro",
+        "cinco",
+        "seis",
+        "siete",
+        "ocho",
+        "nueve",
+        "diez",
+        "once",
+        "doce",
+        "trece",
+        "catorce",
+        "quince",
+        "dieciseis",
+        "diecisiete",
+        "dieciocho",
+        "diecinueve",
+        "veinte",
+        "veintiuno",
+        "veintidos",
+        "veintitres",
+        "veinticuatro",
+        "veinticinco",
+        "veintiseis",
+        "veintisiete",
+        "veintiocho",
+        "veintinueve",
+    ];
+    const ES_TENS: [&str; 7] = ["treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa"];
+    const ES_HUNDREDS: [&str; 9] = [
+        "ciento",
+        "doscientos",
+        "trescientos",
+        "cuatrocientos",
+        "quinientos",
+        "seiscientos",
+        "setecientos",
+        "ochocientos",
+        "novecientos",
+    ];
+    let at = |list: &[&str]| list.iter().position(|w| *w == word).map(|i| i as u64);
+    if let Some(i) = at(&EN).filter(|i| *i > 1) {
+        return Some(i);
+    }
+    if let Some(i) = at(&ES).filter(|i| *i > 1) {
+        return Some(i);
+    }
+    if let Some(i) = at(&EN_TENS) {
+        return Some(20 + 10 * i);
+    }
+    if let Some(i) = at(&ES_TENS) {
+        return Some(30 + 10 * i);
+    }
+    if let Some(i) = at(&ES_HUNDREDS) {
+        return Some(100 * (i + 1));
+    }
+    // "doscientas" is "doscientos" before a feminine noun.
+    if let Some(stem) = word.strip_suffix("ientas") {
+        return ES_HUNDREDS.iter().position(|h| h.strip_suffix("ientos") == Some(stem)).map(|i| 100 * (i as u64 + 1));
+    }
+    match word {
+        "cien" => Some(100),
+        "veintiun" | "veintiuna" => Some(21),
+        _ => None,
+    }
 }
 
 /// Characters looked at on each side of a number.
@@ -431,11 +764,111 @@ const PAYMENT_NOUNS: &[&str] = &["pago", "pagos", "payment", "payments", "transf
 const RECENT: &[&str] =
     &["ultimo", "ultimos", "ultima", "recientes", "anteriores", "last", "recent", "previous", "past"];
 
-/// What a message asks for: its words with chat shorthand spelled out.
+/// What a message asks for, as the trained model reads it (the rules alone when the
+/// model is missing).
 pub fn of_message(text: &str) -> Vec<Intent> {
-    let words = super::learned::words(text);
+    MODEL.detect(text)
+}
+
+/// What the rules alone find in a message (its words with chat shorthand spelled out).
+pub fn by_rules(text: &str) -> Vec<Intent> {
+    let words = learned::words(text);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     detect(&words, names_money(text))
+}
+
+/// First line of an intent model file.
+pub const MAGIC: &str = "centralita-intent-model 1";
+
+/// Where the embedded intent model lives, relative to the repository.
+pub const MODEL_PATH: &str = "src/agents/builtin/intent_model.txt";
+
+/// The classes of each yes/no head.
+pub const ANSWERS: [&str; 2] = ["no", "yes"];
+
+/// A tool is used when its head says yes with at least this probability (chosen by
+/// cross-validation, `centralita train-routing`).
+pub const THRESHOLD: f32 = 0.3;
+
+/// The intent model trained from the tool sets, parsed on first use.
+pub static MODEL: LazyLock<IntentModel> = LazyLock::new(|| {
+    IntentModel::parse(include_str!("intent_model.txt")).unwrap_or_else(|e| {
+        // A test proves the embedded file parses; should it not, the rules still serve.
+        tracing::error!(error = %e, "the embedded intent model does not parse; tools chosen by the rules alone");
+        IntentModel { heads: Vec::new(), handover: Head::empty(), threshold: THRESHOLD }
+    })
+});
+
+/// Name of the head that says whether a person must take the call at once.
+pub const HANDOVER: &str = "handover";
+
+/// A person is needed at once when the hand-over head says yes with at least this
+/// probability (cross-validated precision ≥ 95%, `centralita train-routing`).
+pub const HANDOVER_THRESHOLD: f32 = 0.6;
+
+/// One yes/no head per intent, and one for a hand-over.
+#[derive(Debug)]
+pub struct IntentModel {
+    heads: Vec<(Intent, Head)>,
+    handover: Head,
+    /// The probability from which a head's yes counts.
+    pub threshold: f32,
+}
+
+/// The features the intent model reads: the topic model's, plus one per intent the
+/// rules find and one when the message names a sum of money.
+pub fn features(text: &str) -> Vec<String> {
+    let mut out = learned::features(text);
+    for intent in by_rules(text) {
+        out.push(format!("r:{}", intent.tool()));
+    }
+    if names_money(text) {
+        out.push("r:money".to_owned());
+    }
+    out
+}
+
+impl IntentModel {
+    /// Reads a model file written by `centralita train-routing`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut heads = learned::parse_heads(text, MAGIC)?;
+        let mut out = Vec::new();
+        for intent in Intent::ALL {
+            let head = learned::take(&mut heads, intent.tool().as_str())?;
+            if head.classes != ANSWERS {
+                return Err(format!("head {}: classes must be {ANSWERS:?}", intent.tool()));
+            }
+            out.push((intent, head));
+        }
+        let handover = learned::take(&mut heads, HANDOVER)?;
+        if handover.classes != ANSWERS {
+            return Err(format!("head {HANDOVER}: classes must be {ANSWERS:?}"));
+        }
+        Ok(Self { heads: out, handover, threshold: THRESHOLD })
+    }
+
+    /// The probability that a person must take the call at once (a security or legal
+    /// matter, a cancellation, a refund, a request for a person). 0 without a model.
+    pub fn handover(&self, text: &str) -> f32 {
+        if self.handover.classes.is_empty() {
+            return 0.0;
+        }
+        self.handover.probabilities(&features(text), 1.0)[1]
+    }
+
+    /// The probability that the message asks for each intent.
+    pub fn probabilities(&self, text: &str) -> Vec<(Intent, f32)> {
+        let features = features(text);
+        self.heads.iter().map(|(intent, head)| (*intent, head.probabilities(&features, 1.0)[1])).collect()
+    }
+
+    /// The intents the message asks for, in [`Intent::ALL`] order.
+    pub fn detect(&self, text: &str) -> Vec<Intent> {
+        if self.heads.is_empty() {
+            return by_rules(text);
+        }
+        self.probabilities(text).into_iter().filter(|(_, p)| *p >= self.threshold).map(|(i, _)| i).collect()
+    }
 }
 
 /// The intents in a message (normalised words); `names_money` when it names a sum
@@ -520,5 +953,35 @@ mod tests {
         assert_eq!(money_amount("pagaré 50 euros, no, mejor 500 euros"), None, "which one?");
         assert_eq!(money_amount("pay 5O by card"), None, "a letter for a digit");
         assert_eq!(money_amount("pagué 50 euros, sí, 50 euros"), Some("50.00".into()));
+    }
+
+    #[test]
+    fn amounts_in_words_and_with_thousands_separators_are_read() {
+        assert_eq!(money_amount("paid forty quid at the post office").as_deref(), Some("40.00"));
+        assert_eq!(money_amount("Can I make a payment of sixty five pounds").as_deref(), Some("65.00"));
+        assert_eq!(money_amount("I'm paying a hundred pounds today").as_deref(), Some("100.00"));
+        assert_eq!(money_amount("ayer pagué treinta y cinco euros").as_deref(), Some("35.00"));
+        assert_eq!(money_amount("transferí doscientos cincuenta pesos").as_deref(), Some("250.00"));
+        assert_eq!(money_amount("pagué 2 mil pesos").as_deref(), Some("2000.00"));
+        assert_eq!(money_amount("just transferred €1,200 for the lines").as_deref(), Some("1200.00"));
+        assert_eq!(money_amount("pagué 1.250,50 € ayer").as_deref(), Some("1250.50"));
+        assert_eq!(money_amount("sent $1,250.50").as_deref(), Some("1250.50"));
+        assert_eq!(money_amount("pagué 49,90 €").as_deref(), Some("49.90"));
+        assert_eq!(money_amount("pagué 1,2,3 €"), None, "not a number");
+        assert_eq!(money_amount("pagué 12.345.67 €"), None, "one separator for thousands, another for cents");
+        assert_eq!(spelled_out("I paid once, then twice"), "I paid once, then twice", "no currency, no number");
+        assert_eq!(spelled_out("abrí una incidencia"), "abrí una incidencia");
+        assert_eq!(spelled_out("forty-two bucks, ok?"), "42 bucks, ok?");
+    }
+
+    #[test]
+    fn a_payment_to_register_takes_its_only_plain_number() {
+        assert_eq!(payment_amount("i payed 45 yesterday pls add").as_deref(), Some("45.00"));
+        assert_eq!(payment_amount("ticket 4411 pls add my payment"), None, "a reference");
+        assert_eq!(payment_amount("i paid on the 3rd"), None, "a date");
+        assert_eq!(payment_amount("paid at 10:30 today"), None, "a time");
+        assert_eq!(payment_amount("paid in 2025, register it"), None, "a year");
+        assert_eq!(payment_amount("register my payment from 612345678"), None, "a phone number");
+        assert_eq!(payment_amount("pagué 50 euros, no, mejor 500 euros"), None, "which one?");
     }
 }

@@ -132,7 +132,7 @@ pub struct Head {
 type Label = fn(&Sample) -> &str;
 
 impl Head {
-    fn empty() -> Self {
+    pub fn empty() -> Self {
         Self { classes: Vec::new(), bias: Vec::new(), weights: HashMap::new() }
     }
 
@@ -190,50 +190,61 @@ pub struct Model {
 impl Model {
     /// Reads a model file written by [`train`].
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut lines = text.lines().enumerate();
-        match lines.next() {
-            Some((_, MAGIC)) => {}
-            _ => return Err(format!("not a model file (first line must be {MAGIC:?})")),
-        }
-        let bad = |n: usize, what: &str| format!("line {}: {what}", n + 1);
-        let number = |n: usize, v: &str| v.parse::<f32>().map_err(|_| bad(n, "bad number"));
-        let mut heads: Vec<(String, Head)> = Vec::new();
-        for (n, line) in lines {
-            let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
-            let current = heads.last_mut().map(|(_, h)| h);
-            match (kind, current) {
-                ("head", _) => heads
-                    .push((rest.to_owned(), Head { classes: Vec::new(), bias: Vec::new(), weights: HashMap::new() })),
-                ("classes", Some(h)) => h.classes = rest.split(' ').map(str::to_owned).collect(),
-                ("bias", Some(h)) => {
-                    h.bias = rest.split(' ').map(|v| number(n, v)).collect::<Result<_, _>>()?;
-                    if h.bias.len() != h.classes.len() {
-                        return Err(bad(n, "one bias per class expected"));
-                    }
-                }
-                ("f", Some(h)) => {
-                    let (name, ws) = rest.rsplit_once('\t').ok_or_else(|| bad(n, "feature without weights"))?;
-                    let mut weights = Vec::new();
-                    for pair in ws.split(' ') {
-                        let (class, w) = pair.split_once(':').ok_or_else(|| bad(n, "bad class:weight"))?;
-                        let class: u16 = class.parse().map_err(|_| bad(n, "bad class"))?;
-                        if usize::from(class) >= h.classes.len() {
-                            return Err(bad(n, "class out of range"));
-                        }
-                        weights.push((class, number(n, w)?));
-                    }
-                    h.weights.insert(name.to_owned(), weights);
-                }
-                ("", _) => {}
-                (other, _) => return Err(bad(n, &format!("unexpected {other:?}"))),
-            }
-        }
-        let mut take = |name: &str| {
-            let at = heads.iter().position(|(n, _)| n == name).ok_or_else(|| format!("head {name:?} missing"))?;
-            Ok::<Head, String>(heads.remove(at).1)
-        };
-        Ok(Self { category: take("category")?, sentiment: take("sentiment")?, priority: take("priority")? })
+        let mut heads = parse_heads(text, MAGIC)?;
+        Ok(Self {
+            category: take(&mut heads, "category")?,
+            sentiment: take(&mut heads, "sentiment")?,
+            priority: take(&mut heads, "priority")?,
+        })
     }
+}
+
+/// The head called `name`, taken out of a parsed file.
+pub fn take(heads: &mut Vec<(String, Head)>, name: &str) -> Result<Head, String> {
+    let at = heads.iter().position(|(n, _)| n == name).ok_or_else(|| format!("head {name:?} missing"))?;
+    Ok(heads.remove(at).1)
+}
+
+/// The named heads of a model file whose first line is `magic` (written by
+/// [`train_heads`]).
+pub fn parse_heads(text: &str, magic: &str) -> Result<Vec<(String, Head)>, String> {
+    let mut lines = text.lines().enumerate();
+    if lines.next().map(|(_, l)| l) != Some(magic) {
+        return Err(format!("not a model file (first line must be {magic:?})"));
+    }
+    let bad = |n: usize, what: &str| format!("line {}: {what}", n + 1);
+    let number = |n: usize, v: &str| v.parse::<f32>().map_err(|_| bad(n, "bad number"));
+    let mut heads: Vec<(String, Head)> = Vec::new();
+    for (n, line) in lines {
+        let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let current = heads.last_mut().map(|(_, h)| h);
+        match (kind, current) {
+            ("head", _) => heads.push((rest.to_owned(), Head::empty())),
+            ("classes", Some(h)) => h.classes = rest.split(' ').map(str::to_owned).collect(),
+            ("bias", Some(h)) => {
+                h.bias = rest.split(' ').map(|v| number(n, v)).collect::<Result<_, _>>()?;
+                if h.bias.len() != h.classes.len() {
+                    return Err(bad(n, "one bias per class expected"));
+                }
+            }
+            ("f", Some(h)) => {
+                let (name, ws) = rest.rsplit_once('\t').ok_or_else(|| bad(n, "feature without weights"))?;
+                let mut weights = Vec::new();
+                for pair in ws.split(' ') {
+                    let (class, w) = pair.split_once(':').ok_or_else(|| bad(n, "bad class:weight"))?;
+                    let class: u16 = class.parse().map_err(|_| bad(n, "bad class"))?;
+                    if usize::from(class) >= h.classes.len() {
+                        return Err(bad(n, "class out of range"));
+                    }
+                    weights.push((class, number(n, w)?));
+                }
+                h.weights.insert(name.to_owned(), weights);
+            }
+            ("", _) => {}
+            (other, _) => return Err(bad(n, &format!("unexpected {other:?}"))),
+        }
+    }
+    Ok(heads)
 }
 
 /// One labelled message for training: its text and a label per head.
@@ -262,9 +273,34 @@ const KEEP_WEIGHT: f32 = 0.15;
 /// always give the same bytes (a fixed visiting order, no threads).
 pub fn train(samples: &[Sample], categories: &[&str], sentiments: &[&str], priorities: &[&str]) -> String {
     let featured: Vec<Vec<String>> = samples.iter().map(|s| features(&s.text)).collect();
+    let label = |classes: &[&str], pick: Label| -> Vec<Option<usize>> {
+        samples.iter().map(|s| classes.iter().position(|c| *c == pick(s))).collect()
+    };
+    let heads = [
+        HeadSpec { name: "category", classes: categories, labels: label(categories, |s| s.category.as_str()) },
+        HeadSpec { name: "sentiment", classes: sentiments, labels: label(sentiments, |s| s.sentiment.as_str()) },
+        HeadSpec { name: "priority", classes: priorities, labels: label(priorities, |s| s.priority.as_str()) },
+    ];
+    train_heads(MAGIC, &featured, &heads)
+}
+
+/// One head to train: its name, its classes, and each message's class (`None` leaves
+/// the message out of this head).
+pub struct HeadSpec<'a> {
+    /// Written after `head` in the file.
+    pub name: &'a str,
+    /// The labels, in order.
+    pub classes: &'a [&'a str],
+    /// Per training message, the index of its class.
+    pub labels: Vec<Option<usize>>,
+}
+
+/// Trains heads over shared features (one list per message) and writes a model file
+/// starting with `magic`. Deterministic: the same input always gives the same bytes.
+pub fn train_heads(magic: &str, featured: &[Vec<String>], heads: &[HeadSpec<'_>]) -> String {
     // Features seen in at least MIN_DOCS messages, numbered in sorted order.
     let mut doc_freq: BTreeMap<&str, usize> = BTreeMap::new();
-    for fs in &featured {
+    for fs in featured {
         for f in fs {
             *doc_freq.entry(f.as_str()).or_default() += 1;
         }
@@ -277,23 +313,15 @@ pub fn train(samples: &[Sample], categories: &[&str], sentiments: &[&str], prior
         .collect();
 
     let mut out = String::new();
-    let _ = writeln!(out, "{MAGIC}");
-    let heads: [(&str, &[&str], Label); 3] = [
-        ("category", categories, |s| s.category.as_str()),
-        ("sentiment", sentiments, |s| s.sentiment.as_str()),
-        ("priority", priorities, |s| s.priority.as_str()),
-    ];
-    for (name, classes, label) in heads {
-        let labelled: Vec<(&(Vec<u32>, f32), usize)> = rows
-            .iter()
-            .zip(samples)
-            .filter_map(|(row, s)| classes.iter().position(|c| *c == label(s)).map(|y| (row, y)))
-            .collect();
-        let (bias, weights) = fit(&labelled, classes.len(), vocab.len());
-        let _ = writeln!(out, "head {name}");
-        let _ = writeln!(out, "classes {}", classes.join(" "));
+    let _ = writeln!(out, "{magic}");
+    for head in heads {
+        let labelled: Vec<(&(Vec<u32>, f32), usize)> =
+            rows.iter().zip(&head.labels).filter_map(|(row, y)| y.map(|y| (row, y))).collect();
+        let k = head.classes.len();
+        let (bias, weights) = fit(&labelled, k, vocab.len());
+        let _ = writeln!(out, "head {}", head.name);
+        let _ = writeln!(out, "classes {}", head.classes.join(" "));
         let _ = writeln!(out, "bias {}", bias.iter().map(|b| format!("{b:.3}")).collect::<Vec<_>>().join(" "));
-        let k = classes.len();
         for (i, f) in vocab.iter().enumerate() {
             let pairs: Vec<String> = weights[i * k..(i + 1) * k]
                 .iter()

@@ -1,10 +1,11 @@
 //! The built-in routing classifier: department, category, sentiment, priority,
 //! language, confidence and recommendations for one customer message.
 
+use super::intents::{self, Intent};
 use super::learned::{self, Model};
 use super::lexicon::{CATEGORIES, ROUTING};
 use super::text::{find_phrase_with, normalize, tokens};
-use super::{intents, lang, sentiment};
+use super::{lang, sentiment};
 use crate::agents::{Classification, Department, Priority, Sentiment};
 use crate::i18n::Lang;
 
@@ -252,6 +253,14 @@ pub const TUNING: Tuning = Tuning {
 /// Confidence when a recognised request agrees with the chosen department.
 const INTENT_CONFIDENCE: f32 = 0.8;
 
+/// An intent this likely decides where an unsure call goes.
+const CLEAR_REQUEST: f32 = 0.6;
+
+/// Topics a recognised request does not route away from: what a person must see.
+fn keeps_topic(category: &str) -> bool {
+    matches!(category, "security" | "cancellation" | "refund" | "human_request" | "formal_complaint" | "charge_dispute")
+}
+
 /// Classifies one customer message with the embedded model.
 pub fn classify(text: &str) -> Classification {
     classify_with(&learned::MODEL, TUNING, text)
@@ -318,9 +327,21 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     };
     // A concrete request the rules recognise (a balance, a payment of an amount, a new
     // ticket) in the department the model chose is further evidence for it.
-    let asked = intents::of_message(text);
+    let wanted = intents::MODEL.probabilities(text);
+    let asked: Vec<Intent> = wanted.iter().filter(|(_, p)| *p >= intents::MODEL.threshold).map(|(i, _)| *i).collect();
     let agrees = asked.iter().any(|i| i.department() == department);
-    let confidence = if agrees { confidence.max(INTENT_CONFIDENCE) } else { confidence };
+    let clearest = wanted.iter().filter(|(_, p)| *p >= CLEAR_REQUEST).max_by(|a, b| a.1.total_cmp(&b.1));
+    let (department, category, confidence) = match clearest {
+        // The topic model is unsure but the request is clear: it says where the call
+        // goes (never away from what a person must see).
+        Some((intent, _))
+            if !agrees && f64::from(confidence) < crate::agents::eval::CONFIDENT && !keeps_topic(category) =>
+        {
+            (intent.department(), intent.category(), INTENT_CONFIDENCE)
+        }
+        _ if agrees => (department, category, confidence.max(INTENT_CONFIDENCE)),
+        _ => (department, category, confidence),
+    };
     let confidence = (f64::from(confidence).clamp(0.2, 0.99) * 100.0).round() / 100.0;
 
     // Someone reporting a fault, a wrong charge or a complaint is rarely content, and
@@ -379,7 +400,10 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     }
 
     let mut recommendations = recommendations(category, priority, sentiment, &words);
-    if person_decides {
+    // The trained hand-over head catches the same matters in words the rules do not
+    // know (it also learned requests for a person, which keep their own priority).
+    let learned_handover = category != "human_request" && intents::MODEL.handover(text) >= intents::HANDOVER_THRESHOLD;
+    if person_decides || learned_handover {
         recommendations.push(super::engine::MUST_HAND_OVER.to_owned());
     }
     // Each part of a request names its tool, so a two-part question is served whole.
