@@ -7,7 +7,11 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, get_json};
 use crate::on_both;
 
-on_both!(two_part_requests_are_served_whole_in_one_reply, what_a_bot_must_not_settle_goes_to_a_person_at_once);
+on_both!(
+    two_part_requests_are_served_whole_in_one_reply,
+    what_a_bot_must_not_settle_goes_to_a_person_at_once,
+    requests_in_everyday_words_are_served
+);
 
 /// The tools the service agent called in the call's first turn.
 async fn tools_called(app: &TestApp, token: &str, call: i64) -> Vec<String> {
@@ -95,4 +99,44 @@ async fn what_a_bot_must_not_settle_goes_to_a_person_at_once(app: &TestApp) {
         );
     }
     assert_eq!(app.money_state().await, (balance, payments, actions), "no money moved");
+}
+
+/// Requests worded as customers word them, not as the rules spell them: the learned
+/// intents serve them, and amounts written in words are read exactly.
+async fn requests_in_everyday_words_are_served(app: &TestApp) {
+    let maria = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
+    for (message, want, amount) in [
+        (
+            "paid forty quid at the post office this morning, can you put it on my account",
+            &["request_payment_registration"][..],
+            Some("40.00"),
+        ),
+        ("transferí mil doscientos pesos ayer, anotalo porfa", &["request_payment_registration"], Some("1200.00")),
+        ("just sent you €1,250.50 by bank transfer, please log it", &["request_payment_registration"], Some("1250.50")),
+        ("how far behind am I on my bills with you?", &["get_balance"], None),
+        ("my engineer never showed up, what's going on with my repair?", &["list_tickets"], None),
+        (
+            "did my money arrive last week? and the box keeps freezing, send someone",
+            &["create_ticket", "list_payments"],
+            None,
+        ),
+    ] {
+        let (_, _, actions) = app.money_state().await;
+        let r = app.start_call(&token, json!({"customer_id": maria, "message": message})).await;
+        let mut called = tools_called(app, &token, r["call_id"].as_i64().unwrap()).await;
+        called.sort();
+        called.dedup();
+        if want.contains(&"create_ticket") {
+            // Checking the open tickets first is part of opening one.
+            called.retain(|t| t != "list_tickets");
+        }
+        assert_eq!(called, want, "{message}: {r}");
+        assert_eq!(r["verdict"]["action"], "continue", "{message}: served, not handed over: {r}");
+        if let Some(amount) = amount {
+            let reply = r["reply"].as_str().unwrap();
+            assert!(reply.contains(amount), "{message}: the amount read exactly: {reply}");
+            assert_eq!(app.money_state().await.2, actions + 1, "{message}: one pending action");
+        }
+    }
 }

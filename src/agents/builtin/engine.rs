@@ -35,10 +35,10 @@ pub fn needs_person(c: &Classification, customer_linked: bool) -> Option<Reason>
     );
     match c.category.as_str() {
         "human_request" => Some(Reason::CustomerRequest),
-        _ if c.recommendations.iter().any(|r| r == MUST_HAND_OVER) => Some(Reason::UnsupportedRequest),
         "security" => Some(Reason::PolicyRestriction),
         "pricing" | "plan_change" | "new_purchase" | "cancellation" | "refund" => Some(Reason::UnsupportedRequest),
         _ if c.priority == Priority::Critical => Some(Reason::PolicyRestriction),
+        _ if c.recommendations.iter().any(|r| r == MUST_HAND_OVER) => Some(Reason::UnsupportedRequest),
         // An upset customer with a pressing matter the agent cannot act on gets a
         // person; a fault or an account question is served (a ticket, the figures).
         _ if c.priority >= Priority::High && c.sentiment == Sentiment::Negative && !servable(&c.category) => {

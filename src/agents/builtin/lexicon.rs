@@ -366,7 +366,7 @@ pub const ROUTING: &[(&str, &str, f32, char)] = &[
     ("codigo de verificacion", "account_access", 2.0, 'e'),
     ("verification code", "account_access", 2.0, 'n'),
     ("no enciende", "technical_issue", 3.0, 'e'),
-    ("won t turn on", "technical_issue", 3.0, 'n'),
+    ("won t turn", "technical_issue", 3.0, 'n'),
     ("doesn t turn on", "technical_issue", 3.0, 'n'),
     ("decodificador", "technical_issue", 2.0, 'e'),
     ("deco", "technical_issue", 1.5, 'e'),
