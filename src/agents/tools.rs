@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use super::model::ToolCall;
 pub use super::model::{ToolName, ToolSpec};
 use crate::customers::tickets::{self, NewTicket, TicketStatus};
-use crate::db::with_db;
 use crate::db::{Db, Money, Timestamp};
+use crate::db::{with_db, with_tx};
 
 /// The caller a turn runs for, taken from the call record.
 #[derive(Clone, Copy, Debug)]
@@ -276,11 +276,7 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
                         "customer_id": customer_id, "amount": amount.to_string(), "method": args.method,
                         "description": clean(args.description.as_deref().unwrap_or("Payment reported by the customer"), 200),
                     });
-                    let id: i64 = with_db!(db, |pool| {
-                        sqlx::query_scalar(
-                        "INSERT INTO pending_actions (call_id, customer_id, tool, params, requested_at) VALUES ($1, $2, 'register_payment', $3, $4) RETURNING id",
-                    ).bind(scope.call_id).bind(customer_id).bind(params.to_string()).bind(Timestamp::now()).fetch_one(pool).await
-                    })?;
+                    let id = request_once(db, scope.call_id, customer_id, &params.to_string()).await?;
                     ToolOutcome::ok(
                         json!({"pending_action_id": id, "status": "awaiting_staff_approval", "amount": amount.to_string()}),
                     )
@@ -290,4 +286,38 @@ pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOut
         },
     };
     Ok(outcome)
+}
+
+/// Files a payment registration for staff approval, once: the same request (same
+/// call, same amount, method and words) still awaiting a decision is answered with
+/// its existing id, so a repeated or replayed turn does not pile up approvals. The
+/// call's row is locked first, so parallel turns of one call queue here.
+async fn request_once(db: &Db, call_id: i64, customer_id: i64, params: &str) -> Result<i64, sqlx::Error> {
+    with_tx!(db, |tx| {
+        async {
+            sqlx::query("UPDATE calls SET updated_at = updated_at WHERE id = $1").bind(call_id).execute(&mut *tx).await?;
+            let existing: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM pending_actions WHERE call_id = $1 AND tool = 'register_payment' AND params = $2 AND decision IS NULL ORDER BY id LIMIT 1",
+            )
+            .bind(call_id)
+            .bind(params)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match existing {
+                Some(id) => Ok(id),
+                None => {
+                    sqlx::query_scalar(
+                        "INSERT INTO pending_actions (call_id, customer_id, tool, params, requested_at) VALUES ($1, $2, 'register_payment', $3, $4) RETURNING id",
+                    )
+                    .bind(call_id)
+                    .bind(customer_id)
+                    .bind(params)
+                    .bind(Timestamp::now())
+                    .fetch_one(&mut *tx)
+                    .await
+                }
+            }
+        }
+        .await
+    })
 }

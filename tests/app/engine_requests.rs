@@ -4,13 +4,14 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, get_json};
+use crate::helpers::{TestApp, get_json, post_json};
 use crate::on_both;
 
 on_both!(
     two_part_requests_are_served_whole_in_one_reply,
     what_a_bot_must_not_settle_goes_to_a_person_at_once,
-    requests_in_everyday_words_are_served
+    requests_in_everyday_words_are_served,
+    a_repeated_payment_request_is_filed_once
 );
 
 /// The tools the service agent called in the call's first turn.
@@ -139,4 +140,27 @@ async fn requests_in_everyday_words_are_served(app: &TestApp) {
             assert_eq!(app.money_state().await.2, actions + 1, "{message}: one pending action");
         }
     }
+}
+
+/// The same payment asked again in one call — a customer repeating themselves, a
+/// replayed request, ten parallel posts — is one request for staff approval.
+async fn a_repeated_payment_request_is_filed_once(app: &TestApp) {
+    let maria = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
+    let (_, _, before) = app.money_state().await;
+    let message = "I paid 35 euros by card this morning, please register it";
+    let r = app.start_call(&token, json!({"customer_id": maria, "message": message})).await;
+    let call = r["call_id"].as_i64().unwrap();
+    assert_eq!(app.money_state().await.2, before + 1, "{r}");
+    let again = app.say(&token, call, message).await;
+    assert!(again["reply"].as_str().unwrap().contains("35.00"), "{again}");
+    let posts = (0..10)
+        .map(|_| post_json(app.url(&format!("/api/v1/calls/{call}/messages")), &token, json!({"text": message})));
+    for r in futures_util::future::join_all(posts).await {
+        assert!(r.status().is_success() || r.status() == 409, "{:?}", r.text().await);
+    }
+    assert_eq!(app.money_state().await.2, before + 1, "one pending request, not twelve");
+    // A different amount is a different request.
+    app.say(&token, call, "and I paid 10 euros in cash yesterday, register that too").await;
+    assert_eq!(app.money_state().await.2, before + 2);
 }

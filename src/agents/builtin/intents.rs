@@ -433,6 +433,12 @@ pub fn payment_amount(text: &str) -> Option<String> {
     exact(number)
 }
 
+/// Words that correct what was just said.
+const CORRECTIONS: &[&str] = &[
+    "no", "mejor", "perdon", "digo", "corrijo", "quise", "decir", "sorry", "mean", "rather", "actually", "not", "oops",
+    "wait", "espera",
+];
+
 /// A number that reads as a year (1900–2099).
 fn is_year(number: &str) -> bool {
     number.len() == 4
@@ -528,6 +534,11 @@ fn read_money(text: &str) -> Reading {
         let currency = signed || after.first().is_some_and(|w| CURRENCY.contains(w));
         let dated = (before.last().is_some_and(|w| DATE_WORDS.contains(w)) || is_year(&number)) && !currency;
         let after_pay = positions(&before, PAY_WORDS).iter().any(|p| before.len() - p <= 3);
+        // "50 euros, no, mejor 500": a sum corrected by another number is not guessed at.
+        let corrects = before.iter().rev().take(3).any(|w| CORRECTIONS.contains(w));
+        if corrects && found.as_deref().is_some_and(|f| exact(&number).as_deref() != Some(f)) {
+            return Reading::Unclear;
+        }
         if dated || !(currency || after_pay) {
             continue;
         }
@@ -953,6 +964,9 @@ mod tests {
         assert_eq!(money_amount("pagaré 50 euros, no, mejor 500 euros"), None, "which one?");
         assert_eq!(money_amount("pay 5O by card"), None, "a letter for a digit");
         assert_eq!(money_amount("pagué 50 euros, sí, 50 euros"), Some("50.00".into()));
+        assert_eq!(money_amount("50 euros, no, mejor 500"), None, "corrected");
+        assert_eq!(money_amount("I paid 20 quid, sorry I mean 25"), None, "corrected");
+        assert_eq!(money_amount("pagué 50 euros, no 50 pesos"), Some("50.00".into()), "the same sum");
     }
 
     #[test]
