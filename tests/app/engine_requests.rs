@@ -100,6 +100,27 @@ async fn what_a_bot_must_not_settle_goes_to_a_person_at_once(app: &TestApp) {
         );
     }
     assert_eq!(app.money_state().await, (balance, payments, actions), "no money moved");
+
+    // The same matters worded as the rules do not spell them, beside a payment or a
+    // ticket: still a person's, at once, with nothing acted on.
+    for message in [
+        "I'm done with you lot, close my account; I paid 40 quid, record it",
+        "quiero que me regresen mi dinero, pagué 30 euros de más, regístrenlo",
+        "me clonaron la tarjeta y pagaron 50 euros con ella, regístrenlo",
+        "my solicitor will be in touch; also I paid 50 euros, record it",
+        "alguien se metió en mi cuenta y cambió la clave; ábranme un ticket",
+    ] {
+        let r = app.start_call(&token, json!({"customer_id": maria, "message": message})).await;
+        assert_eq!(r["verdict"]["action"], "escalate", "{message}: {r}");
+        let priority = r["classification"]["priority"].as_str().unwrap();
+        assert!(matches!(priority, "high" | "critical"), "{message}: priority {priority}");
+        let called = tools_called(app, &token, r["call_id"].as_i64().unwrap()).await;
+        assert!(
+            !called.iter().any(|t| t == "create_ticket" || t == "request_payment_registration"),
+            "{message}: nothing is acted on before a person looks: {called:?}"
+        );
+    }
+    assert_eq!(app.money_state().await, (balance, payments, actions), "no money moved");
 }
 
 /// Requests worded as customers word them, not as the rules spell them: the learned

@@ -161,7 +161,11 @@ fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     let normalized = text::normalize(user);
     let asked = intents::of_message(user);
     // The number the customer names as money, not the first one ("el día 3 pagué 50").
-    let amount = if asked.contains(&intents::Intent::RegisterPayment) { intents::payment_amount(user) } else { None };
+    let amount = if asked.contains(&intents::Intent::RegisterPayment) && intents::pays_in_earnest(user) {
+        intents::payment_amount(user)
+    } else {
+        None
+    };
     // A security, fraud or legal matter goes to a person untouched: the agent only
     // reads what the customer explicitly asks for.
     let hands_over_at_once = c.category == "security" || c.priority == Priority::Critical;
@@ -513,7 +517,7 @@ mod tests {
         // Another, plain amount in the same message is still found.
         assert_eq!(amount_in("not 1e5, I paid 70").as_deref(), Some("70.00"));
         // A word starting with e after a number is not an exponent.
-        assert_eq!(amount_in("paid 30 each").as_deref(), Some("30.00"));
+        assert_eq!(amount_in("paid 30 earlier").as_deref(), Some("30.00"));
         assert_eq!(amount_in("paid 30euros").as_deref(), Some("30.00"));
     }
 }

@@ -366,12 +366,82 @@ fn is_number(word: &str) -> bool {
     word.chars().all(|c| c.is_ascii_digit()) && !word.is_empty()
 }
 
+/// Currency words. Sums are filed as the customer wrote them: the person approving a
+/// payment sees the customer's words beside the amount.
 const CURRENCY: &[&str] = &[
-    "eur", "euro", "euros", "e", "pesos", "peso", "dolares", "dollars", "dollar", "usd", "pounds", "pound", "libras",
-    "gbp", "bucks", "quid", "pavos", "lucas", "mxn", "clp", "ars", "rupees", "rs", "inr", "soles", "cop", "pen",
+    "eur", "euro", "euros", "pesos", "peso", "dolares", "dollars", "dollar", "usd", "pounds", "pound", "libras", "gbp",
+    "bucks", "quid", "pavos", "mxn", "clp", "ars", "rupees", "rs", "inr", "soles", "cop", "pen",
 ];
 
-const DATE_WORDS: &[&str] = &["dia", "day", "el", "on", "the", "de", "del", "since", "desde", "hace", "ago"];
+/// Slang for thousands ("5 lucas", "2 grand"): the number alone is not the sum.
+const THOUSANDS_SLANG: &[&str] = &["lucas", "luca", "grand", "k", "mil", "thousand", "palos"];
+
+const DATE_WORDS: &[&str] =
+    &["dia", "day", "el", "on", "the", "del", "since", "desde", "hace", "ago", "at", "las", "la", "around", "sobre"];
+
+/// What may follow a sum written without a currency ("pagué 50 ayer", "paid 45 by
+/// card"): anything else makes the number a count, a time or a measure ("2 meses",
+/// "5 pm", "3 recibos", "10 mbps").
+const AFTER_BARE_SUM: &[&str] = &[
+    "ayer",
+    "hoy",
+    "anoche",
+    "esta",
+    "este",
+    "esa",
+    "ese",
+    "con",
+    "por",
+    "en",
+    "via",
+    "a",
+    "al",
+    "para",
+    "y",
+    "pero",
+    "que",
+    "ya",
+    "yesterday",
+    "today",
+    "tonight",
+    "this",
+    "last",
+    "earlier",
+    "by",
+    "with",
+    "via",
+    "in",
+    "to",
+    "at",
+    "for",
+    "and",
+    "but",
+    "on",
+    "please",
+    "por favor",
+    "pls",
+    "thanks",
+    "gracias",
+    "just",
+    "now",
+    "ahora",
+    "online",
+    "cash",
+    "efectivo",
+    "tarjeta",
+    "card",
+    "transfer",
+    "transferencia",
+    "x",
+    "q",
+    "que",
+    "mas",
+    "more",
+];
+
+/// Determiners after "de" that keep a bare sum a sum ("pagar 30 de mi factura", not
+/// "el 3 de mayo").
+const AFTER_DE: &[&str] = &["la", "las", "el", "los", "lo", "mi", "mis", "su", "sus", "tu", "tus"];
 
 /// What reading a message for money found.
 #[derive(Debug, PartialEq)]
@@ -413,7 +483,8 @@ pub fn payment_amount(text: &str) -> Option<String> {
         Reading::Nothing => {}
     }
     let numbers = super::engine::numbers_in(&text);
-    let [(start, end, number)] = numbers.as_slice() else { return None };
+    let [(start, _, number)] = numbers.as_slice() else { return None };
+    let end = &(start + number.chars().count());
     let chars: Vec<char> = text.chars().collect();
     let before: String = chars[start.saturating_sub(WINDOW)..*start].iter().collect();
     let after: String = chars[*end..(end + WINDOW).min(chars.len())].iter().collect();
@@ -422,15 +493,59 @@ pub fn payment_amount(text: &str) -> Option<String> {
     {
         return None;
     }
+    let after_ends = after.trim_start().starts_with([',', '.', ';', '!', '?', ')']);
     let (before, after) = (normalize(&before), normalize(&after));
     let (before, after) = (tokens(&before), tokens(&after));
     let plain = !before.last().is_some_and(|w| DATE_WORDS.contains(w) || REFERENCE_WORDS.contains(w))
-        && !after.first().is_some_and(|w| UNIT_WORDS.contains(w));
+        && (after_ends || after.first().is_none_or(|w| AFTER_BARE_SUM.contains(w)));
     let digits = number.chars().filter(char::is_ascii_digit).count();
     if !plain || is_year(number) || digits > 6 {
         return None;
     }
     exact(number)
+}
+
+/// Words that, just before a verb of paying, make it no payment to register: not
+/// paid, if I pay, how/why/can I pay, I have to pay, they want me to pay.
+const NOT_PAYING: &[&str] = &[
+    "no",
+    "not",
+    "never",
+    "nunca",
+    "havent",
+    "haven",
+    "hasnt",
+    "didnt",
+    "didn",
+    "dont",
+    "don",
+    "cannot",
+    "si",
+    "if",
+    "como",
+    "how",
+    "why",
+    "tengo que",
+    "hay que",
+    "have to",
+    "has to",
+    "had to",
+    "need to",
+    "me to",
+    "rather",
+    "would",
+];
+
+/// Whether a message names a payment in earnest (made, or to be made now), not a
+/// payment denied, supposed, asked about or demanded ("I haven't paid the 50 euros",
+/// "si pago 50 euros…", "how do I pay 50 euros?", "they want me to pay 50 euros").
+pub fn pays_in_earnest(text: &str) -> bool {
+    let words = learned::words(text);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let pay = positions(&words, PAY_WORDS);
+    let doubted = positions(&words, NOT_PAYING);
+    // A verb the rules do not know ("te pasé 30") leaves nothing to doubt.
+    pay.is_empty() || pay.iter().any(|p| !doubted.iter().any(|d| d < p && p - d <= 3))
 }
 
 /// Words that correct what was just said.
@@ -479,14 +594,17 @@ const REFERENCE_WORDS: &[&str] = &[
     "codigo",
     "code",
     "pin",
-];
-
-/// Words after a number that make it a time, a count or a measure, not money.
-const UNIT_WORDS: &[&str] = &[
-    "am", "pm", "h", "hs", "hrs", "hours", "hour", "horas", "hora", "min", "mins", "minutes", "minutos", "days", "day",
-    "dias", "dia", "weeks", "week", "semanas", "semana", "months", "month", "meses", "mes", "years", "anos", "de",
-    "of", "th", "st", "nd", "rd", "mb", "mbps", "gb", "megas", "gigas", "gigs", "megs", "veces", "times", "lines",
-    "lineas", "x",
+    "plan",
+    "ending",
+    "termina",
+    "terminada",
+    "acabada",
+    "tarifa",
+    "pack",
+    "paquete",
+    "tv",
+    "model",
+    "modelo",
 ];
 
 /// A number as written ("1.200", "1,234.56", "49,90") as an exact sum with two
@@ -520,26 +638,41 @@ fn exact(number: &str) -> Option<String> {
 
 fn read_money(text: &str) -> Reading {
     let chars: Vec<char> = text.chars().collect();
-    let signs = ['€', '$', '£', '₹'];
     let mut found: Option<String> = None;
     // Only the words around each number matter: a bounded window keeps this linear.
-    for (start, end, number) in super::engine::numbers_in(text).into_iter().take(MAX_NUMBERS) {
+    for (start, _, number) in super::engine::numbers_in(text).into_iter().take(MAX_NUMBERS) {
+        // The number without a separator it ended with ("19.99," → "19.99").
+        let end = start + number.chars().count();
         let before: String = chars[start.saturating_sub(WINDOW)..start].iter().collect();
         let after: String = chars[end..(end + WINDOW).min(chars.len())].iter().collect();
-        let signed = before.trim_end().ends_with(signs) || after.trim_start().starts_with(signs);
+        let signed =
+            before.trim_end().ends_with(['€', '$', '£', '₹']) || after.trim_start().starts_with(['€', '$', '£', '₹']);
         let negative = before.trim_end().ends_with('-');
         let glued = after.chars().next().is_some_and(char::is_alphabetic);
+        let part_of_more = after.starts_with(['%', '/', ':']) || before.ends_with(['/', ':', '#']);
+        let after_raw_ends = after.trim_start().starts_with([',', '.', ';', '!', '?', ')']);
         let (before, after) = (normalize(&before), normalize(&after));
         let (before, after) = (tokens(&before), tokens(&after));
-        let currency = signed || after.first().is_some_and(|w| CURRENCY.contains(w));
-        let dated = (before.last().is_some_and(|w| DATE_WORDS.contains(w)) || is_year(&number)) && !currency;
+        // Punctuation right after the number ends what follows it ("te transferí 120, …").
+        let next = if after_raw_ends { None } else { after.first().copied() };
+        let next_is_de = next == Some("de") && after.get(1).is_some_and(|w| AFTER_DE.contains(w));
+        let currency = signed || next.is_some_and(|w| CURRENCY.contains(&w));
         let after_pay = positions(&before, PAY_WORDS).iter().any(|p| before.len() - p <= 3);
         // "50 euros, no, mejor 500": a sum corrected by another number is not guessed at.
         let corrects = before.iter().rev().take(3).any(|w| CORRECTIONS.contains(w));
         if corrects && found.as_deref().is_some_and(|f| exact(&number).as_deref() != Some(f)) {
             return Reading::Unclear;
         }
-        if dated || !(currency || after_pay) {
+        let bare_sum = after_pay
+            && !part_of_more
+            && !is_year(&number)
+            && !before.last().is_some_and(|w| DATE_WORDS.contains(w) || REFERENCE_WORDS.contains(w))
+            && (next_is_de || next.is_none_or(|w| AFTER_BARE_SUM.contains(&w)));
+        if next.is_some_and(|w| THOUSANDS_SLANG.contains(&w)) && (after_pay || currency) {
+            // "pagué 5 lucas": five thousand, or five? A person asks.
+            return Reading::Unclear;
+        }
+        if !(currency || bare_sum) {
             continue;
         }
         if negative || (glued && !currency) {
@@ -560,49 +693,65 @@ fn read_money(text: &str) -> Reading {
 /// Spanish, and "una incidencia" is not a sum.
 pub fn spelled_out(text: &str) -> String {
     let pieces: Vec<&str> = text.split_inclusive(char::is_whitespace).collect();
-    // Each piece's word, lower case without accents or punctuation at its edges.
-    let words: Vec<String> = pieces
+    // Each piece's word, lower case without accents or punctuation at its edges, and
+    // whether punctuation ends it (a comma ends a number: "cuarenta, cuarenta").
+    let words: Vec<(String, bool)> = pieces
         .iter()
-        .map(|p| normalize(p.trim()).trim_matches(|c: char| !c.is_alphanumeric() && c != '-').to_owned())
+        .map(|p| {
+            let word = normalize(p.trim()).trim_matches(|c: char| !c.is_alphanumeric() && c != '-').to_owned();
+            (word, p.trim_end().ends_with([',', '.', ';', ':', '!', '?']))
+        })
         .collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < pieces.len() {
         let run = number_run(&words[i..]);
-        let before_currency = run > 0 && words.get(i + run).is_some_and(|w| CURRENCY.contains(&w.as_str()));
-        let value = if before_currency { value_of(&words[i..i + run]) } else { None };
-        match value {
-            Some(v) if !words[i..i + run].iter().all(|w| w.chars().all(|c| c.is_ascii_digit())) => {
-                let last = pieces[i + run - 1];
-                let trailing = &last[last.trim_end().len()..];
-                out.push_str(&format!("{v}{trailing}"));
-                i += run;
-            }
-            _ => {
-                out.push_str(pieces[i]);
-                i += 1;
-            }
+        if run == 0 {
+            out.push_str(pieces[i]);
+            i += 1;
+            continue;
         }
+        let run_words: Vec<&str> = words[i..i + run].iter().map(|(w, _)| w.as_str()).collect();
+        let before_currency =
+            !words[i + run - 1].1 && words.get(i + run).is_some_and(|(w, _)| CURRENCY.contains(&w.as_str()));
+        let all_digits = run_words.iter().all(|w| w.chars().all(|c| c.is_ascii_digit()));
+        match value_of(&run_words).filter(|_| before_currency && !all_digits) {
+            Some(v) => {
+                let last = pieces[i + run - 1];
+                out.push_str(&format!("{v}{}", &last[last.trim_end().len()..]));
+            }
+            // Not a sum (or not a well-formed number): the words stay as they were.
+            None => pieces[i..i + run].iter().for_each(|p| out.push_str(p)),
+        }
+        // Each word is looked at once: the scan stays linear in the message.
+        i += run;
     }
     out
 }
 
+/// The longest run of number words read as one number.
+const MAX_RUN: usize = 8;
+
 /// How many of the leading words make one number ("sixty five", "ciento veinte y
-/// tres", "a hundred", "2 mil"): connectors only between number words.
-fn number_run(words: &[String]) -> usize {
+/// tres", "a hundred", "2 mil"): connectors only between number words, and the run
+/// ends at punctuation. Runs longer than [`MAX_RUN`] are not read as a number.
+fn number_run(words: &[(String, bool)]) -> usize {
     let mut n = 0;
     while n < words.len() {
-        let w = words[n].as_str();
-        let starts_scale = words.get(n + 1).is_some_and(|next| is_scale(next));
+        let w = words[n].0.as_str();
+        let starts_scale = words.get(n + 1).is_some_and(|(next, _)| is_scale(next));
         let is_part = word_value(w).is_some()
             || is_scale(w)
             || (matches!(w, "a" | "an" | "un" | "one") && starts_scale)
             || (n == 0 && !w.is_empty() && w.chars().all(|c| c.is_ascii_digit()) && starts_scale)
-            || (n > 0 && matches!(w, "and" | "y") && words.get(n + 1).is_some_and(|x| word_value(x).is_some()));
+            || (n > 0 && matches!(w, "and" | "y") && words.get(n + 1).is_some_and(|(x, _)| word_value(x).is_some()));
         if !is_part {
             break;
         }
         n += 1;
+        if words[n - 1].1 {
+            break;
+        }
     }
     n
 }
@@ -611,22 +760,55 @@ fn is_scale(word: &str) -> bool {
     matches!(word, "hundred" | "thousand" | "mil" | "cien" | "ciento")
 }
 
-/// The value of a run of number words.
-fn value_of(words: &[String]) -> Option<u64> {
+/// The value of a run of number words when it is one well-formed number (each place
+/// once: "nineteen ninety-nine" or "forty and fifty" are not), else `None`.
+fn value_of(words: &[&str]) -> Option<u64> {
+    if words.len() > MAX_RUN {
+        return None;
+    }
     let (mut total, mut current) = (0u64, 0u64);
+    // What may still be added to `current`: below 1000 after a hundred, below 10
+    // after a ten, nothing after a unit or a teen.
+    let mut room = 1000u64;
     for w in words {
-        match w.as_str() {
-            "a" | "an" | "un" | "one" | "and" | "y" => current += u64::from(w == "one" || w == "un"),
-            "hundred" => current = current.max(1) * 100,
-            "thousand" | "mil" => {
-                total += current.max(1) * 1000;
-                current = 0;
+        match *w {
+            "and" | "y" | "a" | "an" => {}
+            "hundred" => {
+                if current >= 100 {
+                    return None;
+                }
+                current = current.max(1) * 100;
+                room = 100;
             }
-            w if w.chars().all(|c| c.is_ascii_digit()) => current += w.parse::<u64>().ok()?,
-            w => current += word_value(w)?,
+            "thousand" | "mil" => {
+                if total > 0 || current >= 1000 {
+                    return None;
+                }
+                total = current.max(1).checked_mul(1000)?;
+                current = 0;
+                room = 1000;
+            }
+            w => {
+                let v = if w.chars().all(|c| c.is_ascii_digit()) {
+                    w.parse::<u64>().ok().filter(|v| *v < 1000)?
+                } else if matches!(w, "one" | "un" | "uno" | "una") {
+                    1
+                } else {
+                    word_value(w)?
+                };
+                if v >= room {
+                    return None;
+                }
+                current += v;
+                room = match v {
+                    100.. => 100,
+                    20..=99 if v % 10 == 0 => 10,
+                    _ => 0,
+                };
+            }
         }
     }
-    let value = total + current;
+    let value = total.checked_add(current)?;
     (value > 0).then_some(value)
 }
 
@@ -986,6 +1168,78 @@ mod tests {
         assert_eq!(spelled_out("I paid once, then twice"), "I paid once, then twice", "no currency, no number");
         assert_eq!(spelled_out("abrí una incidencia"), "abrí una incidencia");
         assert_eq!(spelled_out("forty-two bucks, ok?"), "42 bucks, ok?");
+    }
+
+    #[test]
+    fn numbers_that_are_not_sums_are_not_read_as_money() {
+        for text in [
+            "I paid 3 months in advance, please register it",
+            "pagué 2 meses por adelantado, apúntalo",
+            "pagué a las 5 pm, regístrenlo",
+            "I paid at 8, please register it",
+            "I paid 50% of my bill, please register it",
+            "I paid 50 percent, register it",
+            "pagué la factura 4411, regístrenla",
+            "paid. order 5521. register it pls",
+            "pagué el 15/11, regístrenlo",
+            "pagué 10 mbps, regístrenlo",
+            "I paid for 2 lines, please register the payment",
+            "I sent 2 e-mails about my payment, please register it",
+            "ya pagué 3 mil, regístrelo por favor",
+            "I paid 2 grand last week, please record it",
+            "pagué 5 lucas en efectivo, anotalo",
+        ] {
+            assert_eq!(payment_amount(text), None, "{text}");
+        }
+        for text in [
+            "I paid with my card ending 4242, please register the payment",
+            "pagué el plan 50, regístrenlo",
+            "I paid for my 3 kids' phones, please register it",
+        ] {
+            assert_eq!(payment_amount(text), None, "{text}");
+        }
+        assert_eq!(payment_amount("te transferí 120, ahí les encargo que lo registren").as_deref(), Some("120.00"));
+        assert_eq!(payment_amount("quiero pagar 30 de mi factura").as_deref(), Some("30.00"));
+    }
+
+    #[test]
+    fn amounts_in_words_must_be_one_well_formed_number() {
+        for text in [
+            "I paid nineteen ninety-nine pounds by card",
+            "I paid forty nine ninety nine euros",
+            "I paid forty and fifty pounds, register both",
+            "pagué veinte y treinta euros",
+            "pagué cien cien cien euros",
+            "I paid 18446744073709552 thousand euros",
+            "pagué 9999999999999999999 mil pesos",
+            "I paid hundred hundred hundred hundred hundred hundred hundred hundred hundred hundred euros",
+        ] {
+            assert_eq!(money_amount(text), None, "{text}");
+        }
+        assert_eq!(money_amount("pagué cuarenta, cuarenta euros").as_deref(), Some("40.00"), "a repetition");
+        assert_eq!(money_amount("I paid one hundred and fifty euros").as_deref(), Some("150.00"));
+        assert_eq!(money_amount("I paid nineteen hundred euros").as_deref(), Some("1900.00"));
+        // A long run of number words is looked at once, and left as it was.
+        let long = "dos y ".repeat(700);
+        assert_eq!(spelled_out(&long), long);
+    }
+
+    #[test]
+    fn a_payment_denied_supposed_or_asked_about_is_not_one_to_register() {
+        for text in [
+            "I haven't paid the 50 euros yet",
+            "todavía no he pagado los 50 euros",
+            "no pagué los 50 euros, no registren nada",
+            "how do I pay 50 euros?",
+            "the technician said I'd have to pay 50 euros, is that right?",
+            "si pago 50 euros, ¿me reconectan?",
+            "por qué tengo que pagar 50 euros?",
+        ] {
+            assert!(!pays_in_earnest(text), "{text}");
+        }
+        for text in ["I paid 50 euros, register it", "te pasé 30, anotalo", "can I pay 75 towards my bill now?"] {
+            assert!(pays_in_earnest(text), "{text}");
+        }
     }
 
     #[test]

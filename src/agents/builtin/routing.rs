@@ -53,6 +53,15 @@ const CRITICAL: &[&str] = &[
     "duplicado de mi sim",
     "sim swap",
     "accessed by someone",
+    "clonaron",
+    "clonada",
+    "clonado",
+    "cloned",
+    "skimmed",
+    "solicitor*",
+    "attorney",
+    "ombudsman",
+    "small claims",
 ];
 
 /// Phrases that make a message at least high priority: urgency, repeated failure,
@@ -261,6 +270,41 @@ fn keeps_topic(category: &str) -> bool {
     matches!(category, "security" | "cancellation" | "refund" | "human_request" | "formal_complaint" | "charge_dispute")
 }
 
+/// Topics a person must see, however a message wraps them.
+const MUST_SEE: [&str; 5] = ["security", "cancellation", "refund", "formal_complaint", "staff_complaint"];
+
+/// A clause's topic is taken from this probability on.
+const CLAUSE_CONFIDENT: f32 = 0.6;
+
+/// A clause alone is handed over from this hand-over probability on.
+const CLAUSE_HANDOVER: f32 = 0.75;
+
+/// Clauses looked at in one message.
+const MAX_CLAUSES: usize = 8;
+
+/// A topic a person must see ([`MUST_SEE`], or `"handover"` when the hand-over head
+/// says so) that one clause of a message clearly raises, when it has several clauses.
+fn must_see_aside(model: &Model, tuning: Tuning, text: &str) -> Option<&'static str> {
+    let clauses: Vec<&str> = text
+        .split(['.', ';', ',', '!', '?', '\n', ':'])
+        .filter(|c| c.split_whitespace().count() >= 3)
+        .take(MAX_CLAUSES)
+        .collect();
+    if clauses.len() < 2 {
+        return None;
+    }
+    clauses.iter().find_map(|clause| {
+        let probs = model.category.probabilities(&learned::features(clause), tuning.temperature);
+        let (class, p) = model.category.classes.iter().zip(&probs).max_by(|a, b| a.1.total_cmp(b.1))?;
+        match MUST_SEE.iter().find(|t| **t == class.as_str()) {
+            Some(topic) if *p >= CLAUSE_CONFIDENT => Some(*topic),
+            // The hand-over head reads each clause too ("close my account; I paid 40").
+            // A short clause says less than a message: its bar is higher.
+            _ => (intents::MODEL.handover(clause) >= CLAUSE_HANDOVER).then_some("handover"),
+        }
+    })
+}
+
 /// Classifies one customer message with the embedded model.
 pub fn classify(text: &str) -> Classification {
     classify_with(&learned::MODEL, TUNING, text)
@@ -388,11 +432,18 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     };
     // What a bot must not settle alone reaches a person at once, near the top of the
     // queue: a cancellation or a refund, even asked on the side of another topic.
-    let person_decides = matches!(category, "cancellation" | "refund") || any(&words, PERSON_DECIDES);
+    // The trained hand-over head and the topic of each clause catch the same matters
+    // in words the rules do not know, and when they come beside another request ("cancel
+    // my line; I paid 40 euros, log it"). A request for a person keeps its own priority.
+    let aside = must_see_aside(model, tuning, text);
+    let learned_handover = category != "human_request"
+        && (intents::MODEL.handover(text) >= intents::HANDOVER_THRESHOLD || aside.is_some());
+    let person_decides =
+        matches!(category, "cancellation" | "refund") || any(&words, PERSON_DECIDES) || learned_handover;
     if person_decides {
         priority = priority.max(Priority::High);
     }
-    if any(&words, CRITICAL) {
+    if any(&words, CRITICAL) || aside == Some("security") {
         priority = Priority::Critical;
     }
     if any(&words, INJECTION) && priority == Priority::Low {
@@ -400,10 +451,7 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     }
 
     let mut recommendations = recommendations(category, priority, sentiment, &words);
-    // The trained hand-over head catches the same matters in words the rules do not
-    // know (it also learned requests for a person, which keep their own priority).
-    let learned_handover = category != "human_request" && intents::MODEL.handover(text) >= intents::HANDOVER_THRESHOLD;
-    if person_decides || learned_handover {
+    if person_decides {
         recommendations.push(super::engine::MUST_HAND_OVER.to_owned());
     }
     // Each part of a request names its tool, so a two-part question is served whole.
