@@ -276,6 +276,9 @@ const MUST_SEE: [&str; 5] = ["security", "cancellation", "refund", "formal_compl
 /// A clause's topic is taken from this probability on.
 const CLAUSE_CONFIDENT: f32 = 0.6;
 
+/// From this hand-over probability a hand-over also goes near the top of the queue.
+const SURE_HANDOVER: f32 = 0.8;
+
 /// A clause alone is handed over from this hand-over probability on.
 const CLAUSE_HANDOVER: f32 = 0.75;
 
@@ -436,11 +439,17 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     // in words the rules do not know, and when they come beside another request ("cancel
     // my line; I paid 40 euros, log it"). A request for a person keeps its own priority.
     let aside = must_see_aside(model, tuning, text);
-    let learned_handover = category != "human_request"
-        && (intents::MODEL.handover(text) >= intents::HANDOVER_THRESHOLD || aside.is_some());
+    let handover = intents::MODEL.handover(text);
+    let learned_handover = category != "human_request" && (handover >= intents::HANDOVER_THRESHOLD || aside.is_some());
     let person_decides =
         matches!(category, "cancellation" | "refund") || any(&words, PERSON_DECIDES) || learned_handover;
-    if person_decides {
+    // Near the top of the queue when the matter is clear: the rules or a clause name it,
+    // or the hand-over head is sure (a doubtful one hands over at the topic's priority).
+    let clear = matches!(category, "cancellation" | "refund")
+        || any(&words, PERSON_DECIDES)
+        || aside.is_some()
+        || handover >= SURE_HANDOVER;
+    if person_decides && clear {
         priority = priority.max(Priority::High);
     }
     if any(&words, CRITICAL) || aside == Some("security") {
