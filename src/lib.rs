@@ -30,6 +30,7 @@ pub mod email;
 pub mod error;
 pub mod events;
 pub mod i18n;
+pub mod jobs;
 #[cfg(test)]
 mod layers;
 pub mod metrics;
@@ -42,3 +43,4 @@ pub mod sse;
 pub mod text;
 pub mod users;
 pub mod web;
+pub mod work;

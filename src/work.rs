@@ -1,0 +1,32 @@
+//! The job kinds the domain runs on the shared job queue ([`crate::jobs`]): the
+//! dispatcher the jobs worker is given at start-up. A new kind adds a line to each
+//! `match` here and its functions in its own module.
+
+use crate::context::Ctx;
+use crate::db::Tx;
+use crate::jobs::{Failure, Handler, Job, Outcome};
+
+/// Runs every job kind with the domain's context.
+pub struct Kinds {
+    ctx: Ctx,
+}
+
+impl Kinds {
+    /// The dispatcher over `ctx`.
+    pub fn new(ctx: Ctx) -> Self {
+        Self { ctx }
+    }
+}
+
+impl Handler for Kinds {
+    async fn perform(&self, job: &Job) -> Result<String, Failure> {
+        let _ = &self.ctx;
+        Err(Failure::permanent(format!("unknown job kind {:?}", job.kind)))
+    }
+
+    async fn settle(&self, _tx: &mut Tx, _job: &Job, _outcome: &Outcome) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    async fn settled(&self, _job: &Job, _outcome: &Outcome) {}
+}
