@@ -346,6 +346,18 @@ pub struct Backlog {
     pub oldest_age_seconds: Option<i64>,
 }
 
+impl Backlog {
+    /// The oldest one's age, as `45 s`, `12 min` or `3 h 05 min`.
+    pub fn age(&self) -> Option<String> {
+        let s = self.oldest_age_seconds?;
+        Some(match s {
+            ..60 => format!("{s} s"),
+            60..3600 => format!("{} min", s / 60),
+            _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+        })
+    }
+}
+
 /// The inquiry queue now.
 pub async fn backlog(db: &Db) -> AppResult<Backlog> {
     let (pending, oldest_at) = with_db!(db, |pool| {
