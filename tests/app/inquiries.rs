@@ -29,6 +29,7 @@ crate::on_both!(
     invalid_inquiries_are_refused_by_field_and_each_address_is_limited,
     viewers_read_inquiries_but_only_agents_and_up_change_or_answer_them,
     the_inquiry_pages_escape_what_visitors_wrote_and_forms_need_their_csrf_token,
+    two_nodes_share_the_job_queue_and_run_each_job_once,
 );
 
 /// Marks the routing agent's request (its JSON schema's name).
@@ -451,4 +452,20 @@ async fn the_inquiry_pages_escape_what_visitors_wrote_and_forms_need_their_csrf_
     assert!(!seen.contains("/reply\""), "no reply form for viewers");
     let refused = viewer.post(&format!("/inquiries/{id}/reply"), "/account/password", &[("text", "Hi")]).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}
+
+async fn two_nodes_share_the_job_queue_and_run_each_job_once(app: &TestApp) {
+    let other = app.second_node().await;
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let base = if n % 2 == 0 { &app.base } else { &other.base };
+        ids.push(submitted(base, &inquiry(n)).await);
+    }
+    let token = app.admin_token().await;
+    for id in ids {
+        let done = until_status(&app.base, &token, id, "classified", 20).await;
+        assert_eq!(done["job_attempts"], 1, "claimed once: {done}");
+        assert_eq!(done["job_status"], "done");
+    }
+    other.finish().await;
 }
