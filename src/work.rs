@@ -34,5 +34,9 @@ impl Handler for Kinds {
         }
     }
 
-    async fn settled(&self, _job: &Job, _outcome: &Outcome) {}
+    async fn settled(&self, job: &Job, outcome: &Outcome) {
+        if job.kind == inquiries::job::KIND {
+            inquiries::job::settled(&self.ctx, job, outcome).await;
+        }
+    }
 }

@@ -66,6 +66,17 @@ pub async fn perform(ctx: &Ctx, job: &Job) -> Result<String, Failure> {
     serde_json::to_string(&produced).map_err(|e| Failure::permanent(e.to_string()))
 }
 
+/// Announces a classification that ended (done or dead) to staff pages.
+pub async fn settled(ctx: &Ctx, job: &Job, outcome: &Outcome) {
+    let Ok(payload) = job.payload::<Payload>() else { return };
+    let status = match outcome {
+        Outcome::Done(_) => InquiryStatus::Classified,
+        Outcome::Dead(_) => InquiryStatus::Failed,
+        Outcome::Retry { .. } => return,
+    };
+    super::announce(ctx, payload.inquiry_id, status).await;
+}
+
 /// Writes the outcome to the inquiry (only one still pending: staff may have closed
 /// it meanwhile).
 pub async fn settle(tx: &mut Tx, job: &Job, outcome: &Outcome) -> Result<(), sqlx::Error> {

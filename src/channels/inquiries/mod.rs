@@ -208,7 +208,14 @@ pub async fn submit(ctx: &Ctx, inquiry: &NewInquiry, ip: Option<String>) -> AppR
         .map(|_| ()))?;
     tx.commit().await?;
     ctx.jobs().wake();
+    announce(ctx, id, InquiryStatus::Pending).await;
     Ok(id)
+}
+
+/// Tells staff pages (the board's inquiry queue) that an inquiry changed state.
+pub async fn announce(ctx: &Ctx, id: i64, status: InquiryStatus) {
+    let payload = crate::events::Payload::InquiryChanged { inquiry_id: id, inquiry_status: status.as_str() };
+    ctx.bus().emit(None, payload).await;
 }
 
 /// One inquiry (404 when there is none).

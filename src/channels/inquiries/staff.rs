@@ -148,7 +148,9 @@ pub async fn update(
     if requeued {
         ctx.jobs().wake();
     }
-    get(ctx.db(), id).await
+    let inquiry = get(ctx.db(), id).await?;
+    super::announce(ctx, id, inquiry.status).await;
+    Ok(inquiry)
 }
 
 /// Checks a reply's text: 1 to 10,000 characters.
@@ -231,5 +233,6 @@ pub async fn reply(
     .await
     .map(|_| ())
     })?;
+    super::announce(ctx, id, InquiryStatus::Replied).await;
     Ok((get(ctx.db(), id).await?, sent))
 }
