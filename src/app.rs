@@ -210,6 +210,9 @@ impl Application {
         tasks.push(tokio::spawn(crate::calls::recovery::watch(self.state.ctx().clone())));
         let mailer = self.state.mailer_handle();
         let delivery = tokio::spawn(mailer.clone().run());
+        let ctx = self.state.ctx().clone();
+        let jobs =
+            tokio::spawn(Arc::new(ctx.jobs().worker(ctx.db().clone(), crate::work::Kinds::new(ctx.clone()))).run());
         let header_read_timeout = self.state.config().header_read_timeout;
         let result = crate::server::serve(self.listener, self.router, header_read_timeout, shutdown).await;
         // Turns already under way finish and store their reply.
@@ -218,6 +221,10 @@ impl Application {
         // everything else for the next start.
         mailer.stop();
         let _ = tokio::time::timeout(self.state.config().mail.timeout * 2 + Duration::from_secs(1), delivery).await;
+        // Jobs under way get a few seconds; one cut short keeps its lease, which
+        // expires, and runs again on this or another node.
+        self.state.jobs().stop();
+        let _ = tokio::time::timeout(Duration::from_secs(10), jobs).await;
         for task in tasks {
             task.abort();
         }

@@ -99,6 +99,8 @@ pub struct Config {
     pub stream_recheck: Duration,
     /// Email delivery: transport, sender and retry policy.
     pub mail: MailConfig,
+    /// The background jobs' retry policy and worker.
+    pub jobs: JobsConfig,
     /// The time zone days and hours are counted and shown in (`CENTRALITA_TIMEZONE`,
     /// an IANA name; UTC by default).
     pub timezone: crate::period::Zone,
@@ -161,6 +163,45 @@ pub struct MailConfig {
     pub poll: Duration,
     /// Emails one process sends at the same time (`CENTRALITA_MAIL_CONCURRENCY`).
     pub concurrency: usize,
+}
+
+/// How background jobs (the `jobs` table) run and retry.
+#[derive(Clone, Debug)]
+pub struct JobsConfig {
+    /// Attempts before a job is dead (`CENTRALITA_JOB_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// Delay before the first retry; later ones double (`CENTRALITA_JOB_RETRY_BASE_MS`).
+    pub retry_base: Duration,
+    /// Longest delay between two attempts (`CENTRALITA_JOB_RETRY_MAX_SECONDS`).
+    pub retry_max: Duration,
+    /// The longest one attempt may run before it is cut off and retried
+    /// (`CENTRALITA_JOB_TIMEOUT_SECONDS`).
+    pub timeout: Duration,
+    /// How often an idle worker looks for due jobs without a wake-up: the way jobs
+    /// queued on another node, retries and expired leases are found
+    /// (`CENTRALITA_JOB_POLL_MS`).
+    pub poll: Duration,
+    /// Jobs one process runs at the same time (`CENTRALITA_JOB_CONCURRENCY`).
+    pub concurrency: usize,
+}
+
+impl JobsConfig {
+    /// How long a claim lasts: the cut-off plus a margin (half of it, at least one
+    /// second and at most thirty), so nobody claims a job still running elsewhere.
+    pub fn lease(&self) -> Duration {
+        self.timeout + (self.timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
+    }
+}
+
+fn jobs_config(var: &impl Fn(&'static str) -> Option<String>) -> Result<JobsConfig, ConfigError> {
+    Ok(JobsConfig {
+        max_attempts: bounded(var, "CENTRALITA_JOB_MAX_ATTEMPTS", 5, 1, 100)? as u32,
+        retry_base: Duration::from_millis(bounded(var, "CENTRALITA_JOB_RETRY_BASE_MS", 5_000, 10, 3_600_000)?),
+        retry_max: Duration::from_secs(bounded(var, "CENTRALITA_JOB_RETRY_MAX_SECONDS", 900, 1, 86_400)?),
+        timeout: Duration::from_secs(bounded(var, "CENTRALITA_JOB_TIMEOUT_SECONDS", 300, 1, 3_600)?),
+        poll: Duration::from_millis(bounded(var, "CENTRALITA_JOB_POLL_MS", 30_000, 10, 3_600_000)?),
+        concurrency: bounded(var, "CENTRALITA_JOB_CONCURRENCY", 2, 1, 64)? as usize,
+    })
 }
 
 /// An SMTP relay.
@@ -432,6 +473,7 @@ impl Config {
             stream_recheck: Duration::from_secs(bounded(&var, "CENTRALITA_STREAM_RECHECK_SECONDS", 30, 1, 3600)?),
             log_json,
             mail: mail_config(&var)?,
+            jobs: jobs_config(&var)?,
             timezone: match var("CENTRALITA_TIMEZONE") {
                 None => crate::period::Zone::default(),
                 Some(name) => crate::period::Zone::parse(&name).ok_or_else(|| ConfigError {

@@ -1,6 +1,6 @@
 //! The domain's context: what calls, email, agents, auth and users need to do their
 //! work (configuration, database, events bus, the agents' pipeline, the email worker's
-//! handle, token keys), owned below the HTTP layers.
+//! and the jobs worker's handles, token keys), owned below the HTTP layers.
 //!
 //! `web/` and `api/` reach it through [`crate::app::AppState`], which wraps it together
 //! with what only HTTP needs (CSRF key, public-page limits, request metrics). Nothing in
@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::email::deliver::Mailer;
 use crate::events::Bus;
+use crate::jobs::Jobs;
 
 /// Shared, cheaply clonable domain context.
 #[derive(Clone)]
@@ -27,6 +28,7 @@ struct Inner {
     bus: Arc<Bus>,
     pipeline: Pipeline,
     mailer: Arc<Mailer>,
+    jobs: Jobs,
     keys: Keys,
     dummy_hash: String,
     turns: Arc<Turns>,
@@ -54,7 +56,8 @@ impl Ctx {
     /// Assembles the context.
     pub fn new(parts: Parts) -> Self {
         let Parts { config, db, bus, pipeline, mailer, keys, dummy_hash } = parts;
-        Self(Arc::new(Inner { config, db, bus, pipeline, mailer, keys, dummy_hash, turns: Arc::default() }))
+        let jobs = Jobs::new(config.jobs.clone());
+        Self(Arc::new(Inner { config, db, bus, pipeline, mailer, jobs, keys, dummy_hash, turns: Arc::default() }))
     }
     /// The configuration in force.
     pub fn config(&self) -> &Config {
@@ -92,6 +95,10 @@ impl Ctx {
     /// The email delivery worker, to run and stop it.
     pub fn mailer_handle(&self) -> Arc<Mailer> {
         self.0.mailer.clone()
+    }
+    /// The background jobs' handle (wake the worker when a job is queued).
+    pub fn jobs(&self) -> &Jobs {
+        &self.0.jobs
     }
     /// Background customer turns.
     pub fn turns(&self) -> &Arc<Turns> {

@@ -1,0 +1,42 @@
+//! The job kinds the domain runs on the shared job queue ([`crate::jobs`]): the
+//! dispatcher the jobs worker is given at start-up. A new kind adds a line to each
+//! `match` here and its functions in its own module.
+
+use crate::channels::inquiries;
+use crate::context::Ctx;
+use crate::db::Tx;
+use crate::jobs::{Failure, Handler, Job, Outcome};
+
+/// Runs every job kind with the domain's context.
+pub struct Kinds {
+    ctx: Ctx,
+}
+
+impl Kinds {
+    /// The dispatcher over `ctx`.
+    pub fn new(ctx: Ctx) -> Self {
+        Self { ctx }
+    }
+}
+
+impl Handler for Kinds {
+    async fn perform(&self, job: &Job) -> Result<String, Failure> {
+        match job.kind.as_str() {
+            inquiries::job::KIND => inquiries::job::perform(&self.ctx, job).await,
+            other => Err(Failure::permanent(format!("unknown job kind {other:?}"))),
+        }
+    }
+
+    async fn settle(&self, tx: &mut Tx, job: &Job, outcome: &Outcome) -> Result<(), sqlx::Error> {
+        match job.kind.as_str() {
+            inquiries::job::KIND => inquiries::job::settle(tx, job, outcome).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn settled(&self, job: &Job, outcome: &Outcome) {
+        if job.kind == inquiries::job::KIND {
+            inquiries::job::settled(&self.ctx, job, outcome).await;
+        }
+    }
+}
