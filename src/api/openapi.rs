@@ -13,7 +13,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    actions, assistant, audit, auth, calls, classify, customers, email, events, reports, teamwork, tickets, users,
+    actions, assistant, audit, auth, calls, canned, classify, customers, email, events, reports, teamwork, tickets,
+    users,
 };
 
 /// The document's definition: every documented operation.
@@ -42,6 +43,8 @@ use super::{
         teamwork::calls_get, teamwork::call_patch, teamwork::transfer_post, teamwork::notes_post,
         reports::stats_get, reports::csv_get,
         assistant::assistant_post, assistant::confirm_post, assistant::cancel_post,
+        canned::list_get, canned::create_post, canned::one_get, canned::update_patch, canned::delete_delete,
+        canned::call_canned_get, canned::suggested_reply_get,
     ),
     modifiers(&BearerAuth),
     security(("bearerAuth" = [])),
@@ -57,6 +60,7 @@ use super::{
         (name = "tickets", description = "Support tickets"),
         (name = "reports", description = "Figures and CSV reports"),
         (name = "assistant", description = "The staff assistant and the payments it prepares"),
+        (name = "canned-responses", description = "Saved replies with variables, and the suggested reply"),
     )
 )]
 pub struct ApiDoc;
