@@ -73,7 +73,7 @@ pub struct Draft {
     pub text: String,
     /// The language it is written in (the customer's).
     pub language: Lang,
-    /// The read-only tools the agent used.
+    /// The read-only tools the agent used (a refused call is not listed).
     pub tools: Vec<String>,
 }
 
@@ -403,7 +403,12 @@ impl Pipeline {
             completion_tokens = result.usage.completion_tokens,
             "draft reply written"
         );
-        let tools_used = result.tool_calls.iter().filter_map(|t| t["name"].as_str().map(str::to_owned)).collect();
+        let tools_used = result
+            .tool_calls
+            .iter()
+            .filter(|t| t["ok"] == Value::Bool(true))
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
         Ok(Draft { text: result.reply, language, tools: tools_used })
     }
 

@@ -381,3 +381,117 @@ async fn only_the_holder_gets_a_suggested_reply(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::CONFLICT, "closed");
     assert!(r.text().await.unwrap().contains("call_closed"));
 }
+
+mod remote {
+    //! The suggested reply from a remote model (a scripted OpenAI-compatible server):
+    //! a tool that acts is refused even when the model calls it by name, and the
+    //! model's markup reaches the page as text.
+
+    use std::time::Duration;
+
+    use centralita::agents::openai::OpenAiConfig;
+    use centralita::config::Secret;
+    use centralita::db::Backend;
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::{count, held_call, staff};
+    use crate::helpers::{TestApp, csrf_in, get_json};
+    use crate::on_both_backends;
+
+    on_both_backends!(a_remote_models_draft_cannot_act_and_its_markup_stays_text);
+
+    fn completion(content: &str) -> Value {
+        json!({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}})
+    }
+
+    async fn mount(server: &MockServer, marker: &str, body: Value, priority: u8, times: Option<u64>) {
+        let mut mock = Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(body_string_contains(marker))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .with_priority(priority);
+        if let Some(n) = times {
+            mock = mock.up_to_n_times(n);
+        }
+        mock.mount(server).await;
+    }
+
+    async fn a_remote_models_draft_cannot_act_and_its_markup_stays_text(backend: Backend) {
+        let server = MockServer::start().await;
+        let classification = r#"{"department":"billing","category":"balance_inquiry","sentiment":"neutral","priority":"low","language":"es","confidence":0.93,"recommendations":[]}"#;
+        mount(&server, r#""name":"classification""#, completion(classification), 1, None).await;
+        mount(
+            &server,
+            r#""name":"verdict""#,
+            completion(r#"{"action":"continue","reason":null,"quality":0.9}"#),
+            1,
+            None,
+        )
+        .await;
+        // The draft's requests carry the drafting note; the first asks to file a payment.
+        let payment = json!({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "request_payment_registration",
+                 "arguments": "{\"amount\":\"50.00\",\"method\":\"card\"}"}}]}, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}});
+        mount(&server, "You are drafting", payment, 1, Some(1)).await;
+        mount(&server, "You are drafting", completion("<script>alert(1)</script> Su saldo es 125.50 €."), 2, None)
+            .await;
+        mount(&server, r#""tool_choice""#, completion("Hola, ¿en qué puedo ayudarte?"), 3, None).await;
+        let base_url = format!("{}/v1", server.uri());
+        let app = TestApp::spawn(backend, move |c| {
+            c.llm = Some(OpenAiConfig {
+                base_url,
+                api_key: Some(Secret::new("sk-test-key")),
+                model: "test-model".into(),
+                per_agent: Default::default(),
+                timeout: Duration::from_secs(5),
+                max_retries: 0,
+                backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(50),
+            });
+        })
+        .await;
+
+        let opener = app.token_for("pablo", "agent").await;
+        let (holder_page, holder) = staff(&app, "irene", "agent").await;
+        let maria = app.demo_customer("maria.lopez@example.com").await;
+        let call = held_call(&app, maria, &opener, &holder, "Hola").await;
+        app.say(&opener, call, "¿Cuál es mi saldo?").await;
+        let actions = count(&app, "pending_actions").await;
+
+        let draft = get_json(app.url(&format!("/api/v1/calls/{call}/suggested-reply")), &holder).await;
+        assert_eq!(draft["text"], "<script>alert(1)</script> Su saldo es 125.50 €.", "plain text over the API");
+        assert_eq!(draft["tools"], json!([]), "the payment request was refused, not run");
+        assert_eq!(count(&app, "pending_actions").await, actions, "no approval was filed");
+        let drafts = server.received_requests().await.unwrap_or_default();
+        let draft_requests: Vec<&wiremock::Request> =
+            drafts.iter().filter(|r| String::from_utf8_lossy(&r.body).contains("You are drafting")).collect();
+        assert_eq!(draft_requests.len(), 2, "a tool round, then the text");
+        let first: Value = serde_json::from_slice(&draft_requests[0].body).unwrap();
+        let offered: Vec<&str> =
+            first["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+        assert_eq!(offered, ["get_balance", "list_payments"], "only tools that read are offered");
+        let refusal = String::from_utf8_lossy(&draft_requests[1].body).into_owned();
+        assert!(refusal.contains("not available in a draft"), "the model is told: {refusal}");
+
+        let page = holder_page.page(&format!("/calls/{call}")).await;
+        let r = holder_page
+            .client
+            .post(app.url(&format!("/calls/{call}/suggest")))
+            .header("hx-request", "true")
+            .form(&[("csrf_token", csrf_in(&page).as_str()), ("message", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let html = r.text().await.unwrap();
+        assert!(!html.contains("<script>") && html.contains("&#60;script&#62;alert(1)"), "{html}");
+        app.finish().await;
+    }
+}
