@@ -1,6 +1,7 @@
-//! A canned response in a real browser: the agent holding a call types `/` and the
-//! shortcut in the reply box, takes the response filled in with the customer's name,
-//! sends it, and the customer's page shows it.
+//! A canned response in a real browser: the agent holding a call asks for a suggested
+//! reply (it fills the box, nothing is sent), then types `/` and the shortcut in the
+//! reply box, takes the response filled in with the customer's name, sends it, and the
+//! customer's page shows it.
 
 use centralita::db::Backend;
 use reqwest::StatusCode;
@@ -41,6 +42,15 @@ async fn an_agent_types_a_shortcut_and_the_customer_sees_the_filled_in_reply(bac
     d.goto(&app.url(&format!("/calls/{call}"))).await;
     d.click("#takeover").await;
     d.find("#reply-box").await;
+    // The suggested reply arrives in the box without a reload; nothing is sent.
+    let messages = centralita::calls::messages(app.state.db(), call).await.unwrap().len();
+    d.execute("window.__sameDocument = 3; return true;").await;
+    d.click("#suggest-reply").await;
+    d.wait_until("return document.getElementById('reply-box').value.length > 20", "a suggested reply in the box").await;
+    assert_eq!(d.execute("return window.__sameDocument;").await, json!(3), "no reload");
+    d.screenshot("19-suggested-reply").await;
+    assert_eq!(centralita::calls::messages(app.state.db(), call).await.unwrap().len(), messages);
+    d.execute("document.getElementById('reply-box').value = ''; return true;").await;
     d.type_into("#reply-box", "/salu").await;
     d.wait_text("#canned-suggest", "/saludo").await;
     d.screenshot("20-canned-shortcut-offered").await;
@@ -56,6 +66,8 @@ async fn an_agent_types_a_shortcut_and_the_customer_sees_the_filled_in_reply(bac
 
     d.goto(&app.url(&link)).await;
     d.wait_text("#conversation .msg-human", expected).await;
+    let people = d.execute("return document.querySelectorAll('#conversation .msg-human').length;").await;
+    assert_eq!(people, json!(1), "the suggestion was never sent");
     d.screenshot("22-canned-customer-sees-it").await;
     assert_no_csp_errors(&d.console().await);
     d.quit().await;
