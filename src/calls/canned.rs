@@ -9,10 +9,10 @@ pub mod body;
 use serde::{Deserialize, Serialize};
 
 use self::body::{Body, BodyError, Values, Variable};
-use super::Call;
+use super::{Call, CallStatus};
 use crate::agents::Department;
 use crate::audit::{Entry, audit_insert};
-use crate::auth::{CannedCap, Principal};
+use crate::auth::{AgentCap, CannedCap, Principal};
 use crate::db::{Db, Money, Timestamp, is_unique_violation, with_db, with_tx};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::i18n::Lang;
@@ -422,6 +422,17 @@ pub async fn for_call(db: &Db, call: &Call, staff: &Principal) -> AppResult<Vec<
     }
     let values = values(db, call, staff).await?;
     Ok(responses.iter().map(|r| render_one(r, &values)).collect())
+}
+
+/// Response `id` filled in for the person holding call `call_id` (the picker without
+/// JavaScript): anyone else is refused as a reply would be (409, naming the holder).
+pub async fn for_holder(db: &Db, cap: &AgentCap<'_>, call_id: i64, id: i64) -> AppResult<Rendered> {
+    let me = cap.actor();
+    let call = super::get(db, call_id).await?;
+    if call.status != CallStatus::Human || call.assigned_to != Some(me.id) {
+        return Err(super::staff::not_allowed(db, &call, me.id, Conflict::CallNotHeld).await);
+    }
+    one_for_call(db, &call, me, id).await
 }
 
 /// One response filled in for `call`; 404 unless it is among those the call offers.

@@ -439,14 +439,9 @@ pub async fn compose_post(
 ) -> AppResult<Response> {
     require_ready(&auth)?;
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
-    let me = cap.actor();
     let draft = async {
-        let call = calls::get(state.db(), id).await?;
-        if call.status != CallStatus::Human || call.assigned_to != Some(me.id) {
-            return Err(AppError::Conflict(Conflict::CallNotHeld));
-        }
         let chosen = form.canned.trim().parse::<i64>().map_err(|_| AppError::NotFound)?;
-        let rendered = canned::one_for_call(state.db(), &call, me, chosen).await?;
+        let rendered = canned::for_holder(state.db(), &cap, id, chosen).await?;
         let typed = form.message.trim_end();
         Ok(if typed.is_empty() { rendered.text } else { format!("{typed}\n{}", rendered.text) })
     }

@@ -223,6 +223,15 @@ async fn canned_responses_are_filled_in_from_the_calls_customer_and_escaped_on_t
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = agent_page.post_raw(&format!("/calls/{call}/compose"), &[("message", ""), ("canned", &id)]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Someone who does not hold the call is told who does, and gets no text.
+    let (other, _) = staff(app, "nuria", "agent").await;
+    let token = csrf_in(&other.page(&format!("/calls/{call}")).await);
+    let r = other
+        .post_raw(&format!("/calls/{call}/compose"), &[("csrf_token", &token), ("message", ""), ("canned", &id)])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("pablo Test") && !html.contains("debes 0.00"), "{html}");
 }
 
 async fn the_canned_responses_page_checks_csrf_and_shows_form_errors(app: &TestApp) {
