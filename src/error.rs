@@ -43,6 +43,10 @@ id_enum! {
         CallUnlinked => "call_unlinked",
         /// The call has no customer to write to.
         CallWithoutCustomer => "call_without_customer",
+        /// Another canned response of that language has the shortcut.
+        CannedShortcutTaken => "canned_shortcut_taken",
+        /// The call has no customer message to answer yet.
+        NothingToAnswer => "nothing_to_answer",
         /// The customer record is not an open, unverified claim.
         CustomerNotAClaim => "customer_not_a_claim",
         /// The email is not waiting for confirmation.

@@ -180,6 +180,114 @@
     if (box.form && box.value.trim()) box.form.requestSubmit();
   });
 
+  // Canned responses in a call's reply box. The picker's options carry each response's
+  // shortcut and its text already filled in (and escaped) by the server; the script only
+  // moves that text into the box, as text. Typing "/" and the start of a shortcut lists
+  // the matches under the box: Enter or Tab takes the highlighted one, a click takes
+  // any, Escape closes the list. Without the script, "Insert" posts the form and the
+  // server draws the box with the response added.
+  var cannedList = null, cannedActive = 0;
+
+  function cannedOptions() {
+    var pick = document.getElementById("canned-pick");
+    return pick ? Array.prototype.slice.call(pick.options) : [];
+  }
+
+  // The "/word" just before the caret, if the caret ends one.
+  function slashWord(box) {
+    var before = box.value.slice(0, box.selectionStart);
+    var m = /(^|\s)\/([a-z0-9_-]*)$/.exec(before);
+    return m ? { start: before.length - m[2].length - 1, word: m[2] } : null;
+  }
+
+  function closeCanned() {
+    if (cannedList) cannedList.remove();
+    cannedList = null;
+  }
+
+  function insertText(box, start, end, text) {
+    box.value = box.value.slice(0, start) + text + box.value.slice(end);
+    var caret = start + text.length;
+    box.focus();
+    box.setSelectionRange(caret, caret);
+  }
+
+  function takeCanned(box, option) {
+    var at = slashWord(box);
+    var text = option.getAttribute("data-text") || "";
+    if (at) insertText(box, at.start, box.selectionStart, text);
+    else insertText(box, box.selectionStart, box.selectionEnd, text);
+    closeCanned();
+  }
+
+  function showCanned(box) {
+    var at = slashWord(box);
+    var matches = at ? cannedOptions().filter(function (o) {
+      return (o.getAttribute("data-shortcut") || "").indexOf(at.word) === 0;
+    }) : [];
+    if (!matches.length) { closeCanned(); return; }
+    if (!cannedList) {
+      cannedList = document.createElement("ul");
+      cannedList.className = "canned-suggest";
+      cannedList.id = "canned-suggest";
+      cannedList.setAttribute("role", "listbox");
+      box.closest("label").insertAdjacentElement("afterend", cannedList);
+    }
+    cannedActive = Math.min(cannedActive, matches.length - 1);
+    cannedList.textContent = "";
+    matches.forEach(function (o, i) {
+      var li = document.createElement("li");
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", i === cannedActive ? "true" : "false");
+      li.textContent = "/" + o.getAttribute("data-shortcut") + " · " + o.textContent.split(" · /")[0]; // text, never markup
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); takeCanned(box, o); });
+      li.option = o;
+      cannedList.appendChild(li);
+    });
+  }
+
+  document.addEventListener("input", function (e) {
+    if (e.target && e.target.id === "reply-box") {
+      cannedActive = 0;
+      showCanned(e.target);
+    }
+  });
+
+  // Captured before the "Enter sends" handler, so Enter picks rather than sends while
+  // the list is open.
+  document.addEventListener("keydown", function (e) {
+    var box = e.target;
+    if (!cannedList || !box || box.id !== "reply-box") return;
+    var items = cannedList.querySelectorAll("li");
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      cannedActive = (cannedActive + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+      showCanned(box);
+    } else if ((e.key === "Enter" && !e.shiftKey) || e.key === "Tab") {
+      takeCanned(box, items[cannedActive].option);
+    } else if (e.key === "Escape") {
+      closeCanned();
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }, true);
+
+  document.addEventListener("click", function (e) {
+    var button = e.target && e.target.closest && e.target.closest("#canned-insert");
+    var box = document.getElementById("reply-box");
+    var pick = document.getElementById("canned-pick");
+    if (!button || !box || !pick || pick.selectedIndex < 0) return;
+    e.preventDefault();
+    e.stopPropagation();
+    var sep = box.value && !/\s$/.test(box.value.slice(0, box.selectionStart)) ? " " : "";
+    insertText(box, box.selectionStart, box.selectionEnd, sep + (pick.options[pick.selectedIndex].getAttribute("data-text") || ""));
+  }, true);
+
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (cannedList && e.detail.target && e.detail.target.contains(cannedList)) closeCanned();
+  });
+
   // The staff assistant: the form posts to its stream URL and the reply is written
   // in as it arrives (text only); the final answer is HTML the server drew and
   // escaped. Without fetch streaming the form posts as a plain page.

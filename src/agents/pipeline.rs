@@ -14,7 +14,7 @@ use super::builtin::{self, engine::BuiltinModel};
 use super::model::{AgentKind, ChatMessage, ChatModel, ChatRequest, ModelError, Role, ToolCall, ToolName, Usage};
 use super::schema;
 use super::summary::{CallSummary, SUMMARY_SCHEMA, SummaryFacts};
-use super::tools::{self, CallerScope};
+use super::tools::{self, CallerScope, ToolAccess};
 use super::{Action, Classification, Reason, Verdict};
 use crate::config::AgentLimits;
 use crate::db::Db;
@@ -24,6 +24,7 @@ const ROUTING_PROMPT: &str = include_str!("prompts/routing.md");
 const SERVICE_PROMPT: &str = include_str!("prompts/service.md");
 const SUPERVISOR_PROMPT: &str = include_str!("prompts/supervisor.md");
 const SUMMARY_PROMPT: &str = include_str!("prompts/summary.md");
+const DRAFT_PROMPT: &str = include_str!("prompts/draft.md");
 
 static ROUTING_SCHEMA: LazyLock<Value> = LazyLock::new(schema::strict::<Classification>);
 static VERDICT_SCHEMA: LazyLock<Value> = LazyLock::new(schema::strict::<Verdict>);
@@ -63,6 +64,17 @@ pub struct TurnOutcome {
     pub verdict: Verdict,
     /// Every step, in order.
     pub steps: Vec<Step>,
+}
+
+/// A suggested reply for the person holding a call (never sent or stored by itself).
+#[derive(Clone, Debug)]
+pub struct Draft {
+    /// The text, for the person to edit.
+    pub text: String,
+    /// The language it is written in (the customer's).
+    pub language: Lang,
+    /// The read-only tools the agent used (a refused call is not listed).
+    pub tools: Vec<String>,
 }
 
 /// The three agents over one model backend (plus the built-in engine to fall back on).
@@ -300,7 +312,17 @@ impl Pipeline {
         let language = classification.language;
         let offered = tools::for_classification(classification);
         let primary = async {
-            let attempt = self.serve(self.primary.as_ref(), db, scope, history, text, language, &offered, deltas);
+            let attempt = self.serve(
+                self.primary.as_ref(),
+                db,
+                scope,
+                history,
+                text,
+                language,
+                &offered,
+                deltas,
+                ToolAccess::Full,
+            );
             let served = tokio::time::timeout(self.limits.turn_budget, attempt).await;
             let served = served.unwrap_or(Ok(Err(ModelError::OutOfTime)))?;
             Ok(served.map(|result| (result.usage, result)))
@@ -313,7 +335,9 @@ impl Pipeline {
                 }
                 return Ok(result);
             }
-            let served = self.serve(&self.fallback, db, scope, history, text, language, &offered, deltas).await?;
+            let served = self
+                .serve(&self.fallback, db, scope, history, text, language, &offered, deltas, ToolAccess::Full)
+                .await?;
             Ok(served.unwrap_or_else(|_| self.apology(language)))
         };
         let (service, answered) = self.answer(AgentKind::Service, primary, fallback).await?;
@@ -322,6 +346,70 @@ impl Pipeline {
         let step =
             Answered { usage: service.usage, ..answered }.step(service.reply.clone(), service.tool_calls.clone());
         Ok((service, step))
+    }
+
+    /// A reply the customer-service agent suggests to the person holding a call: the
+    /// same agent over the same conversation, answering `text` (the customer's last
+    /// message), with read-only tools — nothing is opened, filed or sent, and nothing
+    /// streams to the customer. `local_only` keeps to the built-in engine (a call whose
+    /// token budget is used up). The remote model's failure or a blown time budget
+    /// falls back to the built-in engine, as in a turn.
+    pub async fn draft(
+        &self,
+        db: &Db,
+        scope: CallerScope,
+        history: &[ChatMessage],
+        text: &str,
+        previous: Option<&Classification>,
+        local_only: bool,
+    ) -> Result<Draft, sqlx::Error> {
+        let local = builtin::classify(text);
+        let classification = match previous {
+            Some(prev) if prev.category == local.category => {
+                Classification { department: prev.department, category: prev.category.clone(), ..local }
+            }
+            _ if local_only => local,
+            _ => self.route(text).await.0,
+        };
+        let language = classification.language;
+        let offered = tools::allowed(tools::for_classification(&classification), ToolAccess::ReadOnly);
+        let model: &dyn ChatModel = if local_only { &self.fallback } else { self.primary.as_ref() };
+        let attempt = self.serve(model, db, scope, history, text, language, &offered, None, ToolAccess::ReadOnly);
+        let served = match tokio::time::timeout(self.limits.turn_budget, attempt).await {
+            Ok(served) => served?,
+            Err(_) => Err(ModelError::OutOfTime),
+        };
+        let result = match served {
+            Ok(result) => result,
+            Err(err) => {
+                tracing::warn!(error = %err, "draft reply failed; using the built-in engine");
+                let local = self.serve(
+                    &self.fallback,
+                    db,
+                    scope,
+                    history,
+                    text,
+                    language,
+                    &offered,
+                    None,
+                    ToolAccess::ReadOnly,
+                );
+                local.await?.unwrap_or_else(|_| self.apology(language))
+            }
+        };
+        tracing::info!(
+            call_id = scope.call_id,
+            prompt_tokens = result.usage.prompt_tokens,
+            completion_tokens = result.usage.completion_tokens,
+            "draft reply written"
+        );
+        let tools_used = result
+            .tool_calls
+            .iter()
+            .filter(|t| t["ok"] == Value::Bool(true))
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        Ok(Draft { text: result.reply, language, tools: tools_used })
     }
 
     /// The supervisor agent writes the summary of a call from its facts; the built-in
@@ -368,8 +456,15 @@ impl Pipeline {
         language: Lang,
         offered: &[tools::ToolSpec],
         deltas: Option<&mpsc::Sender<String>>,
+        access: ToolAccess,
     ) -> Result<Result<ServiceResult, ModelError>, sqlx::Error> {
-        let system = SERVICE_PROMPT.replace(
+        let mut system = SERVICE_PROMPT.to_owned();
+        if access == ToolAccess::ReadOnly {
+            // The note goes before the reply language, the part that changes, so the
+            // cached prefix of customer turns is not disturbed.
+            system = system.replacen("Reply in {language}.", &[DRAFT_PROMPT, "Reply in {language}."].concat(), 1);
+        }
+        let system = system.replace(
             "{language}",
             match language {
                 Lang::Es => "Spanish",
@@ -421,7 +516,7 @@ impl Pipeline {
                     }
                 } else {
                     seen.push(key);
-                    tools::run(db, scope, call).await?
+                    tools::run_with(db, scope, call, access).await?
                 };
                 result.tools_failed |= !outcome.ok;
                 result.tool_calls.push(

@@ -23,6 +23,34 @@ pub struct CallerScope {
     pub customer_id: Option<i64>,
 }
 
+/// What the tools of one run may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolAccess {
+    /// A customer turn: reading, opening tickets, asking for payments to be approved.
+    Full,
+    /// A draft for a person (the suggested reply): reading only. Tools that would act
+    /// are neither offered nor run, whatever a model asks for.
+    ReadOnly,
+}
+
+/// True for tools that change something (a ticket opened, a pending action filed).
+pub fn acts(tool: ToolName) -> bool {
+    match tool {
+        ToolName::CreateTicket | ToolName::RequestPaymentRegistration => true,
+        ToolName::GetCustomerProfile | ToolName::GetBalance | ToolName::ListTickets | ToolName::ListPayments => false,
+    }
+}
+
+/// The tools of `offered` that `access` allows.
+pub fn allowed(offered: Vec<ToolSpec>, access: ToolAccess) -> Vec<ToolSpec> {
+    match access {
+        ToolAccess::Full => offered,
+        ToolAccess::ReadOnly => {
+            offered.into_iter().filter(|t| t.name.parse::<ToolName>().is_ok_and(|n| !acts(n))).collect()
+        }
+    }
+}
+
 /// What running a tool produced.
 #[derive(Clone, Debug)]
 pub struct ToolOutcome {
@@ -177,12 +205,25 @@ fn clean(text: &str, max: usize) -> String {
 /// only database errors propagate.
 #[tracing::instrument(skip_all, fields(tool = %call.name))]
 pub async fn run(db: &Db, scope: CallerScope, call: &ToolCall) -> Result<ToolOutcome, sqlx::Error> {
+    run_with(db, scope, call, ToolAccess::Full).await
+}
+
+/// [`run`] within `access`: a read-only run refuses every tool that acts.
+pub async fn run_with(
+    db: &Db,
+    scope: CallerScope,
+    call: &ToolCall,
+    access: ToolAccess,
+) -> Result<ToolOutcome, sqlx::Error> {
     let Some(customer_id) = scope.customer_id else {
         return Ok(ToolOutcome::err("this call is not linked to a customer record; ask a person to verify the caller"));
     };
     let Ok(tool) = call.name.parse::<ToolName>() else {
         return Ok(ToolOutcome::err("unknown tool"));
     };
+    if access == ToolAccess::ReadOnly && acts(tool) {
+        return Ok(ToolOutcome::err("not available in a draft: the person handling the call decides on actions"));
+    }
     let outcome = match tool {
         ToolName::GetCustomerProfile => match parse::<NoArgs>(call) {
             Err(e) => e,

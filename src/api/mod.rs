@@ -6,6 +6,7 @@ pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod calls;
+pub mod canned;
 pub mod classify;
 pub mod customers;
 pub mod docs;
@@ -72,6 +73,10 @@ pub fn router() -> Router<AppState> {
         .route("/assistant", post(assistant::assistant_post))
         .route("/assistant/confirm/{id}", post(assistant::confirm_post))
         .route("/assistant/cancel/{id}", post(assistant::cancel_post))
+        .route("/canned-responses", get(canned::list_get).post(canned::create_post))
+        .route("/canned-responses/{id}", get(canned::one_get).patch(canned::update_patch).delete(canned::delete_delete))
+        .route("/calls/{id}/canned-responses", get(canned::call_canned_get))
+        .route("/calls/{id}/suggested-reply", get(canned::suggested_reply_get))
         // The API's own description (public; not in the document itself).
         .route("/openapi.json", get(openapi::openapi_get))
         .route("/docs", get(docs::docs_get))

@@ -13,8 +13,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    actions, assistant, audit, auth, calls, classify, customers, email, events, inquiries, reports, teamwork, tickets,
-    users,
+    actions, assistant, audit, auth, calls, canned, classify, customers, email, events, inquiries, reports, teamwork,
+    tickets, users,
 };
 
 /// The document's definition: every documented operation.
@@ -45,6 +45,8 @@ use super::{
         assistant::assistant_post, assistant::confirm_post, assistant::cancel_post,
         inquiries::inquiries_post, inquiries::inquiries_get, inquiries::inquiry_get, inquiries::inquiry_patch,
         inquiries::reply_post,
+        canned::list_get, canned::create_post, canned::one_get, canned::update_patch, canned::delete_delete,
+        canned::call_canned_get, canned::suggested_reply_get,
     ),
     modifiers(&BearerAuth),
     security(("bearerAuth" = [])),
@@ -61,6 +63,7 @@ use super::{
         (name = "reports", description = "Figures and CSV reports"),
         (name = "assistant", description = "The staff assistant and the payments it prepares"),
         (name = "inquiries", description = "Written inquiries, classified in the background, answered by email"),
+        (name = "canned-responses", description = "Saved replies with variables, and the suggested reply"),
     )
 )]
 pub struct ApiDoc;

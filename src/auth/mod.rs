@@ -134,7 +134,25 @@ impl RecordsCap<'_> {
     }
 }
 
+/// Proof that the holder may manage canned responses (create, edit, delete):
+/// supervisors and admins. Everyone else who works calls only reads and inserts them.
+#[derive(Debug)]
+pub struct CannedCap<'a> {
+    principal: &'a Principal,
+}
+
+impl CannedCap<'_> {
+    /// The staff member acting.
+    pub fn actor(&self) -> &Principal {
+        self.principal
+    }
+}
+
 impl Principal {
+    /// Canned-responses management capability, when the role allows it.
+    pub fn canned(&self) -> Option<CannedCap<'_>> {
+        matches!(self.role, Role::Supervisor | Role::Admin).then_some(CannedCap { principal: self })
+    }
     /// Customer-records capability, when the role allows it.
     pub fn records(&self) -> Option<RecordsCap<'_>> {
         matches!(self.role, Role::Supervisor | Role::Admin).then_some(RecordsCap { principal: self })

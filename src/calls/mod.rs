@@ -9,8 +9,10 @@
 pub mod actions;
 pub mod board;
 mod budget;
+pub mod canned;
 pub mod correct;
 pub mod customer;
+pub mod draft;
 pub mod history;
 pub mod recovery;
 pub mod staff;

@@ -39,7 +39,8 @@ pub struct TurnResult {
     pub steps: Vec<Step>,
 }
 
-fn previous_classification(call: &Call) -> Option<Classification> {
+/// The routing in force in `call`, as its columns hold it.
+pub(super) fn previous_classification(call: &Call) -> Option<Classification> {
     let json = serde_json::json!({
         "department": call.department, "category": call.category, "sentiment": call.sentiment, "priority": call.priority,
         "language": call.language, "confidence": call.confidence, "recommendations": [],
@@ -110,7 +111,7 @@ pub async fn customer_turn(
 }
 
 /// The conversation so far, as the agents read it.
-async fn history(db: &Db, call_id: i64) -> AppResult<Vec<ChatMessage>> {
+pub(super) async fn history(db: &Db, call_id: i64) -> AppResult<Vec<ChatMessage>> {
     Ok(messages(db, call_id)
         .await?
         .into_iter()

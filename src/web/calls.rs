@@ -16,6 +16,7 @@ use super::{PageCtx, is_htmx, require_ready};
 use crate::app::AppState;
 use crate::auth::extract::{ClientIp, WebAuth};
 use crate::calls::actions::{self, PendingAction};
+use crate::calls::canned::{self, Rendered};
 use crate::calls::staff::{self, Outcome};
 use crate::calls::{self, AgentRun, Call, CallStatus, Message, MessageKind};
 use crate::customers::history::Panel;
@@ -45,6 +46,10 @@ pub struct CallView {
     notice: Option<Notice>,
     /// Notes, transfers and the forms to add them (staff only).
     team: super::teamwork::TeamView,
+    /// What the reply box starts with (a suggested reply, an inserted canned response).
+    draft: String,
+    /// The canned responses offered in this call, filled in (its holder only).
+    canned: Vec<Rendered>,
 }
 
 /// A message shown above the call's controls.
@@ -122,6 +127,13 @@ pub struct CallControlsPartial {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "calls/_reply_box.html")]
+/// The `calls/_reply_box.html` fragment: the reply box holding a suggested reply.
+pub struct ReplyBoxPartial {
+    v: CallView,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "actions/list.html")]
 /// The `actions/list.html` template.
 pub struct ActionsPage {
@@ -179,9 +191,13 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
     } else {
         Vec::new()
     };
+    let mine = call.status == CallStatus::Human && call.assigned_to == Some(me.id);
+    let canned = if mine { canned::for_call(state.db(), &call, me).await? } else { Vec::new() };
     Ok(CallView {
         emails,
-        mine: call.status == CallStatus::Human && call.assigned_to == Some(me.id),
+        mine,
+        draft: String::new(),
+        canned,
         can_act: me.agent().is_some(),
         can_approve: me.approver().is_some(),
         actions: actions::for_call(state.db(), id).await?,
@@ -348,6 +364,89 @@ pub async fn reply_post(
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
     let result = staff::reply(&state, &cap, id, &form.message).await.map(|_| ());
     after_action(&state, &auth, &headers, id, result).await
+}
+
+/// The reply form when it asks for a suggested reply or a canned response: what was
+/// typed so far and the response chosen.
+#[derive(Debug, Deserialize)]
+pub struct ComposeForm {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    canned: String,
+}
+
+/// The call's page (or, for htmx, `fragment` of it) with the reply box holding
+/// `draft`; a refusal goes through [`after_action`], and htmx is told to redraw the
+/// controls with it instead of the box.
+async fn with_draft(
+    state: &AppState,
+    auth: &WebAuth,
+    headers: &HeaderMap,
+    id: i64,
+    draft: AppResult<String>,
+    box_only: bool,
+) -> AppResult<Response> {
+    let draft = match draft {
+        Ok(draft) => draft,
+        Err(e) => {
+            let mut response = after_action(state, auth, headers, id, Err(e)).await?;
+            if is_htmx(headers) {
+                let h = response.headers_mut();
+                h.insert("hx-retarget", axum::http::HeaderValue::from_static("#call-controls"));
+                h.insert("hx-reswap", axum::http::HeaderValue::from_static("innerHTML"));
+            }
+            return Ok(response);
+        }
+    };
+    let page = PageCtx::new(&auth.session, headers, Some(&auth.principal), "calls").await?;
+    let mut v = view(state, auth, id, None).await?;
+    v.draft = draft;
+    if is_htmx(headers) && box_only {
+        return Ok(ReplyBoxPartial { v }.into_response());
+    }
+    if is_htmx(headers) {
+        return Ok(CallControlsPartial { page, v }.into_response());
+    }
+    let after = state.bus().latest_id().await?;
+    let panel = panel(state, &v.call).await?;
+    Ok(CallPage { page, v, after, panel }.into_response())
+}
+
+/// `POST /calls/{id}/suggest`: the customer-service agent drafts a reply to the
+/// customer's last message into the reply box (the holder only; nothing is sent).
+pub async fn suggest_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    WebPath(id): WebPath<i64>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let draft = crate::calls::draft::suggest(&state, &cap, id).await.map(|d| d.text);
+    with_draft(&state, &auth, &headers, id, draft, true).await
+}
+
+/// `POST /calls/{id}/compose`: the reply box with the chosen canned response added to
+/// what was typed, filled in for this call (how the picker works without JavaScript;
+/// the page's script inserts the same text in place).
+pub async fn compose_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    WebPath(id): WebPath<i64>,
+    Form(form): Form<ComposeForm>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    let draft = async {
+        let chosen = form.canned.trim().parse::<i64>().map_err(|_| AppError::NotFound)?;
+        let rendered = canned::for_holder(state.db(), &cap, id, chosen).await?;
+        let typed = form.message.trim_end();
+        Ok(if typed.is_empty() { rendered.text } else { format!("{typed}\n{}", rendered.text) })
+    }
+    .await;
+    with_draft(&state, &auth, &headers, id, draft, false).await
 }
 
 /// The close form.

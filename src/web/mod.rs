@@ -9,6 +9,7 @@ pub mod assistant;
 pub mod audit;
 pub mod board;
 pub mod calls;
+pub mod canned;
 pub mod charts;
 pub mod csrf;
 pub mod customers;
@@ -179,6 +180,12 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/notes", post(teamwork::note_post))
         .route("/board/alerts", post(teamwork::alerts_post))
         .route("/users/{id}/department", post(users::user_department_post))
+        .route("/calls/{id}/suggest", post(calls::suggest_post))
+        .route("/calls/{id}/compose", post(calls::compose_post))
+        .route("/canned-responses", get(canned::list_get).post(canned::create_post))
+        .route("/canned-responses/new", get(canned::new_get))
+        .route("/canned-responses/{id}/edit", get(canned::edit_get).post(canned::edit_post))
+        .route("/canned-responses/{id}/delete", post(canned::delete_post))
         .fallback(not_found)
 }
 

@@ -4,6 +4,7 @@
 //! Set `CENTRALITA_SCREENSHOTS=DIR` to keep a PNG of each step for people to look at.
 
 mod call_records;
+mod canned;
 mod customer_page;
 mod driver;
 mod email_preview;

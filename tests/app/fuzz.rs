@@ -144,6 +144,10 @@ fn every_json_body(body: &[u8]) {
     if let Some(input) = de::<CustomerInput>(body) {
         let _ = customers::check_customer(&input);
     }
+    if let Some(form) = de::<centralita::calls::canned::CannedForm>(body) {
+        let _ = form.parse(true);
+        let _ = form.parse(false);
+    }
 }
 
 /// Deserialises `body` as every handler's form or query input would.
@@ -174,6 +178,12 @@ fn every_form_body(body: &str) {
     let _ = de::<centralita::api::audit::AuditQuery>(body);
     let _ = de::<centralita::api::email::ListQuery>(body);
     let _ = de::<centralita::api::actions::ListQuery>(body);
+    let _ = de::<centralita::web::calls::ComposeForm>(body);
+    let _ = de::<centralita::web::canned::FormFields>(body);
+    let _ = de::<centralita::web::canned::ListQuery>(body);
+    if let Some(q) = de::<centralita::api::canned::CannedQuery>(body) {
+        let _ = q.filter();
+    }
     if let Some(form) = de::<NewUserForm>(body) {
         let _ = form.parse();
     }
@@ -270,6 +280,21 @@ proptest! {
         let c = customers::check_customer(&CustomerInput { name: name.clone(), email: email.clone(), phone: Some(phone.clone()) });
         let c = c.map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         prop_assert_eq!((c.name, c.email.as_str().to_owned(), c.phone.map(|p| p.as_str().to_owned())), (name, email.to_lowercase(), Some(phone)));
+    }
+
+    #[test]
+    fn fuzz_canned_bodies_are_refused_or_filled_in_whole(text in prop_oneof![hostile_text(), "[a-z {}_]{0,60}"]) {
+        use centralita::calls::canned::{CannedForm, body::{Body, Values}};
+        let form = CannedForm { body: Some(text), ..CannedForm::default() };
+        if form.parse(false).is_ok() {
+            let body = Body::parse(form.body.as_deref().unwrap_or_default().trim());
+            prop_assert!(body.is_ok());
+            if let Ok(body) = body {
+                let values = Values { customer_name: Some("{{balance}}".into()), agent_name: "A".into(), ..Values::default() };
+                let (text, _) = body.render(&values);
+                prop_assert!(!text.contains("{{agent_name}}"));
+            }
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod bad_input;
 mod browser;
 mod call_history;
 pub mod calls;
+mod canned;
 mod classify;
 mod cli;
 mod csrf;
