@@ -21,6 +21,7 @@ pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod calls;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod context;

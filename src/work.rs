@@ -2,6 +2,7 @@
 //! dispatcher the jobs worker is given at start-up. A new kind adds a line to each
 //! `match` here and its functions in its own module.
 
+use crate::channels::whatsapp;
 use crate::context::Ctx;
 use crate::db::Tx;
 use crate::jobs::{Failure, Handler, Job, Outcome};
@@ -20,12 +21,18 @@ impl Kinds {
 
 impl Handler for Kinds {
     async fn perform(&self, job: &Job) -> Result<String, Failure> {
-        let _ = &self.ctx;
-        Err(Failure::permanent(format!("unknown job kind {:?}", job.kind)))
+        match job.kind.as_str() {
+            whatsapp::webhook::EVENT_JOB => whatsapp::inbound::perform(&self.ctx, job).await,
+            whatsapp::outbound::SEND_JOB => whatsapp::outbound::perform(&self.ctx, job).await,
+            _ => Err(Failure::permanent(format!("unknown job kind {:?}", job.kind))),
+        }
     }
 
-    async fn settle(&self, _tx: &mut Tx, _job: &Job, _outcome: &Outcome) -> Result<(), sqlx::Error> {
-        Ok(())
+    async fn settle(&self, tx: &mut Tx, job: &Job, outcome: &Outcome) -> Result<(), sqlx::Error> {
+        match job.kind.as_str() {
+            whatsapp::outbound::SEND_JOB => whatsapp::outbound::settle(tx, job, outcome).await,
+            _ => Ok(()),
+        }
     }
 
     async fn settled(&self, _job: &Job, _outcome: &Outcome) {}

@@ -16,6 +16,7 @@ pub mod reports;
 pub mod teamwork;
 pub mod tickets;
 pub mod users;
+pub mod whatsapp;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -68,6 +69,10 @@ pub fn router() -> Router<AppState> {
         .route("/assistant", post(assistant::assistant_post))
         .route("/assistant/confirm/{id}", post(assistant::confirm_post))
         .route("/assistant/cancel/{id}", post(assistant::cancel_post))
+        .route("/channels/whatsapp/webhook", get(whatsapp::webhook_get).post(whatsapp::webhook_post))
+        .route("/channels/whatsapp/conversations", get(whatsapp::conversations_get))
+        .route("/channels/whatsapp/conversations/{call_id}", get(whatsapp::conversation_get))
+        .route("/channels/whatsapp/conversations/{call_id}/read", post(whatsapp::read_post))
         // The API's own description (public; not in the document itself).
         .route("/openapi.json", get(openapi::openapi_get))
         .route("/docs", get(docs::docs_get))

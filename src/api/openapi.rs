@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     actions, assistant, audit, auth, calls, classify, customers, email, events, reports, teamwork, tickets, users,
+    whatsapp,
 };
 
 /// The document's definition: every documented operation.
@@ -42,6 +43,8 @@ use super::{
         teamwork::calls_get, teamwork::call_patch, teamwork::transfer_post, teamwork::notes_post,
         reports::stats_get, reports::csv_get,
         assistant::assistant_post, assistant::confirm_post, assistant::cancel_post,
+        whatsapp::webhook_get, whatsapp::webhook_post, whatsapp::conversations_get, whatsapp::conversation_get,
+        whatsapp::read_post,
     ),
     modifiers(&BearerAuth),
     security(("bearerAuth" = [])),
@@ -57,6 +60,7 @@ use super::{
         (name = "tickets", description = "Support tickets"),
         (name = "reports", description = "Figures and CSV reports"),
         (name = "assistant", description = "The staff assistant and the payments it prepares"),
+        (name = "whatsapp", description = "The WhatsApp channel: the Cloud API webhook and conversations"),
     )
 )]
 pub struct ApiDoc;

@@ -269,6 +269,7 @@ pub(super) async fn after_action(
         Ok(()) => None,
         Err(AppError::HeldBy(name)) => Some(Notice { key: "callops.held_by", name: Some(name) }),
         Err(AppError::Conflict(Conflict::CallClosed)) => Some(Notice { key: "callops.closed", name: None }),
+        Err(AppError::WhatsappWindowClosed) => Some(Notice { key: "error.whatsapp_window_closed", name: None }),
         Err(AppError::Conflict(_)) => Some(Notice { key: "callops.state_changed", name: None }),
         Err(AppError::Validation(f)) => {
             Some(Notice { key: f.values().next().copied().unwrap_or("error.validation"), name: None })

@@ -54,3 +54,4 @@ mod tickets;
 mod token_budget;
 mod users_admin;
 mod web_login;
+mod whatsapp;

@@ -165,6 +165,13 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("POST", "/api/v1/assistant", Viewer),
     ("POST", "/api/v1/assistant/confirm/{id}", Supervisor),
     ("POST", "/api/v1/assistant/cancel/{id}", Supervisor),
+    // WhatsApp: the provider's webhook is public (the handshake needs the verify
+    // token, a notification the app secret's signature); conversations are staff's.
+    ("GET", "/api/v1/channels/whatsapp/webhook", Public),
+    ("POST", "/api/v1/channels/whatsapp/webhook", Public),
+    ("GET", "/api/v1/channels/whatsapp/conversations", Viewer),
+    ("GET", "/api/v1/channels/whatsapp/conversations/{call_id}", Viewer),
+    ("POST", "/api/v1/channels/whatsapp/conversations/{call_id}/read", Agent),
     // The API's OpenAPI document and its docs page (public).
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/docs", Public),
