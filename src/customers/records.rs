@@ -305,27 +305,6 @@ pub async fn notify_open_calls(ctx: &Ctx, customer_id: i64, also: Option<i64>, w
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_new_record_needs_name_and_email_and_a_patch_does_not() {
-        let errors = CustomerForm::default().parse(true).unwrap_err();
-        assert_eq!(errors.get("name"), Some(&"field.full_name_invalid"));
-        assert_eq!(errors.get("email"), Some(&"field.email_invalid"));
-        assert!(CustomerForm::default().parse(false).is_ok());
-        let form = CustomerForm { phone: Some(" ".into()), ..CustomerForm::default() };
-        assert!(matches!(form.parse(false).map(|c| c.phone), Ok(Some(None))), "empty removes the phone");
-        let form = CustomerForm { phone: Some("call me".into()), notes: Some("x".repeat(2001)), ..Default::default() };
-        let errors = form.parse(false).unwrap_err();
-        assert_eq!(
-            (errors.get("phone"), errors.get("notes")),
-            (Some(&"field.phone_invalid"), Some(&"field.notes_too_long"))
-        );
-    }
-}
-
 /// The one active, verified customer whose phone on file is the number `e164` (its
 /// digits, country code first: `34600123456`), written with or without `+`, `00`,
 /// spaces, dashes, dots or brackets. `None` when no one or more than one matches: a
@@ -346,4 +325,25 @@ pub async fn by_phone(db: &Db, e164: &str) -> Result<Option<i64>, sqlx::Error> {
         [one] => Some(*one),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_record_needs_name_and_email_and_a_patch_does_not() {
+        let errors = CustomerForm::default().parse(true).unwrap_err();
+        assert_eq!(errors.get("name"), Some(&"field.full_name_invalid"));
+        assert_eq!(errors.get("email"), Some(&"field.email_invalid"));
+        assert!(CustomerForm::default().parse(false).is_ok());
+        let form = CustomerForm { phone: Some(" ".into()), ..CustomerForm::default() };
+        assert!(matches!(form.parse(false).map(|c| c.phone), Ok(Some(None))), "empty removes the phone");
+        let form = CustomerForm { phone: Some("call me".into()), notes: Some("x".repeat(2001)), ..Default::default() };
+        let errors = form.parse(false).unwrap_err();
+        assert_eq!(
+            (errors.get("phone"), errors.get("notes")),
+            (Some(&"field.phone_invalid"), Some(&"field.notes_too_long"))
+        );
+    }
 }

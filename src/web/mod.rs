@@ -125,6 +125,7 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/controls", get(calls::call_controls_get))
         .route("/calls/{id}/takeover", post(calls::takeover_post))
         .route("/calls/{id}/handback", post(calls::handback_post))
+        .route("/calls/{id}/whatsapp/read", post(calls::whatsapp_read_post))
         .route("/calls/{id}/reply", post(calls::reply_post))
         .route("/calls/{id}/close", post(calls::close_post))
         .route("/calls/{id}/verify-customer", post(calls::verify_customer_post))

@@ -168,7 +168,7 @@ async fn message(ctx: &Ctx, event: &StoredEvent) -> Result<String, Failure> {
     if text.is_none() {
         // Only text is understood: say so, politely, in the contact's language.
         let lang = language_for(language.as_deref(), &contact.wa_id);
-        let reply = i18n::t(lang, "whatsapp.text_only");
+        let reply = i18n::t(lang, "wa.text_only");
         let (reply_id, reply_news) =
             calls::insert_message(&mut tx, call_id, MessageRole::Ai, Some(MessageKind::Service), reply, None)
                 .await
