@@ -32,6 +32,7 @@ on_both_backends!(
     whatsapp_free_form_reply_after_24_hours_is_refused,
     whatsapp_a_client_error_fails_the_send_without_retrying,
     whatsapp_cleanup_deletes_old_processed_events_and_keeps_unprocessed_ones,
+    whatsapp_calls_show_on_the_board_and_call_page_escaped_with_unread_counts,
 );
 
 const NUMBER: &str = "1099887766";
@@ -524,4 +525,34 @@ async fn whatsapp_two_nodes_receiving_the_same_webhook_make_one_call_and_one_rep
     assert_eq!(count(db, "SELECT COUNT(*) FROM whatsapp_outbound").await, 1);
     two.finish().await;
     one.finish().await;
+}
+
+async fn whatsapp_calls_show_on_the_board_and_call_page_escaped_with_unread_counts(backend: Backend) {
+    let server = provider().await;
+    let app = TestApp::spawn(backend, whatsapp(&server)).await;
+    let token = app.admin_token().await;
+    let name = "<img src=x onerror=alert(1)>Eva";
+    deliver(&app, &text("wamid.IN1", "34600999888", name, "<script>alert('hola')</script> ¿mi saldo?")).await;
+    wait_for_sends(&server, 1).await;
+    let call_id = the_call_id(&app, &token).await;
+    let agent = app.signed_in("ana", "agent").await;
+    let board = agent.page("/board").await;
+    let row = board.split(&format!("id=\"board-call-{call_id}\"")).nth(1).unwrap_or_default();
+    assert!(row.contains("channel-whatsapp") && row.contains("WhatsApp"), "channel on the board: {row}");
+    assert!(row.contains("class=\"badge unread\""), "unread count on the board");
+    assert!(!board.contains("<img src=x"), "the profile name is escaped");
+    let page = agent.page(&format!("/calls/{call_id}")).await;
+    assert!(page.contains("id=\"call-channel\""), "channel on the call page");
+    assert!(page.contains("+34600999888"));
+    assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "WhatsApp text and names are escaped");
+    assert!(page.contains("&lt;script&gt;") || page.contains("&#60;script&#62;"), "shown as text");
+    assert!(page.contains("delivery-sent"), "the reply's delivery status");
+    assert!(page.contains("id=\"whatsapp-mark-read\""));
+    let r = agent.post(&format!("/calls/{call_id}/whatsapp/read"), &format!("/calls/{call_id}"), &[]).await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    let c = get_json(app.url(&format!("/api/v1/channels/whatsapp/conversations/{call_id}")), &token).await;
+    assert_eq!(c["unread"], 0);
+    let page = agent.page(&format!("/calls/{call_id}")).await;
+    assert!(!page.contains("id=\"whatsapp-mark-read\""));
+    app.finish().await;
 }
