@@ -49,6 +49,9 @@ id_enum! {
         EmailNotWaiting => "email_not_waiting",
         /// The email has not failed (only a failed email is retried).
         EmailNotFailed => "email_not_failed",
+        /// The inquiry is not in a state that allows this change (it is being
+        /// classified, was answered, or changed meanwhile).
+        InquiryState => "inquiry_state",
         /// The customer answered the summary offer already.
         SummaryAlreadyAnswered => "summary_already_answered",
         /// No summary was offered on this call.

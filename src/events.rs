@@ -63,6 +63,9 @@ pub enum Kind {
     Transferred,
     /// Staff added an internal note to the call (staff only; never the customer's).
     NoteAdded,
+    /// A written inquiry arrived, was classified, failed, or staff changed or answered
+    /// it (staff only; no text): the board redraws its inquiry queue.
+    InquiryChanged,
 }
 
 impl Kind {
@@ -83,6 +86,7 @@ impl Kind {
             Self::TicketOpened => "ticket_opened",
             Self::Transferred => "transferred",
             Self::NoteAdded => "note_added",
+            Self::InquiryChanged => "inquiry_changed",
         }
     }
 }

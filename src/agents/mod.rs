@@ -5,6 +5,7 @@
 
 pub mod builtin;
 pub mod eval;
+pub mod inquiry;
 pub mod model;
 pub mod openai;
 pub mod pipeline;

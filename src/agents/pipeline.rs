@@ -79,7 +79,7 @@ fn parse_summary(text: &str) -> Result<CallSummary, ModelError> {
     s.cleaned().ok_or_else(|| ModelError::Malformed("summary: issue, actions or next steps empty".into()))
 }
 
-fn parse_classification(text: &str) -> Result<Classification, ModelError> {
+pub(crate) fn parse_classification(text: &str) -> Result<Classification, ModelError> {
     let mut c: Classification =
         serde_json::from_str(text.trim()).map_err(|e| ModelError::Malformed(format!("routing: {e}")))?;
     if !(0.0..=1.0).contains(&c.confidence) || c.category.trim().is_empty() || c.category.len() > 64 {

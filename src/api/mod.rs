@@ -11,6 +11,7 @@ pub mod customers;
 pub mod docs;
 pub mod email;
 pub mod events;
+pub mod inquiries;
 pub mod openapi;
 pub mod reports;
 pub mod teamwork;
@@ -66,6 +67,9 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/notes", post(teamwork::notes_post))
         .route("/stats", get(reports::stats_get))
         .route("/reports/{file}", get(reports::csv_get))
+        .route("/inquiries", get(inquiries::inquiries_get).post(inquiries::inquiries_post))
+        .route("/inquiries/{id}", get(inquiries::inquiry_get).patch(inquiries::inquiry_patch))
+        .route("/inquiries/{id}/reply", post(inquiries::reply_post))
         .route("/assistant", post(assistant::assistant_post))
         .route("/assistant/confirm/{id}", post(assistant::confirm_post))
         .route("/assistant/cancel/{id}", post(assistant::cancel_post))

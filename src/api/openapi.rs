@@ -13,8 +13,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    actions, assistant, audit, auth, calls, classify, customers, email, events, reports, teamwork, tickets, users,
-    whatsapp,
+    actions, assistant, audit, auth, calls, classify, customers, email, events, inquiries, reports, teamwork, tickets,
+    users, whatsapp,
 };
 
 /// The document's definition: every documented operation.
@@ -43,6 +43,8 @@ use super::{
         teamwork::calls_get, teamwork::call_patch, teamwork::transfer_post, teamwork::notes_post,
         reports::stats_get, reports::csv_get,
         assistant::assistant_post, assistant::confirm_post, assistant::cancel_post,
+        inquiries::inquiries_post, inquiries::inquiries_get, inquiries::inquiry_get, inquiries::inquiry_patch,
+        inquiries::reply_post,
         whatsapp::webhook_get, whatsapp::webhook_post, whatsapp::conversations_get, whatsapp::conversation_get,
         whatsapp::read_post,
     ),
@@ -60,6 +62,7 @@ use super::{
         (name = "tickets", description = "Support tickets"),
         (name = "reports", description = "Figures and CSV reports"),
         (name = "assistant", description = "The staff assistant and the payments it prepares"),
+        (name = "inquiries", description = "Written inquiries, classified in the background, answered by email"),
         (name = "whatsapp", description = "The WhatsApp channel: the Cloud API webhook and conversations"),
     )
 )]

@@ -113,6 +113,8 @@ pub struct Board {
     pub per_hour: Vec<HourCount>,
     /// Sentiment of today's calls.
     pub sentiment: Vec<SentimentCount>,
+    /// Written inquiries waiting for their classification.
+    pub inquiries: crate::channels::inquiries::Backlog,
 }
 
 fn priority_rank(p: Option<Priority>) -> u8 {
@@ -262,6 +264,7 @@ pub async fn load(db: &Db, department: Option<Department>) -> AppResult<Board> {
         kpis,
         per_hour,
         sentiment,
+        inquiries: crate::channels::inquiries::backlog(db).await?,
     })
 }
 

@@ -117,6 +117,13 @@ pub enum Payload {
         /// Who wrote it.
         author: String,
     },
+    /// A written inquiry changed state (no call; its text stays in the database).
+    InquiryChanged {
+        /// The inquiry.
+        inquiry_id: i64,
+        /// Its status now.
+        inquiry_status: &'static str,
+    },
 }
 
 impl Payload {
@@ -137,6 +144,7 @@ impl Payload {
             Self::TicketOpened { .. } => Kind::TicketOpened,
             Self::Transferred { .. } => Kind::Transferred,
             Self::NoteAdded { .. } => Kind::NoteAdded,
+            Self::InquiryChanged { .. } => Kind::InquiryChanged,
         }
     }
 }

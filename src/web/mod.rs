@@ -17,6 +17,7 @@ pub mod errors;
 pub mod form;
 pub mod history;
 pub mod home;
+pub mod inquiries;
 pub mod keepalive;
 pub mod lang;
 pub mod layers;
@@ -171,6 +172,9 @@ pub fn router() -> Router<AppState> {
         .route("/tickets", get(tickets::tickets_get).post(tickets::tickets_post))
         .route("/tickets/new", get(tickets::new_get))
         .route("/tickets/{id}", get(tickets::ticket_get).post(tickets::ticket_post))
+        .route("/inquiries", get(inquiries::inquiries_get))
+        .route("/inquiries/{id}", get(inquiries::inquiry_get).post(inquiries::inquiry_post))
+        .route("/inquiries/{id}/reply", post(inquiries::reply_post))
         .route("/calls/{id}/classification", post(teamwork::correct_post))
         .route("/calls/{id}/transfer", post(teamwork::transfer_post))
         .route("/calls/{id}/notes", post(teamwork::note_post))

@@ -57,6 +57,8 @@ pub struct PublicLimits {
     /// Customer live streams opened per client IP (or IPv6 /64): 120 per minute, so
     /// an office or a carrier NAT with many customers is not one customer.
     pub stream_ips: Limiter,
+    /// Written inquiries per client IP (or IPv6 /64): 10 per 10 minutes.
+    pub inquiries: Limiter,
 }
 
 impl Default for PublicLimits {
@@ -66,6 +68,7 @@ impl Default for PublicLimits {
             messages: Limiter::new(20, Duration::from_secs(60)),
             streams: Limiter::new(30, Duration::from_secs(60)),
             stream_ips: Limiter::new(120, Duration::from_secs(60)),
+            inquiries: Limiter::new(10, Duration::from_secs(600)),
         }
     }
 }

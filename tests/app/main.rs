@@ -35,6 +35,7 @@ mod engine_requests;
 mod first_run;
 mod fuzz;
 mod headers;
+mod inquiries;
 pub mod live;
 pub mod lockout;
 mod openai_backend;

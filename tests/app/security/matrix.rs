@@ -165,6 +165,16 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("POST", "/api/v1/assistant", Viewer),
     ("POST", "/api/v1/assistant/confirm/{id}", Supervisor),
     ("POST", "/api/v1/assistant/cancel/{id}", Supervisor),
+    ("GET", "/inquiries", Viewer),
+    ("GET", "/inquiries/{id}", Viewer),
+    ("POST", "/inquiries/{id}", Agent),
+    ("POST", "/inquiries/{id}/reply", Agent),
+    // Anyone may leave a written inquiry (limited per client address).
+    ("POST", "/api/v1/inquiries", Public),
+    ("GET", "/api/v1/inquiries", Viewer),
+    ("GET", "/api/v1/inquiries/{id}", Viewer),
+    ("PATCH", "/api/v1/inquiries/{id}", Agent),
+    ("POST", "/api/v1/inquiries/{id}/reply", Agent),
     // WhatsApp: the provider's webhook is public (the handshake needs the verify
     // token, a notification the app secret's signature); conversations are staff's.
     ("GET", "/api/v1/channels/whatsapp/webhook", Public),
