@@ -70,11 +70,12 @@ pub async fn webhook_get(State(state): State<AppState>, RawQuery(query): RawQuer
 pub async fn webhook_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> AppResult<StatusCode> {
     let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let numbers = whatsapp::numbers(&state).await?;
-    // Checked against the raw bytes before anything is parsed; every app secret is
-    // tried, without an early exit.
-    let signed =
-        numbers.iter().fold(false, |found, n| whatsapp::signature_matches(signature, &body, &n.app_secret) | found);
-    if !signed {
+    // Checked against the raw bytes before anything is parsed; every number's app
+    // secret is tried (no early exit), and only the numbers whose secret signed it may
+    // be named in it: one number's app cannot speak for another's.
+    let signers: Vec<whatsapp::Number> =
+        numbers.into_iter().filter(|n| whatsapp::signature_matches(signature, &body, &n.app_secret)).collect();
+    if signers.is_empty() {
         tracing::warn!(
             bytes = body.len(),
             signature_present = !signature.is_empty(),
@@ -88,7 +89,7 @@ pub async fn webhook_post(State(state): State<AppState>, headers: HeaderMap, bod
         tracing::info!("WhatsApp webhook for another object ignored");
         return Ok(StatusCode::OK);
     }
-    let sorted = webhook::sort(notification, &numbers);
+    let sorted = webhook::sort(notification, &signers);
     for number in &sorted.unknown_numbers {
         tracing::warn!(phone_number_id = %number, "WhatsApp webhook for a number we do not answer on: ignored");
     }

@@ -33,6 +33,7 @@ on_both_backends!(
     whatsapp_a_client_error_fails_the_send_without_retrying,
     whatsapp_cleanup_deletes_old_processed_events_and_keeps_unprocessed_ones,
     whatsapp_calls_show_on_the_board_and_call_page_escaped_with_unread_counts,
+    whatsapp_admin_adds_a_number_whose_secrets_are_never_shown,
 );
 
 const NUMBER: &str = "1099887766";
@@ -554,5 +555,90 @@ async fn whatsapp_calls_show_on_the_board_and_call_page_escaped_with_unread_coun
     assert_eq!(c["unread"], 0);
     let page = agent.page(&format!("/calls/{call_id}")).await;
     assert!(!page.contains("id=\"whatsapp-mark-read\""));
+    app.finish().await;
+}
+
+/// An admin adds a second number on the settings page; its token is never shown again,
+/// a blank token keeps it, and its webhooks and sends use what was stored.
+async fn whatsapp_admin_adds_a_number_whose_secrets_are_never_shown(backend: Backend) {
+    let server = provider().await;
+    let app = TestApp::spawn(backend, whatsapp(&server)).await;
+    let admin = app.signed_in("root2", "admin").await;
+    let api_base = format!("{}/v21.0", server.uri());
+    let fields = [
+        ("label", "Ventas"),
+        ("phone_number_id", "2200330044"),
+        ("api_base", api_base.as_str()),
+        ("token", "second-number-token"),
+        ("app_secret", "second-app-secret"),
+        ("verify_token", "second-verify-token"),
+        ("active", "on"),
+    ];
+    let r = admin.post("/settings/whatsapp", "/settings/whatsapp", &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = admin.page("/settings/whatsapp").await;
+    assert!(page.contains("2200330044") && page.contains("Ventas"));
+    assert!(
+        !page.contains("second-number-token")
+            && !page.contains("second-app-secret")
+            && !page.contains("second-verify-token")
+    );
+    // Changing the name with blank secrets keeps them.
+    let keep = [
+        ("label", "Ventas Madrid"),
+        ("phone_number_id", "2200330044"),
+        ("api_base", api_base.as_str()),
+        ("active", "on"),
+    ];
+    assert_eq!(admin.post("/settings/whatsapp", "/settings/whatsapp", &keep).await.status(), StatusCode::SEE_OTHER);
+    // A new number without secrets is refused.
+    let bad = [("label", "X"), ("phone_number_id", "9999"), ("api_base", "ftp://x")];
+    assert_eq!(
+        admin.post("/settings/whatsapp", "/settings/whatsapp", &bad).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // The handshake and a notification signed with the second number's secrets work.
+    let ok = new_client()
+        .get(app.url("/api/v1/channels/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=second-verify-token&hub.challenge=42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.text().await.unwrap(), "42");
+    let raw = text("wamid.SECOND", "34600777666", "Gema", "Hola, ¿mi saldo?").to_string().replace(NUMBER, "2200330044");
+    let r = new_client()
+        .post(app.url("/api/v1/channels/whatsapp/webhook"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign(raw.as_bytes(), "second-app-secret"))
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The first number's secret cannot speak for the second number.
+    let forged = text("wamid.FORGED", "34600777666", "Gema", "hola").to_string().replace(NUMBER, "2200330044");
+    let r = new_client()
+        .post(app.url("/api/v1/channels/whatsapp/webhook"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign(forged.as_bytes(), APP_SECRET))
+        .body(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let sent = eventually("a send from the second number", || async {
+        let requests = server.received_requests().await.unwrap_or_default();
+        requests.into_iter().find(|r| r.url.path() == "/v21.0/2200330044/messages")
+    })
+    .await;
+    assert_eq!(sent.headers.get("authorization").unwrap().to_str().unwrap(), "Bearer second-number-token");
+    let forged: i64 = with_db!(app.state.db(), |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM whatsapp_events WHERE event_key = 'wamid.FORGED'"
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
+    assert_eq!(forged, 0, "ignored");
+    let actions = app.audit_actions().await;
+    assert!(actions.iter().filter(|a| *a == "whatsapp.number").count() == 2, "{actions:?}");
     app.finish().await;
 }

@@ -16,6 +16,7 @@
 
 pub mod conversation;
 pub mod inbound;
+pub mod numbers;
 pub mod outbound;
 pub mod webhook;
 

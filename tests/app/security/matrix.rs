@@ -183,6 +183,8 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("GET", "/api/v1/channels/whatsapp/conversations/{call_id}", Viewer),
     ("POST", "/api/v1/channels/whatsapp/conversations/{call_id}/read", Agent),
     ("POST", "/calls/{id}/whatsapp/read", Agent),
+    ("GET", "/settings/whatsapp", Admin),
+    ("POST", "/settings/whatsapp", Admin),
     // The API's OpenAPI document and its docs page (public).
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/docs", Public),
