@@ -30,6 +30,9 @@ enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Messaging channels' housekeeping.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
     /// Add demo users (one per role) and demo customers.
     SeedDemo,
     /// Print the routing agent's classification of a text, as JSON (the configured model,
@@ -68,6 +71,17 @@ enum Command {
         /// Also list the department misses.
         #[arg(long)]
         misses: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ChannelsCommand {
+    /// Delete processed WhatsApp webhook events older than this many days (events not
+    /// processed yet are always kept); prints how many were deleted.
+    Cleanup {
+        /// Age in days (1 to 36500).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36500))]
+        days: u32,
     },
 }
 
@@ -233,6 +247,13 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User(cmd) => user_command(cmd, &config).await,
+        Command::Channels(ChannelsCommand::Cleanup { days }) => {
+            let db = crate::db::Db::connect(&config.database_url, config.db_max_connections).await?;
+            db.migrate().await?;
+            let deleted = crate::channels::whatsapp::cleanup(&db, days).await?;
+            println!("deleted {deleted} processed WhatsApp webhook events older than {days} days");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SeedDemo => {
             let (db, first) = app::prepare(&config).await?;
             announce_first_admin(&first);

@@ -101,6 +101,9 @@ pub struct Config {
     pub mail: MailConfig,
     /// The background jobs' retry policy and worker.
     pub jobs: JobsConfig,
+    /// The first WhatsApp number, when `CENTRALITA_WHATSAPP_PHONE_NUMBER_ID` is set
+    /// (admins may add more in the database).
+    pub whatsapp: Option<WhatsappConfig>,
     /// The time zone days and hours are counted and shown in (`CENTRALITA_TIMEZONE`,
     /// an IANA name; UTC by default).
     pub timezone: crate::period::Zone,
@@ -191,6 +194,80 @@ impl JobsConfig {
     pub fn lease(&self) -> Duration {
         self.timeout + (self.timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
     }
+}
+
+/// A WhatsApp Cloud API number (or a provider speaking the same API). `Debug` shows no
+/// secret: the token, app secret and verify token are [`Secret`]s.
+#[derive(Clone, Debug)]
+pub struct WhatsappConfig {
+    /// The provider's base URL, a Cloud API version URL (`CENTRALITA_WHATSAPP_API_BASE`).
+    pub api_base: String,
+    /// Bearer token for sending (`CENTRALITA_WHATSAPP_TOKEN`).
+    pub token: Secret,
+    /// The app secret webhooks are signed with (`CENTRALITA_WHATSAPP_APP_SECRET`).
+    pub app_secret: Secret,
+    /// The token the subscription handshake must present (`CENTRALITA_WHATSAPP_VERIFY_TOKEN`).
+    pub verify_token: Secret,
+    /// The number's id at the provider (`CENTRALITA_WHATSAPP_PHONE_NUMBER_ID`).
+    pub phone_number_id: String,
+}
+
+/// Whether `id` looks like a provider's identifier (a phone number id, a message id):
+/// 1–256 characters of letters, digits and `-_.=:+`, so it is safe to store, log and
+/// put in a URL path.
+pub fn is_provider_id(id: &str) -> bool {
+    (1..=256).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.=:+".contains(&b))
+}
+
+/// The default `CENTRALITA_WHATSAPP_API_BASE`: Meta's Graph API.
+pub const WHATSAPP_API_BASE: &str = "https://graph.facebook.com/v21.0";
+
+fn whatsapp_config(var: &impl Fn(&'static str) -> Option<String>) -> Result<Option<WhatsappConfig>, ConfigError> {
+    const NAMES: [&str; 4] = [
+        "CENTRALITA_WHATSAPP_PHONE_NUMBER_ID",
+        "CENTRALITA_WHATSAPP_TOKEN",
+        "CENTRALITA_WHATSAPP_APP_SECRET",
+        "CENTRALITA_WHATSAPP_VERIFY_TOKEN",
+    ];
+    let values = NAMES.map(var);
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    // All four or none: a number that can receive but not send (or the reverse) would
+    // fail later, on a customer's message.
+    if let Some(i) = values.iter().position(Option::is_none) {
+        return Err(ConfigError {
+            var: NAMES[i],
+            message: "must be set together with the other CENTRALITA_WHATSAPP_* variables".into(),
+        });
+    }
+    let [Some(phone_number_id), Some(token), Some(app_secret), Some(verify_token)] = values else {
+        return Ok(None);
+    };
+    if !is_provider_id(&phone_number_id) {
+        return Err(ConfigError {
+            var: "CENTRALITA_WHATSAPP_PHONE_NUMBER_ID",
+            message: "expected the number's id at the provider (letters, digits, '-', '_', '.')".into(),
+        });
+    }
+    if app_secret.len() < 8 || verify_token.len() < 8 {
+        let var = if app_secret.len() < 8 { NAMES[2] } else { NAMES[3] };
+        return Err(ConfigError { var, message: "must be at least 8 characters".into() });
+    }
+    let api_base = var("CENTRALITA_WHATSAPP_API_BASE").unwrap_or_else(|| WHATSAPP_API_BASE.into());
+    if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
+        return Err(ConfigError {
+            var: "CENTRALITA_WHATSAPP_API_BASE",
+            message: "must start with http:// or https://".into(),
+        });
+    }
+    Ok(Some(WhatsappConfig {
+        api_base: api_base.trim_end_matches('/').to_owned(),
+        token: Secret::new(token),
+        app_secret: Secret::new(app_secret),
+        verify_token: Secret::new(verify_token),
+        phone_number_id,
+    }))
 }
 
 fn jobs_config(var: &impl Fn(&'static str) -> Option<String>) -> Result<JobsConfig, ConfigError> {
@@ -474,6 +551,7 @@ impl Config {
             log_json,
             mail: mail_config(&var)?,
             jobs: jobs_config(&var)?,
+            whatsapp: whatsapp_config(&var)?,
             timezone: match var("CENTRALITA_TIMEZONE") {
                 None => crate::period::Zone::default(),
                 Some(name) => crate::period::Zone::parse(&name).ok_or_else(|| ConfigError {
@@ -598,6 +676,31 @@ mod tests {
     fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn whatsapp_is_all_four_variables_or_none_and_never_shows_its_secrets() {
+        assert!(with(&[]).unwrap().whatsapp.is_none());
+        let err = with(&[("CENTRALITA_WHATSAPP_PHONE_NUMBER_ID", "1234")]).unwrap_err();
+        assert_eq!(err.var, "CENTRALITA_WHATSAPP_TOKEN");
+        let full = [
+            ("CENTRALITA_WHATSAPP_PHONE_NUMBER_ID", "1234"),
+            ("CENTRALITA_WHATSAPP_TOKEN", "token-value-1"),
+            ("CENTRALITA_WHATSAPP_APP_SECRET", "secret-value-1"),
+            ("CENTRALITA_WHATSAPP_VERIFY_TOKEN", "verify-value-1"),
+        ];
+        let c = with(&full).unwrap().whatsapp.unwrap();
+        assert_eq!(c.api_base, WHATSAPP_API_BASE);
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("token-value-1") && !shown.contains("secret-value-1") && !shown.contains("verify-value-1")
+        );
+        let mut bad = full.to_vec();
+        bad.push(("CENTRALITA_WHATSAPP_API_BASE", "graph.facebook.com"));
+        assert_eq!(with(&bad).unwrap_err().var, "CENTRALITA_WHATSAPP_API_BASE");
+        let mut bad = full.to_vec();
+        bad[0] = ("CENTRALITA_WHATSAPP_PHONE_NUMBER_ID", "12/34");
+        assert_eq!(with(&bad).unwrap_err().var, "CENTRALITA_WHATSAPP_PHONE_NUMBER_ID");
     }
 
     #[test]

@@ -113,6 +113,10 @@ pub enum AppError {
         /// i18n key of what is wrong with it.
         message_key: &'static str,
     },
+    /// A free-form WhatsApp reply more than 24 hours after the customer's last message
+    /// (WhatsApp allows only message templates then).
+    #[error("the WhatsApp customer-service window is closed")]
+    WhatsappWindowClosed,
     /// The body is larger than allowed.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -178,6 +182,9 @@ impl AppError {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "error.validation"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "error.conflict"),
             Self::HeldBy(_) => (StatusCode::CONFLICT, "call_held", "error.call_held"),
+            Self::WhatsappWindowClosed => {
+                (StatusCode::CONFLICT, "whatsapp_window_closed", "error.whatsapp_window_closed")
+            }
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "error.bad_request"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "error.invalid_body"),
             Self::InvalidParam { message_key, .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_param", message_key),

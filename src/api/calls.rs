@@ -63,6 +63,10 @@ pub async fn calls_post(
     ApiWorker(auth): ApiWorker,
     ApiJson(body): ApiJson<CreateCall>,
 ) -> AppResult<Response> {
+    if body.channel == Channel::Whatsapp {
+        // A WhatsApp call needs a WhatsApp contact to answer: it starts from their message.
+        return Err(AppError::Validation(crate::error::FieldErrors::from([("channel", "field.channel_whatsapp")])));
+    }
     let text = calls::parse_message(&body.message)?;
     let customer_id = customers::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
     let call_id = calls::create(&state, body.channel, customer_id, Some(auth.user.id), None, None).await?;

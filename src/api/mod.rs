@@ -18,6 +18,7 @@ pub mod reports;
 pub mod teamwork;
 pub mod tickets;
 pub mod users;
+pub mod whatsapp;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -77,6 +78,10 @@ pub fn router() -> Router<AppState> {
         .route("/canned-responses/{id}", get(canned::one_get).patch(canned::update_patch).delete(canned::delete_delete))
         .route("/calls/{id}/canned-responses", get(canned::call_canned_get))
         .route("/calls/{id}/suggested-reply", get(canned::suggested_reply_get))
+        .route("/channels/whatsapp/webhook", get(whatsapp::webhook_get).post(whatsapp::webhook_post))
+        .route("/channels/whatsapp/conversations", get(whatsapp::conversations_get))
+        .route("/channels/whatsapp/conversations/{call_id}", get(whatsapp::conversation_get))
+        .route("/channels/whatsapp/conversations/{call_id}/read", post(whatsapp::read_post))
         // The API's own description (public; not in the document itself).
         .route("/openapi.json", get(openapi::openapi_get))
         .route("/docs", get(docs::docs_get))

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     actions, assistant, audit, auth, calls, canned, classify, customers, email, events, inquiries, reports, teamwork,
-    tickets, users,
+    tickets, users, whatsapp,
 };
 
 /// The document's definition: every documented operation.
@@ -47,6 +47,8 @@ use super::{
         inquiries::reply_post,
         canned::list_get, canned::create_post, canned::one_get, canned::update_patch, canned::delete_delete,
         canned::call_canned_get, canned::suggested_reply_get,
+        whatsapp::webhook_get, whatsapp::webhook_post, whatsapp::conversations_get, whatsapp::conversation_get,
+        whatsapp::read_post,
     ),
     modifiers(&BearerAuth),
     security(("bearerAuth" = [])),
@@ -64,6 +66,7 @@ use super::{
         (name = "assistant", description = "The staff assistant and the payments it prepares"),
         (name = "inquiries", description = "Written inquiries, classified in the background, answered by email"),
         (name = "canned-responses", description = "Saved replies with variables, and the suggested reply"),
+        (name = "whatsapp", description = "The WhatsApp channel: the Cloud API webhook and conversations"),
     )
 )]
 pub struct ApiDoc;

@@ -39,6 +39,8 @@ pub struct BoardCall {
     pub transfer: Option<super::team::TransferRow>,
     /// The call belongs to the viewer's department.
     pub mine: bool,
+    /// WhatsApp calls: customer messages nobody on the staff has read yet.
+    pub unread: Option<i64>,
 }
 
 /// A staff member's availability.
@@ -173,7 +175,13 @@ pub async fn load(db: &Db, department: Option<Department>) -> AppResult<Board> {
 
     let mut transfers: HashMap<i64, super::team::TransferRow> =
         super::team::latest_open_transfers(db).await?.into_iter().map(|t| (t.call_id, t)).collect();
+    let unread: HashMap<i64, i64> = crate::channels::whatsapp::conversation::list(db, false, 1000)
+        .await?
+        .into_iter()
+        .map(|c| (c.call_id, c.unread))
+        .collect();
     let mut row = |call: Call| BoardCall {
+        unread: unread.get(&call.id).copied(),
         customer: call.customer_id.and_then(|id| customers.get(&id).cloned()),
         holder: call.assigned_to.and_then(|id| names.get(&id).cloned()),
         waiting: clock(call.waiting_seconds(now)),

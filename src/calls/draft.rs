@@ -26,7 +26,7 @@ pub async fn suggest(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult<D
     if call.status != CallStatus::Human || call.assigned_to != Some(me.id) {
         return Err(not_allowed(ctx.db(), &call, me.id, Conflict::CallNotHeld).await);
     }
-    let mut conversation = history(ctx.db(), call_id).await?;
+    let mut conversation = history(ctx.db(), call_id, None).await?;
     let last = conversation.iter().rposition(|m| m.role == Role::User);
     let Some(last) = last else { return Err(AppError::Conflict(Conflict::NothingToAnswer)) };
     conversation.truncate(last + 1);

@@ -22,7 +22,7 @@ mod turn;
 
 pub use states::{CallStatus, Channel, MessageKind, MessageRole};
 pub(crate) use turn::insert_step;
-pub use turn::{TurnResult, customer_turn, post_customer_message};
+pub use turn::{TurnResult, answer_stored, customer_turn, post_customer_message};
 
 use serde::Serialize;
 
@@ -323,7 +323,7 @@ pub async fn runs(db: &Db, call_id: i64) -> AppResult<Vec<AgentRun>> {
 
 /// Stores a message inside the caller's transaction; returns its id and the event
 /// that reports it, for the caller to record last (see [`events::record_in`]).
-async fn insert_message(
+pub(crate) async fn insert_message(
     tx: &mut Tx,
     call_id: i64,
     role: MessageRole,

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Call, call_fields, get, message_event, record_change};
-use super::{CallStatus, MessageKind, MessageRole};
+use super::{CallStatus, Channel, MessageKind, MessageRole};
 use crate::auth::AgentCap;
 use crate::context::Ctx;
 use crate::db::{Db, Timestamp};
@@ -148,10 +148,19 @@ pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> A
         return Err(not_allowed(ctx.db(), &call, me.id, Conflict::CallNotHeld).await);
     }
     let text = super::parse_message(text)?;
+    let whatsapp = call.channel == Channel::Whatsapp;
+    if whatsapp {
+        let conversation = crate::channels::whatsapp::conversation::of_call(ctx.db(), call_id).await?;
+        if !conversation.is_some_and(|c| c.window_open(Timestamp::now())) {
+            return Err(AppError::WhatsappWindowClosed);
+        }
+    }
     // Stored only if the caller still holds the call at this instant (a hand-back or
-    // close may have won the race since the check above).
+    // close may have won the race since the check above); a WhatsApp reply is queued
+    // for sending in the same transaction.
     let now = Timestamp::now();
-    let id: Option<i64> = with_db!(ctx.db(), |pool| sqlx::query_scalar(
+    let mut tx = ctx.db().begin().await?;
+    let id: Option<i64> = on_tx!(&mut tx, |conn| sqlx::query_scalar(
         "INSERT INTO messages (call_id, role, agent, content, author_id, at) \
          SELECT $1, 'human', NULL, $2, $3, $4 \
          WHERE EXISTS (SELECT 1 FROM calls WHERE id = $1 AND status = 'human' AND assigned_to = $3) RETURNING id",
@@ -160,9 +169,19 @@ pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> A
     .bind(&text)
     .bind(me.id)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await)?;
-    let Some(id) = id else { return Err(refusal(ctx.db(), call_id, me.id).await) };
+    let Some(id) = id else {
+        drop(tx);
+        return Err(refusal(ctx.db(), call_id, me.id).await);
+    };
+    if whatsapp {
+        crate::channels::whatsapp::outbound::queue_in(&mut tx, call_id, id, &text, ctx.jobs().max_attempts()).await?;
+    }
+    tx.commit().await?;
+    if whatsapp {
+        ctx.jobs().wake();
+    }
     let entry = crate::audit::Entry::new(Some(me.id), me.username.clone(), "call.reply")
         .target(format!("call:{call_id}"))
         .metadata(json!({"message_id": id}));

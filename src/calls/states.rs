@@ -25,6 +25,8 @@ id_enum! {
         Web => "web",
         /// The API.
         Api => "api",
+        /// WhatsApp (the Cloud API's webhooks).
+        Whatsapp => "whatsapp",
     }
 }
 

@@ -79,8 +79,29 @@ pub async fn customer_turn(
     if !call.is_open() {
         return Err(AppError::Conflict(Conflict::CallClosed));
     }
-    let history = history(ctx.db(), call.id).await?;
+    let history = history(ctx.db(), call.id, None).await?;
     store_customer_message(ctx, call.id, text, relayed_by).await?;
+    answer(ctx, call, history, text, deltas).await
+}
+
+/// Runs the agents on a customer message another channel stored already (message
+/// `message_id` of call `call_id`, in the same transaction as its own records): the
+/// rest of [`customer_turn`]. The AI stays silent unless it holds the call.
+pub async fn answer_stored(ctx: &Ctx, call_id: i64, message_id: i64, text: &str) -> AppResult<TurnResult> {
+    let call = get(ctx.db(), call_id).await?;
+    let history = history(ctx.db(), call_id, Some(message_id)).await?;
+    answer(ctx, call, history, text, None).await
+}
+
+/// A turn once the customer's message is stored: the agents run while the AI holds the
+/// call, and what they produced is stored.
+async fn answer(
+    ctx: &Ctx,
+    call: Call,
+    history: Vec<ChatMessage>,
+    text: &str,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> AppResult<TurnResult> {
     if call.status != CallStatus::Ai {
         // A person holds (or will hold) the call: the AI stays silent.
         let status = call.status;
@@ -100,6 +121,9 @@ pub async fn customer_turn(
     let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
     let (after, answered) = store_turn(ctx, &call, turn, started, &outcome, reason).await?;
     ctx.bus().wake();
+    if answered && call.channel == Channel::Whatsapp {
+        ctx.jobs().wake();
+    }
     Ok(TurnResult {
         call_id: call.id,
         classification: Some(outcome.classification),
@@ -110,11 +134,13 @@ pub async fn customer_turn(
     })
 }
 
-/// The conversation so far, as the agents read it.
-pub(super) async fn history(db: &Db, call_id: i64) -> AppResult<Vec<ChatMessage>> {
+/// The conversation so far, as the agents read it (before message `before`, when
+/// given).
+pub(super) async fn history(db: &Db, call_id: i64, before: Option<i64>) -> AppResult<Vec<ChatMessage>> {
     Ok(messages(db, call_id)
         .await?
         .into_iter()
+        .filter(|m| before.is_none_or(|b| m.id < b))
         .filter_map(|m| match m.role {
             MessageRole::Customer => Some(ChatMessage::new(Role::User, m.content)),
             MessageRole::Ai | MessageRole::Human => Some(ChatMessage::new(Role::Assistant, m.content)),
@@ -243,7 +269,15 @@ async fn store_turn(
     let mut news = Vec::new();
     if answered {
         let service = Some(MessageKind::Service);
-        news.push(insert_message(&mut tx, call_id, MessageRole::Ai, service, &outcome.reply, None).await?.1);
+        let (message_id, event) =
+            insert_message(&mut tx, call_id, MessageRole::Ai, service, &outcome.reply, None).await?;
+        news.push(event);
+        if call.channel == Channel::Whatsapp {
+            // The reply leaves through the outbox, queued with the reply itself.
+            let attempts = ctx.jobs().max_attempts();
+            crate::channels::whatsapp::outbound::queue_in(&mut tx, call_id, message_id, &outcome.reply, attempts)
+                .await?;
+        }
     }
     let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
     let after: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;

@@ -305,6 +305,28 @@ pub async fn notify_open_calls(ctx: &Ctx, customer_id: i64, also: Option<i64>, w
     }
 }
 
+/// The one active, verified customer whose phone on file is the number `e164` (its
+/// digits, country code first: `34600123456`), written with or without `+`, `00`,
+/// spaces, dashes, dots or brackets. `None` when no one or more than one matches: a
+/// caller is linked only when the number says unambiguously who they are.
+pub async fn by_phone(db: &Db, e164: &str) -> Result<Option<i64>, sqlx::Error> {
+    let ids: Vec<i64> = with_db!(db, |pool| {
+        sqlx::query_scalar(
+        "SELECT id FROM customers WHERE active AND verified AND phone IS NOT NULL AND \
+         REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '') \
+         IN ($1, $2) LIMIT 2",
+    )
+    .bind(e164)
+    .bind(format!("00{e164}"))
+    .fetch_all(pool)
+    .await
+    })?;
+    Ok(match ids.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,16 @@ pub struct CallView {
     draft: String,
     /// The canned responses offered in this call, filled in (its holder only).
     canned: Vec<Rendered>,
+    /// The WhatsApp conversation, on a WhatsApp call.
+    whatsapp: Option<WhatsappView>,
+}
+
+/// A WhatsApp call's conversation on its page.
+pub struct WhatsappView {
+    conversation: crate::channels::whatsapp::conversation::Conversation,
+    window_open: bool,
+    /// Delivery status of each message sent, by call message id.
+    delivery: std::collections::HashMap<i64, String>,
 }
 
 /// A message shown above the call's controls.
@@ -59,6 +69,11 @@ pub struct Notice {
 }
 
 impl CallView {
+    /// The delivery status of a message sent over WhatsApp.
+    pub fn delivery(&self, message_id: &i64) -> Option<&str> {
+        self.whatsapp.as_ref().and_then(|w| w.delivery.get(message_id)).map(String::as_str)
+    }
+
     /// Where an approval on this page returns to.
     pub fn back(&self) -> String {
         format!("/calls/{}", self.call.id)
@@ -185,6 +200,17 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
     };
     let me = &auth.principal;
     let team = super::teamwork::TeamView::load(state, me, &call).await?;
+    let whatsapp = match crate::channels::whatsapp::conversation::of_call(state.db(), id).await? {
+        Some(conversation) => {
+            let sent = crate::channels::whatsapp::outbound::of_call(state.db(), id).await?;
+            Some(WhatsappView {
+                window_open: conversation.window_open(crate::db::Timestamp::now()),
+                conversation,
+                delivery: sent.into_iter().map(|o| (o.message_id, o.status)).collect(),
+            })
+        }
+        None => None,
+    };
     let emails = if me.agent().is_some() {
         let filter = crate::email::Filter { status: None, call_id: Some(id), customer_id: None };
         crate::email::list(state.db(), &filter, 20).await?
@@ -211,6 +237,7 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
         total_tokens,
         notice,
         team,
+        whatsapp,
     })
 }
 
@@ -285,6 +312,7 @@ pub(super) async fn after_action(
         Ok(()) => None,
         Err(AppError::HeldBy(name)) => Some(Notice { key: "callops.held_by", name: Some(name) }),
         Err(AppError::Conflict(Conflict::CallClosed)) => Some(Notice { key: "callops.closed", name: None }),
+        Err(AppError::WhatsappWindowClosed) => Some(Notice { key: "error.whatsapp_window_closed", name: None }),
         Err(AppError::Conflict(_)) => Some(Notice { key: "callops.state_changed", name: None }),
         Err(AppError::Validation(f)) => {
             Some(Notice { key: f.values().next().copied().unwrap_or("error.validation"), name: None })
@@ -364,6 +392,21 @@ pub async fn reply_post(
     let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
     let result = staff::reply(&state, &cap, id, &form.message).await.map(|_| ());
     after_action(&state, &auth, &headers, id, result).await
+}
+
+/// `POST /calls/{id}/whatsapp/read`: the WhatsApp conversation is read.
+pub async fn whatsapp_read_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    WebPath(id): WebPath<i64>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    auth.principal.agent().ok_or(AppError::Forbidden)?;
+    if !crate::channels::whatsapp::conversation::mark_read(state.db(), id).await? {
+        return Err(AppError::NotFound);
+    }
+    after_action(&state, &auth, &headers, id, Ok(())).await
 }
 
 /// The reply form when it asks for a suggested reply or a canned response: what was

@@ -30,6 +30,7 @@ pub mod reports;
 pub mod teamwork;
 pub mod tickets;
 pub mod users;
+pub mod whatsapp;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue};
@@ -127,6 +128,8 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/controls", get(calls::call_controls_get))
         .route("/calls/{id}/takeover", post(calls::takeover_post))
         .route("/calls/{id}/handback", post(calls::handback_post))
+        .route("/calls/{id}/whatsapp/read", post(calls::whatsapp_read_post))
+        .route("/settings/whatsapp", get(whatsapp::settings_get).post(whatsapp::settings_post))
         .route("/calls/{id}/reply", post(calls::reply_post))
         .route("/calls/{id}/close", post(calls::close_post))
         .route("/calls/{id}/verify-customer", post(calls::verify_customer_post))

@@ -12,7 +12,7 @@ on_both_backends!(migrate_user_commands_and_seed_demo_work_on_a_fresh_database);
 
 /// Runs the binary in `dir` with its data folder there, on `database_url` when given
 /// (else the default SQLite file in the data folder).
-fn centralita_on(dir: &std::path::Path, database_url: Option<&str>, args: &[&str]) -> std::process::Output {
+pub(crate) fn centralita_on(dir: &std::path::Path, database_url: Option<&str>, args: &[&str]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_centralita"));
     command
         .args(args)

@@ -56,3 +56,4 @@ mod tickets;
 mod token_budget;
 mod users_admin;
 mod web_login;
+mod whatsapp;

@@ -191,6 +191,16 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("DELETE", "/api/v1/canned-responses/{id}", Supervisor),
     ("GET", "/api/v1/calls/{id}/canned-responses", Agent),
     ("GET", "/api/v1/calls/{id}/suggested-reply", Agent),
+    // WhatsApp: the provider's webhook is public (the handshake needs the verify
+    // token, a notification the app secret's signature); conversations are staff's.
+    ("GET", "/api/v1/channels/whatsapp/webhook", Public),
+    ("POST", "/api/v1/channels/whatsapp/webhook", Public),
+    ("GET", "/api/v1/channels/whatsapp/conversations", Viewer),
+    ("GET", "/api/v1/channels/whatsapp/conversations/{call_id}", Viewer),
+    ("POST", "/api/v1/channels/whatsapp/conversations/{call_id}/read", Agent),
+    ("POST", "/calls/{id}/whatsapp/read", Agent),
+    ("GET", "/settings/whatsapp", Admin),
+    ("POST", "/settings/whatsapp", Admin),
     // The API's OpenAPI document and its docs page (public).
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/docs", Public),
