@@ -1043,16 +1043,30 @@ impl IntentModel {
     /// The probability that a person must take the call at once (a security or legal
     /// matter, a cancellation, a refund, a request for a person). 0 without a model.
     pub fn handover(&self, text: &str) -> f32 {
-        if self.handover.classes.is_empty() {
-            return 0.0;
-        }
-        self.handover.probabilities(&features(text), 1.0)[1]
+        self.handover_of(&features(text))
     }
 
     /// The probability that the message asks for each intent.
     pub fn probabilities(&self, text: &str) -> Vec<(Intent, f32)> {
+        self.intents_of(&features(text))
+    }
+
+    /// Both readings of a message from one pass over its features: each intent's
+    /// probability, and the hand-over probability.
+    pub fn read(&self, text: &str) -> (Vec<(Intent, f32)>, f32) {
         let features = features(text);
-        self.heads.iter().map(|(intent, head)| (*intent, head.probabilities(&features, 1.0)[1])).collect()
+        (self.intents_of(&features), self.handover_of(&features))
+    }
+
+    fn handover_of(&self, features: &[String]) -> f32 {
+        if self.handover.classes.is_empty() {
+            return 0.0;
+        }
+        self.handover.probabilities(features, 1.0)[1]
+    }
+
+    fn intents_of(&self, features: &[String]) -> Vec<(Intent, f32)> {
+        self.heads.iter().map(|(intent, head)| (*intent, head.probabilities(features, 1.0)[1])).collect()
     }
 
     /// The intents the message asks for, in [`Intent::ALL`] order.

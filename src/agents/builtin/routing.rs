@@ -374,7 +374,7 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     };
     // A concrete request the rules recognise (a balance, a payment of an amount, a new
     // ticket) in the department the model chose is further evidence for it.
-    let wanted = intents::MODEL.probabilities(text);
+    let (wanted, handover) = intents::MODEL.read(text);
     let asked: Vec<Intent> = wanted.iter().filter(|(_, p)| *p >= intents::MODEL.threshold).map(|(i, _)| *i).collect();
     let agrees = asked.iter().any(|i| i.department() == department);
     let clearest = wanted.iter().filter(|(_, p)| *p >= CLEAR_REQUEST).max_by(|a, b| a.1.total_cmp(&b.1));
@@ -439,7 +439,6 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     // in words the rules do not know, and when they come beside another request ("cancel
     // my line; I paid 40 euros, log it"). A request for a person keeps its own priority.
     let aside = must_see_aside(model, tuning, text);
-    let handover = intents::MODEL.handover(text);
     let learned_handover = category != "human_request" && (handover >= intents::HANDOVER_THRESHOLD || aside.is_some());
     let person_decides =
         matches!(category, "cancellation" | "refund") || any(&words, PERSON_DECIDES) || learned_handover;
