@@ -158,6 +158,7 @@ impl Application {
             use sha2::Digest;
             sha2::Sha256::new().chain_update(b"centralita-csrf-key:").chain_update(secret.as_bytes()).finalize().into()
         };
+        crate::auth::cache::cache().set_ttl(config.auth_cache);
         let ctx = Ctx::new(crate::context::Parts {
             pipeline,
             keys: Keys::new(secret.as_bytes()),

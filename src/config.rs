@@ -93,6 +93,10 @@ pub struct Config {
     /// safety net under PostgreSQL NOTIFY; how other processes on one SQLite file
     /// hear each other).
     pub events_poll: Duration,
+    /// How long a credential's account is memoised in memory, so that authenticating
+    /// a request reads no database (`CENTRALITA_AUTH_CACHE_MS`; zero turns it off). A
+    /// change on another node or by the command line is seen within this time.
+    pub auth_cache: Duration,
     /// How often an open live stream re-checks that its user may still see it
     /// (account enabled, session or token family alive); token expiry ends a stream
     /// on the dot.
@@ -366,7 +370,7 @@ fn mail_config(var: &impl Fn(&'static str) -> Option<String>) -> Result<MailConf
         retry_base: Duration::from_millis(bounded(var, "CENTRALITA_MAIL_RETRY_BASE_MS", 2_000, 10, 3_600_000)?),
         retry_max: Duration::from_secs(bounded(var, "CENTRALITA_MAIL_RETRY_MAX_SECONDS", 600, 1, 86_400)?),
         timeout: Duration::from_secs(bounded(var, "CENTRALITA_SMTP_TIMEOUT_SECONDS", 15, 1, 600)?),
-        poll: Duration::from_millis(bounded(var, "CENTRALITA_MAIL_POLL_MS", 1_000, 10, 3_600_000)?),
+        poll: Duration::from_millis(bounded(var, "CENTRALITA_MAIL_POLL_MS", 30_000, 10, 3_600_000)?),
         concurrency: bounded(var, "CENTRALITA_MAIL_CONCURRENCY", 4, 1, 64)? as usize,
     })
 }
@@ -447,6 +451,7 @@ impl Config {
             }
             None => format!("sqlite://{}", data_dir.join("centralita.db").display()),
         };
+        let events_poll_default = default_events_poll_ms(&database_url);
         let admin_password = var("CENTRALITA_ADMIN_PASSWORD").map(Secret::new);
         if let Some(p) = &admin_password
             && let Err(msg) = password_rules::check_strength(p.expose())
@@ -546,7 +551,14 @@ impl Config {
                 600,
             )?),
             body_read_timeout: Duration::from_secs(bounded(&var, "CENTRALITA_BODY_READ_TIMEOUT_SECONDS", 30, 1, 3600)?),
-            events_poll: Duration::from_millis(bounded(&var, "CENTRALITA_EVENTS_POLL_MS", 2000, 50, 3_600_000)?),
+            events_poll: Duration::from_millis(bounded(
+                &var,
+                "CENTRALITA_EVENTS_POLL_MS",
+                events_poll_default,
+                50,
+                3_600_000,
+            )?),
+            auth_cache: Duration::from_millis(bounded(&var, "CENTRALITA_AUTH_CACHE_MS", 1000, 0, 60_000)?),
             stream_recheck: Duration::from_secs(bounded(&var, "CENTRALITA_STREAM_RECHECK_SECONDS", 30, 1, 3600)?),
             log_json,
             mail: mail_config(&var)?,
@@ -572,8 +584,19 @@ impl Config {
         let mut config = Self::from_lookup(|_| None)?;
         config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database_url = database_url.into();
+        config.events_poll = Duration::from_millis(default_events_poll_ms(&config.database_url));
         config.data_dir = data_dir.into();
         Ok(config)
+    }
+}
+
+/// How often the events pump looks without a wake-up, by default: rarely on
+/// PostgreSQL, where `NOTIFY` wakes every node; every 2 s on SQLite, where polling the
+/// shared file is how another process (the command line) is heard.
+fn default_events_poll_ms(database_url: &str) -> u64 {
+    match crate::db::Backend::from_url(database_url) {
+        Some(crate::db::Backend::Postgres) => 30_000,
+        _ => 2_000,
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
@@ -140,24 +141,62 @@ fn event_row(payload: &Payload) -> Result<(Kind, String, Timestamp), sqlx::Error
 /// become visible in order (a reader's cursor never skips an id committed late), and
 /// the notification to other processes is sent on commit.
 pub async fn record_in(tx: &mut Tx, call_id: Option<i64>, payload: &Payload) -> Result<i64, sqlx::Error> {
-    let (kind, data, at) = event_row(payload)?;
-    match tx {
+    let ids = record_all_in(tx, call_id, std::slice::from_ref(payload)).await?;
+    ids.first().copied().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// [`record_in`] for several events of one call at once, in order: one statement
+/// whatever their number (on PostgreSQL the lock, the rows and the notification
+/// included). Returns their ids in order.
+pub async fn record_all_in(tx: &mut Tx, call_id: Option<i64>, payloads: &[Payload]) -> Result<Vec<i64>, sqlx::Error> {
+    if payloads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = Timestamp::now();
+    let mut kinds = Vec::with_capacity(payloads.len());
+    let mut data = Vec::with_capacity(payloads.len());
+    for payload in payloads {
+        kinds.push(payload.kind().as_str());
+        data.push(serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+    }
+    let mut ids: Vec<i64> = match tx {
         Tx::Sqlite(tx) => {
-            sqlx::query_scalar(INSERT).bind(kind.as_str()).bind(call_id).bind(&data).bind(at).fetch_one(&mut **tx).await
+            let sql = sqlite_insert(payloads.len());
+            let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+            for (kind, data) in kinds.iter().zip(&data) {
+                query = query.bind(*kind).bind(call_id).bind(data).bind(at);
+            }
+            query.fetch_all(&mut **tx).await?
         }
         Tx::Postgres(tx) => {
-            sqlx::query("SELECT pg_advisory_xact_lock(7270001)").execute(&mut **tx).await?;
-            let id: i64 = sqlx::query_scalar(INSERT)
-                .bind(kind.as_str())
+            sqlx::query_scalar(PG_INSERT)
+                .bind(&kinds)
                 .bind(call_id)
                 .bind(&data)
                 .bind(at)
-                .fetch_one(&mut **tx)
-                .await?;
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(id.to_string()).execute(&mut **tx).await?;
-            Ok(id)
+                .bind(CHANNEL)
+                .fetch_all(&mut **tx)
+                .await?
         }
-    }
+    };
+    // Drawn in order; returned in whatever order the database chose.
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Inserts events on PostgreSQL (`$1` kinds, `$2` call, `$3` data, `$4` time, `$5` the
+/// channel to notify). The lock is taken before any id is drawn (a row needs both
+/// sides of the join) and held to the commit, so ids become visible in order.
+const PG_INSERT: &str = "WITH ins AS (INSERT INTO events (kind, call_id, data, at) \
+     SELECT u.kind, $2, u.data, $4 FROM UNNEST($1::text[], $3::text[]) WITH ORDINALITY AS u(kind, data, n) \
+     CROSS JOIN (SELECT pg_advisory_xact_lock(7270001)) AS l ORDER BY u.n RETURNING id) \
+     SELECT id FROM ins, LATERAL (SELECT pg_notify($5, id::text)) AS n";
+
+/// The SQLite statement inserting `n` events (one per row of `VALUES`).
+fn sqlite_insert(n: usize) -> String {
+    let rows: Vec<String> =
+        (0..n).map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4)).collect();
+    format!("INSERT INTO events (kind, call_id, data, at) VALUES {} RETURNING id", rows.join(", "))
 }
 
 /// The bus; cheap to share behind an `Arc`.
@@ -195,11 +234,18 @@ impl Bus {
                     .fetch_one(pool)
                     .await?
             }
-            Db::Postgres(_) => {
-                let mut tx = self.db.begin().await?;
-                let id = record_in(&mut tx, call_id, payload).await?;
-                tx.commit().await?;
-                id
+            // One statement (lock, row, notification) is its own transaction too; the
+            // lock lasts until it commits.
+            Db::Postgres(pool) => {
+                let (kind, data, at) = event_row(payload)?;
+                sqlx::query_scalar(PG_INSERT)
+                    .bind([kind.as_str()])
+                    .bind(call_id)
+                    .bind([data])
+                    .bind(at)
+                    .bind(CHANNEL)
+                    .fetch_one(pool)
+                    .await?
             }
         };
         self.wake();

@@ -161,8 +161,8 @@ where
         };
         let claims = tokens::verify_access(ctx.keys(), token).ok_or(AppError::Unauthorized)?;
         let id: i64 = claims.sub.parse().map_err(|_| AppError::Unauthorized)?;
-        let user = users::get(ctx.db(), id).await?.ok_or(AppError::Unauthorized)?;
-        if user.disabled || user.session_epoch != claims.epoch || !tokens::family_active(ctx.db(), &claims.fam).await? {
+        let user = token_user(&ctx, id, &claims.fam).await?.ok_or(AppError::Unauthorized)?;
+        if user.disabled || user.session_epoch != claims.epoch {
             return Err(AppError::Unauthorized);
         }
         // A temporary password (set by an admin) only lets its holder replace it.
@@ -174,6 +174,22 @@ where
         }
         Ok(Self { principal: user.principal(), user, family: claims.fam, expires_at: claims.exp })
     }
+}
+
+/// The account behind an access token of `family`, while the family is live (not
+/// logged out or revoked): from the short-lived memo ([`super::cache`]) or the database.
+async fn token_user(ctx: &Ctx, id: i64, family: &str) -> Result<Option<User>, AppError> {
+    let key = super::cache::family_key(id, family);
+    let ticket = match super::cache::cache().get(&key) {
+        Ok(user) => return Ok(Some(user)),
+        Err(ticket) => ticket,
+    };
+    let Some(user) = users::get(ctx.db(), id).await? else { return Ok(None) };
+    if !tokens::family_active(ctx.db(), family).await? {
+        return Ok(None);
+    }
+    super::cache::cache().store(key, &user, ticket);
+    Ok(Some(user))
 }
 
 /// An [`ApiAuth`] caller who may work calls (agents, supervisors, admins). As an
@@ -273,13 +289,29 @@ pub async fn session_user(ctx: &Ctx, session: &Session) -> Result<Option<User>, 
     let auth_at = session.get::<i64>(session_keys::AUTH_AT).await?.unwrap_or(0);
     let max_age = ctx.config().session_max.as_secs() as i64;
     let fresh = Timestamp::now().unix_seconds() - auth_at <= max_age;
-    match users::get(ctx.db(), id).await? {
+    match session_account(ctx, id, session).await? {
         Some(user) if !user.disabled && user.session_epoch == epoch && fresh => Ok(Some(user)),
         _ => {
             session.flush().await?;
             Ok(None)
         }
     }
+}
+
+/// The account signed in on `session`: from the short-lived memo ([`super::cache`]) or
+/// the database.
+async fn session_account(ctx: &Ctx, id: i64, session: &Session) -> Result<Option<User>, AppError> {
+    let Some(session_id) = session.id() else { return Ok(users::get(ctx.db(), id).await?) };
+    let key = super::cache::session_key(id, &session_id.to_string());
+    let ticket = match super::cache::cache().get(&key) {
+        Ok(user) => return Ok(Some(user)),
+        Err(ticket) => ticket,
+    };
+    let user = users::get(ctx.db(), id).await?;
+    if let Some(user) = &user {
+        super::cache::cache().store(key, user, ticket);
+    }
+    Ok(user)
 }
 
 #[cfg(test)]

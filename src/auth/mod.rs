@@ -1,6 +1,7 @@
 //! Who is asking and what they may do: roles, the signed-in principal, capabilities,
 //! password hashing, tokens and login throttling.
 
+pub mod cache;
 pub mod extract;
 pub mod live;
 pub mod login;

@@ -1,5 +1,11 @@
 //! Password hashing with argon2id (OWASP minimum: m=19456 KiB, t=2, p=1), always off
-//! the async runtime.
+//! the async runtime, and at most one per core at a time: each hash holds 19 MiB while
+//! it runs, so a burst of sign-ins queues here instead of multiplying the memory (and
+//! the CPU) the server needs.
+
+use std::sync::LazyLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -11,9 +17,14 @@ fn hasher() -> anyhow::Result<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Hashes running at once: one per core.
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())));
+
 /// Hashes a password into a PHC string (salt included).
 pub async fn hash(password: &str) -> anyhow::Result<String> {
     let password = password.to_owned();
+    let _turn = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
 }
 
@@ -27,6 +38,7 @@ pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
 pub async fn verify(password: &str, phc: &str) -> anyhow::Result<bool> {
     let password = password.to_owned();
     let phc = phc.to_owned();
+    let _turn = HASHING.acquire().await?;
     let ok = tokio::task::spawn_blocking(move || {
         let Ok(parsed) = PasswordHash::new(&phc) else {
             return Ok(false);

@@ -163,6 +163,7 @@ pub async fn revoke_family(db: &Db, family: &str) -> Result<(), sqlx::Error> {
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
+    super::cache::cache().forget_all();
     Ok(())
 }
 

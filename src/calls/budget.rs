@@ -6,8 +6,6 @@
 use crate::agents::pipeline::TurnOutcome;
 use crate::agents::{Action, Reason};
 use crate::context::Ctx;
-use crate::db::with_db;
-use crate::error::AppResult;
 
 /// The escalation reason of a call handed over for its token budget.
 pub const TOKEN_BUDGET: &str = "token_budget";
@@ -20,16 +18,19 @@ pub(super) struct TokenBudget {
 }
 
 impl TokenBudget {
-    /// The call's budget as its stored agent steps stand.
-    pub(super) async fn of(ctx: &Ctx, call_id: i64) -> AppResult<Self> {
-        let spent: i64 = with_db!(ctx.db(), |pool| sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) FROM agent_runs \
-             WHERE call_id = $1 AND backend <> 'builtin'",
-        )
-        .bind(call_id)
-        .fetch_one(pool)
-        .await)?;
-        Ok(Self { spent: u64::try_from(spent).unwrap_or(0), limit: ctx.config().call_token_budget })
+    /// The budget of `call` as it was loaded.
+    pub(super) fn of(ctx: &Ctx, call: &super::Call) -> Self {
+        Self { spent: u64::try_from(call.ai_tokens).unwrap_or(0), limit: ctx.config().call_token_budget }
+    }
+
+    /// Tokens the remote model used in `outcome`'s steps.
+    pub(super) fn used_by(outcome: &TurnOutcome) -> i64 {
+        outcome
+            .steps
+            .iter()
+            .filter(|s| s.backend != "builtin")
+            .map(|s| i64::from(s.prompt_tokens) + i64::from(s.completion_tokens))
+            .sum()
     }
 
     /// True when the model must not be asked again in this call.
@@ -45,12 +46,7 @@ impl TokenBudget {
         if self.used_up() {
             return Some(TOKEN_BUDGET);
         }
-        let used: u64 = outcome
-            .steps
-            .iter()
-            .filter(|s| s.backend != "builtin")
-            .map(|s| u64::from(s.prompt_tokens) + u64::from(s.completion_tokens))
-            .sum();
+        let used = u64::try_from(Self::used_by(outcome)).unwrap_or(0);
         if self.spent + used < self.limit || outcome.verdict.action == Action::Escalate {
             return own;
         }

@@ -26,13 +26,13 @@ pub async fn suggest(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult<D
     if call.status != CallStatus::Human || call.assigned_to != Some(me.id) {
         return Err(not_allowed(ctx.db(), &call, me.id, Conflict::CallNotHeld).await);
     }
-    let mut conversation = history(ctx.db(), call_id, None).await?;
+    let mut conversation = history(ctx.db(), call_id, None).await?.messages;
     let last = conversation.iter().rposition(|m| m.role == Role::User);
     let Some(last) = last else { return Err(AppError::Conflict(Conflict::NothingToAnswer)) };
     conversation.truncate(last + 1);
     let text = conversation.pop().map(|m| m.content).unwrap_or_default();
     // A call that used up its token budget gets drafts from the built-in engine only.
-    let local_only = TokenBudget::of(ctx, call_id).await?.used_up();
+    let local_only = TokenBudget::of(ctx, &call).used_up();
     let scope = CallerScope { call_id, customer_id: call.customer_id };
     let previous = previous_classification(&call);
     let draft = ctx.pipeline().draft(ctx.db(), scope, &conversation, &text, previous.as_ref(), local_only).await?;

@@ -107,6 +107,9 @@ pub struct Call {
     /// The routing agent's latest recommendations, a JSON array of strings.
     #[serde(skip)]
     pub recommendations: String,
+    /// Tokens (prompt and completion) the call has spent on a remote model; the
+    /// built-in engine costs none.
+    pub ai_tokens: i64,
 }
 
 impl Call {
@@ -151,7 +154,7 @@ macro_rules! call_columns {
         "id, channel, customer_id, status, department, category, sentiment, priority, confidence, language, \
          escalation_reason, assigned_to, created_by, outcome, csat, queued_at, human_involved, summary_offered, summary_consent, \
          contact_name, contact_email, created_at, updated_at, closed_at, ai_department, ai_category, ai_sentiment, \
-         ai_priority, corrected_by, corrected_at, transferred_at, quality, recommendations"
+         ai_priority, corrected_by, corrected_at, transferred_at, quality, recommendations, ai_tokens"
     };
 }
 pub(crate) use call_columns;

@@ -10,7 +10,6 @@ use tokio::sync::mpsc;
 use super::budget::TokenBudget;
 use super::{
     Call, CallStatus, Channel, MessageKind, MessageRole, actions, call_columns, call_fields, get, insert_message,
-    messages,
 };
 use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
@@ -18,7 +17,7 @@ use crate::agents::tools::CallerScope;
 use crate::agents::{Action, Classification, Department, Priority, Verdict};
 use crate::audit::audit_insert;
 use crate::context::Ctx;
-use crate::db::{Db, Timestamp, Tx, on_tx};
+use crate::db::{Db, Timestamp, Tx, on_tx, with_db};
 use crate::error::{AppError, AppResult, Conflict};
 use crate::events::{self, CallChange, Payload};
 
@@ -98,7 +97,7 @@ pub async fn answer_stored(ctx: &Ctx, call_id: i64, message_id: i64, text: &str)
 async fn answer(
     ctx: &Ctx,
     call: Call,
-    history: Vec<ChatMessage>,
+    history: History,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
@@ -115,10 +114,10 @@ async fn answer(
         });
     }
     let started = Timestamp::now();
-    let budget = TokenBudget::of(ctx, call.id).await?;
-    let mut outcome = run_agents(ctx, &call, &history, text, deltas, budget.used_up()).await?;
+    let budget = TokenBudget::of(ctx, &call);
+    let mut outcome = run_agents(ctx, &call, &history.messages, text, deltas, budget.used_up()).await?;
     let reason = budget.settle(&mut outcome);
-    let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
+    let turn = history.customer_turns + 1;
     let (after, answered) = store_turn(ctx, &call, turn, started, &outcome, reason).await?;
     ctx.bus().wake();
     if answered && call.channel == Channel::Whatsapp {
@@ -134,19 +133,44 @@ async fn answer(
     })
 }
 
-/// The conversation so far, as the agents read it (before message `before`, when
-/// given).
-pub(super) async fn history(db: &Db, call_id: i64, before: Option<i64>) -> AppResult<Vec<ChatMessage>> {
-    Ok(messages(db, call_id)
-        .await?
+/// How many earlier messages (customer, AI and staff replies) the agents read: a long
+/// conversation costs neither more memory per turn nor more prompt tokens.
+pub const HISTORY_WINDOW: i64 = 20;
+
+/// What the agents read of a conversation.
+pub(super) struct History {
+    /// The latest [`HISTORY_WINDOW`] messages, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// How many customer messages came before (the window may hold fewer).
+    pub customer_turns: i64,
+}
+
+/// The conversation before message `before` (or all of it), as the agents read it:
+/// one query.
+pub(super) async fn history(db: &Db, call_id: i64, before: Option<i64>) -> AppResult<History> {
+    let rows: Vec<(String, String, i64)> =
+        with_db!(db, |pool| {
+            sqlx::query_as(
+        "SELECT role, content, (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
+         FROM messages WHERE call_id = $1 AND id < $2 AND role <> 'system' ORDER BY id DESC LIMIT $3",
+    )
+    .bind(call_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(HISTORY_WINDOW)
+    .fetch_all(pool)
+    .await
+        })?;
+    let customer_turns = rows.first().map_or(0, |r| r.2);
+    let messages = rows
         .into_iter()
-        .filter(|m| before.is_none_or(|b| m.id < b))
-        .filter_map(|m| match m.role {
-            MessageRole::Customer => Some(ChatMessage::new(Role::User, m.content)),
-            MessageRole::Ai | MessageRole::Human => Some(ChatMessage::new(Role::Assistant, m.content)),
+        .rev()
+        .filter_map(|(role, content, _)| match MessageRole::try_from(role).ok()? {
+            MessageRole::Customer => Some(ChatMessage::new(Role::User, content)),
+            MessageRole::Ai | MessageRole::Human => Some(ChatMessage::new(Role::Assistant, content)),
             MessageRole::System => None,
         })
-        .collect())
+        .collect();
+    Ok(History { messages, customer_turns })
 }
 
 /// Stores the customer's message (and, when staff relay it, the audit entry) in one
@@ -232,40 +256,42 @@ async fn store_turn(
     let c = &outcome.classification;
     let now = Timestamp::now();
     let recommendations = serde_json::to_string(&c.recommendations).unwrap_or_else(|_| "[]".into());
+    let tokens = TokenBudget::used_by(outcome);
     let mut tx = ctx.db().begin().await?;
-    for step in &outcome.steps {
-        insert_step(&mut tx, call_id, Some(turn), step, &step.outcome).await?;
-    }
-    // Only while the AI still holds the call.
-    let answered = on_tx!(&mut tx, |conn| {
-        sqlx::query(
-            "UPDATE calls SET status = $2, ai_department = $3, ai_category = $4, ai_sentiment = $5, ai_priority = $6, \
+    insert_turn_steps(&mut tx, call_id, turn, &outcome.steps).await?;
+    // Only while the AI still holds the call; the call as it then is comes back.
+    let sql = concat!(
+        "UPDATE calls SET status = $2, ai_department = $3, ai_category = $4, ai_sentiment = $5, ai_priority = $6, \
              department = CASE WHEN corrected_at IS NULL AND transferred_at IS NULL THEN $3 ELSE department END, \
              category = CASE WHEN corrected_at IS NULL THEN $4 ELSE category END, \
              sentiment = CASE WHEN corrected_at IS NULL THEN $5 ELSE sentiment END, \
              priority = CASE WHEN corrected_at IS NULL THEN $6 ELSE priority END, \
              confidence = $7, language = $8, escalation_reason = COALESCE($9, escalation_reason), \
              queued_at = CASE WHEN $2 = 'queued' THEN $10 ELSE queued_at END, \
-             summary_offered = summary_offered OR $11, quality = $12, recommendations = $13, updated_at = $10 \
-             WHERE id = $1 AND status = 'ai'",
-        )
-        .bind(call_id)
-        .bind(status.as_str())
-        .bind(c.department.as_str())
-        .bind(&c.category)
-        .bind(c.sentiment.as_str())
-        .bind(c.priority.as_str())
-        .bind(c.confidence)
-        .bind(c.language.code())
-        .bind(reason)
-        .bind(now)
-        .bind(offers_summary)
-        .bind(outcome.verdict.quality)
-        .bind(&recommendations)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected() == 1)
+             summary_offered = summary_offered OR $11, quality = $12, recommendations = $13, updated_at = $10, \
+             ai_tokens = ai_tokens + $14 WHERE id = $1 AND status = 'ai' RETURNING ",
+        call_columns!()
+    );
+    let updated: Option<Call> = on_tx!(&mut tx, |conn| {
+        sqlx::query_as(sql)
+            .bind(call_id)
+            .bind(status.as_str())
+            .bind(c.department.as_str())
+            .bind(&c.category)
+            .bind(c.sentiment.as_str())
+            .bind(c.priority.as_str())
+            .bind(c.confidence)
+            .bind(c.language.code())
+            .bind(reason)
+            .bind(now)
+            .bind(offers_summary)
+            .bind(outcome.verdict.quality)
+            .bind(&recommendations)
+            .bind(tokens)
+            .fetch_optional(&mut *conn)
+            .await
     })?;
+    let answered = updated.is_some();
     let mut news = Vec::new();
     if answered {
         let service = Some(MessageKind::Service);
@@ -279,9 +305,19 @@ async fn store_turn(
                 .await?;
         }
     }
-    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
-    let after: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
-    let requested = actions::requested_since_in(&mut tx, call_id, started).await?;
+    let after: Call = match updated {
+        Some(call) => call,
+        // The call left the AI meanwhile: what the turn spent still counts.
+        None => {
+            let sql = concat!("UPDATE calls SET ai_tokens = ai_tokens + $2 WHERE id = $1 RETURNING ", call_columns!());
+            on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).bind(tokens).fetch_one(&mut *conn).await)?
+        }
+    };
+    // Only a tool asks for an approval: a turn whose steps all ran to the end without
+    // one asked for none (a step cut short might have, so look then too).
+    let may_have_asked = outcome.steps.iter().any(|s| !s.tool_calls.is_empty() || s.outcome != "ok");
+    let requested =
+        if may_have_asked { actions::requested_since_in(&mut tx, call_id, started).await? } else { Vec::new() };
     // The events go last: on PostgreSQL they take the events lock, held until commit.
     if answered {
         news.push(Payload::CallUpdated(CallChange::of(call_fields(&after))));
@@ -298,11 +334,48 @@ async fn store_turn(
         params: action.params_json(),
         tool: action.tool,
     }));
-    for event in &news {
-        events::record_in(&mut tx, Some(call_id), event).await?;
-    }
+    events::record_all_in(&mut tx, Some(call_id), &news).await?;
     tx.commit().await?;
     Ok((after, answered))
+}
+
+/// Records a turn's agent steps inside the caller's transaction, in one statement.
+async fn insert_turn_steps(tx: &mut Tx, call_id: i64, turn: i64, steps: &[Step]) -> Result<(), sqlx::Error> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    const COLUMNS: usize = 12;
+    let rows: Vec<String> = (0..steps.len())
+        .map(|i| {
+            let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, \
+         tool_calls, output, outcome, at) VALUES {}",
+        rows.join(", ")
+    );
+    let at = Timestamp::now();
+    on_tx!(tx, |conn| {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        for step in steps {
+            query = query
+                .bind(call_id)
+                .bind(turn)
+                .bind(step.agent)
+                .bind(step.backend)
+                .bind(&step.model)
+                .bind(i64::from(step.prompt_tokens))
+                .bind(i64::from(step.completion_tokens))
+                .bind(step.latency_ms as i64)
+                .bind(Value::Array(step.tool_calls.clone()).to_string())
+                .bind(&step.output)
+                .bind(&step.outcome)
+                .bind(at);
+        }
+        query.execute(&mut *conn).await.map(|_| ())
+    })
 }
 
 /// Records an agent step inside the caller's transaction, in `turn` (or, without one,
@@ -334,5 +407,15 @@ pub(crate) async fn insert_step(
     .bind(Timestamp::now())
     .execute(&mut *conn)
     .await
-    .map(|_| ()))
+    .map(|_| ()))?;
+    if step.backend != "builtin" {
+        let tokens = i64::from(step.prompt_tokens) + i64::from(step.completion_tokens);
+        on_tx!(tx, |conn| sqlx::query("UPDATE calls SET ai_tokens = ai_tokens + $2 WHERE id = $1")
+            .bind(call_id)
+            .bind(tokens)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
 }

@@ -209,6 +209,7 @@ struct Statements {
     claim_postgres: String,
     release: String,
     finish: String,
+    next_due: String,
 }
 
 impl Statements {
@@ -237,6 +238,13 @@ impl Statements {
                 "UPDATE {} SET claim_token = NULL, claimed_until = NULL, attempts = attempts - 1{back} \
                  WHERE id = $1 AND claim_token = $2",
                 t.name
+            ),
+            // When the next claimable row is due: its attempt time, or the end of a
+            // lease still held on it.
+            next_due: format!(
+                "SELECT MIN(CASE WHEN claimed_until IS NOT NULL AND claimed_until > next_attempt_at \
+                 THEN claimed_until ELSE next_attempt_at END) FROM {} WHERE status IN ({})",
+                t.name, t.claimable
             ),
             finish: format!(
                 "UPDATE {} SET status = $3, claim_token = NULL, claimed_until = NULL, updated_at = $4, \
@@ -297,6 +305,9 @@ impl<Q: Queue> Worker<Q> {
             let token = uuid::Uuid::new_v4().to_string();
             match self.claim(&token).await {
                 Ok(Some(item)) => {
+                    // More may be due (a burst queued with one wake-up): let an idle
+                    // sender look too.
+                    self.signal.wake.notify_one();
                     if *stop.borrow() {
                         self.release(item.id(), &token).await;
                     } else {
@@ -304,9 +315,10 @@ impl<Q: Queue> Worker<Q> {
                     }
                 }
                 Ok(None) => {
+                    let pause = self.idle_pause().await;
                     tokio::select! {
                         _ = self.signal.wake.notified() => {}
-                        _ = tokio::time::sleep(self.policy.poll) => {}
+                        _ = tokio::time::sleep(pause) => {}
                         _ = stop.changed() => {}
                     }
                 }
@@ -342,6 +354,21 @@ impl<Q: Queue> Worker<Q> {
                     .await
             }
         }
+    }
+
+    /// How long an idle sender sleeps without a wake-up: until the next row falls due
+    /// (a retry, a lease that runs out), at most the poll interval.
+    async fn idle_pause(&self) -> Duration {
+        let next: Result<Option<Timestamp>, sqlx::Error> =
+            crate::db::with_db!(&self.db, |pool| sqlx::query_scalar(AssertSqlSafe(self.sql.next_due.as_str()))
+                .fetch_one(pool)
+                .await);
+        let Ok(Some(next)) = next else { return self.policy.poll };
+        let ahead = (next.as_offset() - Timestamp::now().as_offset()).whole_microseconds().max(0);
+        // A little past the moment, so the claim's `<=` finds it due; never a busy
+        // loop on a row due already (another node holding it for a moment).
+        let until_due = Duration::from_micros(u64::try_from(ahead).unwrap_or(u64::MAX)) + Duration::from_millis(20);
+        until_due.min(self.policy.poll)
     }
 
     async fn release(&self, id: i64, token: &str) {

@@ -318,6 +318,7 @@ async fn apply_change(db: &Db, before: &User, change: &UserChange, base: Entry, 
             Err(e) => Err(e),
         }
     });
+    crate::auth::cache::cache().forget_all();
     result.map_err(|err| {
         if is_unique_violation(&err) {
             AppError::Validation(FieldErrors::from([("email", "field.email_taken")]))
@@ -366,6 +367,7 @@ pub async fn set_own_password(
             Err(e) => Err(e),
         }
     });
+    crate::auth::cache::cache().forget_all();
     Ok(user?)
 }
 
@@ -420,6 +422,7 @@ pub async fn set_own_alerts(db: &Db, user: &User, on: bool, ip: Option<String>) 
         audit_insert!(&entry).execute(&mut *tx).await?;
         Ok(())
     });
+    crate::auth::cache::cache().forget_all();
     Ok(done?)
 }
 
@@ -439,5 +442,6 @@ pub async fn set_own_language(db: &Db, user: &User, lang: Lang, ip: Option<Strin
         audit_insert!(&entry).execute(&mut *tx).await?;
         Ok(())
     });
+    crate::auth::cache::cache().forget_all();
     Ok(done?)
 }
