@@ -258,7 +258,7 @@ pub async fn staff(
         let mut n = 0usize;
         loop {
             let (kind, path) =
-                if n % 2 == 0 { ("api calls list", "/api/v1/calls") } else { ("api stats", "/api/v1/stats") };
+                if n.is_multiple_of(2) { ("api calls list", "/api/v1/calls") } else { ("api stats", "/api/v1/stats") };
             n += 1;
             let started = Instant::now();
             let r = b.http.get(format!("{}{path}", b.base)).timeout(REQUEST_TIMEOUT).bearer_auth(&access).send().await;

@@ -104,7 +104,7 @@ fn the_parser_reads_both_forms_of_environment() {
 #[test]
 fn the_image_runs_unprivileged_with_a_health_check_and_known_settings() {
     let dockerfile = read("Dockerfile");
-    let user = dockerfile.lines().filter(|l| l.starts_with("USER ")).last().unwrap();
+    let user = dockerfile.lines().rfind(|l| l.starts_with("USER ")).unwrap();
     assert!(!user.contains("root") && !user.ends_with(" 0"), "{user}");
     let health = dockerfile.lines().skip_while(|l| !l.starts_with("HEALTHCHECK")).take(2).collect::<String>();
     assert!(health.contains("/health"), "{health}");
