@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Centralita in a container: one static-ish binary with its templates, styles and
-# scripts embedded. Build: `docker build -t centralita .` (see README, "More than one node").
+# scripts embedded. Build: `docker build -t centralita .` (BuildKit, the default of
+# current Docker; see README, "More than one node").
 
 # Browser code (htmx) from its pinned npm package; build.rs embeds it.
 FROM node:22-bookworm-slim AS assets
