@@ -1,4 +1,4 @@
-//! Command line: `serve` (default), `migrate`, `user ...`, `seed-demo`.
+//! Command line: `serve` (default), `migrate`, `user ...`, `seed-demo`, `loadtest`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -63,6 +63,9 @@ enum Command {
         #[arg(long)]
         misses: bool,
     },
+    /// Load-test a server on this machine (started here, or --url) and print latencies,
+    /// errors, memory and CPU per turn.
+    Loadtest(crate::loadtest::Options),
     /// Measure the built-in routing classifier against a labelled JSONL set.
     EvalRouting {
         /// The labelled set.
@@ -232,6 +235,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Loadtest(options) => crate::loadtest::main(options).await,
         Command::Serve => {
             let app = Application::build(config.clone()).await?;
             announce_first_admin(app.first_admin());

@@ -30,6 +30,76 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Every environment variable the configuration reads, the one list that deployment
+/// files and their tests are checked against. Reading a name missing here is a bug
+/// that debug builds (and so every test) stop at.
+pub const VARIABLES: &[&str] = &[
+    "CENTRALITA_ACCESS_TOKEN_MINUTES",
+    "CENTRALITA_ADDR",
+    "CENTRALITA_ADMIN_PASSWORD",
+    "CENTRALITA_AGENT_MAX_TOKENS",
+    "CENTRALITA_AGENT_MAX_TOOL_ROUNDS",
+    "CENTRALITA_AGENT_TURN_BUDGET_SECONDS",
+    "CENTRALITA_BODY_READ_TIMEOUT_SECONDS",
+    "CENTRALITA_CALL_TOKEN_BUDGET",
+    "CENTRALITA_DATA_DIR",
+    "CENTRALITA_DB_MAX_CONNECTIONS",
+    "CENTRALITA_EVENTS_POLL_MS",
+    "CENTRALITA_HEADER_READ_TIMEOUT_SECONDS",
+    "CENTRALITA_JOB_CONCURRENCY",
+    "CENTRALITA_JOB_MAX_ATTEMPTS",
+    "CENTRALITA_JOB_POLL_MS",
+    "CENTRALITA_JOB_RETRY_BASE_MS",
+    "CENTRALITA_JOB_RETRY_MAX_SECONDS",
+    "CENTRALITA_JOB_TIMEOUT_SECONDS",
+    "CENTRALITA_JWT_SECRET",
+    "CENTRALITA_LLM_API_KEY",
+    "CENTRALITA_LLM_BACKOFF_MS",
+    "CENTRALITA_LLM_BASE_URL",
+    "CENTRALITA_LLM_MAX_BACKOFF_MS",
+    "CENTRALITA_LLM_MAX_RETRIES",
+    "CENTRALITA_LLM_MODEL",
+    "CENTRALITA_LLM_MODEL_ROUTING",
+    "CENTRALITA_LLM_MODEL_SERVICE",
+    "CENTRALITA_LLM_MODEL_SUPERVISOR",
+    "CENTRALITA_LLM_TIMEOUT_SECONDS",
+    "CENTRALITA_LOGIN_IP_MAX_FAILURES",
+    "CENTRALITA_LOGIN_LOCKOUT_SECONDS",
+    "CENTRALITA_LOGIN_MAX_FAILURES",
+    "CENTRALITA_LOG_FORMAT",
+    "CENTRALITA_MAIL_CONCURRENCY",
+    "CENTRALITA_MAIL_DIR",
+    "CENTRALITA_MAIL_FROM",
+    "CENTRALITA_MAIL_MAX_ATTEMPTS",
+    "CENTRALITA_MAIL_POLL_MS",
+    "CENTRALITA_MAIL_RETRY_BASE_MS",
+    "CENTRALITA_MAIL_RETRY_MAX_SECONDS",
+    "CENTRALITA_MAX_BODY_BYTES",
+    "CENTRALITA_PRICE_PER_1K_COMPLETION_TOKENS",
+    "CENTRALITA_PRICE_PER_1K_PROMPT_TOKENS",
+    "CENTRALITA_REFRESH_TOKEN_DAYS",
+    "CENTRALITA_SECURE_COOKIES",
+    "CENTRALITA_SESSION_IDLE_MINUTES",
+    "CENTRALITA_SESSION_MAX_HOURS",
+    "CENTRALITA_SMTP_HOST",
+    "CENTRALITA_SMTP_PASSWORD",
+    "CENTRALITA_SMTP_PORT",
+    "CENTRALITA_SMTP_TIMEOUT_SECONDS",
+    "CENTRALITA_SMTP_TLS",
+    "CENTRALITA_SMTP_USERNAME",
+    "CENTRALITA_STREAM_RECHECK_SECONDS",
+    "CENTRALITA_TIMEZONE",
+    "CENTRALITA_TRUST_PROXY",
+    "CENTRALITA_TURN_RECOVERY_GRACE_SECONDS",
+    "CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS",
+    "CENTRALITA_WHATSAPP_API_BASE",
+    "CENTRALITA_WHATSAPP_APP_SECRET",
+    "CENTRALITA_WHATSAPP_PHONE_NUMBER_ID",
+    "CENTRALITA_WHATSAPP_TOKEN",
+    "CENTRALITA_WHATSAPP_VERIFY_TOKEN",
+    "DATABASE_URL",
+];
+
 /// Settings for login throttling.
 #[derive(Clone, Debug)]
 pub struct LoginPolicy {
@@ -436,7 +506,10 @@ impl Config {
 
     /// Builds the configuration from any variable lookup (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &'static str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |name: &'static str| {
+            debug_assert!(VARIABLES.contains(&name), "{name} is read but missing from config::VARIABLES");
+            get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        };
         let addr = parse(&var, "CENTRALITA_ADDR", "127.0.0.1:8080", "an address like 127.0.0.1:8080")?;
         let data_dir = PathBuf::from(var("CENTRALITA_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match var("DATABASE_URL") {
@@ -810,5 +883,27 @@ mod tests {
         assert!(!shown.contains("correct horse"));
         assert!(!shown.contains("smtp-secret-value"));
         assert!(!shown.contains(&"x".repeat(40)));
+    }
+
+    #[test]
+    fn variables_lists_exactly_what_the_configuration_reads() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        // Set so that every conditional read (relay, model, WhatsApp) is reached.
+        let vars: HashMap<&str, &str> = HashMap::from([
+            ("CENTRALITA_SMTP_HOST", "relay.example.com"),
+            ("CENTRALITA_LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("CENTRALITA_WHATSAPP_PHONE_NUMBER_ID", "1234"),
+            ("CENTRALITA_WHATSAPP_TOKEN", "token-value-1"),
+            ("CENTRALITA_WHATSAPP_APP_SECRET", "secret-value-1"),
+            ("CENTRALITA_WHATSAPP_VERIFY_TOKEN", "verify-value-1"),
+        ]);
+        Config::from_lookup(|k| {
+            asked.borrow_mut().insert(k.to_owned());
+            vars.get(k).map(|v| (*v).to_owned())
+        })
+        .unwrap();
+        let asked = asked.into_inner();
+        let listed: std::collections::BTreeSet<String> = VARIABLES.iter().map(|v| (*v).to_owned()).collect();
+        assert_eq!(asked, listed);
     }
 }

@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("ops", 2),
     ("metrics", 2),
     ("cli", 2),
+    ("loadtest", 2),
 ];
 
 fn layer_of(module: &str) -> Option<u8> {

@@ -4,7 +4,8 @@
 //!
 //! - HTTP: `web` (pages, htmx), `api` (JSON under `/api/v1`), `sse` (event streams both
 //!   share), `app` (state, router, background tasks), `server` (the HTTP/1 listener),
-//!   `ops` (health and metrics endpoints), `metrics` (request counters), `cli` (commands).
+//!   `ops` (health and metrics endpoints), `metrics` (request counters), `cli` (commands),
+//!   `loadtest` (the load test the `loadtest` command runs).
 //! - Domain: `context` (the [`context::Ctx`] the domain works with), `calls` (calls,
 //!   turns, takeover, approvals, the board's data), `customers` (records, identity,
 //!   tickets, payments), `email` (outbox, rendering, delivery), `agents` (the three agents,
@@ -34,6 +35,7 @@ pub mod i18n;
 pub mod jobs;
 #[cfg(test)]
 mod layers;
+pub mod loadtest;
 pub mod metrics;
 pub mod ops;
 pub mod period;

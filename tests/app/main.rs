@@ -13,7 +13,11 @@
 //! - `cli`'s bad-configuration and `classify` commands, which open no database;
 //! - `fuzz` and `security::matrix::every_routed_path_has_a_line_in_the_matrix`: pure
 //!   functions and the source tree, no application at all;
-//! - `openapi`: the API's description, built at compile time, and the page drawn from it.
+//! - `openapi`: the API's description, built at compile time, and the page drawn from it;
+//! - `deploy`: compose.yaml and the Dockerfile, read as text.
+//!
+//! `loadtest` runs the `loadtest` command, which starts its own nodes: one on SQLite,
+//! and two on PostgreSQL behind its round-robin proxy.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
@@ -30,6 +34,7 @@ mod classify;
 mod cli;
 mod csrf;
 pub mod customers;
+mod deploy;
 mod email;
 mod email_pages;
 mod engine_requests;
@@ -38,6 +43,7 @@ mod fuzz;
 mod headers;
 mod inquiries;
 pub mod live;
+mod loadtest;
 pub mod lockout;
 mod openai_backend;
 mod openapi;
