@@ -158,6 +158,7 @@ impl Application {
             use sha2::Digest;
             sha2::Sha256::new().chain_update(b"centralita-csrf-key:").chain_update(secret.as_bytes()).finalize().into()
         };
+        let public = PublicLimits::new(&config);
         let ctx = Ctx::new(crate::context::Parts {
             pipeline,
             keys: Keys::new(secret.as_bytes()),
@@ -170,7 +171,7 @@ impl Application {
         let state = AppState(Arc::new(Inner {
             ctx,
             csrf_key,
-            public: PublicLimits::default(),
+            public,
             metrics: Metrics::default(),
             started: Instant::now(),
         }));

@@ -36,6 +36,7 @@ pub mod jobs;
 mod layers;
 pub mod metrics;
 pub mod ops;
+pub mod hours;
 pub mod period;
 pub mod reports;
 pub mod seed;

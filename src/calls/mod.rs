@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod board;
 mod budget;
+pub mod hours;
 pub mod canned;
 pub mod correct;
 pub mod customer;

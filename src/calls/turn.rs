@@ -118,6 +118,9 @@ async fn answer(
     let budget = TokenBudget::of(ctx, call.id).await?;
     let mut outcome = run_agents(ctx, &call, &history, text, deltas, budget.used_up()).await?;
     let reason = budget.settle(&mut outcome);
+    if outcome.verdict.action == Action::Escalate {
+        closed_hours_note(ctx, &call, &mut outcome, deltas).await?;
+    }
     let turn = history.iter().filter(|m| m.role == Role::User).count() as i64 + 1;
     let (after, answered) = store_turn(ctx, &call, turn, started, &outcome, reason).await?;
     ctx.bus().wake();
@@ -132,6 +135,36 @@ async fn answer(
         status: after.status,
         steps: outcome.steps,
     })
+}
+
+/// A hand-over while the call's department is closed: the reply, whichever model wrote
+/// it, ends with when a person will pick the conversation up, computed here (never left
+/// to a model). The call still goes to the queue. The added words stream after the
+/// reply where the reply streamed.
+async fn closed_hours_note(
+    ctx: &Ctx,
+    call: &Call,
+    outcome: &mut crate::agents::pipeline::TurnOutcome,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> AppResult<()> {
+    // The department the call will wait in: a person's correction or transfer stands.
+    let department = if call.corrected_at.is_some() || call.transferred_at.is_some() {
+        call.department
+    } else {
+        Some(outcome.classification.department)
+    };
+    let Some(note) = super::hours::closed_note(ctx, department, outcome.classification.language).await? else {
+        return Ok(());
+    };
+    let piece = format!("\n\n{note}");
+    if deltas.is_some() || call.channel == Channel::Web {
+        ctx.bus().typing(call.id, piece.clone());
+    }
+    if let Some(tx) = deltas {
+        let _ = tx.send(piece.clone()).await;
+    }
+    outcome.reply.push_str(&piece);
+    Ok(())
 }
 
 /// The conversation so far, as the agents read it (before message `before`, when
