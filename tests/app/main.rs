@@ -36,6 +36,7 @@ mod engine_requests;
 mod first_run;
 mod fuzz;
 mod headers;
+mod hours;
 mod inquiries;
 pub mod live;
 pub mod lockout;
