@@ -146,6 +146,16 @@ async fn a_slow_model_never_delays_the_202_and_the_inquiry_is_classified_later(b
     assert_eq!(done["job_status"], "done");
     assert_eq!(done["job_attempts"], 1);
     assert!(done["error"].is_null());
+    // Both model requests are recorded as the inquiry's agent runs, with their tokens.
+    let db = app.state.db();
+    let runs: Vec<(String, i64, i64)> = centralita::with_db!(db, |pool| sqlx::query_as(
+        "SELECT agent, prompt_tokens, completion_tokens FROM agent_runs WHERE inquiry_id = $1 ORDER BY id"
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    assert_eq!(runs, [("routing".to_owned(), 100, 20), ("service".to_owned(), 100, 20)]);
     app.finish().await;
 }
 
