@@ -168,13 +168,8 @@ impl Application {
             db,
             dummy_hash,
         });
-        let state = AppState(Arc::new(Inner {
-            ctx,
-            csrf_key,
-            public,
-            metrics: Metrics::default(),
-            started: Instant::now(),
-        }));
+        let state =
+            AppState(Arc::new(Inner { ctx, csrf_key, public, metrics: Metrics::default(), started: Instant::now() }));
         let router = router(state.clone());
         Ok(Self { listener, router, state, first_admin })
     }

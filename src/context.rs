@@ -58,7 +58,18 @@ impl Ctx {
     pub fn new(parts: Parts) -> Self {
         let Parts { config, db, bus, pipeline, mailer, keys, dummy_hash } = parts;
         let jobs = Jobs::new(config.jobs.clone());
-        Self(Arc::new(Inner { config, db, bus, pipeline, mailer, jobs, keys, dummy_hash, turns: Arc::default(), clock: Clock::default() }))
+        Self(Arc::new(Inner {
+            config,
+            db,
+            bus,
+            pipeline,
+            mailer,
+            jobs,
+            keys,
+            dummy_hash,
+            turns: Arc::default(),
+            clock: Clock::default(),
+        }))
     }
     /// The configuration in force.
     pub fn config(&self) -> &Config {

@@ -30,13 +30,13 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod hours;
 pub mod i18n;
 pub mod jobs;
 #[cfg(test)]
 mod layers;
 pub mod metrics;
 pub mod ops;
-pub mod hours;
 pub mod period;
 pub mod reports;
 pub mod seed;

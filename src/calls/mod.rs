@@ -9,12 +9,12 @@
 pub mod actions;
 pub mod board;
 mod budget;
-pub mod hours;
 pub mod canned;
 pub mod correct;
 pub mod customer;
 pub mod draft;
 pub mod history;
+pub mod hours;
 pub mod recovery;
 pub mod staff;
 pub mod states;

@@ -30,13 +30,8 @@ pub struct HoursSettingsPage {
 impl HoursSettingsPage {
     /// The departments with their form field's name and value, for the template.
     fn fields(&self) -> Vec<(&'static str, String)> {
-        let values = [
-            &self.form.sales,
-            &self.form.support,
-            &self.form.billing,
-            &self.form.complaints,
-            &self.form.general,
-        ];
+        let values =
+            [&self.form.sales, &self.form.support, &self.form.billing, &self.form.complaints, &self.form.general];
         Department::ALL.iter().zip(values).map(|(d, v)| (d.as_str(), v.clone())).collect()
     }
 }

@@ -18,6 +18,7 @@ pub mod errors;
 pub mod form;
 pub mod history;
 pub mod home;
+pub mod hours;
 pub mod inquiries;
 pub mod keepalive;
 pub mod lang;
@@ -30,7 +31,6 @@ pub mod reports;
 pub mod teamwork;
 pub mod tickets;
 pub mod users;
-pub mod hours;
 pub mod whatsapp;
 
 use axum::Router;

@@ -655,7 +655,8 @@ async fn whatsapp_hand_over_outside_business_hours_tells_the_contact_when_a_pers
     // Friday 2026-12-04 21:00 in Madrid: the team opens on Monday at 09:00.
     let friday_night = time::macros::datetime!(2026-12-04 20:00 UTC);
     app.state.clock().set(Some(centralita::db::Timestamp::from(friday_night)));
-    let r = deliver(&app, &text("wamid.HOURS1", "34600999111", "Pilar", "Quiero hablar con una persona, por favor")).await;
+    let r =
+        deliver(&app, &text("wamid.HOURS1", "34600999111", "Pilar", "Quiero hablar con una persona, por favor")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let sent = wait_for_sends(&server, 1).await;
     let body = sent[0].0["text"]["body"].as_str().unwrap_or_default().to_owned();

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::InquiryStatus;
 use crate::agents::Classification;
-use crate::context::Ctx;
 use crate::agents::pipeline::Step;
+use crate::context::Ctx;
 use crate::db::{Timestamp, Tx, on_tx, with_db};
 use crate::error::AppError;
 use crate::jobs::{Failure, Job, Outcome};
