@@ -159,6 +159,7 @@ impl Application {
             sha2::Sha256::new().chain_update(b"centralita-csrf-key:").chain_update(secret.as_bytes()).finalize().into()
         };
         crate::auth::cache::cache().set_ttl(config.auth_cache);
+        let public = PublicLimits::new(&config);
         let ctx = Ctx::new(crate::context::Parts {
             pipeline,
             keys: Keys::new(secret.as_bytes()),
@@ -168,13 +169,8 @@ impl Application {
             db,
             dummy_hash,
         });
-        let state = AppState(Arc::new(Inner {
-            ctx,
-            csrf_key,
-            public: PublicLimits::default(),
-            metrics: Metrics::default(),
-            started: Instant::now(),
-        }));
+        let state =
+            AppState(Arc::new(Inner { ctx, csrf_key, public, metrics: Metrics::default(), started: Instant::now() }));
         let router = router(state.clone());
         Ok(Self { listener, router, state, first_admin })
     }

@@ -42,11 +42,14 @@ pub const VARIABLES: &[&str] = &[
     "CENTRALITA_AGENT_TURN_BUDGET_SECONDS",
     "CENTRALITA_AUTH_CACHE_MS",
     "CENTRALITA_BODY_READ_TIMEOUT_SECONDS",
+    "CENTRALITA_BUSINESS_HOURS",
     "CENTRALITA_CALL_TOKEN_BUDGET",
     "CENTRALITA_DATA_DIR",
     "CENTRALITA_DB_MAX_CONNECTIONS",
     "CENTRALITA_EVENTS_POLL_MS",
     "CENTRALITA_HEADER_READ_TIMEOUT_SECONDS",
+    "CENTRALITA_INQUIRY_RATE_LIMIT",
+    "CENTRALITA_INQUIRY_RATE_WINDOW_SECONDS",
     "CENTRALITA_JOB_CONCURRENCY",
     "CENTRALITA_JOB_MAX_ATTEMPTS",
     "CENTRALITA_JOB_POLL_MS",
@@ -187,6 +190,14 @@ pub struct Config {
     /// Tokens (prompt and completion) a call may use on the remote model before it is
     /// handed to a person instead of asking the model again (`CENTRALITA_CALL_TOKEN_BUDGET`).
     pub call_token_budget: u64,
+    /// Business hours per department (`CENTRALITA_BUSINESS_HOURS`); the settings page
+    /// may override them in the database. None set: every department always open.
+    pub business_hours: crate::hours::BusinessHours,
+    /// Written inquiries accepted per client address (or IPv6 /64) in
+    /// [`Config::inquiry_rate_window`] (`CENTRALITA_INQUIRY_RATE_LIMIT`).
+    pub inquiry_rate_limit: u32,
+    /// The window the inquiry limit counts over (`CENTRALITA_INQUIRY_RATE_WINDOW_SECONDS`).
+    pub inquiry_rate_window: Duration,
 }
 
 /// Model prices per 1,000 tokens, in the team's billing currency
@@ -646,6 +657,19 @@ impl Config {
                 })?,
             },
             call_token_budget: bounded(&var, "CENTRALITA_CALL_TOKEN_BUDGET", 20_000, 500, 10_000_000)?,
+            business_hours: match var("CENTRALITA_BUSINESS_HOURS") {
+                None => crate::hours::BusinessHours::default(),
+                Some(text) => crate::hours::BusinessHours::parse(&text)
+                    .map_err(|e| ConfigError { var: "CENTRALITA_BUSINESS_HOURS", message: e.to_string() })?,
+            },
+            inquiry_rate_limit: bounded(&var, "CENTRALITA_INQUIRY_RATE_LIMIT", 10, 1, 1_000_000)? as u32,
+            inquiry_rate_window: Duration::from_secs(bounded(
+                &var,
+                "CENTRALITA_INQUIRY_RATE_WINDOW_SECONDS",
+                600,
+                1,
+                86_400,
+            )?),
             token_prices: TokenPrices {
                 prompt_per_1k: price(&var, "CENTRALITA_PRICE_PER_1K_PROMPT_TOKENS", 0.00015)?,
                 completion_per_1k: price(&var, "CENTRALITA_PRICE_PER_1K_COMPLETION_TOKENS", 0.0006)?,
@@ -824,6 +848,10 @@ mod tests {
             ("CENTRALITA_TURN_RECOVERY_INTERVAL_SECONDS", "0"),
             ("CENTRALITA_HEADER_READ_TIMEOUT_SECONDS", "0"),
             ("CENTRALITA_BODY_READ_TIMEOUT_SECONDS", "ten"),
+            ("CENTRALITA_BUSINESS_HOURS", "billing=mon-fri 9-18"),
+            ("CENTRALITA_BUSINESS_HOURS", "tz=Nowhere/City; *=always"),
+            ("CENTRALITA_INQUIRY_RATE_LIMIT", "0"),
+            ("CENTRALITA_INQUIRY_RATE_WINDOW_SECONDS", "soon"),
         ] {
             let err = with(&[(name, value)]).unwrap_err();
             assert_eq!(err.var, name);
@@ -868,6 +896,22 @@ mod tests {
         assert_eq!(err.var, "CENTRALITA_SMTP_TLS");
         let err = with(&[("CENTRALITA_SMTP_HOST", "relay"), ("CENTRALITA_SMTP_USERNAME", "u")]).unwrap_err();
         assert!(err.to_string().contains("CENTRALITA_SMTP_PASSWORD"));
+    }
+
+    #[test]
+    fn business_hours_and_the_inquiry_limit_come_from_the_environment() {
+        let c = with(&[]).unwrap();
+        assert!(c.business_hours.is_unrestricted());
+        assert_eq!((c.inquiry_rate_limit, c.inquiry_rate_window), (10, Duration::from_secs(600)));
+        let c = with(&[
+            ("CENTRALITA_BUSINESS_HOURS", "tz=Europe/Madrid; billing=mon-fri 09:00-18:00; *=always"),
+            ("CENTRALITA_INQUIRY_RATE_LIMIT", "3"),
+            ("CENTRALITA_INQUIRY_RATE_WINDOW_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(c.business_hours.zone_name(), "Europe/Madrid");
+        assert!(c.business_hours.department("billing").is_some());
+        assert_eq!((c.inquiry_rate_limit, c.inquiry_rate_window), (3, Duration::from_secs(60)));
     }
 
     #[test]

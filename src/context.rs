@@ -32,6 +32,7 @@ struct Inner {
     keys: Keys,
     dummy_hash: String,
     turns: Arc<Turns>,
+    clock: Clock,
 }
 
 /// The parts a [`Ctx`] is made of.
@@ -57,7 +58,18 @@ impl Ctx {
     pub fn new(parts: Parts) -> Self {
         let Parts { config, db, bus, pipeline, mailer, keys, dummy_hash } = parts;
         let jobs = Jobs::new(config.jobs.clone());
-        Self(Arc::new(Inner { config, db, bus, pipeline, mailer, jobs, keys, dummy_hash, turns: Arc::default() }))
+        Self(Arc::new(Inner {
+            config,
+            db,
+            bus,
+            pipeline,
+            mailer,
+            jobs,
+            keys,
+            dummy_hash,
+            turns: Arc::default(),
+            clock: Clock::default(),
+        }))
     }
     /// The configuration in force.
     pub fn config(&self) -> &Config {
@@ -103,6 +115,31 @@ impl Ctx {
     /// Background customer turns.
     pub fn turns(&self) -> &Arc<Turns> {
         &self.0.turns
+    }
+    /// The clock business hours are judged by.
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+}
+
+/// The time business hours are judged at: the system clock, or an instant a test sets
+/// so that "outside hours" does not depend on when the suite runs. Only the decisions
+/// that depend on the hour of the day read it; records keep the real time.
+#[derive(Default)]
+pub struct Clock {
+    fixed: std::sync::Mutex<Option<crate::db::Timestamp>>,
+}
+
+impl Clock {
+    /// The current instant (the set one, if any).
+    pub fn now(&self) -> crate::db::Timestamp {
+        let fixed = *self.fixed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        fixed.unwrap_or_else(crate::db::Timestamp::now)
+    }
+
+    /// Fixes the clock at `at` (`None`: back to the system clock).
+    pub fn set(&self, at: Option<crate::db::Timestamp>) {
+        *self.fixed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = at;
     }
 }
 

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("i18n", 0),
     ("text", 0),
     ("period", 0),
+    ("hours", 0),
     ("jobs", 0),
     ("context", 1),
     ("calls", 1),

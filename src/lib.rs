@@ -31,6 +31,7 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod hours;
 pub mod i18n;
 pub mod jobs;
 #[cfg(test)]

@@ -170,4 +170,10 @@ pub(crate) mod tests {
         assert_eq!(Reason::LowConfidence.to_string(), "low_confidence");
         assert!("Billing".parse::<Department>().is_err(), "names are exact, as serde reads them");
     }
+
+    #[test]
+    fn business_hours_know_every_department() {
+        let names: Vec<&str> = Department::ALL.iter().map(|d| d.as_str()).collect();
+        assert_eq!(names, crate::hours::DEPARTMENTS);
+    }
 }

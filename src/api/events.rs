@@ -76,5 +76,5 @@ pub async fn presence_post(
 )]
 pub async fn board_get(State(state): State<AppState>, auth: ApiAuth) -> AppResult<Json<board::Board>> {
     let department = auth.user.department.as_deref().and_then(crate::agents::Department::parse);
-    Ok(Json(board::load(state.db(), department).await?))
+    Ok(Json(board::load(&state, department).await?))
 }

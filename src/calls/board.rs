@@ -115,6 +115,8 @@ pub struct Board {
     pub sentiment: Vec<SentimentCount>,
     /// Written inquiries waiting for their classification.
     pub inquiries: crate::channels::inquiries::Backlog,
+    /// Each department open or closed now, with its next opening (business hours).
+    pub hours: Vec<super::hours::DepartmentHours>,
 }
 
 fn priority_rank(p: Option<Priority>) -> u8 {
@@ -135,7 +137,8 @@ fn start_of_day(now: OffsetDateTime) -> Timestamp {
 type PersonRow = (i64, String, String, Option<String>, Option<Timestamp>);
 
 /// Reads the board; the waiting calls of `department` (the viewer's) come first.
-pub async fn load(db: &Db, department: Option<Department>) -> AppResult<Board> {
+pub async fn load(ctx: &crate::context::Ctx, department: Option<Department>) -> AppResult<Board> {
+    let db = ctx.db();
     let now = Timestamp::now();
     let day = start_of_day(now.as_offset());
     let open: Vec<Call> = with_db!(db, |pool| sqlx::query_as(concat!(
@@ -265,6 +268,7 @@ pub async fn load(db: &Db, department: Option<Department>) -> AppResult<Board> {
         per_hour,
         sentiment,
         inquiries: crate::channels::inquiries::backlog(db).await?,
+        hours: super::hours::departments_now(ctx).await?,
     })
 }
 

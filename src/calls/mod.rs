@@ -14,6 +14,7 @@ pub mod correct;
 pub mod customer;
 pub mod draft;
 pub mod history;
+pub mod hours;
 pub mod recovery;
 pub mod staff;
 pub mod states;

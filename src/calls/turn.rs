@@ -117,6 +117,9 @@ async fn answer(
     let budget = TokenBudget::of(ctx, &call);
     let mut outcome = run_agents(ctx, &call, &history.messages, text, deltas, budget.used_up()).await?;
     let reason = budget.settle(&mut outcome);
+    if outcome.verdict.action == Action::Escalate {
+        closed_hours_note(ctx, &call, &mut outcome, deltas).await?;
+    }
     let turn = history.customer_turns + 1;
     let (after, answered) = store_turn(ctx, &call, turn, started, &outcome, reason).await?;
     ctx.bus().wake();
@@ -131,6 +134,36 @@ async fn answer(
         status: after.status,
         steps: outcome.steps,
     })
+}
+
+/// A hand-over while the call's department is closed: the reply, whichever model wrote
+/// it, ends with when a person will pick the conversation up, computed here (never left
+/// to a model). The call still goes to the queue. The added words stream after the
+/// reply where the reply streamed.
+async fn closed_hours_note(
+    ctx: &Ctx,
+    call: &Call,
+    outcome: &mut crate::agents::pipeline::TurnOutcome,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> AppResult<()> {
+    // The department the call will wait in: a person's correction or transfer stands.
+    let department = if call.corrected_at.is_some() || call.transferred_at.is_some() {
+        call.department
+    } else {
+        Some(outcome.classification.department)
+    };
+    let Some(note) = super::hours::closed_note(ctx, department, outcome.classification.language).await? else {
+        return Ok(());
+    };
+    let piece = format!("\n\n{note}");
+    if deltas.is_some() || call.channel == Channel::Web {
+        ctx.bus().typing(call.id, piece.clone());
+    }
+    if let Some(tx) = deltas {
+        let _ = tx.send(piece.clone()).await;
+    }
+    outcome.reply.push_str(&piece);
+    Ok(())
 }
 
 /// How many earlier messages (customer, AI and staff replies) the agents read: a long
@@ -148,9 +181,8 @@ pub(super) struct History {
 /// The conversation before message `before` (or all of it), as the agents read it:
 /// one query.
 pub(super) async fn history(db: &Db, call_id: i64, before: Option<i64>) -> AppResult<History> {
-    let rows: Vec<(String, String, i64)> =
-        with_db!(db, |pool| {
-            sqlx::query_as(
+    let rows: Vec<(String, String, i64)> = with_db!(db, |pool| {
+        sqlx::query_as(
         "SELECT role, content, (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
          FROM messages WHERE call_id = $1 AND id < $2 AND role <> 'system' ORDER BY id DESC LIMIT $3",
     )
@@ -159,7 +191,7 @@ pub(super) async fn history(db: &Db, call_id: i64, before: Option<i64>) -> AppRe
     .bind(HISTORY_WINDOW)
     .fetch_all(pool)
     .await
-        })?;
+    })?;
     let customer_turns = rows.first().map_or(0, |r| r.2);
     let messages = rows
         .into_iter()

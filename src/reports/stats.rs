@@ -199,7 +199,7 @@ const CALLS_PER_QUARTER: &str = "SELECT {quarter:c.created_at}, COUNT(*) FROM ca
 
 const TOKENS_PER_QUARTER: &str = "SELECT {quarter:r.at}, CAST(COALESCE(SUM(r.prompt_tokens), 0) AS BIGINT), \
      CAST(COALESCE(SUM(r.completion_tokens), 0) AS BIGINT), COUNT(*) FROM agent_runs r \
-     WHERE r.at >= $1 AND r.at < $2 GROUP BY 1";
+     WHERE r.at >= $1 AND r.at < $2 AND r.call_id IS NOT NULL GROUP BY 1";
 
 /// Who took which call: the "joined" notes a takeover writes, by author.
 pub(super) const AGENTS: &str = "SELECT u.id AS user_id, u.username, u.full_name, COUNT(*) AS calls_taken, \

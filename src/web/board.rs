@@ -77,7 +77,7 @@ pub async fn board_page(
     start_error: Option<&'static str>,
 ) -> AppResult<BoardPage> {
     let after = state.bus().latest_id().await?;
-    let board = board::load(state.db(), my_department(auth)).await?;
+    let board = board::load(state, my_department(auth)).await?;
     Ok(BoardPage {
         page: PageCtx::new(&auth.session, headers, Some(&auth.principal), "board").await?,
         charts: Charts::of(&board),
@@ -99,7 +99,7 @@ pub async fn board_live_get(
 ) -> AppResult<BoardPartial> {
     require_ready(&auth)?;
     board::touch(&state, &auth.principal).await?;
-    let board = board::load(state.db(), my_department(&auth)).await?;
+    let board = board::load(&state, my_department(&auth)).await?;
     Ok(BoardPartial {
         page: PageCtx::new(&auth.session, &headers, Some(&auth.principal), "board").await?,
         charts: Charts::of(&board),

@@ -18,6 +18,7 @@ pub mod errors;
 pub mod form;
 pub mod history;
 pub mod home;
+pub mod hours;
 pub mod inquiries;
 pub mod keepalive;
 pub mod lang;
@@ -130,6 +131,8 @@ pub fn router() -> Router<AppState> {
         .route("/calls/{id}/handback", post(calls::handback_post))
         .route("/calls/{id}/whatsapp/read", post(calls::whatsapp_read_post))
         .route("/settings/whatsapp", get(whatsapp::settings_get).post(whatsapp::settings_post))
+        .route("/settings/hours", get(hours::settings_get).post(hours::settings_post))
+        .route("/settings/hours/reset", post(hours::reset_post))
         .route("/calls/{id}/reply", post(calls::reply_post))
         .route("/calls/{id}/close", post(calls::close_post))
         .route("/calls/{id}/verify-customer", post(calls::verify_customer_post))

@@ -57,8 +57,19 @@ pub struct PublicLimits {
     /// Customer live streams opened per client IP (or IPv6 /64): 120 per minute, so
     /// an office or a carrier NAT with many customers is not one customer.
     pub stream_ips: Limiter,
-    /// Written inquiries per client IP (or IPv6 /64): 10 per 10 minutes.
+    /// Written inquiries per client IP (or IPv6 /64): `CENTRALITA_INQUIRY_RATE_LIMIT` per
+    /// `CENTRALITA_INQUIRY_RATE_WINDOW_SECONDS` (10 per 10 minutes by default).
     pub inquiries: Limiter,
+}
+
+impl PublicLimits {
+    /// The limits, with the configured one for inquiries.
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            inquiries: Limiter::new(config.inquiry_rate_limit as usize, config.inquiry_rate_window),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for PublicLimits {

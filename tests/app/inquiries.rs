@@ -23,6 +23,7 @@ crate::on_both_backends!(
     a_failing_model_is_retried_with_backoff_until_it_answers,
     a_model_that_keeps_failing_leaves_the_inquiry_failed_until_staff_queue_it_again,
     the_suggested_reply_is_sent_by_email_once_and_reaches_the_smtp_server,
+    the_inquiry_limit_per_address_is_configurable,
 );
 
 crate::on_both!(
@@ -145,6 +146,16 @@ async fn a_slow_model_never_delays_the_202_and_the_inquiry_is_classified_later(b
     assert_eq!(done["job_status"], "done");
     assert_eq!(done["job_attempts"], 1);
     assert!(done["error"].is_null());
+    // Both model requests are recorded as the inquiry's agent runs, with their tokens.
+    let db = app.state.db();
+    let runs: Vec<(String, i64, i64)> = centralita::with_db!(db, |pool| sqlx::query_as(
+        "SELECT agent, prompt_tokens, completion_tokens FROM agent_runs WHERE inquiry_id = $1 ORDER BY id"
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    assert_eq!(runs, [("routing".to_owned(), 100, 20), ("service".to_owned(), 100, 20)]);
     app.finish().await;
 }
 
@@ -468,4 +479,20 @@ async fn two_nodes_share_the_job_queue_and_run_each_job_once(app: &TestApp) {
         assert_eq!(done["job_status"], "done");
     }
     other.finish().await;
+}
+
+async fn the_inquiry_limit_per_address_is_configurable(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.inquiry_rate_limit = 2;
+        c.inquiry_rate_window = Duration::from_secs(2);
+    })
+    .await;
+    submitted(&app.base, &inquiry(1)).await;
+    submitted(&app.base, &inquiry(2)).await;
+    let limited = submit(&app.base, &inquiry(3)).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Once the window has passed, the address may write again.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    submitted(&app.base, &inquiry(4)).await;
+    app.finish().await;
 }

@@ -41,6 +41,7 @@ mod engine_requests;
 mod first_run;
 mod fuzz;
 mod headers;
+mod hours;
 mod inquiries;
 pub mod live;
 mod loadtest;

@@ -34,6 +34,7 @@ on_both_backends!(
     whatsapp_cleanup_deletes_old_processed_events_and_keeps_unprocessed_ones,
     whatsapp_calls_show_on_the_board_and_call_page_escaped_with_unread_counts,
     whatsapp_admin_adds_a_number_whose_secrets_are_never_shown,
+    whatsapp_hand_over_outside_business_hours_tells_the_contact_when_a_person_is_back,
 );
 
 const NUMBER: &str = "1099887766";
@@ -640,5 +641,30 @@ async fn whatsapp_admin_adds_a_number_whose_secrets_are_never_shown(backend: Bac
     assert_eq!(forged, 0, "ignored");
     let actions = app.audit_actions().await;
     assert!(actions.iter().filter(|a| *a == "whatsapp.number").count() == 2, "{actions:?}");
+    app.finish().await;
+}
+
+async fn whatsapp_hand_over_outside_business_hours_tells_the_contact_when_a_person_is_back(backend: Backend) {
+    let server = provider().await;
+    let tweak = whatsapp(&server);
+    let app = TestApp::spawn(backend, move |c| {
+        tweak(c);
+        c.business_hours = centralita::hours::BusinessHours::parse("tz=Europe/Madrid; *=mon-fri 09:00-18:00").unwrap();
+    })
+    .await;
+    // Friday 2026-12-04 21:00 in Madrid: the team opens on Monday at 09:00.
+    let friday_night = time::macros::datetime!(2026-12-04 20:00 UTC);
+    app.state.clock().set(Some(centralita::db::Timestamp::from(friday_night)));
+    let r =
+        deliver(&app, &text("wamid.HOURS1", "34600999111", "Pilar", "Quiero hablar con una persona, por favor")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let sent = wait_for_sends(&server, 1).await;
+    let body = sent[0].0["text"]["body"].as_str().unwrap_or_default().to_owned();
+    assert!(body.contains("el lunes a las 09:00") && body.contains("Europe/Madrid"), "{body}");
+    // The conversation waits in the queue for Monday.
+    let token = app.admin_token().await;
+    let call_id = the_call_id(&app, &token).await;
+    let call = get_json(app.url(&format!("/api/v1/calls/{call_id}")), &token).await;
+    assert_eq!(call["call"]["status"], "queued", "{call}");
     app.finish().await;
 }

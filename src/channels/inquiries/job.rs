@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::InquiryStatus;
 use crate::agents::Classification;
+use crate::agents::pipeline::Step;
 use crate::context::Ctx;
-use crate::db::{Timestamp, Tx, on_tx};
+use crate::db::{Timestamp, Tx, on_tx, with_db};
 use crate::error::AppError;
 use crate::jobs::{Failure, Job, Outcome};
 
@@ -52,10 +53,12 @@ pub async fn perform(ctx: &Ctx, job: &Job) -> Result<String, Failure> {
     let pipeline = ctx.pipeline();
     let (classification, routing) =
         pipeline.classify_strictly(&text).await.map_err(|e| Failure::transient(format!("routing agent: {e}")))?;
+    record_run(ctx, payload.inquiry_id, job.attempts, &routing).await;
     let (reply, service) = pipeline
         .suggest_reply(&text, classification.language)
         .await
         .map_err(|e| Failure::transient(format!("reply agent: {e}")))?;
+    record_run(ctx, payload.inquiry_id, job.attempts, &service).await;
     let produced = Produced {
         classification,
         reply,
@@ -64,6 +67,34 @@ pub async fn perform(ctx: &Ctx, job: &Job) -> Result<String, Failure> {
         latency_ms: routing.latency_ms + service.latency_ms,
     };
     serde_json::to_string(&produced).map_err(|e| Failure::permanent(e.to_string()))
+}
+
+/// Records a model step of the inquiry's job in `agent_runs` (the inquiry's own, `turn`
+/// being the job's attempt), as soon as it is taken: its tokens were spent even if a
+/// later step fails and the job is retried. A failure to record is logged, not fatal:
+/// the inquiry's classification matters more than its bookkeeping.
+async fn record_run(ctx: &Ctx, inquiry_id: i64, attempt: i64, step: &Step) {
+    let recorded = with_db!(ctx.db(), |pool| sqlx::query(
+        "INSERT INTO agent_runs (inquiry_id, turn, agent, backend, model, prompt_tokens, completion_tokens, \
+         latency_ms, tool_calls, output, outcome, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]', $9, $10, $11)",
+    )
+    .bind(inquiry_id)
+    .bind(attempt)
+    .bind(step.agent)
+    .bind(step.backend)
+    .bind(&step.model)
+    .bind(i64::from(step.prompt_tokens))
+    .bind(i64::from(step.completion_tokens))
+    .bind(step.latency_ms as i64)
+    .bind(&step.output)
+    .bind(&step.outcome)
+    .bind(Timestamp::now())
+    .execute(pool)
+    .await
+    .map(|_| ()));
+    if let Err(err) = recorded {
+        tracing::warn!(inquiry_id, error = %err, "could not record the inquiry's agent run");
+    }
 }
 
 /// Announces a classification that ended (done or dead) to staff pages.

@@ -201,6 +201,9 @@ const MATRIX: &[(&str, &str, Min)] = &[
     ("POST", "/calls/{id}/whatsapp/read", Agent),
     ("GET", "/settings/whatsapp", Admin),
     ("POST", "/settings/whatsapp", Admin),
+    ("GET", "/settings/hours", Admin),
+    ("POST", "/settings/hours", Admin),
+    ("POST", "/settings/hours/reset", Admin),
     // The API's OpenAPI document and its docs page (public).
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/docs", Public),
