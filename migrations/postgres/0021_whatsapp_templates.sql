@@ -13,7 +13,7 @@ CREATE TABLE whatsapp_templates (
     language TEXT NOT NULL,
     category TEXT NOT NULL CHECK (category IN ('marketing', 'utility', 'authentication')),
     body TEXT NOT NULL,
-    variables INTEGER NOT NULL,
+    variables BIGINT NOT NULL,
     created_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
     updated_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
     created_at TIMESTAMPTZ NOT NULL,

@@ -56,4 +56,5 @@ mod tickets;
 mod token_budget;
 mod users_admin;
 mod web_login;
+mod wa_templates;
 mod whatsapp;

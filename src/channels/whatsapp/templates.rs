@@ -125,8 +125,8 @@ impl From<Row> for Template {
 impl Template {
     /// The body with `values` in place of its variables (one without a value stays as
     /// `{{n}}`). Plain text: escape it to show it.
-    pub fn fill(&self, values: &[String]) -> String {
-        fill(&self.body, values)
+    pub fn filled(&self, values: &[String]) -> String {
+        fill_values(&self.body, values)
     }
 
     /// The variables' numbers, 1..=n (for the forms).
@@ -219,7 +219,7 @@ pub fn variable_count(body: &str) -> Result<usize, VariableError> {
 }
 
 /// `body` with `values[n - 1]` in place of each `{{n}}` (kept as it is without a value).
-pub fn fill(body: &str, values: &[String]) -> String {
+pub fn fill_values(body: &str, values: &[String]) -> String {
     let Ok(vars) = scan(body) else { return body.to_owned() };
     let mut out = String::with_capacity(body.len());
     let mut at = 0;
@@ -547,7 +547,7 @@ pub fn preview(body: &str, values: &[String]) -> Result<Preview, FieldErrors> {
     Ok(Preview { text, variables: count, missing })
 }
 
-/// Like [`fill`], but an empty value also stays as `{{n}}`.
+/// Like [`fill_values`], but an empty value also stays as `{{n}}`.
 fn fill_present(body: &str, values: &[String]) -> String {
     let Ok(vars) = scan(body) else { return body.to_owned() };
     let mut out = String::with_capacity(body.len());
@@ -668,7 +668,7 @@ pub async fn send(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, wanted: &SendTemp
     let template = resolve(ctx.db(), &conversation.phone_number_id, &call, wanted).await?;
     let count = usize::try_from(template.variables).unwrap_or(0);
     let values = parse_values(&wanted.variables, count).map_err(|key| invalid("variables", key))?;
-    let text = template.fill(&values);
+    let text = template.filled(&values);
     if text.chars().count() > calls::MAX_MESSAGE {
         return Err(invalid("variables", "field.wa_template_too_long"));
     }
@@ -704,8 +704,8 @@ mod tests {
     #[test]
     fn a_body_is_filled_in_and_missing_values_stay_visible() {
         let values = vec!["Ana".to_owned(), "A-17".to_owned()];
-        assert_eq!(fill("Hola {{1}}, pedido {{2}}. Gracias {{1}}", &values), "Hola Ana, pedido A-17. Gracias Ana");
-        assert_eq!(fill("Hola {{1}}, pedido {{2}}", &values[..1]), "Hola Ana, pedido {{2}}");
+        assert_eq!(fill_values("Hola {{1}}, pedido {{2}}. Gracias {{1}}", &values), "Hola Ana, pedido A-17. Gracias Ana");
+        assert_eq!(fill_values("Hola {{1}}, pedido {{2}}", &values[..1]), "Hola Ana, pedido {{2}}");
         let p = preview("Hola {{1}}, pedido {{2}}", &["Ana".into(), " ".into()]).unwrap();
         assert_eq!((p.text.as_str(), p.variables, p.missing), ("Hola Ana, pedido {{2}}", 2, vec![2]));
         assert_eq!(preview("{{1}} {{3}}", &[]).unwrap_err().get("body"), Some(&"field.wa_template_variable_gap"));
