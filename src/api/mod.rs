@@ -18,8 +18,8 @@ pub mod reports;
 pub mod teamwork;
 pub mod tickets;
 pub mod users;
-pub mod whatsapp;
 pub mod wa_templates;
+pub mod whatsapp;
 
 use axum::Router;
 use axum::body::{Body, Bytes};

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     actions, assistant, audit, auth, calls, canned, classify, customers, email, events, inquiries, reports, teamwork,
-    tickets, users, whatsapp, wa_templates,
+    tickets, users, wa_templates, whatsapp,
 };
 
 /// The document's definition: every documented operation.

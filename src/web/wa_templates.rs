@@ -113,9 +113,7 @@ impl FormFields {
 fn preview(target: String, body: &str, values: &[String]) -> PreviewView {
     match templates::preview(body, values) {
         Ok(p) => PreviewView { target, text: Some(p.text), missing: p.missing, error: None },
-        Err(errors) => {
-            PreviewView { target, text: None, missing: Vec::new(), error: errors.values().next().copied() }
-        }
+        Err(errors) => PreviewView { target, text: None, missing: Vec::new(), error: errors.values().next().copied() },
     }
 }
 
@@ -273,8 +271,7 @@ pub async fn preview_post(
     let p = match field("template_id").map(str::parse::<i64>) {
         Some(Ok(id)) => {
             let t = templates::get(state.db(), id).await?;
-            let values: Vec<String> =
-                pairs.iter().filter(|(k, _)| k == "variable").map(|(_, v)| v.clone()).collect();
+            let values: Vec<String> = pairs.iter().filter(|(k, _)| k == "variable").map(|(_, v)| v.clone()).collect();
             preview(format!("wa-preview-{id}"), &t.body, &values)
         }
         Some(Err(_)) => return Err(AppError::NotFound),

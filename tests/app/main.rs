@@ -55,6 +55,6 @@ mod teamwork;
 mod tickets;
 mod token_budget;
 mod users_admin;
-mod web_login;
 mod wa_templates;
+mod web_login;
 mod whatsapp;

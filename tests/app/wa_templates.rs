@@ -119,7 +119,8 @@ async fn wa_templates_are_managed_by_supervisors_validated_and_read_by_every_rol
     assert!(fields["language"].as_str().unwrap().contains("en_US"), "{e}");
     assert!(fields["category"].as_str().unwrap().contains("utility"), "{e}");
     assert!(fields["body"].as_str().unwrap().contains("without skipping"), "{e}");
-    let r = create(&app, &sup, json!({"name": "x", "language": "es", "category": "utility", "body": "Hola {{uno}}"})).await;
+    let r =
+        create(&app, &sup, json!({"name": "x", "language": "es", "category": "utility", "body": "Hola {{uno}}"})).await;
     let e: Value = r.json().await.unwrap();
     assert!(e["fields"]["body"].as_str().unwrap().contains("a number from 1"), "{e}");
     let long = "x".repeat(1025);
@@ -147,7 +148,8 @@ async fn wa_templates_are_managed_by_supervisors_validated_and_read_by_every_rol
     let url = app.url(&format!("/api/v1/channels/whatsapp/templates/{id}"));
     let r = send_req(reqwest::Method::PATCH, url.clone(), &agent, Some(json!({"body": "Hola"}))).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = send_req(reqwest::Method::PATCH, url.clone(), &sup, Some(json!({"body": "Hola {{1}}, {{2}} o {{3}}"}))).await;
+    let r =
+        send_req(reqwest::Method::PATCH, url.clone(), &sup, Some(json!({"body": "Hola {{1}}, {{2}} o {{3}}"}))).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["variables"], 3);
     assert_eq!(send_req(reqwest::Method::DELETE, url.clone(), &agent, None).await.status(), StatusCode::FORBIDDEN);
@@ -168,7 +170,13 @@ async fn wa_templates_are_managed_by_supervisors_validated_and_read_by_every_rol
         .post(
             "/whatsapp/templates",
             "/whatsapp/templates/new",
-            &[("name", "Bad Name"), ("language", "es"), ("category", "utility"), ("body", "{{2}}"), ("phone_number_id", "")],
+            &[
+                ("name", "Bad Name"),
+                ("language", "es"),
+                ("category", "utility"),
+                ("body", "{{2}}"),
+                ("phone_number_id", ""),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -178,7 +186,13 @@ async fn wa_templates_are_managed_by_supervisors_validated_and_read_by_every_rol
         .post(
             "/whatsapp/templates",
             "/whatsapp/templates/new",
-            &[("name", "welcome_back"), ("language", "es"), ("category", "marketing"), ("body", "¡Hola {{1}}!"), ("phone_number_id", "")],
+            &[
+                ("name", "welcome_back"),
+                ("language", "es"),
+                ("category", "marketing"),
+                ("body", "¡Hola {{1}}!"),
+                ("phone_number_id", ""),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -215,9 +229,14 @@ async fn wa_template_preview_fills_the_variables_and_the_page_escapes_it(backend
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
-    assert!(html.contains("Hola &#60;script&#62;x&#60;/script&#62;, &#60;b&#62;tu&#60;/b&#62; pedido A-17") || html.contains("Hola &lt;script&gt;x&lt;/script&gt;, &lt;b&gt;tu&lt;/b&gt; pedido A-17"), "{html}");
+    assert!(
+        html.contains("Hola &#60;script&#62;x&#60;/script&#62;, &#60;b&#62;tu&#60;/b&#62; pedido A-17")
+            || html.contains("Hola &lt;script&gt;x&lt;/script&gt;, &lt;b&gt;tu&lt;/b&gt; pedido A-17"),
+        "{html}"
+    );
     assert!(!html.contains("<script>") && !html.contains("<b>tu"), "{html}");
-    let r = b.post("/whatsapp/templates/preview", "/whatsapp/templates", &[("body", "Hola {{1"), ("samples", "")]).await;
+    let r =
+        b.post("/whatsapp/templates/preview", "/whatsapp/templates", &[("body", "Hola {{1"), ("samples", "")]).await;
     let html = r.text().await.unwrap();
     assert!(html.contains(r#"class="field-error""#), "what is wrong with the body: {html}");
     app.finish().await;
@@ -241,7 +260,12 @@ async fn wa_template_goes_out_once_as_a_cloud_api_template_after_the_window_clos
         .with_priority(2)
         .mount(&server)
         .await;
-    Mock::given(method("POST")).and(path(SEND_PATH)).respond_with(Accept(accepted)).with_priority(3).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(SEND_PATH))
+        .respond_with(Accept(accepted))
+        .with_priority(3)
+        .mount(&server)
+        .await;
     let app = TestApp::spawn(backend, whatsapp(&server)).await;
     let sup = app.token_for("once-sup", "supervisor").await;
     let agent = app.token_for("once-agent", "agent").await;
@@ -249,7 +273,8 @@ async fn wa_template_goes_out_once_as_a_cloud_api_template_after_the_window_clos
     let call_id = held_call(&app, &server, &agent, "34622000222").await;
     close_window(&app, call_id).await;
 
-    let r = post_json(app.url(&format!("/api/v1/calls/{call_id}/messages")), &agent, json!({"text": "¿Sigues ahí?"})).await;
+    let r =
+        post_json(app.url(&format!("/api/v1/calls/{call_id}/messages")), &agent, json!({"text": "¿Sigues ahí?"})).await;
     assert_eq!(r.status(), StatusCode::CONFLICT, "a free-form reply is refused");
     let r = post_json(
         send_url(&app, call_id),
@@ -447,7 +472,11 @@ async fn wa_call_page_offers_templates_when_the_window_is_closed_and_sends_one(b
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("exactly one value for each variable"));
     let r = b
-        .post(&path, &format!("/calls/{call_id}"), &[("template_id", &template_id), ("variable", "Luis"), ("variable", "C-3")])
+        .post(
+            &path,
+            &format!("/calls/{call_id}"),
+            &[("template_id", &template_id), ("variable", "Luis"), ("variable", "C-3")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let all = wait_for_sends(&server, 2).await;

@@ -76,8 +76,11 @@ async fn a_whatsapp_conversation_appears_live_and_the_agents_reply_and_template_
     d.find("form.wa-template-form[data-name=follow_up] input[name=variable]").await;
     d.type_into("form.wa-template-form[data-name=follow_up] label:nth-of-type(1) input", "Iñigo").await;
     d.type_into("form.wa-template-form[data-name=follow_up] label:nth-of-type(2) input", "F-2024-77").await;
-    d.wait_text(".wa-template-form[data-name=follow_up] .wa-preview", "Hola Iñigo, seguimos con tu consulta F-2024-77.")
-        .await;
+    d.wait_text(
+        ".wa-template-form[data-name=follow_up] .wa-preview",
+        "Hola Iñigo, seguimos con tu consulta F-2024-77.",
+    )
+    .await;
     d.screenshot("32-whatsapp-template-preview").await;
     d.click("form.wa-template-form[data-name=follow_up] button[type=submit]").await;
     d.wait_text("#call-live .transcript", "seguimos con tu consulta F-2024-77").await;
