@@ -41,10 +41,14 @@ id_enum! {
         CallOpen => "call_open",
         /// The call is linked to no customer record.
         CallUnlinked => "call_unlinked",
+        /// The call is not a WhatsApp conversation (templates go out over WhatsApp only).
+        CallNotWhatsapp => "call_not_whatsapp",
         /// The call has no customer to write to.
         CallWithoutCustomer => "call_without_customer",
         /// Another canned response of that language has the shortcut.
         CannedShortcutTaken => "canned_shortcut_taken",
+        /// Another WhatsApp template has that name and language (for the same number).
+        WhatsappTemplateTaken => "whatsapp_template_taken",
         /// The call has no customer message to answer yet.
         NothingToAnswer => "nothing_to_answer",
         /// The customer record is not an open, unverified claim.

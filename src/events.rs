@@ -67,6 +67,9 @@ pub enum Kind {
     /// A written inquiry arrived, was classified, failed, or staff changed or answered
     /// it (staff only; no text): the board redraws its inquiry queue.
     InquiryChanged,
+    /// A message sent over WhatsApp changed delivery status (sent, delivered, read,
+    /// failed; staff only): the call's page redraws its ticks.
+    WhatsappStatus,
 }
 
 impl Kind {
@@ -88,6 +91,7 @@ impl Kind {
             Self::Transferred => "transferred",
             Self::NoteAdded => "note_added",
             Self::InquiryChanged => "inquiry_changed",
+            Self::WhatsappStatus => "whatsapp_status",
         }
     }
 }

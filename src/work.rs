@@ -38,8 +38,10 @@ impl Handler for Kinds {
     }
 
     async fn settled(&self, job: &Job, outcome: &Outcome) {
-        if job.kind == inquiries::job::KIND {
-            inquiries::job::settled(&self.ctx, job, outcome).await;
+        match job.kind.as_str() {
+            inquiries::job::KIND => inquiries::job::settled(&self.ctx, job, outcome).await,
+            whatsapp::outbound::SEND_JOB => whatsapp::outbound::settled(&self.ctx, job, outcome).await,
+            _ => {}
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod reports;
 pub mod teamwork;
 pub mod tickets;
 pub mod users;
+pub mod wa_templates;
 pub mod whatsapp;
 
 use axum::Router;
@@ -33,6 +34,7 @@ use crate::error::AppError;
 
 /// Routes of the API (nested under `/api/v1`).
 pub fn router() -> Router<AppState> {
+    use wa_templates as wt;
     Router::new()
         .route("/auth/login", post(auth::login_post))
         .route("/auth/refresh", post(auth::refresh_post))
@@ -82,6 +84,10 @@ pub fn router() -> Router<AppState> {
         .route("/channels/whatsapp/conversations", get(whatsapp::conversations_get))
         .route("/channels/whatsapp/conversations/{call_id}", get(whatsapp::conversation_get))
         .route("/channels/whatsapp/conversations/{call_id}/read", post(whatsapp::read_post))
+        .route("/channels/whatsapp/conversations/{call_id}/send-template", post(wt::send_template_post))
+        .route("/channels/whatsapp/templates", get(wt::list_get).post(wt::create_post))
+        .route("/channels/whatsapp/templates/preview", post(wt::preview_post))
+        .route("/channels/whatsapp/templates/{id}", get(wt::one_get).patch(wt::update_patch).delete(wt::delete_delete))
         // The API's own description (public; not in the document itself).
         .route("/openapi.json", get(openapi::openapi_get))
         .route("/docs", get(docs::docs_get))

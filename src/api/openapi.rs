@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     actions, assistant, audit, auth, calls, canned, classify, customers, email, events, inquiries, reports, teamwork,
-    tickets, users, whatsapp,
+    tickets, users, wa_templates, whatsapp,
 };
 
 /// The document's definition: every documented operation.
@@ -49,6 +49,9 @@ use super::{
         canned::call_canned_get, canned::suggested_reply_get,
         whatsapp::webhook_get, whatsapp::webhook_post, whatsapp::conversations_get, whatsapp::conversation_get,
         whatsapp::read_post,
+        wa_templates::list_get, wa_templates::create_post, wa_templates::one_get,
+        wa_templates::update_patch, wa_templates::delete_delete, wa_templates::preview_post,
+        wa_templates::send_template_post,
     ),
     modifiers(&BearerAuth),
     security(("bearerAuth" = [])),

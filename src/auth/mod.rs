@@ -149,7 +149,25 @@ impl CannedCap<'_> {
     }
 }
 
+/// Proof that the holder may manage WhatsApp message templates (create, edit,
+/// delete): supervisors and admins. Agents view and send them; viewers view them.
+#[derive(Debug)]
+pub struct TemplateCap<'a> {
+    principal: &'a Principal,
+}
+
+impl TemplateCap<'_> {
+    /// The staff member acting.
+    pub fn actor(&self) -> &Principal {
+        self.principal
+    }
+}
+
 impl Principal {
+    /// WhatsApp-templates management capability, when the role allows it.
+    pub fn templates(&self) -> Option<TemplateCap<'_>> {
+        matches!(self.role, Role::Supervisor | Role::Admin).then_some(TemplateCap { principal: self })
+    }
     /// Canned-responses management capability, when the role allows it.
     pub fn canned(&self) -> Option<CannedCap<'_>> {
         matches!(self.role, Role::Supervisor | Role::Admin).then_some(CannedCap { principal: self })

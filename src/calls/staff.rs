@@ -72,7 +72,7 @@ pub(super) async fn refusal(db: &Db, call_id: i64, me: i64) -> AppError {
 
 /// Why `me` may not act on `call`: it ended, someone else holds it (with their name),
 /// or else `otherwise`.
-pub(super) async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: Conflict) -> AppError {
+pub(crate) async fn not_allowed(db: &Db, call: &Call, me: i64, otherwise: Conflict) -> AppError {
     if !call.is_open() {
         return AppError::Conflict(Conflict::CallClosed);
     }
@@ -148,16 +148,29 @@ pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> A
         return Err(not_allowed(ctx.db(), &call, me.id, Conflict::CallNotHeld).await);
     }
     let text = super::parse_message(text)?;
-    let whatsapp = call.channel == Channel::Whatsapp;
-    if whatsapp {
+    if call.channel == Channel::Whatsapp {
         let conversation = crate::channels::whatsapp::conversation::of_call(ctx.db(), call_id).await?;
         if !conversation.is_some_and(|c| c.window_open(Timestamp::now())) {
             return Err(AppError::WhatsappWindowClosed);
         }
     }
-    // Stored only if the caller still holds the call at this instant (a hand-back or
-    // close may have won the race since the check above); a WhatsApp reply is queued
-    // for sending in the same transaction.
+    store_reply(ctx, cap, &call, &text, None).await
+}
+
+/// Stores a person's message in `call` if they still hold it at this instant (a
+/// hand-back or close may have won the race since the caller's check), queued for
+/// WhatsApp in the same transaction on a WhatsApp call (as `template`, when given);
+/// audited and published. `text` is checked already.
+pub(crate) async fn store_reply(
+    ctx: &Ctx,
+    cap: &AgentCap<'_>,
+    call: &Call,
+    text: &str,
+    template: Option<&crate::channels::whatsapp::outbound::TemplateMessage>,
+) -> AppResult<i64> {
+    let me = cap.actor();
+    let call_id = call.id;
+    let whatsapp = call.channel == Channel::Whatsapp;
     let now = Timestamp::now();
     let mut tx = ctx.db().begin().await?;
     let id: Option<i64> = on_tx!(&mut tx, |conn| sqlx::query_scalar(
@@ -166,7 +179,7 @@ pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> A
          WHERE EXISTS (SELECT 1 FROM calls WHERE id = $1 AND status = 'human' AND assigned_to = $3) RETURNING id",
     )
     .bind(call_id)
-    .bind(&text)
+    .bind(text)
     .bind(me.id)
     .bind(now)
     .fetch_optional(&mut *conn)
@@ -175,18 +188,27 @@ pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> A
         drop(tx);
         return Err(refusal(ctx.db(), call_id, me.id).await);
     };
-    if whatsapp {
-        crate::channels::whatsapp::outbound::queue_in(&mut tx, call_id, id, &text, ctx.jobs().max_attempts()).await?;
+    let attempts = ctx.jobs().max_attempts();
+    match (whatsapp, template) {
+        (true, Some(t)) => {
+            crate::channels::whatsapp::outbound::queue_template_in(&mut tx, call_id, id, text, t, attempts).await?
+        }
+        (true, None) => crate::channels::whatsapp::outbound::queue_in(&mut tx, call_id, id, text, attempts).await?,
+        (false, _) => {}
     }
     tx.commit().await?;
     if whatsapp {
         ctx.jobs().wake();
     }
-    let entry = crate::audit::Entry::new(Some(me.id), me.username.clone(), "call.reply")
+    let (action, metadata) = match template {
+        Some(t) => ("call.whatsapp_template", json!({"message_id": id, "template": t.name, "language": t.language})),
+        None => ("call.reply", json!({"message_id": id})),
+    };
+    let entry = crate::audit::Entry::new(Some(me.id), me.username.clone(), action)
         .target(format!("call:{call_id}"))
-        .metadata(json!({"message_id": id}));
+        .metadata(metadata);
     crate::audit::record(ctx.db(), &entry).await?;
-    message_event(ctx, call_id, id, MessageRole::Human, None, &text, Some(me)).await;
+    message_event(ctx, call_id, id, MessageRole::Human, None, text, Some(me)).await;
     with_db!(ctx.db(), |pool| sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1")
         .bind(call_id)
         .bind(now)

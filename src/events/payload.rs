@@ -124,6 +124,13 @@ pub enum Payload {
         /// Its status now.
         inquiry_status: &'static str,
     },
+    /// A message sent over WhatsApp changed delivery status (no text).
+    WhatsappStatus {
+        /// The call's message.
+        message_id: i64,
+        /// sent, delivered, read or failed.
+        delivery: String,
+    },
 }
 
 impl Payload {
@@ -145,6 +152,7 @@ impl Payload {
             Self::Transferred { .. } => Kind::Transferred,
             Self::NoteAdded { .. } => Kind::NoteAdded,
             Self::InquiryChanged { .. } => Kind::InquiryChanged,
+            Self::WhatsappStatus { .. } => Kind::WhatsappStatus,
         }
     }
 }

@@ -60,6 +60,8 @@ pub struct WhatsappView {
     window_open: bool,
     /// Delivery status of each message sent, by call message id.
     delivery: std::collections::HashMap<i64, String>,
+    /// The templates its holder may send from this number (the holder only).
+    templates: Vec<crate::channels::whatsapp::templates::Template>,
 }
 
 /// A message shown above the call's controls.
@@ -200,13 +202,20 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
     };
     let me = &auth.principal;
     let team = super::teamwork::TeamView::load(state, me, &call).await?;
+    let mine = call.status == CallStatus::Human && call.assigned_to == Some(me.id);
     let whatsapp = match crate::channels::whatsapp::conversation::of_call(state.db(), id).await? {
         Some(conversation) => {
             let sent = crate::channels::whatsapp::outbound::of_call(state.db(), id).await?;
+            let templates = if mine {
+                crate::channels::whatsapp::templates::for_number(state.db(), &conversation.phone_number_id).await?
+            } else {
+                Vec::new()
+            };
             Some(WhatsappView {
                 window_open: conversation.window_open(crate::db::Timestamp::now()),
                 conversation,
                 delivery: sent.into_iter().map(|o| (o.message_id, o.status)).collect(),
+                templates,
             })
         }
         None => None,
@@ -217,7 +226,6 @@ async fn view(state: &AppState, auth: &WebAuth, id: i64, notice: Option<Notice>)
     } else {
         Vec::new()
     };
-    let mine = call.status == CallStatus::Human && call.assigned_to == Some(me.id);
     let canned = if mine { canned::for_call(state.db(), &call, me).await? } else { Vec::new() };
     Ok(CallView {
         emails,
@@ -313,6 +321,7 @@ pub(super) async fn after_action(
         Err(AppError::HeldBy(name)) => Some(Notice { key: "callops.held_by", name: Some(name) }),
         Err(AppError::Conflict(Conflict::CallClosed)) => Some(Notice { key: "callops.closed", name: None }),
         Err(AppError::WhatsappWindowClosed) => Some(Notice { key: "error.whatsapp_window_closed", name: None }),
+        Err(AppError::Conflict(Conflict::CallNotWhatsapp)) => Some(Notice { key: "watpl.not_whatsapp", name: None }),
         Err(AppError::Conflict(_)) => Some(Notice { key: "callops.state_changed", name: None }),
         Err(AppError::Validation(f)) => {
             Some(Notice { key: f.values().next().copied().unwrap_or("error.validation"), name: None })
@@ -407,6 +416,34 @@ pub async fn whatsapp_read_post(
         return Err(AppError::NotFound);
     }
     after_action(&state, &auth, &headers, id, Ok(())).await
+}
+
+/// `POST /calls/{id}/whatsapp/template`: the holder sends a message template, with
+/// `template_id` and one `variable` field per variable, in order (the form's fields
+/// repeat, so the body is read as pairs).
+pub async fn whatsapp_template_post(
+    State(state): State<AppState>,
+    auth: WebAuth,
+    headers: HeaderMap,
+    WebPath(id): WebPath<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    require_ready(&auth)?;
+    let cap = auth.principal.agent().ok_or(AppError::Forbidden)?;
+    use crate::channels::whatsapp::templates::{self, SendTemplate, TemplateRef};
+    let template_id = pairs.iter().find(|(k, _)| k == "template_id").and_then(|(_, v)| v.trim().parse::<i64>().ok());
+    let result = match template_id {
+        Some(template_id) => {
+            let wanted = SendTemplate {
+                template: TemplateRef::Id(template_id),
+                language: None,
+                variables: pairs.iter().filter(|(k, _)| k == "variable").map(|(_, v)| v.clone()).collect(),
+            };
+            templates::send(&state, &cap, id, &wanted).await.map(|_| ())
+        }
+        None => Err(AppError::Validation(crate::error::FieldErrors::from([("template", "field.wa_template_unknown")]))),
+    };
+    after_action(&state, &auth, &headers, id, result).await
 }
 
 /// The reply form when it asks for a suggested reply or a canned response: what was

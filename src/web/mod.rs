@@ -31,6 +31,7 @@ pub mod reports;
 pub mod teamwork;
 pub mod tickets;
 pub mod users;
+pub mod wa_templates;
 pub mod whatsapp;
 
 use axum::Router;
@@ -133,6 +134,12 @@ pub fn router() -> Router<AppState> {
         .route("/settings/whatsapp", get(whatsapp::settings_get).post(whatsapp::settings_post))
         .route("/settings/hours", get(hours::settings_get).post(hours::settings_post))
         .route("/settings/hours/reset", post(hours::reset_post))
+        .route("/calls/{id}/whatsapp/template", post(calls::whatsapp_template_post))
+        .route("/whatsapp/templates", get(wa_templates::list_get).post(wa_templates::create_post))
+        .route("/whatsapp/templates/new", get(wa_templates::new_get))
+        .route("/whatsapp/templates/preview", post(wa_templates::preview_post))
+        .route("/whatsapp/templates/{id}/edit", get(wa_templates::edit_get).post(wa_templates::edit_post))
+        .route("/whatsapp/templates/{id}/delete", post(wa_templates::delete_post))
         .route("/calls/{id}/reply", post(calls::reply_post))
         .route("/calls/{id}/close", post(calls::close_post))
         .route("/calls/{id}/verify-customer", post(calls::verify_customer_post))

@@ -9,6 +9,7 @@ mod customer_page;
 mod driver;
 mod email_preview;
 mod staff;
+mod whatsapp;
 
 use driver::Driver;
 

@@ -62,5 +62,6 @@ mod teamwork;
 mod tickets;
 mod token_budget;
 mod users_admin;
+mod wa_templates;
 mod web_login;
 mod whatsapp;

@@ -37,14 +37,14 @@ on_both_backends!(
     whatsapp_hand_over_outside_business_hours_tells_the_contact_when_a_person_is_back,
 );
 
-const NUMBER: &str = "1099887766";
-const TOKEN: &str = "provider-bearer-token";
-const APP_SECRET: &str = "provider-app-secret";
-const VERIFY: &str = "verify-me-please";
-const SEND_PATH: &str = "/v21.0/1099887766/messages";
+pub(crate) const NUMBER: &str = "1099887766";
+pub(crate) const TOKEN: &str = "provider-bearer-token";
+pub(crate) const APP_SECRET: &str = "provider-app-secret";
+pub(crate) const VERIFY: &str = "verify-me-please";
+pub(crate) const SEND_PATH: &str = "/v21.0/1099887766/messages";
 
 /// Answers each send with a fresh message id, as the Cloud API does.
-struct Accept(Arc<AtomicUsize>);
+pub(crate) struct Accept(pub(crate) Arc<AtomicUsize>);
 
 impl Respond for Accept {
     fn respond(&self, _: &Request) -> ResponseTemplate {
@@ -57,13 +57,13 @@ impl Respond for Accept {
     }
 }
 
-async fn provider() -> MockServer {
+pub(crate) async fn provider() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path(SEND_PATH)).respond_with(Accept(Arc::default())).mount(&server).await;
     server
 }
 
-fn whatsapp(server: &MockServer) -> impl FnOnce(&mut centralita::config::Config) + use<> {
+pub(crate) fn whatsapp(server: &MockServer) -> impl FnOnce(&mut centralita::config::Config) + use<> {
     let api_base = format!("{}/v21.0", server.uri());
     move |c| {
         c.whatsapp = Some(WhatsappConfig {
@@ -80,11 +80,11 @@ fn whatsapp(server: &MockServer) -> impl FnOnce(&mut centralita::config::Config)
 }
 
 /// A notification with one text message.
-fn text(id: &str, from: &str, name: &str, body: &str) -> Value {
+pub(crate) fn text(id: &str, from: &str, name: &str, body: &str) -> Value {
     message(id, from, name, json!({"type": "text", "text": {"body": body}}))
 }
 
-fn message(id: &str, from: &str, name: &str, content: Value) -> Value {
+pub(crate) fn message(id: &str, from: &str, name: &str, content: Value) -> Value {
     let mut m = json!({"from": from, "id": id, "timestamp": "1764670000"});
     if let (Some(m), Some(c)) = (m.as_object_mut(), content.as_object()) {
         m.extend(c.clone());
@@ -97,7 +97,7 @@ fn message(id: &str, from: &str, name: &str, content: Value) -> Value {
     }}]}]})
 }
 
-fn status(wamid: &str, status: &str, to: &str) -> Value {
+pub(crate) fn status(wamid: &str, status: &str, to: &str) -> Value {
     json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "34910000000", "phone_number_id": NUMBER},
@@ -106,7 +106,7 @@ fn status(wamid: &str, status: &str, to: &str) -> Value {
 }
 
 /// Posts a notification signed with the app secret, as the provider does.
-async fn deliver(app: &TestApp, body: &Value) -> reqwest::Response {
+pub(crate) async fn deliver(app: &TestApp, body: &Value) -> reqwest::Response {
     let raw = body.to_string();
     new_client()
         .post(app.url("/api/v1/channels/whatsapp/webhook"))
@@ -120,7 +120,7 @@ async fn deliver(app: &TestApp, body: &Value) -> reqwest::Response {
 
 /// The sends the provider received (every attempt), as JSON bodies with their
 /// authorization header.
-async fn sends(server: &MockServer) -> Vec<(Value, String)> {
+pub(crate) async fn sends(server: &MockServer) -> Vec<(Value, String)> {
     let requests = server.received_requests().await.unwrap_or_default();
     requests
         .iter()
@@ -132,7 +132,7 @@ async fn sends(server: &MockServer) -> Vec<(Value, String)> {
         .collect()
 }
 
-async fn wait_for_sends(server: &MockServer, n: usize) -> Vec<(Value, String)> {
+pub(crate) async fn wait_for_sends(server: &MockServer, n: usize) -> Vec<(Value, String)> {
     let found = eventually(&format!("{n} sends at the provider"), || async {
         let s = sends(server).await;
         (s.len() >= n).then_some(s)
@@ -145,7 +145,7 @@ async fn wait_for_sends(server: &MockServer, n: usize) -> Vec<(Value, String)> {
     after
 }
 
-async fn conversations(app: &TestApp, token: &str) -> Vec<Value> {
+pub(crate) async fn conversations(app: &TestApp, token: &str) -> Vec<Value> {
     get_json(app.url("/api/v1/channels/whatsapp/conversations?all=true"), token)
         .await
         .as_array()
@@ -153,7 +153,7 @@ async fn conversations(app: &TestApp, token: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-async fn the_call_id(app: &TestApp, token: &str) -> i64 {
+pub(crate) async fn the_call_id(app: &TestApp, token: &str) -> i64 {
     eventually("a WhatsApp conversation", || async {
         conversations(app, token).await.first().and_then(|c| c["call_id"].as_i64())
     })

@@ -107,14 +107,22 @@ async fn status(ctx: &Ctx, event: &StoredEvent) -> Result<String, Failure> {
     let body: StatusBody =
         serde_json::from_str(&event.body).map_err(|e| Failure::permanent(format!("bad event body: {e}")))?;
     let mut tx = ctx.db().begin().await.map_err(db_failure)?;
-    let known =
+    let applied =
         outbound::apply_status(&mut tx, &body.id, &body.status, body.error.as_deref()).await.map_err(db_failure)?;
+    let known = applied != outbound::Applied::Unknown;
     let age = Timestamp::now().unix_seconds() - event.received_at.unix_seconds();
     if !known && age < UNKNOWN_STATUS_PATIENCE_SECONDS {
         return Err(Failure::transient("status of a message whose provider id is not stored yet"));
     }
     mark_processed(&mut tx, event.id, None).await.map_err(db_failure)?;
+    // The call's page redraws the message's ticks (the event is the transaction's last
+    // statement, as the bus asks).
+    if let outbound::Applied::Changed { call_id, message_id } = applied {
+        let payload = Payload::WhatsappStatus { message_id, delivery: body.status.clone() };
+        events::record_in(&mut tx, Some(call_id), &payload).await.map_err(db_failure)?;
+    }
     tx.commit().await.map_err(db_failure)?;
+    ctx.bus().wake();
     Ok(if known { format!("status {}", body.status) } else { "status of an unknown message, dropped".into() })
 }
 

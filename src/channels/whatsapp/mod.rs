@@ -13,11 +13,14 @@
 //!   [`crate::jobs`] worker); the provider's message id (`wamid`) is kept for statuses.
 //! - [`conversation`]: what staff see of a conversation: unread counts, mark as read,
 //!   and the 24-hour customer-service window.
+//! - [`templates`]: message templates (approved in Meta's WhatsApp Manager), the only
+//!   messages allowed once that window has closed: kept, previewed and sent.
 
 pub mod conversation;
 pub mod inbound;
 pub mod numbers;
 pub mod outbound;
+pub mod templates;
 pub mod webhook;
 
 use hmac::{Hmac, Mac};

@@ -17,6 +17,7 @@ use serde_json::json;
 use super::number;
 use crate::context::Ctx;
 use crate::db::{Db, Timestamp, Tx, on_tx, with_db};
+use crate::events::Payload;
 use crate::jobs::{self, Failure, Job, NewJob, Outcome};
 
 /// The job kind that sends one outbound message.
@@ -47,9 +48,13 @@ pub struct Outbound {
     pub phone_number_id: String,
     /// The recipient's WhatsApp id.
     pub wa_id: String,
-    /// The text.
+    /// The text (a template message: its body filled in).
     #[serde(skip)]
     pub body: String,
+    /// A template message: what the provider is sent instead of the text (JSON
+    /// `{"name", "language", "parameters"}`).
+    #[serde(skip)]
+    pub template: Option<String>,
     /// queued, sent, delivered, read or failed.
     pub status: String,
     /// The provider's message id, once accepted.
@@ -64,7 +69,7 @@ pub struct Outbound {
 
 macro_rules! outbound_columns {
     () => {
-        "id, message_id, call_id, phone_number_id, wa_id, body, status, wamid, error, created_at, updated_at"
+        "id, message_id, call_id, phone_number_id, wa_id, body, template, status, wamid, error, created_at, updated_at"
     };
 }
 
@@ -77,11 +82,48 @@ pub async fn queue_in(
     text: &str,
     attempts: u32,
 ) -> Result<(), sqlx::Error> {
+    queue(tx, call_id, message_id, text, None, attempts).await
+}
+
+/// A template message to send: the approved template's name and language code, and the
+/// values of its body's variables in order.
+#[derive(Clone, Debug, serde::Deserialize, Serialize, PartialEq, Eq)]
+pub struct TemplateMessage {
+    /// The template's name.
+    pub name: String,
+    /// Its language code (`es`, `en_US`).
+    pub language: String,
+    /// `{{1}}`, `{{2}}`… in order.
+    pub parameters: Vec<String>,
+}
+
+/// Queues call message `message_id` as the template message `template` (its body
+/// filled in is `text`), like [`queue_in`].
+pub async fn queue_template_in(
+    tx: &mut Tx,
+    call_id: i64,
+    message_id: i64,
+    text: &str,
+    template: &TemplateMessage,
+    attempts: u32,
+) -> Result<(), sqlx::Error> {
+    let json = serde_json::to_string(template).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    queue(tx, call_id, message_id, text, Some(&json), attempts).await
+}
+
+async fn queue(
+    tx: &mut Tx,
+    call_id: i64,
+    message_id: i64,
+    text: &str,
+    template: Option<&str>,
+    attempts: u32,
+) -> Result<(), sqlx::Error> {
     let now = Timestamp::now();
     let id: Option<i64> = on_tx!(tx, |conn| {
         sqlx::query_scalar(
-        "INSERT INTO whatsapp_outbound (message_id, call_id, phone_number_id, wa_id, body, status, created_at, updated_at) \
-         SELECT $1, w.call_id, c.phone_number_id, c.wa_id, $3, 'queued', $4, $4 \
+        "INSERT INTO whatsapp_outbound (message_id, call_id, phone_number_id, wa_id, body, template, status, created_at, \
+         updated_at) SELECT $1, w.call_id, c.phone_number_id, c.wa_id, $3, $5, 'queued', $4, $4 \
          FROM whatsapp_calls w JOIN whatsapp_contacts c ON c.id = w.contact_id WHERE w.call_id = $2 \
          ON CONFLICT (message_id) DO NOTHING RETURNING id",
     )
@@ -89,6 +131,7 @@ pub async fn queue_in(
     .bind(call_id)
     .bind(text)
     .bind(now)
+    .bind(template)
     .fetch_optional(&mut *conn)
     .await
     })?;
@@ -97,6 +140,29 @@ pub async fn queue_in(
         jobs::enqueue_in(tx, &job, attempts).await?;
     }
     Ok(())
+}
+
+/// What the provider is sent for `row`: its text, or its template with the body's
+/// parameters (<https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates>).
+fn send_body(row: &Outbound) -> Result<serde_json::Value, Failure> {
+    let Some(template) = &row.template else {
+        return Ok(json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": row.wa_id,
+            "type": "text", "text": {"preview_url": false, "body": row.body},
+        }));
+    };
+    let t: TemplateMessage =
+        serde_json::from_str(template).map_err(|e| Failure::permanent(format!("bad stored template: {e}")))?;
+    let mut template = json!({"name": t.name, "language": {"code": t.language}});
+    if !t.parameters.is_empty() {
+        let parameters: Vec<serde_json::Value> =
+            t.parameters.iter().map(|text| json!({"type": "text", "text": text})).collect();
+        template["components"] = json!([{"type": "body", "parameters": parameters}]);
+    }
+    Ok(json!({
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": row.wa_id,
+        "type": "template", "template": template,
+    }))
 }
 
 /// One outbound message.
@@ -148,10 +214,7 @@ pub async fn perform(ctx: &Ctx, job: &Job) -> Result<String, Failure> {
         .map_err(|e| Failure::transient(format!("database: {e}")))?
         .ok_or_else(|| Failure::permanent(format!("no WhatsApp number {} is configured", row.phone_number_id)))?;
     let url = format!("{}/{}/messages", number.api_base, number.phone_number_id);
-    let body = json!({
-        "messaging_product": "whatsapp", "recipient_type": "individual", "to": row.wa_id,
-        "type": "text", "text": {"preview_url": false, "body": row.body},
-    });
+    let body = send_body(&row)?;
     let response = CLIENT
         .post(&url)
         .bearer_auth(number.token.expose())
@@ -239,16 +302,32 @@ fn rank(status: &str) -> i64 {
     }
 }
 
-/// Applies a provider status to the message with `wamid` (inside `tx`). Returns false
-/// when we know no message with that id (yet).
-pub async fn apply_status(tx: &mut Tx, wamid: &str, status: &str, error: Option<&str>) -> Result<bool, sqlx::Error> {
-    let known: Option<i64> =
-        on_tx!(tx, |conn| sqlx::query_scalar("SELECT id FROM whatsapp_outbound WHERE wamid = $1 ORDER BY id LIMIT 1")
-            .bind(wamid)
-            .fetch_optional(&mut *conn)
-            .await)?;
-    let Some(id) = known else { return Ok(false) };
-    on_tx!(tx, |conn| {
+/// What a provider status did to our message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// No message of ours has that id (yet).
+    Unknown,
+    /// The message is further along already (a status arriving late).
+    Unchanged,
+    /// The message moved to the status: call message `message_id` of `call_id`.
+    Changed {
+        /// The call.
+        call_id: i64,
+        /// The call's message.
+        message_id: i64,
+    },
+}
+
+/// Applies a provider status to the message with `wamid` (inside `tx`).
+pub async fn apply_status(tx: &mut Tx, wamid: &str, status: &str, error: Option<&str>) -> Result<Applied, sqlx::Error> {
+    let known: Option<(i64, i64, i64)> = on_tx!(tx, |conn| sqlx::query_as(
+        "SELECT id, call_id, message_id FROM whatsapp_outbound WHERE wamid = $1 ORDER BY id LIMIT 1"
+    )
+    .bind(wamid)
+    .fetch_optional(&mut *conn)
+    .await)?;
+    let Some((id, call_id, message_id)) = known else { return Ok(Applied::Unknown) };
+    let changed = on_tx!(tx, |conn| {
         sqlx::query(
         "UPDATE whatsapp_outbound SET status = $2, error = COALESCE($3, error), updated_at = $4 WHERE id = $1 AND \
          (CASE status WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END) < $5",
@@ -260,8 +339,26 @@ pub async fn apply_status(tx: &mut Tx, wamid: &str, status: &str, error: Option<
     .bind(rank(status))
     .execute(&mut *conn)
     .await
-    .map(|_| true)
-    })
+    .map(|r| r.rows_affected() == 1)
+    })?;
+    Ok(if changed { Applied::Changed { call_id, message_id } } else { Applied::Unchanged })
+}
+
+/// After a send settled (committed): tells the call's pages that the message is now
+/// sent, or failed.
+pub async fn settled(ctx: &Ctx, job: &Job, outcome: &Outcome) {
+    if matches!(outcome, Outcome::Retry { .. }) {
+        return;
+    }
+    let Ok(SendPayload { outbound_id }) = job.payload() else { return };
+    match get(ctx.db(), outbound_id).await {
+        Ok(Some(row)) if row.status != "queued" => {
+            let payload = Payload::WhatsappStatus { message_id: row.message_id, delivery: row.status };
+            ctx.bus().emit(Some(row.call_id), payload).await;
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "WhatsApp send settled, its row unreadable"),
+    }
 }
 
 #[cfg(test)]
