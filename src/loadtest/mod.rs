@@ -133,7 +133,7 @@ impl Options {
     fn counts(&self) -> Counts {
         let (calls, turns, think_ms, dashboards, latency_ms) = match self.scenario {
             Scenario::Mix => (200, 4, 500, 50, 0),
-            Scenario::Sequential => (1, 31, 0, 0, 0),
+            Scenario::Sequential => (1, 21, 0, 0, 0),
             Scenario::Ten => (10, 21, 0, 0, 0),
             Scenario::Thousand => (1000, 3, 0, 50, 1000),
         };

@@ -293,6 +293,11 @@ async fn the_suggested_reply_is_sent_by_email_once_and_reaches_the_smtp_server(b
     let again = post_json(app.url(&format!("/api/v1/inquiries/{id}/reply")), &token, json!({"text": text})).await;
     assert_eq!(again.status(), StatusCode::ACCEPTED);
     assert_eq!(again.json::<Value>().await.unwrap()["email_id"], email_id);
+    // Another answer to an answered inquiry is refused, and sends nothing.
+    let other =
+        post_json(app.url(&format!("/api/v1/inquiries/{id}/reply")), &token, json!({"text": "Otra respuesta"})).await;
+    assert_eq!(other.status(), StatusCode::CONFLICT);
+    assert!(other.text().await.unwrap().contains("inquiry_state"));
 
     let got = sink.wait_for(1, 20).await;
     let m = &got[0];

@@ -85,7 +85,7 @@ pub(crate) fn text(id: &str, from: &str, name: &str, body: &str) -> Value {
 }
 
 pub(crate) fn message(id: &str, from: &str, name: &str, content: Value) -> Value {
-    let mut m = json!({"from": from, "id": id, "timestamp": "1764670000"});
+    let mut m = json!({"from": from, "id": id, "timestamp": Timestamp::now().unix_seconds().to_string()});
     if let (Some(m), Some(c)) = (m.as_object_mut(), content.as_object()) {
         m.extend(c.clone());
     }
@@ -213,6 +213,33 @@ async fn whatsapp_text_becomes_a_call_linked_by_phone_and_the_reply_is_sent_once
     let list = conversations(&app, &token).await;
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["unread"], 1);
+
+    // While the number leads to Lucía, the AI reads her account...
+    let r = post_json(
+        app.url("/api/v1/payments"),
+        &token,
+        json!({"customer_id": customer_id, "amount": "42.00", "method": "card", "description": "cuota"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    deliver(&app, &text("wamid.IN3", "34600123456", "Lucía", "¿Cuál es mi saldo y mis últimos pagos?")).await;
+    let sent = wait_for_sends(&server, 3).await;
+    assert!(sent[2].0["text"]["body"].as_str().unwrap().contains("42"), "{:?}", sent[2].0);
+    // ...and once her record's phone changes, the number no longer speaks for her: the
+    // open call stops reading her account.
+    let r = new_client()
+        .patch(app.url(&format!("/api/v1/customers/{customer_id}")))
+        .bearer_auth(&token)
+        .json(&json!({"phone": "+34 699 999 999"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    deliver(&app, &text("wamid.IN4", "34600123456", "Lucía", "¿Cuál es mi saldo y mis últimos pagos?")).await;
+    let sent = wait_for_sends(&server, 4).await;
+    let call = get_json(app.url(&format!("/api/v1/calls/{call_id}")), &token).await;
+    assert!(call["call"]["customer_id"].is_null(), "{call}");
+    assert!(!sent[3].0["text"]["body"].as_str().unwrap().contains("42"), "{:?}", sent[3].0);
     app.finish().await;
 }
 
@@ -436,6 +463,19 @@ async fn whatsapp_free_form_reply_after_24_hours_is_refused(backend: Backend) {
     assert!(message.contains("24 hours") && message.contains("template"), "{message}");
     let c = get_json(app.url(&format!("/api/v1/channels/whatsapp/conversations/{call_id}")), &token).await;
     assert_eq!(c["window_open"], false);
+    // A message the provider delivers now but the customer sent two days ago does not
+    // reopen the window: it counts from when they wrote.
+    let mut late = text("wamid.LATE", "34677000777", "Raúl", "¿Hola?");
+    let sent_at = Timestamp::now().plus(time::Duration::days(-2)).unix_seconds().to_string();
+    late["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = json!(sent_at);
+    assert_eq!(deliver(&app, &late).await.status(), StatusCode::OK);
+    eventually("the late message is stored", || async {
+        let detail = get_json(app.url(&format!("/api/v1/calls/{call_id}")), &token).await;
+        detail["messages"].as_array().unwrap().iter().any(|m| m["content"] == "¿Hola?").then_some(())
+    })
+    .await;
+    let c = get_json(app.url(&format!("/api/v1/channels/whatsapp/conversations/{call_id}")), &token).await;
+    assert_eq!(c["window_open"], false, "{c}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sends(&server).await.len(), 1, "nothing more went out");
     app.finish().await;

@@ -208,30 +208,72 @@ pub async fn reply(
     let digest = Sha256::digest(text.as_bytes());
     let hash: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
     let topic: String = inquiry.subject.chars().take(MAX_TOPIC).collect();
+    let dedupe_key = format!("inquiry:{id}:reply:{hash}");
     let new = NewEmail {
         content: Content::Information { topic, body: text },
         recipient,
         call_id: None,
         lang,
-        dedupe_key: format!("inquiry:{id}:reply:{hash}"),
+        dedupe_key: dedupe_key.clone(),
     };
     let me = cap.actor();
     let audit =
         Entry::new(Some(me.id), me.username.clone(), "inquiry.reply").ip(ip).metadata(json!({"inquiry_id": id}));
-    let (sent, _) = email::create(ctx, new, Some(me.id), Confirmation::Staff(me.id), Some(audit)).await?;
+    // One answer per inquiry: the first reply claims it (a conditional update, so two
+    // people replying at once, or a double click, send one email); an answered or
+    // closed inquiry is refused (409) until someone reopens it.
     let at = Timestamp::now();
-    with_db!(ctx.db(), |pool| {
+    let claimed = with_db!(ctx.db(), |pool| {
         sqlx::query(
-        "UPDATE inquiries SET status = 'replied', reply_email_id = $2, replied_by = $3, replied_at = $4, updated_at = $4 \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(sent.id)
-    .bind(me.id)
-    .bind(at)
-    .execute(pool)
-    .await
-    .map(|_| ())
+            "UPDATE inquiries SET status = 'replied', replied_by = $2, replied_at = $3, updated_at = $3 \
+             WHERE id = $1 AND status NOT IN ('replied', 'closed')",
+        )
+        .bind(id)
+        .bind(me.id)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })?;
+    if !claimed {
+        // The same text sent again (a second click after the first went through)
+        // answers with the email already sent; anything else is refused.
+        let now = get(ctx.db(), id).await?;
+        if let Some(email_id) = now.reply_email_id {
+            let sent = email::get(ctx.db(), email_id).await?;
+            if sent.dedupe_key == dedupe_key {
+                return Ok((now, sent));
+            }
+        }
+        return Err(AppError::Conflict(Conflict::InquiryState));
+    }
+    let sent = match email::create(ctx, new, Some(me.id), Confirmation::Staff(me.id), Some(audit)).await {
+        Ok((sent, _)) => sent,
+        Err(err) => {
+            // Nothing was sent: the inquiry goes back to the state it was in.
+            let back = with_db!(ctx.db(), |pool| sqlx::query(
+                "UPDATE inquiries SET status = $2, replied_by = NULL, replied_at = NULL, updated_at = $3 \
+                 WHERE id = $1 AND status = 'replied' AND reply_email_id IS NULL",
+            )
+            .bind(id)
+            .bind(inquiry.status.as_str())
+            .bind(Timestamp::now())
+            .execute(pool)
+            .await
+            .map(|_| ()));
+            if let Err(e) = back {
+                tracing::warn!(error = %e, inquiry = id, "inquiry left marked replied after a failed reply");
+            }
+            return Err(err);
+        }
+    };
+    with_db!(ctx.db(), |pool| {
+        sqlx::query("UPDATE inquiries SET reply_email_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(sent.id)
+            .execute(pool)
+            .await
+            .map(|_| ())
     })?;
     super::announce(ctx, id, InquiryStatus::Replied).await;
     Ok((get(ctx.db(), id).await?, sent))

@@ -44,6 +44,23 @@ struct MessageBody {
     text: Option<String>,
     #[serde(default)]
     profile_name: Option<String>,
+    /// When the customer sent it (Unix seconds, as the provider says).
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+impl MessageBody {
+    /// When the customer wrote: the provider's time, never later than now (a message a
+    /// provider delivers late must not reopen the 24-hour window).
+    fn sent_at(&self, now: Timestamp) -> Timestamp {
+        self.timestamp
+            .as_deref()
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+            .map(Timestamp::from)
+            .filter(|sent| sent.unix_seconds() < now.unix_seconds())
+            .unwrap_or(now)
+    }
 }
 
 /// A status's stored body.
@@ -64,7 +81,8 @@ fn db_failure(e: impl std::fmt::Display) -> Failure {
     Failure::transient(format!("database: {e}"))
 }
 
-/// How long a status about a message we do not know is retried before it is dropped.
+/// How long a status about a message we do not know is retried before it is dropped
+/// (at most: the job's last attempt drops it too).
 const UNKNOWN_STATUS_PATIENCE_SECONDS: i64 = 3600;
 
 /// The `whatsapp.event` job.
@@ -83,7 +101,7 @@ pub async fn perform(ctx: &Ctx, job: &Job) -> Result<String, Failure> {
         return Ok("processed already".into());
     }
     match event.kind.as_str() {
-        "status" => status(ctx, &event).await,
+        "status" => status(ctx, &event, job.attempts >= job.max_attempts).await,
         _ => message(ctx, &event).await,
     }
 }
@@ -103,7 +121,7 @@ async fn mark_processed(tx: &mut Tx, event_id: i64, call_id: Option<i64>) -> Res
     .map(|r| r.rows_affected() == 1))
 }
 
-async fn status(ctx: &Ctx, event: &StoredEvent) -> Result<String, Failure> {
+async fn status(ctx: &Ctx, event: &StoredEvent, last_attempt: bool) -> Result<String, Failure> {
     let body: StatusBody =
         serde_json::from_str(&event.body).map_err(|e| Failure::permanent(format!("bad event body: {e}")))?;
     let mut tx = ctx.db().begin().await.map_err(db_failure)?;
@@ -111,7 +129,10 @@ async fn status(ctx: &Ctx, event: &StoredEvent) -> Result<String, Failure> {
         outbound::apply_status(&mut tx, &body.id, &body.status, body.error.as_deref()).await.map_err(db_failure)?;
     let known = applied != outbound::Applied::Unknown;
     let age = Timestamp::now().unix_seconds() - event.received_at.unix_seconds();
-    if !known && age < UNKNOWN_STATUS_PATIENCE_SECONDS {
+    // Retried while the send's answer may still be on its way; on the job's last
+    // attempt it is dropped and the event marked processed, so no event is left
+    // pending for ever (a message sent outside Centralita, from the same number).
+    if !known && age < UNKNOWN_STATUS_PATIENCE_SECONDS && !last_attempt {
         return Err(Failure::transient("status of a message whose provider id is not stored yet"));
     }
     mark_processed(&mut tx, event.id, None).await.map_err(db_failure)?;
@@ -151,18 +172,29 @@ async fn message(ctx: &Ctx, event: &StoredEvent) -> Result<String, Failure> {
         None => None,
     };
     let mut tx = ctx.db().begin().await.map_err(db_failure)?;
+    let linked_before = linked_customer(&mut tx, event).await.map_err(db_failure)?;
     let contact = upsert_contact(&mut tx, event, body.profile_name.as_deref(), customer).await.map_err(db_failure)?;
+    if let Some(Some(before)) = linked_before
+        && Some(before) != contact.customer_id
+    {
+        unlink_open_call(&mut tx, contact.id, before, contact.customer_id).await.map_err(db_failure)?;
+    }
     let (call_id, language, created) = open_call(&mut tx, &contact).await.map_err(db_failure)?;
     if !mark_processed(&mut tx, event.id, Some(call_id)).await.map_err(db_failure)? {
         return Ok("processed already".into());
     }
     let now = Timestamp::now();
-    on_tx!(&mut tx, |conn| sqlx::query("UPDATE whatsapp_calls SET last_inbound_at = $2 WHERE call_id = $1")
-        .bind(call_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ()))
+    // The window counts from when the customer wrote, and only moves forward (a call
+    // opened now takes the message's time).
+    on_tx!(&mut tx, |conn| sqlx::query(
+        "UPDATE whatsapp_calls SET last_inbound_at = $2 WHERE call_id = $1 AND (last_inbound_at < $2 OR $3)"
+    )
+    .bind(call_id)
+    .bind(body.sent_at(now))
+    .bind(created)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))
     .map_err(db_failure)?;
     let mut news = Vec::new();
     if created {
@@ -232,7 +264,7 @@ async fn upsert_contact(
         "INSERT INTO whatsapp_contacts (phone_number_id, wa_id, profile_name, customer_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (phone_number_id, wa_id) DO UPDATE SET \
          profile_name = COALESCE(excluded.profile_name, whatsapp_contacts.profile_name), \
-         customer_id = COALESCE(whatsapp_contacts.customer_id, excluded.customer_id), updated_at = excluded.updated_at \
+         customer_id = excluded.customer_id, updated_at = excluded.updated_at \
          RETURNING id, wa_id, profile_name, customer_id",
     )
     .bind(&event.phone_number_id)
@@ -242,6 +274,36 @@ async fn upsert_contact(
     .bind(now)
     .fetch_one(&mut *conn)
     .await)
+}
+
+/// The customer the contact was linked to before this message (`None` for a contact
+/// never seen).
+async fn linked_customer(tx: &mut Tx, event: &StoredEvent) -> Result<Option<Option<i64>>, sqlx::Error> {
+    on_tx!(tx, |conn| sqlx::query_scalar(
+        "SELECT customer_id FROM whatsapp_contacts WHERE phone_number_id = $1 AND wa_id = $2"
+    )
+    .bind(&event.phone_number_id)
+    .bind(&event.wa_id)
+    .fetch_optional(&mut *conn)
+    .await)
+}
+
+/// The number no longer leads to the customer it was linked to (their phone changed,
+/// the record was deactivated or unverified, another record has the number too): the
+/// contact's open call that the link had identified stops speaking for that customer,
+/// so the agents' tools no longer read their account. A call staff linked to someone
+/// else is left alone.
+async fn unlink_open_call(tx: &mut Tx, contact_id: i64, before: i64, now: Option<i64>) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |conn| sqlx::query(
+        "UPDATE calls SET customer_id = $3 WHERE customer_id = $2 AND status <> 'closed' \
+         AND id IN (SELECT call_id FROM whatsapp_calls WHERE contact_id = $1)"
+    )
+    .bind(contact_id)
+    .bind(before)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))
 }
 
 /// The contact's open WhatsApp call, or a new one: its id, language and whether it
