@@ -9,7 +9,7 @@ use super::{Call, call_fields, get, message_event, record_change};
 use super::{CallStatus, Channel, MessageKind, MessageRole};
 use crate::auth::AgentCap;
 use crate::context::Ctx;
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Timestamp, Tx};
 use crate::db::{on_tx, with_db};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{CallChange, Payload};
@@ -161,6 +161,38 @@ pub async fn reply(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> A
 /// hand-back or close may have won the race since the caller's check), queued for
 /// WhatsApp in the same transaction on a WhatsApp call (as `template`, when given);
 /// audited and published. `text` is checked already.
+/// How long the same template (name, language and values) to the same call counts as
+/// one send.
+const TEMPLATE_REPEAT_SECONDS: i64 = 30;
+
+/// The message of the same template sent to the call in the last
+/// [`TEMPLATE_REPEAT_SECONDS`], if any. The call row is locked first, so parallel
+/// identical sends queue here and all but the first find it.
+async fn same_template_just_sent(
+    tx: &mut Tx,
+    call_id: i64,
+    template: &crate::channels::whatsapp::outbound::TemplateMessage,
+    now: Timestamp,
+) -> AppResult<Option<i64>> {
+    let json = serde_json::to_string(template).map_err(|e| AppError::Internal(e.into()))?;
+    let since = now.plus(time::Duration::seconds(-TEMPLATE_REPEAT_SECONDS));
+    on_tx!(tx, |conn| sqlx::query("UPDATE calls SET updated_at = updated_at WHERE id = $1")
+        .bind(call_id)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))?;
+    let found: Option<i64> = on_tx!(tx, |conn| sqlx::query_scalar(
+        "SELECT message_id FROM whatsapp_outbound WHERE call_id = $1 AND template = $2 AND created_at >= $3 \
+         ORDER BY id DESC LIMIT 1"
+    )
+    .bind(call_id)
+    .bind(&json)
+    .bind(since)
+    .fetch_optional(&mut *conn)
+    .await)?;
+    Ok(found)
+}
+
 pub(crate) async fn store_reply(
     ctx: &Ctx,
     cap: &AgentCap<'_>,
@@ -173,6 +205,13 @@ pub(crate) async fn store_reply(
     let whatsapp = call.channel == Channel::Whatsapp;
     let now = Timestamp::now();
     let mut tx = ctx.db().begin().await?;
+    if let Some(t) = template
+        && let Some(id) = same_template_just_sent(&mut tx, call_id, t, now).await?
+    {
+        // A double click, or a client retrying: the template (a paid message) went
+        // out already; answer with that one.
+        return Ok(id);
+    }
     let id: Option<i64> = on_tx!(&mut tx, |conn| sqlx::query_scalar(
         "INSERT INTO messages (call_id, role, agent, content, author_id, at) \
          SELECT $1, 'human', NULL, $2, $3, $4 \

@@ -286,6 +286,20 @@ async fn wa_template_goes_out_once_as_a_cloud_api_template_after_the_window_clos
     let sent: Value = r.json().await.unwrap();
     let filled = "Hola Marta, tu pedido A-17 ya está en camino. Responde a este mensaje si necesitas algo.";
     assert_eq!(sent["text"], filled);
+    // A double click (or five at once) sends nothing more: the same template with the
+    // same values to the same call answers with the message already queued.
+    let again = futures_util::future::join_all((0..5).map(|_| {
+        post_json(
+            send_url(&app, call_id),
+            &agent,
+            json!({"template": "order_update", "language": "es", "variables": ["Marta", "A-17"]}),
+        )
+    }))
+    .await;
+    for r in again {
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(r.json::<Value>().await.unwrap()["message_id"], sent["message_id"]);
+    }
 
     let all = wait_for_sends(&server, 3).await;
     assert_eq!(all.len(), 3, "the AI's reply, then the template: refused once, accepted once");
