@@ -335,6 +335,21 @@ async fn invalid_inquiries_are_refused_by_field_and_each_address_is_limited(app:
         submit(&app.base, &json!({"name": "A", "email": "a@example.com", "subject": "S", "message": long})).await;
     assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(too_long.json::<Value>().await.unwrap()["fields"]["message"].is_string());
+    // Control characters: a subject is one line; a message may have line breaks only.
+    let header = submit(
+        &app.base,
+        &json!({"name": "A", "email": "a@example.com", "subject": "S\r\nBcc: evil@example.com", "message": "M"}),
+    )
+    .await;
+    assert_eq!(header.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(header.json::<Value>().await.unwrap()["fields"]["subject"].is_string());
+    let escape = submit(
+        &app.base,
+        &json!({"name": "A", "email": "a@example.com", "subject": "S", "message": "m\u{7}\u{1b}[31m"}),
+    )
+    .await;
+    assert_eq!(escape.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(escape.json::<Value>().await.unwrap()["fields"]["message"].is_string());
     let unknown =
         submit(&app.base, &json!({"name": "A", "email": "a@example.com", "subject": "S", "message": "M", "x": 1}))
             .await;

@@ -82,8 +82,13 @@ impl InquiryInput {
         if email.is_none() {
             errors.insert("email", "field.email_invalid");
         }
+        // A subject is one line: a line break or another control character in it is
+        // refused, never silently turned into something else.
         let subject = crate::text::one_line(&self.subject, MAX_SUBJECT + 1);
         match subject.chars().count() {
+            _ if crate::text::has_control(&self.subject) => {
+                errors.insert("subject", "field.text_invalid");
+            }
             0 => {
                 errors.insert("subject", "field.required");
             }
@@ -94,6 +99,9 @@ impl InquiryInput {
         }
         let message = self.message.trim().to_owned();
         match message.chars().count() {
+            _ if crate::text::has_control_but_lines(&message) => {
+                errors.insert("message", "field.text_invalid");
+            }
             0 => {
                 errors.insert("message", "field.required");
             }
