@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("i18n", 0),
     ("text", 0),
+    ("input", 0),
     ("period", 0),
     ("hours", 0),
     ("jobs", 0),

@@ -33,6 +33,7 @@ pub mod error;
 pub mod events;
 pub mod hours;
 pub mod i18n;
+pub mod input;
 pub mod jobs;
 #[cfg(test)]
 mod layers;

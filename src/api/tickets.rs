@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
 use crate::app::AppState;
@@ -36,11 +36,6 @@ pub struct CreateTicket {
     pub assigned_to: Option<i64>,
 }
 
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// `PATCH /api/v1/tickets/{id}` body; absent fields stay as they are.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +47,7 @@ pub struct PatchTicket {
     #[serde(default)]
     pub priority: Option<String>,
     /// A user id, or `null` to unassign.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::input::present")]
     pub assigned_to: Option<Option<i64>>,
     /// A comment for the history.
     #[serde(default)]

@@ -139,17 +139,12 @@ pub struct CannedForm {
     #[serde(default)]
     pub body: Option<String>,
     /// A department code; empty or `null` for every department.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::input::present")]
     #[schema(value_type = Option<String>)]
     pub department: Option<Option<String>>,
     /// `es` or `en`.
     #[serde(default)]
     pub language: Option<String>,
-}
-
-/// A field that is present (even as `null`) becomes `Some`, so `null` can clear it.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Checked values; `None` leaves a field as it is.

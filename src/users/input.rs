@@ -133,13 +133,8 @@ pub struct UserPatch {
     /// New temporary password (an admin reset).
     pub password: Option<String>,
     /// The department whose queue they work; `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::input::present")]
     pub department: Option<Option<String>>,
-}
-
-/// A field that is present (even as `null`) becomes `Some`, so `null` can clear it.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// A department as given: a code, or empty to clear it; anything else is refused

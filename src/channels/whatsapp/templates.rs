@@ -194,14 +194,9 @@ pub struct TemplateForm {
     #[serde(default)]
     pub body: Option<String>,
     /// The number it is for; empty or `null` for every number.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::input::present")]
     #[schema(value_type = Option<String>)]
     pub phone_number_id: Option<Option<String>>,
-}
-
-/// A field that is present (even as `null`) becomes `Some`, so `null` can clear it.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Checked values; `None` leaves a field as it is.
