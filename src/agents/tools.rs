@@ -133,7 +133,8 @@ pub fn specs() -> Vec<ToolSpec> {
             parameters: json!({"type": "object", "required": ["amount", "method"], "properties": {
                 "amount": {"type": "string", "description": "Amount with two decimals, e.g. 50.00"},
                 "method": {"type": "string", "enum": ["cash", "card", "transfer", "check"]},
-                "description": {"type": "string", "maxLength": 200}}}),
+                "description": {"type": "string", "maxLength": 200},
+                "currency": {"type": "string", "maxLength": 8, "description": "Only when not euros, e.g. USD"}}}),
         },
     ]
 }
@@ -181,6 +182,25 @@ struct PaymentRequestArgs {
     method: PaymentMethod,
     #[serde(default)]
     description: Option<String>,
+    /// What the customer paid in when it is not euros ("USD", "pesos"); absent or
+    /// "EUR" for euros.
+    #[serde(default)]
+    currency: Option<String>,
+}
+
+/// Largest payment in another currency the agent may ask a person to look at (the
+/// person registers its value in euros, within the usual bounds).
+const MAX_FOREIGN_PAYMENT: Money = Money::from_cents(100_000_000_000);
+
+/// The currency of a payment request as stored: `None` for euros, else the code or
+/// word the customer used, trimmed, at most 8 characters of letters or a currency sign.
+fn foreign_currency(currency: Option<&str>) -> Result<Option<String>, ToolOutcome> {
+    let Some(currency) = currency.map(str::trim).filter(|c| !c.is_empty()) else { return Ok(None) };
+    if matches!(currency.to_lowercase().as_str(), "eur" | "€" | "euro" | "euros") {
+        return Ok(None);
+    }
+    let fine = currency.chars().count() <= 8 && currency.chars().all(|c| c.is_alphabetic() || "$£₹¥".contains(c));
+    if fine { Ok(Some(currency.to_owned())) } else { Err(ToolOutcome::err("currency must be a currency code such as USD")) }
 }
 
 /// Largest payment the agent may even ask a person to register (10,000.00).
@@ -311,18 +331,29 @@ pub async fn run_with(
         },
         ToolName::RequestPaymentRegistration => match parse::<PaymentRequestArgs>(call) {
             Err(e) => e,
-            Ok(args) => match Money::parse(&args.amount) {
-                Some(amount) if amount.cents() > 0 && amount <= MAX_PAYMENT => {
-                    let params = json!({
-                        "customer_id": customer_id, "amount": amount.to_string(), "method": args.method,
-                        "description": clean(args.description.as_deref().unwrap_or("Payment reported by the customer"), 200),
-                    });
-                    let id = request_once(db, scope.call_id, customer_id, &params.to_string()).await?;
-                    ToolOutcome::ok(
-                        json!({"pending_action_id": id, "status": "awaiting_staff_approval", "amount": amount.to_string()}),
-                    )
+            Ok(args) => match foreign_currency(args.currency.as_deref()) {
+                Err(e) => e,
+                Ok(currency) => {
+                    let max = if currency.is_some() { MAX_FOREIGN_PAYMENT } else { MAX_PAYMENT };
+                    match Money::parse(&args.amount) {
+                        Some(amount) if amount.cents() > 0 && amount <= max => {
+                            let mut params = json!({
+                                "customer_id": customer_id, "amount": amount.to_string(), "method": args.method,
+                                "description": clean(args.description.as_deref().unwrap_or("Payment reported by the customer"), 200),
+                            });
+                            let mut result = json!({"status": "awaiting_staff_approval", "amount": amount.to_string()});
+                            if let Some(currency) = currency {
+                                params["currency"] = json!(currency);
+                                result["currency"] = json!(currency);
+                            }
+                            let id = request_once(db, scope.call_id, customer_id, &params.to_string()).await?;
+                            result["pending_action_id"] = json!(id);
+                            ToolOutcome::ok(result)
+                        }
+                        _ if currency.is_some() => ToolOutcome::err("amount must be a positive number with at most two decimals"),
+                        _ => ToolOutcome::err("amount must be a positive number up to 10000.00 with at most two decimals"),
+                    }
                 }
-                _ => ToolOutcome::err("amount must be a positive number up to 10000.00 with at most two decimals"),
             },
         },
     };

@@ -12,6 +12,8 @@ use crate::calls::actions::{self, PendingAction};
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, ErrorBody};
 
+use super::ApiJsonOptional;
+
 /// An action as the API shows it (parameters as JSON, not text).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActionView {
@@ -100,13 +102,26 @@ pub async fn actions_get(
     Ok(Json(ActionList { actions: list.iter().map(ActionView::from).collect() }))
 }
 
+/// What an approval may say; the body may be left out.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// For a payment the customer made in another currency (its `params.currency`):
+    /// the amount in euros that reached the account (`"31.20"`). Required for those,
+    /// refused for any other action.
+    #[serde(default)]
+    pub amount_eur: Option<String>,
+}
+
 /// `POST /api/v1/pending-actions/{id}/approve`: executes the stored parameters once.
 #[utoipa::path(
     post, path = "/api/v1/pending-actions/{id}/approve", tag = "pending-actions",
     summary = "Approve: executes the stored parameters exactly once (supervisors and admins)",
     params(("id" = i64, Path, description = "Action id")),
+    request_body(content = Option<ApproveBody>, description = "Optional; `amount_eur` for a payment made in another currency"),
     responses(
         (status = 200, description = "The decided action with its result", body = ActionView),
+        (status = 422, description = "A payment made in another currency without `amount_eur`, or `amount_eur` where none applies", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Below supervisor", body = ErrorBody),
         (status = 404, description = "No such action", body = ErrorBody),
@@ -118,9 +133,11 @@ pub async fn approve_post(
     auth: ApiAuth,
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
+    ApiJsonOptional(body): ApiJsonOptional<ApproveBody>,
 ) -> AppResult<Json<ActionView>> {
     let cap = auth.principal.approver().ok_or(AppError::Forbidden)?;
-    let action = actions::approve(&state, &cap, id, ip).await?;
+    let amount_eur = body.as_ref().and_then(|b| b.amount_eur.as_deref());
+    let action = actions::approve(&state, &cap, id, amount_eur, ip).await?;
     Ok(Json(ActionView::from(&action)))
 }
 

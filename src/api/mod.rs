@@ -137,15 +137,54 @@ where
     }
 }
 
+/// [`ApiJson`] for a body that may be left out: no body (or only white space) is
+/// `None`; anything else must be JSON of the right shape.
+#[derive(Debug)]
+pub struct ApiJsonOptional<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for ApiJsonOptional<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, bytes) = read_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        let (value, nul) = parse_json(parts, bytes, state).await?;
+        if nul {
+            return Err(AppError::NulCharacter);
+        }
+        Ok(Self(Some(value)))
+    }
+}
+
+/// The body of a request, read within the body limits.
+async fn read_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(axum::http::request::Parts, Bytes), AppError> {
+    let (parts, body) = req.into_parts();
+    match Bytes::from_request(Request::from_parts(parts.clone(), body), state).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(e) if crate::error::is_body_timeout(&e) => Err(AppError::RequestTimeout),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::PayloadTooLarge),
+        Err(e) => Err(AppError::BadRequest(e.body_text())),
+    }
+}
+
 /// Reads a JSON body as `T`, and whether its text holds the NUL character.
 async fn read_json<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> Result<(T, bool), AppError> {
-    let (parts, body) = req.into_parts();
-    let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), state).await {
-        Ok(bytes) => bytes,
-        Err(e) if crate::error::is_body_timeout(&e) => return Err(AppError::RequestTimeout),
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::PayloadTooLarge),
-        Err(e) => return Err(AppError::BadRequest(e.body_text())),
-    };
+    let (parts, bytes) = read_bytes(req, state).await?;
+    parse_json(parts, bytes, state).await
+}
+
+/// A body already read, as `T`, and whether its text holds the NUL character.
+async fn parse_json<T: DeserializeOwned, S: Send + Sync>(
+    parts: axum::http::request::Parts,
+    bytes: Bytes,
+    state: &S,
+) -> Result<(T, bool), AppError> {
     let nul = crate::text::json_nul(&bytes);
     // axum's own extractor on the bytes read: the same content-type check and messages.
     match axum::Json::<T>::from_request(Request::from_parts(parts, Body::from(bytes)), state).await {

@@ -14,7 +14,7 @@ use crate::context::Ctx;
 use crate::customers::payments::{self, NewPayment, PaymentMethod};
 use crate::db::{Db, Money, Timestamp};
 use crate::db::{Tx, on_tx, with_db};
-use crate::error::{AppError, AppResult, Conflict};
+use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::Payload;
 
 /// A stored pending action.
@@ -76,6 +76,10 @@ pub struct PaymentParams {
     pub method: String,
     /// What the customer said it was for.
     pub description: String,
+    /// What the customer paid in when it was not euros ("USD", "pesos"): the person
+    /// approving enters the amount in euros that reached the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// Open actions first (oldest first), then the 50 most recently decided.
@@ -142,21 +146,50 @@ pub async fn get(db: &Db, id: i64) -> AppResult<PendingAction> {
     found.ok_or(AppError::NotFound)
 }
 
-/// Approves and executes an action, once.
-pub async fn approve(ctx: &Ctx, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
-    decide(ctx, cap, id, true, ip).await
+/// Approves and executes an action, once. A payment the customer made in another
+/// currency needs `amount_eur`, the amount in euros that reached the account; any
+/// other action takes none.
+pub async fn approve(
+    ctx: &Ctx,
+    cap: &ApproverCap<'_>,
+    id: i64,
+    amount_eur: Option<&str>,
+    ip: Option<String>,
+) -> AppResult<PendingAction> {
+    decide(ctx, cap, id, Some(amount_eur), ip).await
 }
 
 /// Rejects an action; nothing is executed.
 pub async fn reject(ctx: &Ctx, cap: &ApproverCap<'_>, id: i64, ip: Option<String>) -> AppResult<PendingAction> {
-    decide(ctx, cap, id, false, ip).await
+    decide(ctx, cap, id, None, ip).await
 }
 
+/// The amount to register for an approved payment request: the stored one, or for a
+/// payment made in another currency the amount in euros the approver entered.
+fn amount_to_register(params: &PaymentParams, amount_eur: Option<&str>) -> AppResult<Money> {
+    let entered = amount_eur.map(str::trim).filter(|a| !a.is_empty());
+    let field = |message: &'static str| AppError::Validation(FieldErrors::from([("amount_eur", message)]));
+    match (&params.currency, entered) {
+        (None, None) => Money::parse(&params.amount)
+            .filter(|m| m.cents() > 0)
+            .ok_or(AppError::Conflict(Conflict::ActionParametersInvalid)),
+        (None, Some(_)) => Err(field("field.amount_eur_not_needed")),
+        (Some(_), None) => Err(field("field.amount_eur_required")),
+        (Some(_), Some(entered)) => match Money::parse(entered) {
+            Some(m) if m.cents() <= 0 => Err(field("field.amount_positive")),
+            Some(m) if m > crate::customers::payments::MAX_AMOUNT => Err(field("field.amount_too_large")),
+            Some(m) => Ok(m),
+            None => Err(field("field.amount_invalid")),
+        },
+    }
+}
+
+/// `approve` is `Some(amount in euros, if any)` to approve, `None` to reject.
 async fn decide(
     ctx: &Ctx,
     cap: &ApproverCap<'_>,
     id: i64,
-    approve: bool,
+    approve: Option<Option<&str>>,
     ip: Option<String>,
 ) -> AppResult<PendingAction> {
     let me = cap.actor();
@@ -164,14 +197,17 @@ async fn decide(
     if action.decision.is_some() {
         return Err(AppError::Conflict(Conflict::ActionAlreadyDecided));
     }
-    let decision = if approve { "approved" } else { "rejected" };
-    let payment = if approve {
+    let decision = if approve.is_some() { "approved" } else { "rejected" };
+    let payment = if let Some(amount_eur) = approve {
         match action.tool.as_str() {
             "register_payment" => {
-                let params = action.payment().ok_or(AppError::Conflict(Conflict::ActionParametersInvalid))?;
-                let amount = Money::parse(&params.amount)
-                    .filter(|m| m.cents() > 0)
-                    .ok_or(AppError::Conflict(Conflict::ActionParametersInvalid))?;
+                let mut params = action.payment().ok_or(AppError::Conflict(Conflict::ActionParametersInvalid))?;
+                let amount = amount_to_register(&params, amount_eur)?;
+                if let Some(currency) = &params.currency {
+                    // The payment keeps what the customer paid beside what it is worth here.
+                    let said: String = format!("{} {currency} · {}", params.amount, params.description);
+                    params.description = said.chars().take(200).collect();
+                }
                 let method = PaymentMethod::parse(&params.method);
                 match method {
                     Some(method) if params.customer_id == action.customer_id => Some((params, amount, method)),
@@ -184,7 +220,8 @@ async fn decide(
         None
     };
     let now = Timestamp::now();
-    let entry = Entry::new(Some(me.id), me.username.clone(), if approve { "action.approve" } else { "action.reject" })
+    let entry =
+        Entry::new(Some(me.id), me.username.clone(), if approve.is_some() { "action.approve" } else { "action.reject" })
         .target(format!("action:{id}"))
         .ip(ip.clone())
         .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
@@ -216,7 +253,7 @@ async fn decide(
             lowered = Some(done);
             on_tx!(&mut tx, |conn| sqlx::query("UPDATE pending_actions SET result = $2 WHERE id = $1")
                 .bind(id)
-                .bind(json!({"payment_id": done.id}).to_string())
+                .bind(json!({"payment_id": done.id, "amount": amount.to_string()}).to_string())
                 .execute(&mut *conn)
                 .await
                 .map(|_| ()))?;

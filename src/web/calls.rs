@@ -579,6 +579,9 @@ pub async fn actions_get(State(state): State<AppState>, auth: WebAuth, headers: 
 pub struct DecideForm {
     #[serde(default)]
     back: String,
+    /// For a payment made in another currency: the amount in euros that arrived.
+    #[serde(default)]
+    amount_eur: Option<String>,
 }
 
 impl DecideForm {
@@ -602,7 +605,7 @@ pub async fn decide_post(
     require_ready(&auth)?;
     let cap = auth.principal.approver().ok_or(AppError::Forbidden)?;
     match decision.as_str() {
-        "approve" => actions::approve(&state, &cap, id, ip).await?,
+        "approve" => actions::approve(&state, &cap, id, form.amount_eur.as_deref(), ip).await?,
         "reject" => actions::reject(&state, &cap, id, ip).await?,
         _ => return Err(AppError::NotFound),
     };

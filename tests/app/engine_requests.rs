@@ -11,7 +11,8 @@ on_both!(
     two_part_requests_are_served_whole_in_one_reply,
     what_a_bot_must_not_settle_goes_to_a_person_at_once,
     requests_in_everyday_words_are_served,
-    a_repeated_payment_request_is_filed_once
+    a_repeated_payment_request_is_filed_once,
+    a_payment_in_another_currency_is_registered_in_euros
 );
 
 /// The tools the service agent called in the call's first turn.
@@ -184,4 +185,77 @@ async fn a_repeated_payment_request_is_filed_once(app: &TestApp) {
     // A different amount is a different request.
     app.say(&token, call, "and I paid 10 euros in cash yesterday, register that too").await;
     assert_eq!(app.money_state().await.2, before + 2);
+}
+
+/// A payment the customer made in dollars is passed on as dollars, never as euros:
+/// the person approving enters the euros that reached the account, over the API or on
+/// the approvals page, and only that is registered.
+async fn a_payment_in_another_currency_is_registered_in_euros(app: &TestApp) {
+    let maria = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
+    let boss = app.token_for("jefa", "supervisor").await;
+    let (balance, payments, actions) = app.money_state().await;
+    let r = app
+        .start_call(&token, json!({"customer_id": maria, "message": "I paid 35 dollars by card this morning, please register it"}))
+        .await;
+    let reply = r["reply"].as_str().unwrap();
+    assert!(reply.contains("35.00 USD") && reply.contains("euros") && !reply.contains('€'), "{reply}");
+    assert_eq!(app.money_state().await, (balance, payments, actions + 1));
+    let list: Value = get_json(app.url("/api/v1/pending-actions"), &boss).await;
+    let action = list["actions"].as_array().unwrap().iter().find(|a| a["call_id"] == r["call_id"]).unwrap().clone();
+    assert_eq!(action["params"]["currency"], "USD", "{action}");
+    assert_eq!(action["params"]["amount"], "35.00", "{action}");
+    let approve = app.url(&format!("/api/v1/pending-actions/{}/approve", action["id"]));
+
+    // Without the amount in euros, or with one that is not an amount: refused, nothing registered.
+    let bare = reqwest::Client::new().post(&approve).bearer_auth(&boss).send().await.unwrap();
+    assert_eq!(bare.status(), 422);
+    assert!(bare.text().await.unwrap().contains("amount_eur"));
+    for body in [json!({"amount_eur": "abc"}), json!({"amount_eur": "-5"}), json!({"amount_eur": ""})] {
+        let r = post_json(approve.clone(), &boss, body.clone()).await;
+        assert_eq!(r.status(), 422, "{body}");
+    }
+    let r = post_json(approve.clone(), &boss, json!({"amount": "31.20"})).await;
+    assert_eq!(r.status(), 422, "unknown field");
+    assert_eq!(app.money_state().await, (balance, payments, actions + 1), "nothing registered yet");
+
+    // With it: the euros are registered, the dollars kept in the payment's description.
+    let r = post_json(approve.clone(), &boss, json!({"amount_eur": "31,20"})).await;
+    assert_eq!(r.status(), 200);
+    let done: Value = r.json().await.unwrap();
+    assert_eq!(done["decision"], "approved");
+    assert_eq!(done["result"]["amount"], "31.20", "{done}");
+    assert_eq!(app.money_state().await, (balance - 3120, payments + 1, actions + 1));
+    let listed: Value = get_json(app.url(&format!("/api/v1/payments?customer_id={maria}")), &boss).await;
+    let newest = listed["items"][0].clone();
+    assert!(newest["description"].as_str().unwrap().starts_with("35.00 USD"), "{newest}");
+
+    // A payment in euros takes no amount in euros.
+    let r = app.start_call(&token, json!({"customer_id": maria, "message": "I paid 20 euros in cash today, register it"})).await;
+    assert!(r["reply"].as_str().unwrap().contains("20.00 €"), "{r}");
+    let list: Value = get_json(app.url("/api/v1/pending-actions"), &boss).await;
+    let euro = list["actions"].as_array().unwrap().iter().find(|a| a["call_id"] == r["call_id"]).unwrap().clone();
+    assert!(euro["params"].get("currency").is_none(), "{euro}");
+    let euro_approve = app.url(&format!("/api/v1/pending-actions/{}/approve", euro["id"]));
+    let r = post_json(euro_approve.clone(), &boss, json!({"amount_eur": "20.00"})).await;
+    assert_eq!(r.status(), 422);
+
+    // On the approvals page: the field is offered for the foreign payment, and the
+    // form registers what was typed.
+    let r = app
+        .start_call(&token, json!({"customer_id": maria, "message": "te pagué 50 dólares por transferencia, regístralo"}))
+        .await;
+    assert!(r["reply"].as_str().unwrap().contains("50.00 USD"), "{r}");
+    let list: Value = get_json(app.url("/api/v1/pending-actions"), &boss).await;
+    let web = list["actions"].as_array().unwrap().iter().find(|a| a["call_id"] == r["call_id"]).unwrap().clone();
+    let browser = app.signed_in("supervisora", "supervisor").await;
+    let page = browser.page("/actions").await;
+    assert!(page.contains("name=\"amount_eur\""), "the euro field is on the page");
+    let (before, _, _) = app.money_state().await;
+    let path = format!("/actions/{}/approve", web["id"]);
+    let r = browser.post(&path, "/actions", &[("back", "/actions")]).await;
+    assert_eq!(r.status(), 422, "the page asks for the euros");
+    let r = browser.post(&path, "/actions", &[("back", "/actions"), ("amount_eur", "46.10")]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.money_state().await.0, before - 4610);
 }

@@ -162,7 +162,7 @@ fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     let asked = intents::of_message(user);
     // The number the customer names as money, not the first one ("el día 3 pagué 50").
     let amount = if asked.contains(&intents::Intent::RegisterPayment) && intents::pays_in_earnest(user) {
-        intents::payment_amount(user)
+        intents::payment_sum(user)
     } else {
         None
     };
@@ -187,9 +187,17 @@ fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
     }
     if tools.is_empty() && !hands_over_at_once {
         tools.extend(match c.category.as_str() {
-            _ if to_person && c.department != crate::agents::Department::Complaints => None,
-            "balance_inquiry" | "payment" => Some(ToolName::GetBalance),
-            "payment_history" | "charge_dispute" | "invoice" => Some(ToolName::ListPayments),
+            // A complaint is filed for the person who takes the call, unless the call
+            // goes to them for what only they decide (leaving, a refund, a legal matter).
+            _ if to_person
+                && (c.department != crate::agents::Department::Complaints
+                    || c.recommendations.iter().any(|r| r == MUST_HAND_OVER)) =>
+            {
+                None
+            }
+            // How to pay, or a bill to explain: the customer's figures answer neither.
+            "balance_inquiry" => Some(ToolName::GetBalance),
+            "payment_history" | "charge_dispute" => Some(ToolName::ListPayments),
             "ticket_status" | "technical_issue" | "service_outage" | "account_access" => Some(ToolName::ListTickets),
             "formal_complaint" | "service_complaint" | "staff_complaint" => Some(ToolName::CreateTicket),
             _ => None,
@@ -206,11 +214,18 @@ fn plan_tools(c: &Classification, user: &str) -> Vec<ToolCall> {
                     "description": user.chars().take(2000).collect::<String>(),
                     "priority": c.priority,
                 }),
-                ToolName::RequestPaymentRegistration => json!({
-                    "amount": amount.clone().unwrap_or_default(),
-                    "method": method_in(&normalized),
-                    "description": user.chars().take(200).collect::<String>(),
-                }),
+                ToolName::RequestPaymentRegistration => {
+                    let sum = amount.clone().unwrap_or(intents::Sum { amount: String::new(), currency: None });
+                    let mut args = json!({
+                        "amount": sum.amount,
+                        "method": method_in(&normalized),
+                        "description": user.chars().take(200).collect::<String>(),
+                    });
+                    if let Some(currency) = sum.currency {
+                        args["currency"] = json!(currency);
+                    }
+                    args
+                }
                 _ => json!({}),
             };
             call(tool, arguments, n + 1)
@@ -310,7 +325,10 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
                     .unwrap_or_default();
                 if !open.is_empty() {
                     parts.push(fill("engine.open_tickets", &[("tickets", &open.join(", "))]));
-                } else if c.category == "ticket_status" {
+                } else if c.category == "ticket_status"
+                    || (matches!(c.category.as_str(), "technical_issue" | "service_outage" | "account_access")
+                        && !results.iter().any(|(n, _)| n.parse() == Ok(ToolName::CreateTicket)))
+                {
                     parts.push(say("engine.no_open_tickets"));
                 }
             }
@@ -324,7 +342,13 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
             }
             ToolName::RequestPaymentRegistration => {
                 let amount = money(&r["amount"]);
-                parts.push(fill("engine.payment_passed", &[("amount", &amount)]));
+                parts.push(match r["currency"].as_str() {
+                    // Paid in another currency: a person registers what reached us in euros.
+                    Some(currency) => {
+                        fill("engine.payment_passed_foreign", &[("amount", &amount), ("currency", currency)])
+                    }
+                    None => fill("engine.payment_passed", &[("amount", &amount)]),
+                });
             }
             ToolName::GetCustomerProfile => {}
         }
@@ -344,6 +368,8 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
             "greeting" => "engine.greeting",
             "thanks" | "feedback" => "engine.thanks",
             "information" => "engine.information",
+            "payment" => "engine.how_to_pay",
+            "invoice" => "engine.invoice",
             _ => "engine.more_detail",
         }));
     }
@@ -365,7 +391,9 @@ fn service(request: &ChatRequest) -> ChatResponse {
             return ChatResponse { tool_calls: calls, ..ChatResponse::default() };
         }
     }
-    // A technical problem with no open ticket gets one, in a second round.
+    // A technical problem with no open ticket gets one, in a second round, unless the
+    // customer asked after a ticket of theirs: then they hear none is open (a new one
+    // for a fault already reported would be a duplicate they did not ask for).
     let technical = matches!(c.category.as_str(), "technical_issue" | "service_outage" | "account_access");
     let listed_none_open = results.iter().any(|(n, r)| {
         n.parse() == Ok(ToolName::ListTickets)
@@ -374,7 +402,12 @@ fn service(request: &ChatRequest) -> ChatResponse {
                 .is_some_and(|a| a.iter().all(|tk| matches!(tk["status"].as_str(), Some("resolved" | "closed"))))
     });
     let ticket_created = results.iter().any(|(n, _)| n.parse() == Ok(ToolName::CreateTicket));
-    if technical && listed_none_open && offered(ToolName::CreateTicket) && !ticket_created {
+    if technical
+        && listed_none_open
+        && offered(ToolName::CreateTicket)
+        && !ticket_created
+        && !intents::of_message(user).contains(&intents::Intent::TicketStatus)
+    {
         let args = json!({"title": issue_title(&c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority});
         return ChatResponse { tool_calls: vec![call(ToolName::CreateTicket, args, 2)], ..ChatResponse::default() };
     }
@@ -502,7 +535,7 @@ mod tests {
 
     #[test]
     fn amounts_are_read_exactly() {
-        assert_eq!(amount_in("I paid 50 yesterday").as_deref(), Some("50.00"));
+        assert_eq!(amount_in("I paid 50 earlier").as_deref(), Some("50.00"));
         assert_eq!(amount_in("pagué 49,90 euros").as_deref(), Some("49.90"));
         assert_eq!(amount_in("sent 120.5.").as_deref(), Some("120.50"));
         assert_eq!(amount_in("50eur by card").as_deref(), Some("50.00"));

@@ -339,6 +339,24 @@ const PAY_WORDS: &[&str] = &[
     "transferred",
     "deposited",
     "payment of",
+    "settled",
+    "settle",
+    "mande",
+    "mandado",
+    "envie",
+    "enviado",
+    "abonado",
+    "salde",
+    "saldar",
+    "liquide",
+    "liquidar",
+    "bizum",
+    "pase",
+    "gire",
+    "girado",
+    "consigne",
+    "consignado",
+    "consignacion",
 ];
 
 /// Typos are forgiven only in long patterns: short verbs bent by a letter change
@@ -369,12 +387,51 @@ fn is_number(word: &str) -> bool {
 /// Currency words. Sums are filed as the customer wrote them: the person approving a
 /// payment sees the customer's words beside the amount.
 const CURRENCY: &[&str] = &[
-    "eur", "euro", "euros", "pesos", "peso", "dolares", "dollars", "dollar", "usd", "pounds", "pound", "libras", "gbp",
-    "bucks", "quid", "pavos", "mxn", "clp", "ars", "rupees", "rs", "inr", "soles", "cop", "pen",
+    "eur", "euro", "euros", "pesos", "peso", "pesitos", "dolares", "dollars", "dollar", "usd", "pounds", "pound",
+    "libras", "gbp", "bucks", "quid", "pavos", "mxn", "clp", "ars", "rupees", "rs", "inr", "soles", "cop", "pen",
+    "colones", "crc",
 ];
 
-/// Slang for thousands ("5 lucas", "2 grand"): the number alone is not the sum.
-const THOUSANDS_SLANG: &[&str] = &["lucas", "luca", "grand", "k", "mil", "thousand", "palos"];
+/// The currency a customer named, as the person approving a payment should read it:
+/// `None` for the account's own currency (euros, or no currency named), else an ISO
+/// code or, where the word does not say which country's, the word ("pesos", "$").
+fn currency_of(word: &str) -> Option<&'static str> {
+    match word {
+        "usd" | "dollars" | "dollar" | "dolares" | "bucks" => Some("USD"),
+        "gbp" | "pounds" | "pound" | "libras" | "quid" | "£" => Some("GBP"),
+        "pesos" | "peso" | "pesitos" | "lucas" | "luca" => Some("pesos"),
+        "mxn" => Some("MXN"),
+        "clp" => Some("CLP"),
+        "ars" => Some("ARS"),
+        "cop" => Some("COP"),
+        "pen" | "soles" => Some("PEN"),
+        "inr" | "rupees" | "rs" | "₹" => Some("INR"),
+        "crc" | "colones" => Some("CRC"),
+        "$" => Some("$"),
+        _ => None,
+    }
+}
+
+/// A sum of money a message names: the amount with two decimals, and the currency
+/// when it is not the account's own (see `currency_of`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sum {
+    /// Exact amount with two decimals (`"35.00"`).
+    pub amount: String,
+    /// `None` for euros (or no currency named), else what the customer paid in.
+    pub currency: Option<&'static str>,
+}
+
+/// Currency codes written before a sum ("USD 50", "rs 999", "EUR 45,50").
+const CURRENCY_BEFORE: &[&str] = &["eur", "usd", "gbp", "mxn", "clp", "ars", "cop", "pen", "inr", "rs"];
+
+/// Words for thousands after a number ("5 lucas", "2 grand", "150 mil"): the sum is
+/// the number times a thousand.
+const THOUSANDS: &[&str] = &["lucas", "luca", "grand", "k", "mil", "thousand"];
+
+/// Slang whose scale is not a thousand ("2 palos": two million pesos in Argentina,
+/// a hundred in Spain): the sum is left for a person to ask.
+const UNCLEAR_SCALE: &[&str] = &["palos", "palo", "kilos", "millones", "million", "millon"];
 
 const DATE_WORDS: &[&str] =
     &["dia", "day", "el", "on", "the", "del", "since", "desde", "hace", "ago", "at", "las", "la", "around", "sobre"];
@@ -437,6 +494,28 @@ const AFTER_BARE_SUM: &[&str] = &[
     "que",
     "mas",
     "more",
+    "thru",
+    "through",
+    "from",
+    "of",
+    "using",
+    "over",
+    "towards",
+    "toward",
+    "into",
+    "rn",
+    "asap",
+    "tonight",
+    "also",
+    "too",
+    "tb",
+    "tmb",
+    "tambien",
+    "desde",
+    "mediante",
+    "hace",
+    "paypal",
+    "bizum",
 ];
 
 /// Determiners after "de" that keep a bare sum a sum ("pagar 30 de mi factura", not
@@ -447,7 +526,7 @@ const AFTER_DE: &[&str] = &["la", "las", "el", "los", "lo", "mi", "mis", "su", "
 #[derive(Debug, PartialEq)]
 enum Reading {
     /// One sum, exact with two decimals.
-    Sum(String),
+    Sum(Sum),
     /// No number reads as money.
     Nothing,
     /// Something that must not be guessed at: two different sums, a negative one, a
@@ -465,7 +544,7 @@ enum Reading {
 /// that are not a currency ("5O") gives `None`: the amount is left for a person to ask.
 pub fn money_amount(text: &str) -> Option<String> {
     match read_money(&spelled_out(text)) {
-        Reading::Sum(sum) => Some(sum),
+        Reading::Sum(sum) => Some(sum.amount),
         Reading::Nothing | Reading::Unclear => None,
     }
 }
@@ -476,6 +555,11 @@ pub fn money_amount(text: &str) -> Option<String> {
 /// a year, a time, a speed, a reference or a phone number. Call it only for a message
 /// asking to register a payment.
 pub fn payment_amount(text: &str) -> Option<String> {
+    payment_sum(text).map(|sum| sum.amount)
+}
+
+/// [`payment_amount`] with the currency the customer named.
+pub fn payment_sum(text: &str) -> Option<Sum> {
     let text = spelled_out(text);
     match read_money(&text) {
         Reading::Sum(sum) => return Some(sum),
@@ -502,7 +586,7 @@ pub fn payment_amount(text: &str) -> Option<String> {
     if !plain || is_year(number) || digits > 6 {
         return None;
     }
-    exact(number)
+    exact(number).map(|amount| Sum { amount, currency: None })
 }
 
 /// Words that, just before a verb of paying, make it no payment to register: not
@@ -638,53 +722,87 @@ fn exact(number: &str) -> Option<String> {
 
 fn read_money(text: &str) -> Reading {
     let chars: Vec<char> = text.chars().collect();
-    let mut found: Option<String> = None;
+    let mut found: Option<Sum> = None;
     // Only the words around each number matter: a bounded window keeps this linear.
     for (start, _, number) in super::engine::numbers_in(text).into_iter().take(MAX_NUMBERS) {
         // The number without a separator it ended with ("19.99," → "19.99").
         let end = start + number.chars().count();
         let before: String = chars[start.saturating_sub(WINDOW)..start].iter().collect();
         let after: String = chars[end..(end + WINDOW).min(chars.len())].iter().collect();
-        let signed =
-            before.trim_end().ends_with(['€', '$', '£', '₹']) || after.trim_start().starts_with(['€', '$', '£', '₹']);
+        let sign = before
+            .trim_end()
+            .chars()
+            .next_back()
+            .filter(|c| "€$£₹".contains(*c))
+            .or_else(|| after.trim_start().chars().next().filter(|c| "€$£₹".contains(*c)));
         let negative = before.trim_end().ends_with('-');
-        let glued = after.chars().next().is_some_and(char::is_alphabetic);
+        // "5k": a thousand glued to the number.
+        let glued_k = after.starts_with(['k', 'K']) && !after.chars().nth(1).is_some_and(char::is_alphanumeric);
+        let glued = !glued_k && after.chars().next().is_some_and(char::is_alphabetic);
         let part_of_more = after.starts_with(['%', '/', ':']) || before.ends_with(['/', ':', '#']);
         let after_raw_ends = after.trim_start().starts_with([',', '.', ';', '!', '?', ')']);
         let (before, after) = (normalize(&before), normalize(&after));
-        let (before, after) = (tokens(&before), tokens(&after));
+        let (before, mut after) = (tokens(&before), tokens(&after));
+        if glued_k {
+            after.insert(0, "k");
+        }
         // Punctuation right after the number ends what follows it ("te transferí 120, …").
         let next = if after_raw_ends { None } else { after.first().copied() };
-        let next_is_de = next == Some("de") && after.get(1).is_some_and(|w| AFTER_DE.contains(w));
-        let currency = signed || next.is_some_and(|w| CURRENCY.contains(&w));
+        let thousands = next.is_some_and(|w| THOUSANDS.contains(&w));
+        // The currency word comes after the number, or after its thousands ("150 mil
+        // pesos"), or before it ("USD 50").
+        let unit = if thousands { after.get(1).copied() } else { next };
+        let word_before = before.last().copied().filter(|w| CURRENCY_BEFORE.contains(w));
+        let named = unit.filter(|w| CURRENCY.contains(w)).or(word_before);
+        let currency = sign.is_some() || named.is_some();
         let after_pay = positions(&before, PAY_WORDS).iter().any(|p| before.len() - p <= 3);
         // "50 euros, no, mejor 500": a sum corrected by another number is not guessed at.
         let corrects = before.iter().rev().take(3).any(|w| CORRECTIONS.contains(w));
-        if corrects && found.as_deref().is_some_and(|f| exact(&number).as_deref() != Some(f)) {
+        if corrects && found.as_ref().is_some_and(|f| exact(&number).as_deref() != Some(f.amount.as_str())) {
             return Reading::Unclear;
         }
         let bare_sum = after_pay
             && !part_of_more
             && !is_year(&number)
             && !before.last().is_some_and(|w| DATE_WORDS.contains(w) || REFERENCE_WORDS.contains(w))
-            && (next_is_de || next.is_none_or(|w| AFTER_BARE_SUM.contains(&w)));
-        if next.is_some_and(|w| THOUSANDS_SLANG.contains(&w)) && (after_pay || currency) {
-            // "pagué 5 lucas": five thousand, or five? A person asks.
+            && (next_is_de(next, &after) || next.is_none_or(|w| AFTER_BARE_SUM.contains(&w)));
+        if next.is_some_and(|w| UNCLEAR_SCALE.contains(&w)) && (after_pay || currency) {
+            // "pagué 2 palos": two million or two hundred? A person asks.
             return Reading::Unclear;
         }
-        if !(currency || bare_sum) {
+        if !(currency || bare_sum || (thousands && after_pay)) {
             continue;
         }
         if negative || (glued && !currency) {
             return Reading::Unclear;
         }
-        let Some(amount) = exact(&number) else { return Reading::Unclear };
+        let Some(mut amount) = exact(&number) else { return Reading::Unclear };
+        if thousands {
+            let Some(scaled) = crate::db::Money::parse(&amount)
+                .and_then(|m| m.cents().checked_mul(1000))
+                .map(|cents| crate::db::Money::from_cents(cents).to_string())
+            else {
+                return Reading::Unclear;
+            };
+            amount = scaled;
+        }
+        // "lucas" are thousands of pesos; a sign or a word names the currency.
+        let currency = named.or(next.filter(|w| THOUSANDS.contains(w))).and_then(currency_of);
+        let currency = currency.or_else(|| sign.and_then(|c| currency_of(c.encode_utf8(&mut [0; 4]))));
         match &found {
-            Some(earlier) if *earlier != amount => return Reading::Unclear,
-            _ => found = Some(amount),
+            Some(earlier) if earlier.amount != amount => return Reading::Unclear,
+            // The same sum said again keeps the currency named last ("50 euros, no, 50 pesos").
+            Some(earlier) => found = Some(Sum { amount, currency: currency.or(earlier.currency) }),
+            None => found = Some(Sum { amount, currency }),
         }
     }
     found.map_or(Reading::Nothing, Reading::Sum)
+}
+
+/// "30 de mi factura": a sum followed by "de" and a determiner is still a sum (not "el
+/// 3 de mayo").
+fn next_is_de(next: Option<&str>, after: &[&str]) -> bool {
+    next == Some("de") && after.get(1).is_some_and(|w| AFTER_DE.contains(w))
 }
 
 /// The text with amounts written in words before a currency spelled as digits
@@ -1199,9 +1317,8 @@ mod tests {
             "pagué 10 mbps, regístrenlo",
             "I paid for 2 lines, please register the payment",
             "I sent 2 e-mails about my payment, please register it",
-            "ya pagué 3 mil, regístrelo por favor",
-            "I paid 2 grand last week, please record it",
-            "pagué 5 lucas en efectivo, anotalo",
+            "pagué 2 palos, anotalo",
+            "I paid 3 million, please record it",
         ] {
             assert_eq!(payment_amount(text), None, "{text}");
         }
@@ -1254,6 +1371,25 @@ mod tests {
         for text in ["I paid 50 euros, register it", "te pasé 30, anotalo", "can I pay 75 towards my bill now?"] {
             assert!(pays_in_earnest(text), "{text}");
         }
+    }
+
+    #[test]
+    fn thousands_are_read_as_thousands_and_the_currency_is_kept() {
+        let sum = |text: &str| payment_sum(text).map(|s| (s.amount, s.currency));
+        assert_eq!(sum("ya pagué 3 mil, regístrelo por favor"), Some(("3000.00".into(), None)));
+        assert_eq!(sum("I paid 2 grand last week, please record it"), Some(("2000.00".into(), None)));
+        assert_eq!(sum("I paid 2k last week, please record it"), Some(("2000.00".into(), None)));
+        assert_eq!(sum("pagué 5 lucas en efectivo, anotalo"), Some(("5000.00".into(), Some("pesos"))));
+        assert_eq!(sum("consigné 150 mil pesos por PSE"), Some(("150000.00".into(), Some("pesos"))));
+        assert_eq!(sum("sent $35 by card, register it"), Some(("35.00".into(), Some("$"))));
+        assert_eq!(sum("I paid 35 dollars by card"), Some(("35.00".into(), Some("USD"))));
+        assert_eq!(sum("paid £20 earlier today"), Some(("20.00".into(), Some("GBP"))));
+        assert_eq!(sum("register USD 410.75 sent by wire"), Some(("410.75".into(), Some("USD"))));
+        assert_eq!(sum("pagué 1200 rupees"), Some(("1200.00".into(), Some("INR"))));
+        assert_eq!(sum("pagué 45 € ayer"), Some(("45.00".into(), None)));
+        assert_eq!(sum("te pagué 20 pavos"), Some(("20.00".into(), None)), "Spanish slang for euros");
+        assert_eq!(sum("pagué 50 euros, no, 50 pesos"), Some(("50.00".into(), Some("pesos"))), "the currency corrected");
+        assert_eq!(sum("sent u 15 thru paypal, log it"), Some(("15.00".into(), None)));
     }
 
     #[test]

@@ -62,6 +62,20 @@ const CRITICAL: &[&str] = &[
     "attorney",
     "ombudsman",
     "small claims",
+    "legal advice",
+    "juzgado*",
+    "ofcom",
+    "fcc",
+    "trading standards",
+    "consumer protection",
+    "sernac",
+    "profeco",
+    "indecopi",
+    "superintendencia",
+    "defensa del consumidor",
+    "defensa al consumidor",
+    "regulador",
+    "regulator",
 ];
 
 /// Phrases that make a message at least high priority: urgency, repeated failure,
@@ -271,7 +285,7 @@ fn keeps_topic(category: &str) -> bool {
 }
 
 /// Topics a person must see, however a message wraps them.
-const MUST_SEE: [&str; 5] = ["security", "cancellation", "refund", "formal_complaint", "staff_complaint"];
+const MUST_SEE: [&str; 3] = ["security", "cancellation", "refund"];
 
 /// A clause's topic is taken from this probability on.
 const CLAUSE_CONFIDENT: f32 = 0.6;

@@ -22,6 +22,11 @@ fn text_of(v: &Value) -> String {
     }
 }
 
+/// An amount with its currency: euros unless the customer paid in another one.
+fn money_text(amount: &str, currency: Option<&str>) -> String {
+    format!("{amount} {}", currency.unwrap_or("€"))
+}
+
 /// Writes the summary of a call from its facts, in the call's language from the
 /// catalogue (`summary.*` in `locales/`).
 pub fn summarize(facts: &SummaryFacts) -> CallSummary {
@@ -62,17 +67,21 @@ pub fn summarize(facts: &SummaryFacts) -> CallSummary {
                 next_steps.push(fill("summary.ticket_next", "id", &id));
             }
             "request_payment_registration" => {
-                actions.push(fill("summary.payment_passed", "amount", &text_of(&result["amount"])));
+                let sum = money_text(&text_of(&result["amount"]), result["currency"].as_str());
+                actions.push(fill("summary.payment_passed", "amount", &sum));
                 references.push(fill("summary.payment_request_ref", "id", &text_of(&result["pending_action_id"])));
             }
             _ => {}
         }
     }
     for action in &facts.actions {
-        let amount = text_of(&action["params"]["amount"]);
+        let amount = money_text(&text_of(&action["params"]["amount"]), action["params"]["currency"].as_str());
         match action["status"].as_str() {
             Some("approved") => {
-                actions.push(fill("summary.payment_registered", "amount", &amount));
+                // What was registered: in euros, as the approver entered it for a payment
+                // made in another currency.
+                let registered = action["result"]["amount"].as_str().map_or(amount.clone(), |a| money_text(a, None));
+                actions.push(fill("summary.payment_registered", "amount", &registered));
                 if let Some(payment) = action["result"]["payment_id"].as_i64() {
                     references.push(fill("summary.payment_ref", "id", &payment.to_string()));
                 }
