@@ -10,7 +10,7 @@ fn main() -> std::process::ExitCode {
 /// core) and keeps what each arena once held: with the runtime's workers, SQLite's
 /// connection threads and the blocking pool, a burst of concurrent calls left the
 /// process holding several times the memory it needed. Two arenas, and large blocks
-/// (a password hash's 19 MiB) mapped and returned to the system on free instead of
+/// (a password hash's 7 MiB) mapped and returned to the system on free instead of
 /// staying in an arena, keep memory close to what is in use. `MALLOC_ARENA_MAX` and
 /// `MALLOC_MMAP_THRESHOLD_` in the environment still win.
 fn tune_allocator() {

@@ -200,7 +200,11 @@ fn foreign_currency(currency: Option<&str>) -> Result<Option<String>, ToolOutcom
         return Ok(None);
     }
     let fine = currency.chars().count() <= 8 && currency.chars().all(|c| c.is_alphabetic() || "$£₹¥".contains(c));
-    if fine { Ok(Some(currency.to_owned())) } else { Err(ToolOutcome::err("currency must be a currency code such as USD")) }
+    if fine {
+        Ok(Some(currency.to_owned()))
+    } else {
+        Err(ToolOutcome::err("currency must be a currency code such as USD"))
+    }
 }
 
 /// Largest payment the agent may even ask a person to register (10,000.00).
@@ -350,8 +354,12 @@ pub async fn run_with(
                             result["pending_action_id"] = json!(id);
                             ToolOutcome::ok(result)
                         }
-                        _ if currency.is_some() => ToolOutcome::err("amount must be a positive number with at most two decimals"),
-                        _ => ToolOutcome::err("amount must be a positive number up to 10000.00 with at most two decimals"),
+                        _ if currency.is_some() => {
+                            ToolOutcome::err("amount must be a positive number with at most two decimals")
+                        }
+                        _ => ToolOutcome::err(
+                            "amount must be a positive number up to 10000.00 with at most two decimals",
+                        ),
                     }
                 }
             },

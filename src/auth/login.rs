@@ -61,9 +61,17 @@ pub async fn authenticate(ctx: &Ctx, username: &str, password_text: &str, ip: Op
     let found = users::find_for_login(db, &typed).await?;
     let hash = found.as_ref().map_or(ctx.dummy_hash(), |(_, h)| h.as_str());
     let password_ok = password::verify(password_text, hash).await?;
+    let outdated = password_ok && password::outdated(hash);
+    let old_hash = if outdated { Some(hash.to_owned()) } else { None };
 
     match found {
         Some((user, _)) if password_ok && !user.disabled => {
+            if let Some(old_hash) = old_hash {
+                // Stored with older argon2 parameters: replaced now that the password
+                // is known (only if nothing changed it meanwhile).
+                let new_hash = password::hash(password_text).await?;
+                users::replace_hash(db, user.id, &old_hash, &new_hash).await?;
+            }
             throttle::reset(db, &user_key).await?;
             if let Some(k) = &ip_key {
                 throttle::succeeded(db, k, policy.ip_max_failures).await?;

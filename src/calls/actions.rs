@@ -220,11 +220,14 @@ async fn decide(
         None
     };
     let now = Timestamp::now();
-    let entry =
-        Entry::new(Some(me.id), me.username.clone(), if approve.is_some() { "action.approve" } else { "action.reject" })
-        .target(format!("action:{id}"))
-        .ip(ip.clone())
-        .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
+    let entry = Entry::new(
+        Some(me.id),
+        me.username.clone(),
+        if approve.is_some() { "action.approve" } else { "action.reject" },
+    )
+    .target(format!("action:{id}"))
+    .ip(ip.clone())
+    .metadata(json!({"tool": action.tool, "params": action.params_json(), "call_id": action.call_id}));
     let mut lowered = None;
     let mut tx = ctx.db().begin().await?;
     let claimed = on_tx!(&mut tx, |conn| {

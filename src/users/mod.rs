@@ -336,6 +336,20 @@ async fn active_admins(db: &Db) -> Result<i64, sqlx::Error> {
     .await)
 }
 
+/// Replaces a stored password hash with one of the same password made with today's
+/// parameters, unless the hash changed meanwhile. Sessions and tokens stay: the
+/// password is the same.
+pub async fn replace_hash(db: &Db, id: i64, old_hash: &str, new_hash: &str) -> AppResult<()> {
+    with_db!(db, |pool| sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+        .bind(id)
+        .bind(old_hash)
+        .bind(new_hash)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 /// Sets a user's own new password (clears the temporary flag) and ends their other
 /// sessions and tokens by bumping the epoch.
 pub async fn set_own_password(

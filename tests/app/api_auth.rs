@@ -15,6 +15,7 @@ on_both!(
     disabled_user_loses_web_session_and_tokens_immediately,
     forged_or_tampered_tokens_are_refused,
     temporary_password_only_allows_changing_it_over_the_api,
+    a_hash_with_earlier_argon2_parameters_is_replaced_at_sign_in,
 );
 
 async fn temporary_password_only_allows_changing_it_over_the_api(app: &TestApp) {
@@ -205,4 +206,44 @@ async fn forged_or_tampered_tokens_are_refused(app: &TestApp) {
 fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The stored password hash of an account, read from the database.
+async fn stored_hash(app: &TestApp, username: &str) -> String {
+    let db = app.state.db();
+    centralita::with_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT password_hash FROM users WHERE username = $1"
+    )
+    .bind(username)
+    .fetch_one(pool)
+    .await
+    .unwrap())
+}
+
+/// An account whose hash was stored with the earlier argon2 parameters (m=19456, t=2)
+/// still signs in, and its hash is replaced with today's then; a wrong password
+/// changes nothing.
+async fn a_hash_with_earlier_argon2_parameters_is_replaced_at_sign_in(app: &TestApp) {
+    use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+    app.create_user("oldhash", "agent", "old-params-pass-1").await;
+    let params = Params::new(19_456, 2, 1, None).unwrap();
+    let old = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password(b"old-params-pass-1")
+        .unwrap()
+        .to_string();
+    let db = app.state.db();
+    centralita::with_db!(db, |pool| sqlx::query("UPDATE users SET password_hash = $1 WHERE username = 'oldhash'")
+        .bind(&old)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        .unwrap());
+    assert_eq!(app.login_attempt("oldhash", "not-the-password").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(stored_hash(app, "oldhash").await, old, "a failed sign-in changes nothing");
+    let r = app.login_attempt("oldhash", "old-params-pass-1").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let new = stored_hash(app, "oldhash").await;
+    assert!(new.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{new}");
+    assert_eq!(app.login_attempt("oldhash", "old-params-pass-1").await.status(), StatusCode::OK);
+    assert_eq!(stored_hash(app, "oldhash").await, new, "rehashed once");
 }

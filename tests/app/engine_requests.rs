@@ -196,7 +196,10 @@ async fn a_payment_in_another_currency_is_registered_in_euros(app: &TestApp) {
     let boss = app.token_for("jefa", "supervisor").await;
     let (balance, payments, actions) = app.money_state().await;
     let r = app
-        .start_call(&token, json!({"customer_id": maria, "message": "I paid 35 dollars by card this morning, please register it"}))
+        .start_call(
+            &token,
+            json!({"customer_id": maria, "message": "I paid 35 dollars by card this morning, please register it"}),
+        )
         .await;
     let reply = r["reply"].as_str().unwrap();
     assert!(reply.contains("35.00 USD") && reply.contains("euros") && !reply.contains('€'), "{reply}");
@@ -223,7 +226,7 @@ async fn a_payment_in_another_currency_is_registered_in_euros(app: &TestApp) {
     let r = post_json(approve.clone(), &boss, json!({"amount_eur": "31,20"})).await;
     assert_eq!(r.status(), 200);
     let done: Value = r.json().await.unwrap();
-    assert_eq!(done["decision"], "approved");
+    assert_eq!(done["status"], "approved");
     assert_eq!(done["result"]["amount"], "31.20", "{done}");
     assert_eq!(app.money_state().await, (balance - 3120, payments + 1, actions + 1));
     let listed: Value = get_json(app.url(&format!("/api/v1/payments?customer_id={maria}")), &boss).await;
@@ -231,7 +234,9 @@ async fn a_payment_in_another_currency_is_registered_in_euros(app: &TestApp) {
     assert!(newest["description"].as_str().unwrap().starts_with("35.00 USD"), "{newest}");
 
     // A payment in euros takes no amount in euros.
-    let r = app.start_call(&token, json!({"customer_id": maria, "message": "I paid 20 euros in cash today, register it"})).await;
+    let r = app
+        .start_call(&token, json!({"customer_id": maria, "message": "I paid 20 euros in cash today, register it"}))
+        .await;
     assert!(r["reply"].as_str().unwrap().contains("20.00 €"), "{r}");
     let list: Value = get_json(app.url("/api/v1/pending-actions"), &boss).await;
     let euro = list["actions"].as_array().unwrap().iter().find(|a| a["call_id"] == r["call_id"]).unwrap().clone();
@@ -243,7 +248,10 @@ async fn a_payment_in_another_currency_is_registered_in_euros(app: &TestApp) {
     // On the approvals page: the field is offered for the foreign payment, and the
     // form registers what was typed.
     let r = app
-        .start_call(&token, json!({"customer_id": maria, "message": "te pagué 50 dólares por transferencia, regístralo"}))
+        .start_call(
+            &token,
+            json!({"customer_id": maria, "message": "te pagué 50 dólares por transferencia, regístralo"}),
+        )
         .await;
     assert!(r["reply"].as_str().unwrap().contains("50.00 USD"), "{r}");
     let list: Value = get_json(app.url("/api/v1/pending-actions"), &boss).await;

@@ -1388,7 +1388,11 @@ mod tests {
         assert_eq!(sum("pagué 1200 rupees"), Some(("1200.00".into(), Some("INR"))));
         assert_eq!(sum("pagué 45 € ayer"), Some(("45.00".into(), None)));
         assert_eq!(sum("te pagué 20 pavos"), Some(("20.00".into(), None)), "Spanish slang for euros");
-        assert_eq!(sum("pagué 50 euros, no, 50 pesos"), Some(("50.00".into(), Some("pesos"))), "the currency corrected");
+        assert_eq!(
+            sum("pagué 50 euros, no, 50 pesos"),
+            Some(("50.00".into(), Some("pesos"))),
+            "the currency corrected"
+        );
         assert_eq!(sum("sent u 15 thru paypal, log it"), Some(("15.00".into(), None)));
     }
 
