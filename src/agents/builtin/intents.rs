@@ -1141,7 +1141,7 @@ pub fn features(text: &str) -> Vec<String> {
 
 impl IntentModel {
     /// Reads a model file written by `centralita train-routing`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &'static str) -> Result<Self, String> {
         let mut heads = learned::parse_heads(text, MAGIC)?;
         let mut out = Vec::new();
         for intent in Intent::ALL {

@@ -124,8 +124,13 @@ pub struct Head {
     /// Label names, in the file's order.
     pub classes: Vec<String>,
     bias: Vec<f32>,
-    /// For each known feature: (class, weight) where the weight is not negligible.
-    weights: HashMap<String, Vec<(u16, f32)>>,
+    /// For each known feature, where its weights are in `pairs`: (start, count). The
+    /// names are borrowed from the model's text (embedded in the binary), and the
+    /// weights of all features share one array: tens of thousands of features cost a
+    /// few bytes each, not two allocations each.
+    index: HashMap<&'static str, (u32, u16)>,
+    /// (class, weight) where the weight is not negligible, feature after feature.
+    pairs: Vec<(u16, f32)>,
 }
 
 /// A head's label from a sample.
@@ -133,12 +138,12 @@ type Label = fn(&Sample) -> &str;
 
 impl Head {
     pub fn empty() -> Self {
-        Self { classes: Vec::new(), bias: Vec::new(), weights: HashMap::new() }
+        Self { classes: Vec::new(), bias: Vec::new(), index: HashMap::new(), pairs: Vec::new() }
     }
 
     /// Whether training kept this feature.
     pub fn knows(&self, feature: &str) -> bool {
-        self.weights.contains_key(feature)
+        self.index.contains_key(feature)
     }
 
     /// Log-scores of each class for these features (the model's logits).
@@ -146,8 +151,9 @@ impl Head {
         let mut scores = self.bias.clone();
         let x = feature_value(features.len());
         for f in features {
-            if let Some(ws) = self.weights.get(f) {
-                for (class, w) in ws {
+            if let Some(&(start, count)) = self.index.get(f.as_str()) {
+                let start = start as usize;
+                for (class, w) in &self.pairs[start..start + usize::from(count)] {
                     scores[usize::from(*class)] += w * x;
                 }
             }
@@ -189,7 +195,7 @@ pub struct Model {
 
 impl Model {
     /// Reads a model file written by [`train`].
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &'static str) -> Result<Self, String> {
         let mut heads = parse_heads(text, MAGIC)?;
         Ok(Self {
             category: take(&mut heads, "category")?,
@@ -205,9 +211,19 @@ pub fn take(heads: &mut Vec<(String, Head)>, name: &str) -> Result<Head, String>
     Ok(heads.remove(at).1)
 }
 
+/// A model text made in this process (training, cross-validation, tests) kept for as
+/// long as the process runs, so that a model parsed from it can borrow its names. Only
+/// the `train-routing` command and the tests do this, a few megabytes per model.
+pub fn lasting(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
 /// The named heads of a model file whose first line is `magic` (written by
 /// [`train_heads`]).
-pub fn parse_heads(text: &str, magic: &str) -> Result<Vec<(String, Head)>, String> {
+///
+/// The text is the embedded model's (or, when training, one made to live as long):
+/// the heads borrow their feature names from it.
+pub fn parse_heads(text: &'static str, magic: &str) -> Result<Vec<(String, Head)>, String> {
     let mut lines = text.lines().enumerate();
     if lines.next().map(|(_, l)| l) != Some(magic) {
         return Err(format!("not a model file (first line must be {magic:?})"));
@@ -229,16 +245,17 @@ pub fn parse_heads(text: &str, magic: &str) -> Result<Vec<(String, Head)>, Strin
             }
             ("f", Some(h)) => {
                 let (name, ws) = rest.rsplit_once('\t').ok_or_else(|| bad(n, "feature without weights"))?;
-                let mut weights = Vec::new();
+                let start = u32::try_from(h.pairs.len()).map_err(|_| bad(n, "too many weights"))?;
                 for pair in ws.split(' ') {
                     let (class, w) = pair.split_once(':').ok_or_else(|| bad(n, "bad class:weight"))?;
                     let class: u16 = class.parse().map_err(|_| bad(n, "bad class"))?;
                     if usize::from(class) >= h.classes.len() {
                         return Err(bad(n, "class out of range"));
                     }
-                    weights.push((class, number(n, w)?));
+                    h.pairs.push((class, number(n, w)?));
                 }
-                h.weights.insert(name.to_owned(), weights);
+                let count = u16::try_from(h.pairs.len() - start as usize).map_err(|_| bad(n, "too many weights"))?;
+                h.index.insert(name, (start, count));
             }
             ("", _) => {}
             (other, _) => return Err(bad(n, &format!("unexpected {other:?}"))),
@@ -408,7 +425,7 @@ mod tests {
             s("router roto no funciona", "fault", "negative"),
         ];
         let text = train(&samples, &["balance", "fault"], &["neutral", "negative"], &["low"]);
-        let model = Model::parse(&text).unwrap();
+        let model = Model::parse(lasting(text.clone())).unwrap();
         let p = model.category.probabilities(&features("saldo?"), 1.0);
         assert!(p[0] > p[1], "{p:?}");
         let p = model.category.probabilities(&features("mi ruter no funciona"), 1.0);
