@@ -2,7 +2,9 @@
 //!
 //! Every event is a row in `events` first; its id is the SSE id a reconnecting client
 //! sends back as `Last-Event-ID`. One pump task per process reads new rows in id order
-//! and broadcasts them to that process's subscribers. The pump wakes when this process
+//! and broadcasts them to that process's subscribers; the events this process itself
+//! commits reach it as they are ([`Bus::commit`]), so it reads the log only for the
+//! others' (or after a gap in the ids). The pump wakes when this process
 //! publishes, on PostgreSQL also on `NOTIFY centralita_events` from any process sharing
 //! the database, and every `CENTRALITA_EVENTS_POLL_MS` (2 s) regardless (so a missed
 //! notification only delays an event). On PostgreSQL, inserts take a transaction-scoped advisory lock so
@@ -13,7 +15,8 @@
 //! authoritative.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
@@ -24,7 +27,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
 use crate::db::with_db;
-use crate::db::{Db, Timestamp, Tx};
+use crate::db::{Db, Timestamp, Tx, TxInner};
 use crate::error::AppResult;
 
 mod payload;
@@ -136,7 +139,8 @@ fn event_row(payload: &Payload) -> Result<(Kind, String, Timestamp), sqlx::Error
 }
 
 /// Stores an event inside the caller's transaction, so it is published exactly when
-/// the change it reports is committed; call [`Bus::wake`] after the commit. Record
+/// the change it reports is committed; commit with [`Bus::commit`] (or call
+/// [`Bus::wake`] after the commit). Record
 /// events as the transaction's last statements: on PostgreSQL the events lock is held
 /// from here to the commit, and a transaction that waits for a row lock while holding
 /// it would stall every other writer (or deadlock with one).
@@ -163,8 +167,8 @@ pub async fn record_all_in(tx: &mut Tx, call_id: Option<i64>, payloads: &[Payloa
         kinds.push(payload.kind().as_str());
         data.push(serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
     }
-    let mut ids: Vec<i64> = match tx {
-        Tx::Sqlite(tx) => {
+    let mut ids: Vec<i64> = match &mut tx.inner {
+        TxInner::Sqlite(tx) => {
             let sql = sqlite_insert(payloads.len());
             let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
             for (kind, data) in kinds.iter().zip(&data) {
@@ -172,7 +176,7 @@ pub async fn record_all_in(tx: &mut Tx, call_id: Option<i64>, payloads: &[Payloa
             }
             query.fetch_all(&mut **tx).await?
         }
-        Tx::Postgres(tx) => {
+        TxInner::Postgres(tx) => {
             sqlx::query_scalar(PG_INSERT)
                 .bind(&kinds)
                 .bind(call_id)
@@ -185,6 +189,11 @@ pub async fn record_all_in(tx: &mut Tx, call_id: Option<i64>, payloads: &[Payloa
     };
     // Drawn in order; returned in whatever order the database chose.
     ids.sort_unstable();
+    // Kept with the transaction as the log will hold them, for `Bus::commit`.
+    for ((&id, kind), data) in ids.iter().zip(kinds).zip(data) {
+        let data = serde_json::from_str(&data).unwrap_or(Value::Null);
+        tx.events.push(Event { id, kind: kind.to_owned(), call_id, at, data });
+    }
     Ok(ids)
 }
 
@@ -209,6 +218,18 @@ pub struct Bus {
     tx: broadcast::Sender<Arc<Event>>,
     typing: broadcast::Sender<Typing>,
     wake: Notify,
+    /// Set by [`Bus::wake`]: events were stored that the pump must read from the log.
+    stale: AtomicBool,
+    /// Events this process committed ([`Bus::commit`], [`Bus::publish`]), waiting for the
+    /// pump to broadcast them without reading them back.
+    pending: Mutex<Vec<Event>>,
+    /// On PostgreSQL, ids of events this process is committing: their notification
+    /// needs no read, the event itself follows through `pending`.
+    own: Mutex<Vec<i64>>,
+    /// The id of the last event the pump broadcast (-1 until it starts).
+    cursor: AtomicI64,
+    /// The highest id among the events this process committed and handed to the pump.
+    committed: AtomicI64,
     /// Set when the server shuts down: open streams end so that it can.
     stopping: tokio::sync::watch::Sender<bool>,
     /// How often the pump looks without a wake-up.
@@ -221,15 +242,64 @@ impl Bus {
     pub fn new(db: Db, poll: Duration) -> Self {
         let (tx, _) = broadcast::channel(CAPACITY);
         let (typing, _) = broadcast::channel(CAPACITY);
-        Self { db, tx, typing, wake: Notify::new(), stopping: tokio::sync::watch::Sender::new(false), poll }
+        Self {
+            db,
+            tx,
+            typing,
+            wake: Notify::new(),
+            stale: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+            own: Mutex::new(Vec::new()),
+            cursor: AtomicI64::new(-1),
+            committed: AtomicI64::new(0),
+            stopping: tokio::sync::watch::Sender::new(false),
+            poll,
+        }
+    }
+
+    /// Commits `tx` and hands the events recorded in it ([`record_in`]) to this
+    /// process's streams as they are, without the pump reading them back (other
+    /// processes hear PostgreSQL's notification, or poll). Use it in place of
+    /// `tx.commit()` followed by [`Bus::wake`].
+    pub async fn commit(&self, tx: Tx) -> Result<(), sqlx::Error> {
+        if tx.events.is_empty() {
+            return tx.commit().await;
+        }
+        // Their notifications, which may arrive before the commit returns, need no read.
+        let ids: Vec<i64> = match tx.inner {
+            TxInner::Postgres(_) => tx.events.iter().map(|e| e.id).collect(),
+            TxInner::Sqlite(_) => Vec::new(),
+        };
+        lock(&self.own).extend_from_slice(&ids);
+        match tx.commit_events().await {
+            Ok(events) => {
+                self.deliver(events);
+                Ok(())
+            }
+            Err(err) => {
+                // Perhaps committed all the same (the answer was lost): read the log.
+                lock(&self.own).retain(|id| !ids.contains(id));
+                self.wake();
+                Err(err)
+            }
+        }
+    }
+
+    /// Queues committed events for the pump to broadcast as they are.
+    fn deliver(&self, events: Vec<Event>) {
+        if let Some(last) = events.iter().map(|e| e.id).max() {
+            self.committed.fetch_max(last, Ordering::AcqRel);
+        }
+        lock(&self.pending).extend(events);
+        self.wake.notify_one();
     }
 
     /// Stores an event and wakes the pumps of every process.
     pub async fn publish(&self, call_id: Option<i64>, payload: &Payload) -> AppResult<i64> {
+        let (kind, data, at) = event_row(payload)?;
         let id = match &self.db {
             // One statement is its own transaction: no BEGIN/COMMIT round trips.
             Db::Sqlite(pool) => {
-                let (kind, data, at) = event_row(payload)?;
                 sqlx::query_scalar(INSERT)
                     .bind(kind.as_str())
                     .bind(call_id)
@@ -241,24 +311,26 @@ impl Bus {
             // One statement (lock, row, notification) is its own transaction too; the
             // lock lasts until it commits.
             Db::Postgres(pool) => {
-                let (kind, data, at) = event_row(payload)?;
                 sqlx::query_scalar(PG_INSERT)
                     .bind([kind.as_str()])
                     .bind(call_id)
-                    .bind([data])
+                    .bind([&data])
                     .bind(at)
                     .bind(CHANNEL)
                     .fetch_one(pool)
                     .await?
             }
         };
-        self.wake();
+        let data = serde_json::from_str(&data).unwrap_or(Value::Null);
+        self.deliver(vec![Event { id, kind: kind.as_str().to_owned(), call_id, at, data }]);
         Ok(id)
     }
 
-    /// Wakes this process's pump: call it after committing events stored with
-    /// [`record_in`] (other processes hear PostgreSQL's notification, or poll).
+    /// Wakes this process's pump to read the log: call it after committing events
+    /// stored with [`record_in`] when not committing through [`Bus::commit`] (other
+    /// processes hear PostgreSQL's notification, or poll).
     pub fn wake(&self) {
+        self.stale.store(true, Ordering::Release);
         self.wake.notify_one();
     }
 
@@ -308,8 +380,20 @@ impl Bus {
         Ok(to_events(rows))
     }
 
-    /// The newest event id (0 when there is none).
+    /// Where a live stream of this process starts so that it misses nothing later and
+    /// repeats nothing earlier: the newest event this process committed or broadcast
+    /// (no query; another process's events not yet broadcast here are heard again by a
+    /// stream that starts now, which only redraws what it shows), or before the pump
+    /// runs the newest stored id (0 when there is none).
     pub async fn latest_id(&self) -> AppResult<i64> {
+        match self.cursor.load(Ordering::Acquire) {
+            -1 => self.stored_latest_id().await,
+            cursor => Ok(cursor.max(self.committed.load(Ordering::Acquire))),
+        }
+    }
+
+    /// The newest stored event id (0 when there is none).
+    async fn stored_latest_id(&self) -> AppResult<i64> {
         let id: Option<i64> =
             with_db!(&self.db, |pool| sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(pool).await)?;
         Ok(id.unwrap_or(0))
@@ -318,7 +402,8 @@ impl Bus {
     /// Starts the pump (and on PostgreSQL the listener). Abort the handles on shutdown.
     pub async fn start(self: &Arc<Self>) -> AppResult<Vec<JoinHandle<()>>> {
         let mut tasks = Vec::new();
-        let cursor = self.latest_id().await?;
+        let cursor = self.stored_latest_id().await?;
+        self.cursor.store(cursor, Ordering::Release);
         let bus = self.clone();
         tasks.push(tokio::spawn(async move { bus.pump(cursor).await }));
         if let Db::Postgres(pool) = &self.db {
@@ -329,27 +414,58 @@ impl Bus {
         Ok(tasks)
     }
 
+    /// Broadcasts every event in id order: those this process committed as they are,
+    /// while they follow on from the last one broadcast; otherwise (events of other
+    /// processes, a gap, a plain [`Bus::wake`], every `poll`) it reads the log.
     async fn pump(&self, mut cursor: i64) {
         loop {
-            let _ = tokio::time::timeout(self.poll, self.wake.notified()).await;
-            loop {
+            let woken = tokio::time::timeout(self.poll, self.wake.notified()).await.is_ok();
+            let mut read = !woken || self.stale.swap(false, Ordering::AcqRel);
+            let mut direct = std::mem::take(&mut *lock(&self.pending));
+            direct.sort_unstable_by_key(|e| e.id);
+            for event in direct {
+                if event.id <= cursor {
+                    continue;
+                }
+                if event.id != cursor + 1 {
+                    // Someone else's events come between (or ids were skipped):
+                    // the log has them all.
+                    read = true;
+                    break;
+                }
+                cursor = event.id;
+                let _ = self.tx.send(Arc::new(event));
+            }
+            while read {
                 match self.since(cursor, PAGE).await {
                     Ok(batch) => {
-                        let full = batch.len() as i64 == PAGE;
+                        read = batch.len() as i64 == PAGE;
                         for event in batch {
                             cursor = event.id;
                             let _ = self.tx.send(Arc::new(event));
                         }
-                        if !full {
-                            break;
-                        }
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, "events pump could not read the log");
+                        self.stale.store(true, Ordering::Release);
                         break;
                     }
                 }
             }
+            self.cursor.store(cursor, Ordering::Release);
+            let mut own = lock(&self.own);
+            if !own.is_empty() {
+                own.retain(|&id| id > cursor);
+            }
+        }
+    }
+
+    /// Whether a notification of event `id` needs the pump to read the log: not when
+    /// it was broadcast already or this process is committing it.
+    fn needs_read(&self, id: Option<i64>) -> bool {
+        match id {
+            Some(id) => id > self.cursor.load(Ordering::Acquire) && !lock(&self.own).contains(&id),
+            None => true,
         }
     }
 
@@ -359,8 +475,10 @@ impl Bus {
                 let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
                 listener.listen(CHANNEL).await?;
                 loop {
-                    listener.recv().await?;
-                    self.wake.notify_one();
+                    let note = listener.recv().await?;
+                    if self.needs_read(note.payload().parse().ok()) {
+                        self.wake();
+                    }
                 }
                 #[allow(unreachable_code)]
                 Ok::<(), sqlx::Error>(())
@@ -421,6 +539,11 @@ impl Bus {
         })
         .take_until(Box::pin(stopped)))
     }
+}
+
+/// Locks one of the bus's small lists; a panic while one was held left it usable.
+fn lock<T>(list: &Mutex<T>) -> MutexGuard<'_, T> {
+    list.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// An `events` row as read: id, kind, call, data (JSON text), time.

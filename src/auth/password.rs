@@ -1,5 +1,5 @@
 //! Password hashing with argon2id, always off the async runtime, and at most one per
-//! core at a time.
+//! two cores at a time.
 //!
 //! Parameters: m=7168 KiB, t=5, p=1, one of the configurations OWASP's Password Storage
 //! Cheat Sheet lists as giving the same defence as its m=19456 KiB, t=2 minimum (about
@@ -28,9 +28,11 @@ fn hasher() -> anyhow::Result<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Hashes running at once: one per core.
+/// Hashes running at once: one per two cores (at least one). A shift's sign-ins all
+/// at once then leave the other half of the machine to the customers' turns, and hold
+/// at most that many hashes' memory.
 static HASHING: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())));
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))));
 
 /// Hashes a password into a PHC string (salt included).
 pub async fn hash(password: &str) -> anyhow::Result<String> {

@@ -129,8 +129,7 @@ pub async fn correct(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, c: &Correction
         }));
     on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
     events::record_in(&mut tx, Some(call_id), &Payload::CallUpdated(CallChange::of(call_fields(&after)))).await?;
-    tx.commit().await?;
-    ctx.bus().wake();
+    ctx.bus().commit(tx).await?;
     Ok(after)
 }
 

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::{Call, MessageKind, call_fields, get, record_change};
+use super::{Call, MessageKind, call_columns, call_fields, get, record_change};
 use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::{on_tx, with_db};
@@ -34,11 +34,10 @@ pub async fn by_token(ctx: &Ctx, token: &str) -> AppResult<Call> {
     if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(AppError::NotFound);
     }
-    let id: Option<i64> = with_db!(ctx.db(), |pool| sqlx::query_scalar("SELECT id FROM calls WHERE access_hash = $1")
-        .bind(hash_token(token))
-        .fetch_optional(pool)
-        .await)?;
-    get(ctx.db(), id.ok_or(AppError::NotFound)?).await
+    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE access_hash = $1");
+    let call: Option<Call> =
+        with_db!(ctx.db(), |pool| sqlx::query_as(sql).bind(hash_token(token)).fetch_optional(pool).await)?;
+    call.ok_or(AppError::NotFound)
 }
 
 /// The customer hangs up. Ending an ended call changes nothing.

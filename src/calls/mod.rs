@@ -371,8 +371,7 @@ pub(crate) async fn record_change(
     for event in [message, news(&after)] {
         events::record_in(&mut tx, Some(call_id), &event).await?;
     }
-    tx.commit().await?;
-    ctx.bus().wake();
+    ctx.bus().commit(tx).await?;
     Ok(after)
 }
 

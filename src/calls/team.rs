@@ -272,8 +272,7 @@ pub async fn add_note(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -
     on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
     let event = Payload::NoteAdded { note_id: id, author: me.full_name.clone() };
     events::record_in(&mut tx, Some(call_id), &event).await?;
-    tx.commit().await?;
-    ctx.bus().wake();
+    ctx.bus().commit(tx).await?;
     Ok(id)
 }
 

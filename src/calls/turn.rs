@@ -78,8 +78,7 @@ pub async fn customer_turn(
     if !call.is_open() {
         return Err(AppError::Conflict(Conflict::CallClosed));
     }
-    let history = history(ctx.db(), call.id, None).await?;
-    store_customer_message(ctx, call.id, text, relayed_by).await?;
+    let history = store_customer_message(ctx, call.id, text, relayed_by).await?;
     answer(ctx, call, history, text, deltas).await
 }
 
@@ -122,7 +121,6 @@ async fn answer(
     }
     let turn = history.customer_turns + 1;
     let (after, answered) = store_turn(ctx, &call, turn, started, &outcome, reason).await?;
-    ctx.bus().wake();
     if answered && call.channel == Channel::Whatsapp {
         ctx.jobs().wake();
     }
@@ -181,39 +179,54 @@ pub(super) struct History {
 /// The conversation before message `before` (or all of it), as the agents read it:
 /// one query.
 pub(super) async fn history(db: &Db, call_id: i64, before: Option<i64>) -> AppResult<History> {
-    let rows: Vec<(String, String, i64)> = with_db!(db, |pool| {
-        sqlx::query_as(
-        "SELECT role, content, (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
-         FROM messages WHERE call_id = $1 AND id < $2 AND role <> 'system' ORDER BY id DESC LIMIT $3",
-    )
-    .bind(call_id)
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(HISTORY_WINDOW)
-    .fetch_all(pool)
-    .await
+    let rows: Vec<HistoryRow> = with_db!(db, |pool| {
+        sqlx::query_as(HISTORY_SQL)
+            .bind(call_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(HISTORY_WINDOW)
+            .fetch_all(pool)
+            .await
     })?;
-    let customer_turns = rows.first().map_or(0, |r| r.2);
-    let messages = rows
-        .into_iter()
-        .rev()
-        .filter_map(|(role, content, _)| match MessageRole::try_from(role).ok()? {
-            MessageRole::Customer => Some(ChatMessage::new(Role::User, content)),
-            MessageRole::Ai | MessageRole::Human => Some(ChatMessage::new(Role::Assistant, content)),
-            MessageRole::System => None,
-        })
-        .collect();
-    Ok(History { messages, customer_turns })
+    Ok(History::of(rows))
 }
 
-/// Stores the customer's message (and, when staff relay it, the audit entry) in one
-/// transaction.
+/// The latest [`HISTORY_WINDOW`] messages of call `$1` before message id `$2` (newest
+/// first), each with the number of customer messages before `$2`.
+const HISTORY_SQL: &str = "SELECT role, content, \
+     (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
+     FROM messages WHERE call_id = $1 AND id < $2 AND role <> 'system' ORDER BY id DESC LIMIT $3";
+
+/// A row of [`HISTORY_SQL`].
+type HistoryRow = (String, String, i64);
+
+impl History {
+    fn of(rows: Vec<HistoryRow>) -> Self {
+        let customer_turns = rows.first().map_or(0, |r| r.2);
+        let messages = rows
+            .into_iter()
+            .rev()
+            .filter_map(|(role, content, _)| match MessageRole::try_from(role).ok()? {
+                MessageRole::Customer => Some(ChatMessage::new(Role::User, content)),
+                MessageRole::Ai | MessageRole::Human => Some(ChatMessage::new(Role::Assistant, content)),
+                MessageRole::System => None,
+            })
+            .collect();
+        Self { messages, customer_turns }
+    }
+}
+
+/// Reads the conversation so far and stores the customer's message after it (and, when
+/// staff relay it, the audit entry), in one transaction; returns what the agents read.
 async fn store_customer_message(
     ctx: &Ctx,
     call_id: i64,
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
-) -> AppResult<()> {
+) -> AppResult<History> {
     let mut tx = ctx.db().begin().await?;
+    let rows: Vec<HistoryRow> = on_tx!(&mut tx, |conn| {
+        sqlx::query_as(HISTORY_SQL).bind(call_id).bind(i64::MAX).bind(HISTORY_WINDOW).fetch_all(&mut *conn).await
+    })?;
     let (message_id, event) = insert_message(&mut tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
     if let Some(staff) = relayed_by {
         let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
@@ -222,9 +235,8 @@ async fn store_customer_message(
         on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
     }
     events::record_in(&mut tx, Some(call_id), &event).await?;
-    tx.commit().await?;
-    ctx.bus().wake();
-    Ok(())
+    ctx.bus().commit(tx).await?;
+    Ok(History::of(rows))
 }
 
 /// Runs the three agents (or, when the call has used up its token budget, only tells
@@ -367,7 +379,7 @@ async fn store_turn(
         tool: action.tool,
     }));
     events::record_all_in(&mut tx, Some(call_id), &news).await?;
-    tx.commit().await?;
+    ctx.bus().commit(tx).await?;
     Ok((after, answered))
 }
 

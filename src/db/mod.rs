@@ -75,12 +75,12 @@ macro_rules! with_tx {
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Sqlite(tx) => {
+        match &mut ($tx).inner {
+            $crate::db::TxInner::Sqlite(tx) => {
                 let $conn: &mut sqlx::SqliteConnection = &mut **tx;
                 $body
             }
-            $crate::db::Tx::Postgres(tx) => {
+            $crate::db::TxInner::Postgres(tx) => {
                 let $conn: &mut sqlx::PgConnection = &mut **tx;
                 $body
             }
@@ -157,8 +157,18 @@ pub(crate) use id_enum;
 
 /// An open transaction on either backend; dropped without [`Tx::commit`], it rolls
 /// back. Writes that belong together (a turn's messages and steps, a payment and the
-/// balance it lowers) run on one.
-pub enum Tx {
+/// balance it lowers) run on one. It also keeps the events recorded in it
+/// ([`crate::events::record_in`]), so that once committed they can be handed to this
+/// process's live streams without reading them back ([`crate::events::Bus::commit`]).
+pub struct Tx {
+    /// The transaction itself.
+    pub inner: TxInner,
+    /// The events recorded in it, in id order.
+    pub(crate) events: Vec<crate::events::Event>,
+}
+
+/// The transaction of a [`Tx`], by backend.
+pub enum TxInner {
     /// On SQLite.
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     /// On PostgreSQL.
@@ -168,10 +178,20 @@ pub enum Tx {
 impl Tx {
     /// Commits.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Self::Sqlite(tx) => tx.commit().await,
-            Self::Postgres(tx) => tx.commit().await,
+        self.commit_events().await.map(|_| ())
+    }
+
+    /// Commits, and returns the events recorded in the transaction.
+    pub(crate) async fn commit_events(self) -> Result<Vec<crate::events::Event>, sqlx::Error> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
         }
+        Ok(self.events)
+    }
+
+    fn of(inner: TxInner) -> Self {
+        Self { inner, events: Vec::new() }
     }
 }
 
@@ -218,6 +238,10 @@ impl Backend {
 /// than as the pool's "timed out" after it has retried for its whole acquire timeout.
 const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is checked
+/// (a ping) on its next use.
+const PG_IDLE_CHECK: Duration = Duration::from_secs(30);
+
 /// The first bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
@@ -225,8 +249,8 @@ impl Db {
     /// Opens a transaction (on SQLite one that holds the write lock: [`begin_sqlite`]).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(begin_sqlite(pool).await?),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Self::Sqlite(pool) => Tx::of(TxInner::Sqlite(begin_sqlite(pool).await?)),
+            Self::Postgres(pool) => Tx::of(TxInner::Postgres(pool.begin().await?)),
         })
     }
 
@@ -250,9 +274,13 @@ impl Db {
                     .busy_timeout(Duration::from_secs(10));
                 let path = options.get_filename().to_owned();
                 check_sqlite_path(&path)?;
+                // An embedded file cannot hang up: no health check on each acquire
+                // (sqlx's default, one more hand-off to the connection's thread per
+                // query).
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {}: {e}", path.display()))?;
@@ -276,9 +304,22 @@ impl Db {
                         let _ = first.close().await;
                     }
                 }
+                // A connection idle for a while may have been cut (a server restart,
+                // a firewall's idle timeout): only such a one is checked before use,
+                // rather than every one on every acquire (sqlx's default, one more
+                // round trip per query).
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > PG_IDLE_CHECK {
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_with(options)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {target} (DATABASE_URL): {e}"))?;

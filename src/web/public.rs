@@ -183,7 +183,8 @@ pub async fn start_post(
     let customer_id = customers::link_public_customer(state.db(), &customer).await?;
     let (token, hash) = customer::new_token();
     let call_id = calls::create(&state, Channel::Web, customer_id, None, Some(&hash), Some(&customer)).await?;
-    run_turn(&state, call_id, text, is_htmx(&headers)).await?;
+    let call = calls::get(state.db(), call_id).await?;
+    run_turn(&state, call, text, is_htmx(&headers)).await?;
     let to = format!("/c/{token}");
     if is_htmx(&headers) {
         return Ok(with_hx_redirect(StatusCode::NO_CONTENT.into_response(), &to));
@@ -193,18 +194,19 @@ pub async fn start_post(
 
 /// Runs a customer turn: in the background for htmx (the reply streams over SSE),
 /// otherwise to the end before the page is drawn again.
-async fn run_turn(state: &AppState, call_id: i64, text: String, background: bool) -> AppResult<()> {
+async fn run_turn(state: &AppState, call: Call, text: String, background: bool) -> AppResult<()> {
     if background {
         let state = state.clone();
         let turns = state.turns().clone();
         turns.spawn(async move {
-            if let Err(err) = calls::post_customer_message(&state, call_id, &text, None, None).await {
+            let call_id = call.id;
+            if let Err(err) = calls::customer_turn(&state, call, &text, None, None).await {
                 tracing::warn!(error = %err, call_id, "customer turn failed");
             }
         });
         return Ok(());
     }
-    calls::post_customer_message(state, call_id, &text, None, None).await.map(|_| ())
+    calls::customer_turn(state, call, &text, None, None).await.map(|_| ())
 }
 
 async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>) -> AppResult<CallView> {
@@ -320,7 +322,7 @@ pub async fn message_post(
         Ok(_) if !call.is_open() => Some("callpage.ended"),
         Ok(text) => {
             state.public_limits().messages.hit(&call.id.to_string())?;
-            run_turn(&state, call.id, text, is_htmx(&headers)).await?;
+            run_turn(&state, call, text, is_htmx(&headers)).await?;
             None
         }
     };

@@ -12,7 +12,7 @@
 use std::sync::LazyLock;
 
 use super::learned::{self, Head};
-use super::text::{find_phrase_with, normalize, tokens};
+use super::text::{Initials, find_phrase_with, normalize, tokens};
 use crate::agents::Department;
 use crate::agents::model::ToolName;
 
@@ -369,7 +369,12 @@ fn fuzzy(pattern: &str) -> bool {
 fn positions(words: &[&str], patterns: &[&str]) -> Vec<usize> {
     (0..words.len())
         .filter(|&i| {
+            // Only a pattern starting with this word's letter (or a bare `*`) can match here.
+            let initial = Initials::of(&words[i..=i]);
             patterns.iter().any(|p| {
+                if !initial.may_match(p) {
+                    return false;
+                }
                 // Only a match starting here: the window is the pattern's length, so the
                 // scan stays linear in the message.
                 let len = p.split(' ').count();
@@ -1129,7 +1134,11 @@ pub struct IntentModel {
 /// The features the intent model reads: the topic model's, plus one per intent the
 /// rules find and one when the message names a sum of money.
 pub fn features(text: &str) -> Vec<String> {
-    let mut out = learned::features(text);
+    features_with(text, learned::features(text))
+}
+
+/// [`features`] from the message's [`learned::features`], already at hand.
+fn features_with(text: &str, mut out: Vec<String>) -> Vec<String> {
     for intent in by_rules(text) {
         out.push(format!("r:{}", intent.tool()));
     }
@@ -1172,7 +1181,13 @@ impl IntentModel {
     /// Both readings of a message from one pass over its features: each intent's
     /// probability, and the hand-over probability.
     pub fn read(&self, text: &str) -> (Vec<(Intent, f32)>, f32) {
-        let features = features(text);
+        self.read_with(text, learned::features(text))
+    }
+
+    /// [`IntentModel::read`] given the message's [`learned::features`] (the routing
+    /// model's, computed once for both).
+    pub fn read_with(&self, text: &str, learned: Vec<String>) -> (Vec<(Intent, f32)>, f32) {
+        let features = features_with(text, learned);
         (self.intents_of(&features), self.handover_of(&features))
     }
 

@@ -1,8 +1,8 @@
 //! Spanish or English? Function words, domain words of each language, and Spanish
 //! marks (ñ, ¿, ¡, accents) vote.
 
-use super::lexicon::{ROUTING, STOPWORDS};
-use super::text::{find_phrase, normalize, tokens};
+use super::lexicon::{ROUTING, ROUTING_WORDS, STOPWORDS};
+use super::text::{Initials, find_words, normalize, tokens};
 use crate::i18n::Lang;
 
 /// The language of `text` and how sure the guess is (0.5 = coin toss).
@@ -30,8 +30,9 @@ pub fn detect(text: &str) -> (Lang, f64) {
             }
         }
     }
-    for (pattern, _, _, lang) in ROUTING {
-        if *lang != 'b' && find_phrase(&words, pattern).is_some() {
+    let initials = Initials::of(&words);
+    for ((pattern, _, _, lang), split) in ROUTING.iter().zip(ROUTING_WORDS.iter()) {
+        if *lang != 'b' && initials.may_match(pattern) && find_words(&words, split, true).is_some() {
             if *lang == 'e' {
                 es += 1.0;
             } else {

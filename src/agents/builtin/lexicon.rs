@@ -35,6 +35,10 @@ pub const CATEGORIES: &[(&str, Department, Priority)] = &[
     ("other", Department::General, Priority::Low),
 ];
 
+/// The words of each [`ROUTING`] pattern, split once, in the same order.
+pub static ROUTING_WORDS: std::sync::LazyLock<Vec<Vec<&'static str>>> =
+    std::sync::LazyLock::new(|| ROUTING.iter().map(|(pattern, ..)| pattern.split(' ').collect()).collect());
+
 /// Routing patterns.
 pub const ROUTING: &[(&str, &str, f32, char)] = &[
     // Billing: balance

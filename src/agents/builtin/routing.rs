@@ -3,8 +3,8 @@
 
 use super::intents::{self, Intent};
 use super::learned::{self, Model};
-use super::lexicon::{CATEGORIES, ROUTING};
-use super::text::{find_phrase_with, normalize, tokens};
+use super::lexicon::{CATEGORIES, ROUTING, ROUTING_WORDS};
+use super::text::{Initials, find_phrase_with, find_words, normalize, tokens};
 use super::{lang, sentiment};
 use crate::agents::{Classification, Department, Priority, Sentiment};
 use crate::i18n::Lang;
@@ -199,7 +199,8 @@ fn fuzzy_for(pattern_lang: char, language: Lang) -> bool {
 /// Whether any of the rule patterns occurs. Typos are forgiven only in long patterns:
 /// a short one bent by a letter hits common words (`hacke*` would take `hace`).
 fn any(words: &[&str], patterns: &[&str]) -> bool {
-    patterns.iter().any(|p| find_phrase_with(words, p, p.len() >= 7).is_some())
+    let initials = Initials::of(words);
+    patterns.iter().any(|p| initials.may_match(p) && find_phrase_with(words, p, p.len() >= 7).is_some())
 }
 
 fn category_info(category: &str) -> (Department, Priority) {
@@ -330,8 +331,9 @@ pub fn classify(text: &str) -> Classification {
 /// The lexicon's evidence per category.
 fn lexicon_scores(words: &[&str], language: Lang) -> Vec<(&'static str, f32)> {
     let mut by_category: Vec<(&str, f32)> = Vec::new();
-    for (pattern, category, weight, pattern_lang) in ROUTING {
-        if find_phrase_with(words, pattern, fuzzy_for(*pattern_lang, language)).is_some() {
+    let initials = Initials::of(words);
+    for ((pattern, category, weight, pattern_lang), split) in ROUTING.iter().zip(ROUTING_WORDS.iter()) {
+        if initials.may_match(pattern) && find_words(words, split, fuzzy_for(*pattern_lang, language)).is_some() {
             match by_category.iter_mut().find(|(c, _)| *c == *category) {
                 Some((_, s)) => *s += weight,
                 None => by_category.push((category, *weight)),
@@ -388,7 +390,7 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     };
     // A concrete request the rules recognise (a balance, a payment of an amount, a new
     // ticket) in the department the model chose is further evidence for it.
-    let (wanted, handover) = intents::MODEL.read(text);
+    let (wanted, handover) = intents::MODEL.read_with(text, features.clone());
     let asked: Vec<Intent> = wanted.iter().filter(|(_, p)| *p >= intents::MODEL.threshold).map(|(i, _)| *i).collect();
     let agrees = asked.iter().any(|i| i.department() == department);
     let clearest = wanted.iter().filter(|(_, p)| *p >= CLEAR_REQUEST).max_by(|a, b| a.1.total_cmp(&b.1));

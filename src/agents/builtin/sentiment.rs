@@ -1,7 +1,7 @@
 //! Bilingual sentiment from a hand-made lexicon, with negation ("no estoy contento",
 //! "not happy") and shouting (capitals, "!!!") taken into account.
 
-use super::text::{find_phrase, normalize, tokens};
+use super::text::{Initials, find_phrase, normalize, tokens};
 use crate::agents::Sentiment;
 
 /// (pattern, weight): negative weights for unhappy words.
@@ -257,8 +257,9 @@ pub fn score(text: &str) -> f32 {
     let norm = normalize(text);
     let words = tokens(&norm);
     let mut total = 0.0f32;
+    let initials = Initials::of(&words);
     for (pattern, weight) in LEXICON {
-        if let Some(at) = find_phrase(&words, pattern) {
+        if let Some(at) = initials.may_match(pattern).then(|| find_phrase(&words, pattern)).flatten() {
             // A negation just before a happy word turns it ("no estoy contento").
             let negated = *weight > 0.0 && words[at.saturating_sub(2)..at].iter().any(|w| NEGATIONS.contains(w));
             total += if negated { -weight } else { *weight };

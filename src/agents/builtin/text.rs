@@ -89,6 +89,11 @@ pub fn word_matches(token: &str, word: &str) -> bool {
 pub fn word_matches_with(token: &str, word: &str, fuzzy: bool) -> bool {
     // Typos rarely hit the first letter; requiring it to match keeps matching cheap.
     let same_start = token.as_bytes().first() == word.as_bytes().first();
+    // Every way of matching below needs the same first letter (a bare `*` aside): most
+    // comparisons end here, before any counting or distance.
+    if !same_start && !word.starts_with('*') {
+        return false;
+    }
     if let Some(prefix) = word.strip_suffix('*') {
         if token.starts_with(prefix) {
             return true;
@@ -101,8 +106,8 @@ pub fn word_matches_with(token: &str, word: &str, fuzzy: bool) -> bool {
         // The token's opening, one shorter, as long, or one longer than the prefix, may
         // be one edit away: a dropped, swapped or doubled letter.
         (n - 1..=n + 1).any(|len| {
-            let head: String = token.chars().take(len).collect();
-            distance_within(&head, prefix, 1) <= 1
+            let end = token.char_indices().nth(len).map_or(token.len(), |(i, _)| i);
+            distance_within(&token[..end], prefix, 1) <= 1
         })
     } else {
         token == word || {
@@ -110,6 +115,33 @@ pub fn word_matches_with(token: &str, word: &str, fuzzy: bool) -> bool {
             allowed > 0
                 && token.len().abs_diff(word.len()) <= allowed
                 && distance_within(token, word, allowed) <= allowed
+        }
+    }
+}
+
+/// The first letters of a message's words: a pattern whose first word starts with a
+/// letter none of them starts with cannot match (every way [`word_matches_with`]
+/// matches keeps the first letter), so the engine's long pattern tables are skipped
+/// through at one test per pattern.
+pub struct Initials([u64; 4]);
+
+impl Initials {
+    /// The first letters of `tokens`.
+    pub fn of(tokens: &[&str]) -> Self {
+        let mut bits = [0u64; 4];
+        for t in tokens {
+            if let Some(&b) = t.as_bytes().first() {
+                bits[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
+        Self(bits)
+    }
+
+    /// Whether `pattern` may match (false only when it certainly does not).
+    pub fn may_match(&self, pattern: &str) -> bool {
+        match pattern.as_bytes().first() {
+            Some(&b'*') | None => true,
+            Some(&b) => self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0,
         }
     }
 }
@@ -122,12 +154,26 @@ pub fn find_phrase(tokens: &[&str], pattern: &str) -> Option<usize> {
 
 /// [`find_phrase`] with typo tolerance on or off.
 pub fn find_phrase_with(tokens: &[&str], pattern: &str, fuzzy: bool) -> Option<usize> {
-    let words: Vec<&str> = pattern.split(' ').collect();
-    if words.is_empty() || tokens.len() < words.len() {
+    // Most patterns are one word: no list to build.
+    if !pattern.contains(' ') {
+        return tokens.iter().position(|t| word_matches_with(t, pattern, fuzzy));
+    }
+    let len = pattern.split(' ').count();
+    if tokens.len() < len {
+        return None;
+    }
+    (0..=tokens.len() - len)
+        .find(|&i| pattern.split(' ').zip(&tokens[i..]).all(|(w, t)| word_matches_with(t, w, fuzzy)))
+}
+
+/// [`find_phrase_with`] for a pattern already split into its words (a table's patterns
+/// are split once, not on every message).
+pub fn find_words(tokens: &[&str], words: &[&str], fuzzy: bool) -> Option<usize> {
+    if tokens.len() < words.len() {
         return None;
     }
     (0..=tokens.len() - words.len())
-        .find(|&i| words.iter().enumerate().all(|(k, w)| word_matches_with(tokens[i + k], w, fuzzy)))
+        .find(|&i| words.iter().zip(&tokens[i..]).all(|(w, t)| word_matches_with(t, w, fuzzy)))
 }
 
 #[cfg(test)]
@@ -148,5 +194,19 @@ mod tests {
         assert!(!word_matches("hola", "hora"), "short words must match exactly");
         assert!(!word_matches("pago", "pagar"));
         assert_eq!(find_phrase(&["me", "cobraron", "dos", "veces"], "cobr* dos veces"), Some(1));
+    }
+
+    #[test]
+    fn initials_never_skip_a_pattern_that_matches() {
+        let words = ["me", "cobraron", "dos", "veces", "ñandu", "pasword"];
+        let initials = Initials::of(&words);
+        for pattern in ["cobr* dos", "password", "veces", "*", "ñandu", "factur*", "zorro", "hora", "x y"] {
+            if find_phrase(&words, pattern).is_some() {
+                assert!(initials.may_match(pattern), "{pattern} matches but was skipped");
+            }
+        }
+        assert!(!initials.may_match("factur*"));
+        assert!(!initials.may_match("zorro"));
+        assert!(initials.may_match("*"));
     }
 }

@@ -142,8 +142,7 @@ async fn status(ctx: &Ctx, event: &StoredEvent, last_attempt: bool) -> Result<St
         let payload = Payload::WhatsappStatus { message_id, delivery: body.status.clone() };
         events::record_in(&mut tx, Some(call_id), &payload).await.map_err(db_failure)?;
     }
-    tx.commit().await.map_err(db_failure)?;
-    ctx.bus().wake();
+    ctx.bus().commit(tx).await.map_err(db_failure)?;
     Ok(if known { format!("status {}", body.status) } else { "status of an unknown message, dropped".into() })
 }
 
@@ -226,8 +225,7 @@ async fn message(ctx: &Ctx, event: &StoredEvent) -> Result<String, Failure> {
     for payload in &news {
         events::record_in(&mut tx, Some(call_id), payload).await.map_err(db_failure)?;
     }
-    tx.commit().await.map_err(db_failure)?;
-    ctx.bus().wake();
+    ctx.bus().commit(tx).await.map_err(db_failure)?;
     ctx.jobs().wake();
     let Some(text) = text else { return Ok(format!("call {call_id}: {} answered as text only", body.kind)) };
     // The message is stored and the event processed: from here a failure must not run

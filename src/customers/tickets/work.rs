@@ -247,10 +247,7 @@ pub async fn create(ctx: &Ctx, cap: &AgentCap<'_>, t: &StaffTicket, ip: Option<S
         let event = Payload::TicketOpened { ticket_id: id, priority: t.priority.as_str(), by: me.full_name.clone() };
         events::record_in(&mut tx, Some(call_id), &event).await?;
     }
-    tx.commit().await?;
-    if t.call_id.is_some() {
-        ctx.bus().wake();
-    }
+    ctx.bus().commit(tx).await?;
     // The customer's other open calls show their open tickets in the customer panel.
     crate::customers::records::notify_open_calls(ctx, t.customer_id, None, "ticket").await;
     get(ctx.db(), id).await

@@ -10,6 +10,7 @@ use crate::on_both;
 on_both!(
     a_whole_call_from_the_customer_page_to_closing_with_every_step_on_the_stream,
     reconnecting_with_last_event_id_catches_up_without_gaps,
+    events_another_process_stored_between_this_ones_reach_the_stream_in_order,
 );
 
 async fn a_whole_call_from_the_customer_page_to_closing_with_every_step_on_the_stream(app: &TestApp) {
@@ -139,4 +140,29 @@ async fn reconnecting_with_last_event_id_catches_up_without_gaps(app: &TestApp) 
     // A garbled Last-Event-ID is ignored (live only), not an error.
     let r = app.staff_stream(&agent).header("last-event-id", "yesterday").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// A node hands the events it commits to its streams as they are; when another process
+/// stored one in between (here without any notification), the stream still gets every
+/// event in the log's order, none skipped.
+async fn events_another_process_stored_between_this_ones_reach_the_stream_in_order(app: &TestApp) {
+    let agent = app.token_for("alba", "agent").await;
+    let mut stream = EventStream::open(app.staff_stream(&agent)).await;
+    let foreign: i64 =
+        centralita::with_db!(app.state.db(), |pool| {
+            sqlx::query_scalar(
+        "INSERT INTO events (kind, call_id, data, at) VALUES ('presence', NULL, '{\"user_id\": 0}', $1) RETURNING id"
+    )
+    .bind(centralita::db::Timestamp::now())
+    .fetch_one(pool)
+    .await
+        })
+        .unwrap();
+    let body = json!({"customer": {"name": "Caller Two", "email": "two@example.com"}, "message": "hola"});
+    app.start_call(&agent, body).await;
+    let seen = stream.until_kind("call_updated").await;
+    let heard: Vec<i64> = seen.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    let logged: Vec<i64> = app.state.bus().since(foreign - 1, 100).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(heard.first(), Some(&foreign), "the other process's event first: {heard:?}");
+    assert_eq!(heard, logged[..heard.len()], "in the log's order, none skipped");
 }
