@@ -271,18 +271,11 @@ impl Bus {
             TxInner::Sqlite(_) => Vec::new(),
         };
         lock(&self.own).extend_from_slice(&ids);
-        match tx.commit_events().await {
-            Ok(events) => {
-                self.deliver(events);
-                Ok(())
-            }
-            Err(err) => {
-                // Perhaps committed all the same (the answer was lost): read the log.
-                lock(&self.own).retain(|id| !ids.contains(id));
-                self.wake();
-                Err(err)
-            }
-        }
+        let mut unsure = Unsure { bus: self, ids, settled: false };
+        let events = tx.commit_events().await?;
+        unsure.settled = true;
+        self.deliver(events);
+        Ok(())
     }
 
     /// Queues committed events for the pump to broadcast as they are.
@@ -420,7 +413,8 @@ impl Bus {
     async fn pump(&self, mut cursor: i64) {
         loop {
             let woken = tokio::time::timeout(self.poll, self.wake.notified()).await.is_ok();
-            let mut read = !woken || self.stale.swap(false, Ordering::AcqRel);
+            let stale = self.stale.swap(false, Ordering::AcqRel);
+            let mut read = !woken || stale;
             let mut direct = std::mem::take(&mut *lock(&self.pending));
             direct.sort_unstable_by_key(|e| e.id);
             for event in direct {
@@ -538,6 +532,28 @@ impl Bus {
             Some((item, feed))
         })
         .take_until(Box::pin(stopped)))
+    }
+}
+
+/// Events whose commit did not come back (an error, or the request was dropped while
+/// committing): perhaps committed all the same, so once dropped, their notifications
+/// count again and the pump reads the log.
+struct Unsure<'a> {
+    bus: &'a Bus,
+    ids: Vec<i64>,
+    /// The commit came back: the events go to the pump as they are.
+    settled: bool,
+}
+
+impl Drop for Unsure<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        if !self.ids.is_empty() {
+            lock(&self.bus.own).retain(|id| !self.ids.contains(id));
+        }
+        self.bus.wake();
     }
 }
 

@@ -239,8 +239,10 @@ impl Backend {
 const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a PostgreSQL connection may sit idle in the pool before it is checked
-/// (a ping) on its next use.
-const PG_IDLE_CHECK: Duration = Duration::from_secs(30);
+/// (a ping) on its next use. Under load connections come back within milliseconds and
+/// go out unchecked; one that has waited longer may have been cut by a server restart
+/// (which takes longer than this), and is replaced unseen instead of failing a request.
+const PG_IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// The first bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -307,7 +309,7 @@ impl Db {
                 // A connection idle for a while may have been cut (a server restart,
                 // a firewall's idle timeout): only such a one is checked before use,
                 // rather than every one on every acquire (sqlx's default, one more
-                // round trip per query).
+                // round trip per query; sqlx checks each one given back regardless).
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))

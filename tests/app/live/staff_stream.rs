@@ -148,16 +148,15 @@ async fn reconnecting_with_last_event_id_catches_up_without_gaps(app: &TestApp) 
 async fn events_another_process_stored_between_this_ones_reach_the_stream_in_order(app: &TestApp) {
     let agent = app.token_for("alba", "agent").await;
     let mut stream = EventStream::open(app.staff_stream(&agent)).await;
-    let foreign: i64 =
-        centralita::with_db!(app.state.db(), |pool| {
-            sqlx::query_scalar(
+    let foreign: i64 = centralita::with_db!(app.state.db(), |pool| {
+        sqlx::query_scalar(
         "INSERT INTO events (kind, call_id, data, at) VALUES ('presence', NULL, '{\"user_id\": 0}', $1) RETURNING id"
     )
     .bind(centralita::db::Timestamp::now())
     .fetch_one(pool)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     let body = json!({"customer": {"name": "Caller Two", "email": "two@example.com"}, "message": "hola"});
     app.start_call(&agent, body).await;
     let seen = stream.until_kind("call_updated").await;
