@@ -156,14 +156,10 @@ pub fn find_phrase(tokens: &[&str], pattern: &str) -> Option<usize> {
 pub fn find_phrase_with(tokens: &[&str], pattern: &str, fuzzy: bool) -> Option<usize> {
     // Most patterns are one word: no list to build.
     if !pattern.contains(' ') {
-        return tokens.iter().position(|t| word_matches_with(t, pattern, fuzzy));
+        return find_words(tokens, &[pattern], fuzzy);
     }
-    let len = pattern.split(' ').count();
-    if tokens.len() < len {
-        return None;
-    }
-    (0..=tokens.len() - len)
-        .find(|&i| pattern.split(' ').zip(&tokens[i..]).all(|(w, t)| word_matches_with(t, w, fuzzy)))
+    let words: Vec<&str> = pattern.split(' ').collect();
+    find_words(tokens, &words, fuzzy)
 }
 
 /// [`find_phrase_with`] for a pattern already split into its words (a table's patterns
