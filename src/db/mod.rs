@@ -7,14 +7,15 @@
 
 pub mod paging;
 pub mod session_store;
+pub mod sqlite;
 pub mod types;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, PgConnection, PgPool, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, PgConnection, PgPool};
 
 pub use types::{Money, Timestamp};
 
@@ -22,7 +23,7 @@ pub use types::{Money, Timestamp};
 #[derive(Clone, Debug)]
 pub enum Db {
     /// Embedded SQLite file (WAL mode).
-    Sqlite(SqlitePool),
+    Sqlite(sqlite::Pool),
     /// PostgreSQL server.
     Postgres(PgPool),
 }
@@ -170,7 +171,7 @@ pub struct Tx {
 /// The transaction of a [`Tx`], by backend.
 pub enum TxInner {
     /// On SQLite.
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(sqlite::Transaction),
     /// On PostgreSQL.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
@@ -204,8 +205,8 @@ impl Tx {
 /// writes, so each asks for the write lock up front with `BEGIN IMMEDIATE`, which does
 /// wait its turn (<https://www.sqlite.org/lang_transaction.html>). PostgreSQL takes
 /// row locks as it goes and needs nothing of the kind.
-pub async fn begin_sqlite(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+pub async fn begin_sqlite(pool: &sqlite::Pool) -> Result<sqlite::Transaction, sqlx::Error> {
+    pool.begin().await
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -276,14 +277,9 @@ impl Db {
                     .busy_timeout(Duration::from_secs(10));
                 let path = options.get_filename().to_owned();
                 check_sqlite_path(&path)?;
-                // An embedded file cannot hang up: no health check on each acquire
-                // (sqlx's default, one more hand-off to the connection's thread per
-                // query).
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .test_before_acquire(false)
-                    .connect_with(options)
+                // An embedded file cannot hang up: no health check on each loan or
+                // return (see `sqlite`).
+                let pool = sqlite::Pool::connect(options, max_connections, Duration::from_secs(10))
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {}: {e}", path.display()))?;
                 Ok(Self::Sqlite(pool))
@@ -341,7 +337,7 @@ impl Db {
     /// Applies the embedded migrations for this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(&mut *pool.acquire().await?).await?,
             Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())

@@ -3,8 +3,10 @@
 
 use centralita::agents::model::AgentKind;
 use centralita::agents::{Department, Priority, Reason, Sentiment};
+use std::time::Duration;
+
 use centralita::db::{Money, Timestamp};
-use centralita::with_db;
+use centralita::{on_tx, with_db};
 use time::macros::datetime;
 
 use crate::helpers::TestApp;
@@ -13,7 +15,9 @@ use crate::on_both;
 on_both!(
     money_and_timestamps_round_trip_exactly,
     timestamps_compare_correctly_in_sql,
-    agent_names_are_stored_as_their_wire_names
+    agent_names_are_stored_as_their_wire_names,
+    transactions_dropped_without_commit_keep_nothing_and_hold_no_lock,
+    more_writers_than_connections_all_get_their_turn
 );
 
 async fn money_and_timestamps_round_trip_exactly(app: &TestApp) {
@@ -118,4 +122,76 @@ async fn agent_names_are_stored_as_their_wire_names(app: &TestApp) {
     let unknown: Result<Department, sqlx::Error> =
         with_db!(db, |pool| sqlx::query_scalar("SELECT CAST($1 AS TEXT)").bind("marketing").fetch_one(pool).await);
     assert!(unknown.is_err(), "a word the enum does not know is an error, not a default");
+}
+
+/// Inserts a setting inside `tx`.
+async fn insert_setting(tx: &mut centralita::db::Tx, key: &str) {
+    on_tx!(tx, |conn| sqlx::query("INSERT INTO settings (key, value) VALUES ($1, 'x')")
+        .bind(key)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))
+    .unwrap();
+}
+
+async fn transactions_dropped_without_commit_keep_nothing_and_hold_no_lock(app: &TestApp) {
+    let db = app.state.db();
+    // More than the pool's connections: each is lent again after a dropped transaction.
+    for i in 0..25 {
+        let mut tx = db.begin().await.unwrap();
+        insert_setting(&mut tx, &format!("dropped{i}")).await;
+        drop(tx);
+    }
+    // A request cancelled while its transaction is open (a client that went away).
+    let cancelled = tokio::time::timeout(Duration::from_millis(300), async {
+        let mut tx = db.begin().await.unwrap();
+        insert_setting(&mut tx, "cancelled").await;
+        std::future::pending::<()>().await;
+    })
+    .await;
+    assert!(cancelled.is_err(), "the request was cut short inside its transaction");
+    // Had any of them kept its transaction (and on SQLite the write lock), this write
+    // would fail once the busy timeout ran out.
+    let mut tx = db.begin().await.unwrap();
+    insert_setting(&mut tx, "kept").await;
+    tx.commit().await.unwrap();
+    let keys: Vec<String> = with_db!(db, |pool| sqlx::query_scalar(
+        "SELECT key FROM settings WHERE key LIKE 'dropped%' OR key IN ('cancelled', 'kept') ORDER BY key"
+    )
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    assert_eq!(keys, ["kept"]);
+}
+
+async fn more_writers_than_connections_all_get_their_turn(app: &TestApp) {
+    let db = app.state.db().clone();
+    let writers: Vec<_> = (0..40)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin().await.unwrap();
+                insert_setting(&mut tx, &format!("writer{i:02}")).await;
+                tx.commit().await.unwrap();
+                // And a read outside any transaction, on whichever connection is free.
+                let n: i64 = with_db!(&db, |pool| sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM settings WHERE key = $1"
+                )
+                .bind(format!("writer{i:02}"))
+                .fetch_one(pool)
+                .await)
+                .unwrap();
+                assert_eq!(n, 1, "a writer reads its own committed row");
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let n: i64 =
+        with_db!(&db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE key LIKE 'writer%'")
+            .fetch_one(pool)
+            .await)
+        .unwrap();
+    assert_eq!(n, 40);
 }
