@@ -31,18 +31,28 @@ pub struct Pool {
 
 struct Shared {
     options: SqliteConnectOptions,
-    /// Connections not lent out, the most recently given back last (it is lent first:
-    /// its page cache is the warmest).
-    idle: Mutex<Vec<SqliteConnection>>,
+    idle: Mutex<Idle>,
     /// One permit per connection that may exist.
     permits: Arc<Semaphore>,
+    max_connections: u32,
     acquire_timeout: Duration,
 }
+
+struct Idle {
+    /// Connections not lent out, the most recently given back last (it is lent first:
+    /// its page cache is the warmest).
+    conns: Vec<SqliteConnection>,
+    /// Set by [`Pool::close`]: connections given back from then on are closed.
+    closed: bool,
+}
+
+/// How long [`Pool::close`] waits for connections lent out to come back.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("sqlite::Pool")
-            .field("idle", &self.idle().len())
+            .field("idle", &self.idle().conns.len())
             .field("available", &self.shared.permits.available_permits())
             .finish()
     }
@@ -57,17 +67,18 @@ impl Pool {
         acquire_timeout: Duration,
     ) -> Result<Self, sqlx::Error> {
         let first = options.connect().await?;
-        let permits = usize::try_from(max_connections.max(1)).unwrap_or(1);
+        let max_connections = max_connections.max(1);
         let shared = Shared {
             options,
-            idle: Mutex::new(vec![first]),
-            permits: Arc::new(Semaphore::new(permits)),
+            idle: Mutex::new(Idle { conns: vec![first], closed: false }),
+            permits: Arc::new(Semaphore::new(usize::try_from(max_connections).unwrap_or(1))),
+            max_connections,
             acquire_timeout,
         };
         Ok(Self { shared: Arc::new(shared) })
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.shared.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -78,12 +89,19 @@ impl Pool {
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let idle = self.idle().pop();
+        let idle = self.idle().conns.pop();
         let conn = match idle {
             Some(conn) => conn,
             None => self.shared.options.connect().await?,
         };
-        Ok(Lease { conn: Some(conn), pool: self.clone(), permit: Some(permit), in_transaction: false })
+        Ok(Lease {
+            conn: Some(conn),
+            pool: self.clone(),
+            permit: Some(permit),
+            in_transaction: false,
+            settled: false,
+            broken: false,
+        })
     }
 
     /// Lends a connection and begins a transaction on it that holds the write lock from
@@ -97,33 +115,56 @@ impl Pool {
         Ok(Transaction { lease })
     }
 
-    /// Closes every idle connection and refuses new loans; connections lent out are
-    /// closed as they come back.
+    /// Refuses new loans, closes every idle connection, and waits (a few seconds at
+    /// most) for those lent out, which are closed as they come back.
     pub async fn close(&self) {
-        self.shared.permits.close();
-        let idle = std::mem::take(&mut *self.idle());
+        let idle = {
+            let mut idle = self.idle();
+            idle.closed = true;
+            std::mem::take(&mut idle.conns)
+        };
         for conn in idle {
             let _ = conn.close().await;
         }
+        let all = self.shared.permits.acquire_many(self.shared.max_connections);
+        let _ = tokio::time::timeout(CLOSE_WAIT, all).await;
+        self.shared.permits.close();
     }
 
     fn give_back(&self, conn: SqliteConnection) {
-        if self.shared.permits.is_closed() {
-            // Dropping it closes it (sqlx stops the connection's thread).
-            return;
+        let mut idle = self.idle();
+        if !idle.closed {
+            idle.conns.push(conn);
         }
-        self.idle().push(conn);
+        // Otherwise dropping it closes it (sqlx stops the connection's thread).
     }
 }
 
 /// A connection lent by a [`Pool`]; given back when dropped. One dropped inside a
-/// transaction (an error, or a cancelled request) is rolled back first, by a task of its
-/// own, before anyone else may borrow it.
+/// transaction (an error, or a cancelled request) is rolled back first, and one whose
+/// last statement may still be running (its caller gave up waiting) is given back once
+/// that statement is done, each by a task of its own: nobody else borrows a connection
+/// that is not ready.
 pub struct Lease {
     conn: Option<SqliteConnection>,
     pool: Pool,
     permit: Option<OwnedSemaphorePermit>,
+    /// A transaction may be open on it.
     in_transaction: bool,
+    /// Everything sent to it has been answered.
+    settled: bool,
+    /// Its thread is gone: it is dropped rather than given back.
+    broken: bool,
+}
+
+impl Lease {
+    /// Notes the outcome of a statement run to its end.
+    fn settle<T>(&mut self, result: &Result<T, sqlx::Error>) {
+        self.settled = true;
+        if matches!(result, Err(sqlx::Error::WorkerCrashed)) {
+            self.broken = true;
+        }
+    }
 }
 
 impl std::fmt::Debug for Lease {
@@ -153,21 +194,35 @@ impl Drop for Lease {
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else { return };
         let permit = self.permit.take();
-        if !self.in_transaction {
+        if self.broken {
+            return;
+        }
+        if !self.in_transaction && self.settled {
             self.pool.give_back(conn);
             return;
         }
         // Without a runtime (shutting down) the connection is simply dropped: closing
-        // it rolls the transaction back.
+        // it rolls any transaction back.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let pool = self.pool.clone();
+        let in_transaction = self.in_transaction;
         runtime.spawn(async move {
-            // An error means no transaction was open after all (a COMMIT cut short
-            // after it reached the connection): the connection is fine either way,
-            // unless it is gone, and then it is not given back.
-            match sqlx::query("ROLLBACK").execute(&mut conn).await {
-                Err(sqlx::Error::WorkerCrashed) => {}
-                _ => pool.give_back(conn),
+            // The connection's thread runs what it is sent in order: this answer comes
+            // once whatever was cut short is done.
+            let ready = if in_transaction {
+                match sqlx::query("ROLLBACK").execute(&mut conn).await {
+                    Ok(_) => true,
+                    // A COMMIT (or a failed BEGIN) cut short: no transaction was left.
+                    Err(sqlx::Error::Database(e)) => e.message().contains("no transaction is active"),
+                    Err(_) => false,
+                }
+            } else {
+                conn.ping().await.is_ok()
+            };
+            // Anything else (an I/O error, a thread gone) and the connection is
+            // dropped, closing it, rather than lent with a transaction still open.
+            if ready {
+                pool.give_back(conn);
             }
             // The permit goes only once the connection is back (or gone).
             drop(permit);
@@ -176,7 +231,9 @@ impl Drop for Lease {
 }
 
 /// A transaction on a lent connection: committed by [`Transaction::commit`], rolled
-/// back when dropped without it.
+/// back when dropped without it. It is begun with a plain statement, so sqlx does not
+/// count it: a `Connection::begin` on its connection would fail rather than open a
+/// savepoint (nothing here nests transactions).
 #[derive(Debug)]
 pub struct Transaction {
     lease: Lease,
@@ -185,7 +242,9 @@ pub struct Transaction {
 impl Transaction {
     /// Commits. On an error the transaction is rolled back when this is dropped.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        sqlx::query("COMMIT").execute(&mut *self.lease).await?;
+        let result = sqlx::query("COMMIT").execute(&mut *self.lease).await;
+        self.lease.settle(&result);
+        result?;
         self.lease.in_transaction = false;
         Ok(())
     }
@@ -209,17 +268,28 @@ impl std::ops::DerefMut for Transaction {
 impl<'p> Executor<'p> for &'_ Pool {
     type Database = Sqlite;
 
-    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Either<SqliteQueryResult, SqliteRow>, sqlx::Error>>
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<SqliteQueryResult, SqliteRow>, sqlx::Error>>
     where
         E: 'q + Execute<'q, Sqlite>,
     {
         let pool = self.clone();
         Box::pin(async_stream::try_stream! {
-            let mut conn = pool.acquire().await?;
-            let mut rows = conn.fetch_many(query);
-            while let Some(row) = rows.try_next().await? {
-                yield row;
-            }
+            let mut lease = pool.acquire().await?;
+            let mut rows = lease.fetch_many(query);
+            let end = loop {
+                match rows.try_next().await {
+                    Ok(Some(row)) => yield row,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            };
+            drop(rows);
+            // Dropped before its end, the stream leaves the lease unsettled.
+            lease.settle(&end);
+            end?;
         })
     }
 
@@ -228,7 +298,12 @@ impl<'p> Executor<'p> for &'_ Pool {
         E: 'q + Execute<'q, Sqlite>,
     {
         let pool = self.clone();
-        Box::pin(async move { pool.acquire().await?.fetch_optional(query).await })
+        Box::pin(async move {
+            let mut lease = pool.acquire().await?;
+            let result = lease.fetch_optional(query).await;
+            lease.settle(&result);
+            result
+        })
     }
 
     fn prepare_with<'e>(
@@ -240,11 +315,21 @@ impl<'p> Executor<'p> for &'_ Pool {
         'p: 'e,
     {
         let pool = self.clone();
-        Box::pin(async move { pool.acquire().await?.prepare_with(sql, parameters).await })
+        Box::pin(async move {
+            let mut lease = pool.acquire().await?;
+            let result = lease.prepare_with(sql, parameters).await;
+            lease.settle(&result);
+            result
+        })
     }
 
     fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Sqlite>, sqlx::Error>> {
         let pool = self.clone();
-        Box::pin(async move { pool.acquire().await?.describe(sql).await })
+        Box::pin(async move {
+            let mut lease = pool.acquire().await?;
+            let result = lease.describe(sql).await;
+            lease.settle(&result);
+            result
+        })
     }
 }

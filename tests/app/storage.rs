@@ -17,7 +17,8 @@ on_both!(
     timestamps_compare_correctly_in_sql,
     agent_names_are_stored_as_their_wire_names,
     transactions_dropped_without_commit_keep_nothing_and_hold_no_lock,
-    more_writers_than_connections_all_get_their_turn
+    more_writers_than_connections_all_get_their_turn,
+    a_write_given_up_on_does_not_hold_up_the_next_query
 );
 
 async fn money_and_timestamps_round_trip_exactly(app: &TestApp) {
@@ -174,12 +175,10 @@ async fn more_writers_than_connections_all_get_their_turn(app: &TestApp) {
                 insert_setting(&mut tx, &format!("writer{i:02}")).await;
                 tx.commit().await.unwrap();
                 // And a read outside any transaction, on whichever connection is free.
-                let n: i64 = with_db!(&db, |pool| sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM settings WHERE key = $1"
-                )
-                .bind(format!("writer{i:02}"))
-                .fetch_one(pool)
-                .await)
+                let n: i64 = with_db!(&db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE key = $1")
+                    .bind(format!("writer{i:02}"))
+                    .fetch_one(pool)
+                    .await)
                 .unwrap();
                 assert_eq!(n, 1, "a writer reads its own committed row");
             })
@@ -188,10 +187,37 @@ async fn more_writers_than_connections_all_get_their_turn(app: &TestApp) {
     for writer in writers {
         writer.await.unwrap();
     }
-    let n: i64 =
-        with_db!(&db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE key LIKE 'writer%'")
+    let n: i64 = with_db!(&db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE key LIKE 'writer%'")
+        .fetch_one(pool)
+        .await)
+    .unwrap();
+    assert_eq!(n, 40);
+}
+
+async fn a_write_given_up_on_does_not_hold_up_the_next_query(app: &TestApp) {
+    let db = app.state.db();
+    // A transaction holds the write lock (on SQLite), so the write below waits for it.
+    let mut holder = db.begin().await.unwrap();
+    insert_setting(&mut holder, "holder").await;
+    // Its caller gives up (a client that went away); the statement, already sent,
+    // still waits on the connection's thread.
+    let _ = tokio::time::timeout(Duration::from_millis(300), async {
+        with_db!(db, |pool| sqlx::query("INSERT INTO settings (key, value) VALUES ('given-up', 'x')")
+            .execute(pool)
+            .await
+            .map(|_| ()))
+    })
+    .await;
+    // A read must not be lent that busy connection: it would wait until the holder
+    // commits, which here comes only after the read.
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        with_db!(db, |pool| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM settings WHERE key = 'holder'")
             .fetch_one(pool)
             .await)
-        .unwrap();
-    assert_eq!(n, 40);
+    })
+    .await
+    .expect("the read was not queued behind the abandoned write")
+    .unwrap();
+    assert_eq!(read, 0, "the holder has not committed yet");
+    holder.commit().await.unwrap();
 }
