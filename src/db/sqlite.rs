@@ -9,9 +9,10 @@
 //! four pings and two acknowledged transactions, a quarter of its thread wake-ups),
 //! and none of it can find a fault an embedded file would have: every statement ends
 //! reset whether or not its caller waited for it (sqlx resets a statement its caller
-//! dropped), so a connection given back is as good as one never lent. What can be left
-//! behind is an open transaction, which [`Lease`] rolls back before the connection is
-//! lent again.
+//! dropped). What a caller can leave behind is an open transaction, or a statement
+//! still running after it stopped waiting; [`Lease`] rolls back the one and waits out
+//! the other before the connection is lent again. A connection whose statements all
+//! ran to their end goes straight back.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -89,7 +90,13 @@ impl Pool {
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let idle = self.idle().conns.pop();
+        let idle = {
+            let mut idle = self.idle();
+            if idle.closed {
+                return Err(sqlx::Error::PoolClosed);
+            }
+            idle.conns.pop()
+        };
         let conn = match idle {
             Some(conn) => conn,
             None => self.shared.options.connect().await?,
