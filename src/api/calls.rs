@@ -69,8 +69,15 @@ pub async fn calls_post(
     }
     let text = calls::parse_message(&body.message)?;
     let customer_id = customers::resolve_customer(state.db(), body.customer_id, body.customer.as_ref()).await?;
-    let call_id = calls::create(&state, body.channel, customer_id, Some(auth.user.id), None, None).await?;
-    let result = calls::post_customer_message(&state, call_id, &text, None, Some(&auth.principal)).await?;
+    let new = calls::NewCall {
+        channel: body.channel,
+        customer_id,
+        created_by: Some(auth.user.id),
+        access_hash: None,
+        contact: None,
+    };
+    let call = calls::open_call(&state, state.db().begin().await?, &new, &text, Some(&auth.principal)).await?;
+    let result = calls::first_answer(&state, call, &text, None).await?;
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }
 

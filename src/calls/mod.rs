@@ -23,7 +23,7 @@ mod turn;
 
 pub use states::{CallStatus, Channel, MessageKind, MessageRole};
 pub(crate) use turn::insert_step;
-pub use turn::{TurnResult, answer_stored, customer_turn, post_customer_message};
+pub use turn::{TurnResult, answer_stored, customer_turn, first_answer, open_call, post_customer_message};
 
 use serde::Serialize;
 
@@ -244,34 +244,49 @@ fn is_deceptive_format(c: char) -> bool {
     matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
-/// Opens a call. `access_hash` is the hash of the customer's private link token
-/// (web calls).
-pub async fn create(
-    ctx: &Ctx,
-    channel: Channel,
-    customer_id: Option<i64>,
-    created_by: Option<i64>,
-    access_hash: Option<&str>,
-    contact: Option<&NewCustomer>,
-) -> AppResult<i64> {
-    let now = Timestamp::now();
-    let id: i64 = with_db!(ctx.db(), |pool| {
+/// A call about to be opened.
+pub struct NewCall<'a> {
+    /// How the customer reached us.
+    pub channel: Channel,
+    /// The caller's customer record.
+    pub customer_id: Option<i64>,
+    /// The staff member who opened it.
+    pub created_by: Option<i64>,
+    /// The hash of the customer's private link token (web calls).
+    pub access_hash: Option<&'a str>,
+    /// What a public visitor said about themselves.
+    pub contact: Option<&'a NewCustomer>,
+}
+
+/// Opens a call with no message yet (staff who hold it at once); the customer's
+/// first message opens the others ([`open_call`]).
+pub async fn create(ctx: &Ctx, new: &NewCall<'_>) -> AppResult<i64> {
+    let mut tx = ctx.db().begin().await?;
+    let (id, created) = insert_call(&mut tx, new).await?;
+    events::record_in(&mut tx, Some(id), &created).await?;
+    ctx.bus().commit(tx).await?;
+    Ok(id)
+}
+
+/// Inserts a call in `tx`; returns its id and the event that reports it (to record
+/// last, with the transaction's other events).
+pub(crate) async fn insert_call(tx: &mut Tx, new: &NewCall<'_>) -> Result<(i64, Payload), sqlx::Error> {
+    let id: i64 = on_tx!(tx, |conn| {
         sqlx::query_scalar(
         "INSERT INTO calls (channel, customer_id, status, created_by, access_hash, contact_name, contact_email, created_at, updated_at) \
          VALUES ($1, $2, 'ai', $3, $4, $5, $6, $7, $7) RETURNING id",
     )
-    .bind(channel.as_str())
-    .bind(customer_id)
-    .bind(created_by)
-    .bind(access_hash)
-    .bind(contact.map(|c| c.name.clone()))
-    .bind(contact.map(|c| c.email.as_str().to_owned()))
-    .bind(now)
-    .fetch_one(pool)
+    .bind(new.channel.as_str())
+    .bind(new.customer_id)
+    .bind(new.created_by)
+    .bind(new.access_hash)
+    .bind(new.contact.map(|c| c.name.clone()))
+    .bind(new.contact.map(|c| c.email.as_str().to_owned()))
+    .bind(Timestamp::now())
+    .fetch_one(&mut *conn)
     .await
     })?;
-    ctx.bus().emit(Some(id), Payload::CallCreated { channel: channel.as_str(), status: CallStatus::Ai.as_str() }).await;
-    Ok(id)
+    Ok((id, Payload::CallCreated { channel: new.channel.as_str(), status: CallStatus::Ai.as_str() }))
 }
 
 /// Loads a call.

@@ -338,15 +338,26 @@ pub async fn start_for_customer(
         return Err(AppError::Validation(FieldErrors::from([("message", "field.message_or_note")])));
     }
     let message = message.map(super::parse_message).transpose()?;
-    let id = super::create(ctx, Channel::Api, Some(customer_id), Some(me.id), None, None).await?;
-    match &message {
+    let new = super::NewCall {
+        channel: Channel::Api,
+        customer_id: Some(customer_id),
+        created_by: Some(me.id),
+        access_hash: None,
+        contact: None,
+    };
+    let id = match &message {
         Some(text) => {
-            super::post_customer_message(ctx, id, text, None, Some(me)).await?;
+            let call = super::open_call(ctx, ctx.db().begin().await?, &new, text, Some(me)).await?;
+            let id = call.id;
+            super::first_answer(ctx, call, text, None).await?;
+            id
         }
         None => {
+            let id = super::create(ctx, &new).await?;
             super::staff::take_over(ctx, cap, id).await?;
+            id
         }
-    }
+    };
     if let Some(note) = note {
         add_note(ctx, cap, id, note).await?;
     }

@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 
 use super::budget::TokenBudget;
 use super::{
-    Call, CallStatus, Channel, MessageKind, MessageRole, actions, call_columns, call_fields, get, insert_message,
+    Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, actions, call_columns, call_fields, get, insert_call,
+    insert_message,
 };
 use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
@@ -79,6 +80,38 @@ pub async fn customer_turn(
         return Err(AppError::Conflict(Conflict::CallClosed));
     }
     let history = store_customer_message(ctx, call.id, text, relayed_by).await?;
+    answer(ctx, call, history, text, deltas).await
+}
+
+/// Opens a call with the customer's first message, in `tx` (which may already hold
+/// records of the caller's own, the customer's claim say), and commits: a request cut
+/// off at any point leaves the call with its message, or neither. Then
+/// [`first_answer`] runs the turn.
+#[tracing::instrument(skip_all)]
+pub async fn open_call(
+    ctx: &Ctx,
+    mut tx: Tx,
+    new: &NewCall<'_>,
+    text: &str,
+    relayed_by: Option<&crate::auth::Principal>,
+) -> AppResult<Call> {
+    let (call_id, created) = insert_call(&mut tx, new).await?;
+    let message = insert_customer_message(&mut tx, call_id, text, relayed_by).await?;
+    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
+    let call: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
+    events::record_all_in(&mut tx, Some(call_id), &[created, message]).await?;
+    ctx.bus().commit(tx).await?;
+    Ok(call)
+}
+
+/// The rest of the first turn of a call [`open_call`] opened with `text`.
+pub async fn first_answer(
+    ctx: &Ctx,
+    call: Call,
+    text: &str,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> AppResult<TurnResult> {
+    let history = History { messages: Vec::new(), customer_turns: 0 };
     answer(ctx, call, history, text, deltas).await
 }
 
@@ -227,16 +260,28 @@ async fn store_customer_message(
     let rows: Vec<HistoryRow> = on_tx!(&mut tx, |conn| {
         sqlx::query_as(HISTORY_SQL).bind(call_id).bind(i64::MAX).bind(HISTORY_WINDOW).fetch_all(&mut *conn).await
     })?;
-    let (message_id, event) = insert_message(&mut tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
+    let event = insert_customer_message(&mut tx, call_id, text, relayed_by).await?;
+    events::record_in(&mut tx, Some(call_id), &event).await?;
+    ctx.bus().commit(tx).await?;
+    Ok(History::of(rows))
+}
+
+/// Inserts a customer's message in `tx`, with the audit entry when staff relay it;
+/// returns the event that reports the message (to record last).
+async fn insert_customer_message(
+    tx: &mut Tx,
+    call_id: i64,
+    text: &str,
+    relayed_by: Option<&crate::auth::Principal>,
+) -> Result<Payload, sqlx::Error> {
+    let (message_id, event) = insert_message(tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
     if let Some(staff) = relayed_by {
         let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
             .target(format!("call:{call_id}"))
             .metadata(serde_json::json!({"message_id": message_id}));
-        on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
+        on_tx!(tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
     }
-    events::record_in(&mut tx, Some(call_id), &event).await?;
-    ctx.bus().commit(tx).await?;
-    Ok(History::of(rows))
+    Ok(event)
 }
 
 /// Runs the three agents (or, when the call has used up its token budget, only tells

@@ -7,7 +7,7 @@ use crate::audit::Entry;
 use crate::audit::audit_insert;
 use crate::auth::AgentCap;
 use crate::db::{Db, Money, Timestamp};
-use crate::db::{with_db, with_tx};
+use crate::db::{Tx, on_tx, with_db, with_tx};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::users::input::parse_full_name;
 
@@ -125,8 +125,8 @@ async fn insert_verified(db: &Db, c: &NewCustomer) -> AppResult<(i64, bool, Stri
 }
 
 /// Creates an unverified customer record from what a public visitor typed.
-async fn store_claim(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
-    let id: Option<i64> = with_db!(db, |pool| {
+async fn store_claim(tx: &mut Tx, c: &NewCustomer) -> Result<Option<i64>, sqlx::Error> {
+    on_tx!(tx, |conn| {
         sqlx::query_scalar(
         "INSERT INTO customers (name, email, phone, balance_cents, active, verified, created_at) VALUES ($1, $2, $3, $4, TRUE, FALSE, $5) \
          ON CONFLICT (email) DO NOTHING RETURNING id",
@@ -136,26 +136,26 @@ async fn store_claim(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
     .bind(c.phone.as_ref().map(Phone::as_str))
     .bind(Money::from_cents(0))
     .bind(Timestamp::now())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await
-    })?;
-    Ok(id)
+    })
 }
 
 /// The customer record a caller from the public page may act as. Typing someone's
 /// email must not open their account: a new address gets a new record, kept as an
 /// unverified claim; a known one links only when the phone number on file matches
 /// too. Otherwise the call runs unlinked (the AI can read no customer data) and staff
-/// see what was claimed.
-pub async fn link_public_customer(db: &Db, c: &NewCustomer) -> AppResult<Option<i64>> {
+/// see what was claimed. Runs in `tx`, the call's own transaction: a visitor whose
+/// request is cut off leaves no claim without its call.
+pub async fn link_public_customer(tx: &mut Tx, c: &NewCustomer) -> Result<Option<i64>, sqlx::Error> {
     let known: Option<(i64, Option<String>)> =
-        with_db!(db, |pool| sqlx::query_as("SELECT id, phone FROM customers WHERE email = $1")
+        on_tx!(tx, |conn| sqlx::query_as("SELECT id, phone FROM customers WHERE email = $1")
             .bind(c.email.as_str())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await)?;
     match known {
         // Two visitors racing with one new address: the loser runs unlinked.
-        None => store_claim(db, c).await,
+        None => store_claim(tx, c).await,
         Some((id, Some(on_file))) => {
             Ok(c.phone.as_ref().is_some_and(|given| given.same_number(&on_file)).then_some(id))
         }

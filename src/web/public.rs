@@ -25,7 +25,7 @@ use super::{PageCtx, is_htmx, with_hx_redirect};
 use crate::app::AppState;
 use crate::audit::Entry;
 use crate::auth::extract::{ClientIp, limit_key};
-use crate::calls::{self, Call, CallStatus, Channel, Message, MessageKind, MessageRole, customer};
+use crate::calls::{self, Call, CallStatus, Channel, Message, MessageKind, MessageRole, NewCall, customer};
 use crate::customers::{self, CustomerInput};
 use crate::email::{self, Confirmation};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
@@ -180,11 +180,19 @@ pub async fn start_post(
     };
     // Counted once the form is valid: fixing a typo is not an attempt.
     state.public_limits().starts.hit(&limit_key(ip.as_deref().unwrap_or("unknown")))?;
-    let customer_id = customers::link_public_customer(state.db(), &customer).await?;
+    // The customer's claim, the call and its first message land together or not at all.
+    let mut tx = state.db().begin().await?;
+    let customer_id = customers::link_public_customer(&mut tx, &customer).await?;
     let (token, hash) = customer::new_token();
-    let call_id = calls::create(&state, Channel::Web, customer_id, None, Some(&hash), Some(&customer)).await?;
-    let call = calls::get(state.db(), call_id).await?;
-    run_turn(&state, call, text, is_htmx(&headers)).await?;
+    let new = NewCall {
+        channel: Channel::Web,
+        customer_id,
+        created_by: None,
+        access_hash: Some(&hash),
+        contact: Some(&customer),
+    };
+    let call = calls::open_call(&state, tx, &new, &text, None).await?;
+    run_turn(&state, call, text, is_htmx(&headers), Turn::First).await?;
     let to = format!("/c/{token}");
     if is_htmx(&headers) {
         return Ok(with_hx_redirect(StatusCode::NO_CONTENT.into_response(), &to));
@@ -192,21 +200,36 @@ pub async fn start_post(
     Ok(Redirect::to(&to).into_response())
 }
 
+/// Which turn of a call [`run_turn`] runs.
+#[derive(Clone, Copy)]
+enum Turn {
+    /// The first: its message is stored with the call ([`calls::open_call`]).
+    First,
+    /// A later one: its message is stored now.
+    Next,
+}
+
 /// Runs a customer turn: in the background for htmx (the reply streams over SSE),
 /// otherwise to the end before the page is drawn again.
-async fn run_turn(state: &AppState, call: Call, text: String, background: bool) -> AppResult<()> {
+async fn run_turn(state: &AppState, call: Call, text: String, background: bool, turn: Turn) -> AppResult<()> {
+    async fn go(state: &AppState, call: Call, text: &str, turn: Turn) -> AppResult<calls::TurnResult> {
+        match turn {
+            Turn::First => calls::first_answer(state, call, text, None).await,
+            Turn::Next => calls::customer_turn(state, call, text, None, None).await,
+        }
+    }
     if background {
         let state = state.clone();
         let turns = state.turns().clone();
         turns.spawn(async move {
             let call_id = call.id;
-            if let Err(err) = calls::customer_turn(&state, call, &text, None, None).await {
+            if let Err(err) = go(&state, call, &text, turn).await {
                 tracing::warn!(error = %err, call_id, "customer turn failed");
             }
         });
         return Ok(());
     }
-    calls::customer_turn(state, call, &text, None, None).await.map(|_| ())
+    go(state, call, &text, turn).await.map(|_| ())
 }
 
 async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>) -> AppResult<CallView> {
@@ -322,7 +345,7 @@ pub async fn message_post(
         Ok(_) if !call.is_open() => Some("callpage.ended"),
         Ok(text) => {
             state.public_limits().messages.hit(&call.id.to_string())?;
-            run_turn(&state, call, text, is_htmx(&headers)).await?;
+            run_turn(&state, call, text, is_htmx(&headers), Turn::Next).await?;
             None
         }
     };

@@ -260,3 +260,84 @@ async fn call_page_shows_transcript_and_agent_steps_escaped(app: &TestApp) {
     // Stored ids reach staff through the catalogue: the category by its label.
     assert!(html.contains("<dd>Balance enquiry</dd>") && !html.contains("balance_inquiry"), "category label");
 }
+
+on_both!(a_call_is_stored_with_its_first_message_or_not_at_all);
+
+/// The text the database is made to refuse in [`a_call_is_stored_with_its_first_message_or_not_at_all`].
+const REFUSED: &str = "REFUSED-BY-TRIGGER";
+
+/// Makes the database refuse any message containing [`REFUSED`]: a failure after the
+/// call's own row, where a request cut off by its client would stop too.
+async fn refuse_marked_messages(app: &TestApp) {
+    let statements: Vec<String> = match app.state.db() {
+        centralita::db::Db::Sqlite(_) => vec![format!(
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON messages WHEN NEW.content LIKE '%{REFUSED}%' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )],
+        centralita::db::Db::Postgres(_) => vec![
+            format!(
+                "CREATE FUNCTION refuse_marked() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.content LIKE '%{REFUSED}%' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ \
+                 LANGUAGE plpgsql"
+            ),
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_marked()"
+                .into(),
+        ],
+    };
+    for sql in statements {
+        centralita::with_db!(app.state.db(), |pool| sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
+}
+
+async fn count(app: &TestApp, sql: &'static str, bind: &str) -> i64 {
+    centralita::with_db!(app.state.db(), |pool| sqlx::query_scalar(sql).bind(bind).fetch_one(pool).await).unwrap()
+}
+
+async fn a_call_is_stored_with_its_first_message_or_not_at_all(app: &TestApp) {
+    refuse_marked_messages(app).await;
+    let calls_before = count(app, "SELECT COUNT(*) FROM calls WHERE channel <> $1", "-").await;
+
+    // The public page: the visitor's claim, the call and the message go together.
+    let b = app.browser();
+    let email = "nadie.todavia@example.com";
+    let fields =
+        |message: &'static str| [("name", "Nadie Todavía"), ("email", email), ("phone", ""), ("message", message)];
+    let r = b.post("/call", "/call", &fields("Hola, REFUSED-BY-TRIGGER")).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(count(app, "SELECT COUNT(*) FROM customers WHERE email = $1", email).await, 0, "no claim kept");
+    assert_eq!(count(app, "SELECT COUNT(*) FROM calls WHERE contact_email = $1", email).await, 0, "no call kept");
+
+    // Over the API, and a call staff open for a customer.
+    let maria = app.demo_customer("maria.lopez@example.com").await;
+    let token = app.token_for("agente", "agent").await;
+    let r = crate::helpers::post_json(
+        app.url("/api/v1/calls"),
+        &token,
+        json!({"customer_id": maria, "channel": "api", "message": format!("Saldo {REFUSED}")}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let agent = app.signed_in("alba", "agent").await;
+    let r = agent
+        .post("/calls", "/board", &[("customer", &maria.to_string()), ("message", &format!("Llama por {REFUSED}"))])
+        .await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(count(app, "SELECT COUNT(*) FROM calls WHERE channel <> $1", "-").await, calls_before, "no call kept");
+
+    // The same visitor again, with words the database takes: all three are there.
+    let r = b.post("/call", "/call", &fields("Hola, quisiera saber mi saldo")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(count(app, "SELECT COUNT(*) FROM customers WHERE email = $1", email).await, 1);
+    let first: Vec<String> = centralita::with_db!(app.state.db(), |pool| sqlx::query_scalar(
+        "SELECT m.role FROM messages m JOIN calls c ON c.id = m.call_id WHERE c.contact_email = $1 ORDER BY m.id"
+    )
+    .bind(email)
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    assert_eq!(first, ["customer", "ai"], "the call, its message and the AI's answer");
+}

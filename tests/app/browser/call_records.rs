@@ -2,7 +2,7 @@
 //! caller's customer panel (and sees it change when a payment lands elsewhere), opens a
 //! ticket from the call, and later finds the call again through the history filters.
 
-use centralita::calls::{self, Channel};
+use centralita::calls;
 use centralita::db::Backend;
 use serde_json::json;
 
@@ -20,11 +20,9 @@ async fn agent_works_a_call_with_the_customer_panel_a_ticket_and_the_history(bac
 
     // Customer 1 (María López, owes 125.50) calls; a second call by someone else must
     // not match the history search later.
-    let call = calls::create(&app.state, Channel::Web, Some(1), None, None, None).await.unwrap();
     let words = "El router parpadea en naranja y no navego desde el martes";
-    calls::post_customer_message(&app.state, call, words, None, None).await.unwrap();
-    let other = calls::create(&app.state, Channel::Web, Some(2), None, None, None).await.unwrap();
-    calls::post_customer_message(&app.state, other, "Quiero saber mi saldo, por favor", None, None).await.unwrap();
+    let call = app.web_call_for(1, words).await;
+    let other = app.web_call_for(2, "Quiero saber mi saldo, por favor").await;
 
     let d = Driver::start().await;
     sign_in(&d, &app, "alba", &pw).await;

@@ -65,11 +65,8 @@ async fn admin_signs_in_and_manages_users_in_a_real_browser(backend: Backend) {
 
     // A call's page: transcript and agent steps, with the customer's markup as text.
     centralita::seed::seed_demo(app.state.db()).await.unwrap();
-    let call = centralita::calls::create(&app.state, centralita::calls::Channel::Web, Some(1), None, None, None)
-        .await
-        .unwrap();
     let text = "No tengo internet desde esta mañana <img src=x onerror=alert(1)>";
-    centralita::calls::post_customer_message(&app.state, call, text, None, None).await.unwrap();
+    let call = app.web_call_for(1, text).await;
     d.goto(&app.url(&format!("/calls/{call}"))).await;
     let transcript = d.wait_text(".transcript", "No tengo internet").await;
     assert!(transcript.contains("<img src=x onerror=alert(1)>"), "shown as text: {transcript}");

@@ -30,6 +30,24 @@ impl TestApp {
         (b, link)
     }
 
+    /// Opens a web call for customer `customer_id` with `text` and runs its first turn,
+    /// as the public page does but without the private link; returns the call's id.
+    pub async fn web_call_for(&self, customer_id: i64, text: &str) -> i64 {
+        use centralita::calls::{self, Channel, NewCall};
+        let new = NewCall {
+            channel: Channel::Web,
+            customer_id: Some(customer_id),
+            created_by: None,
+            access_hash: None,
+            contact: None,
+        };
+        let call =
+            calls::open_call(&self.state, self.state.db().begin().await.unwrap(), &new, text, None).await.unwrap();
+        let id = call.id;
+        calls::first_answer(&self.state, call, text, None).await.unwrap();
+        id
+    }
+
     /// Starts a call over the API (asserting 201) and returns its JSON.
     pub async fn start_call(&self, token: &str, body: Value) -> Value {
         let r = post_json(self.url("/api/v1/calls"), token, body).await;
