@@ -13,6 +13,11 @@
 //! still running after it stopped waiting; [`Lease`] rolls back the one and waits out
 //! the other before the connection is lent again. A connection whose statements all
 //! ran to their end goes straight back.
+//!
+//! Writers (transactions, and statements run on their own that are not a `SELECT`)
+//! queue for the write lock in this process, in the order they came, before they ask
+//! SQLite for it: SQLite's own wait sleeps and retries, and serves whoever retries
+//! first ([`Pool::begin`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -35,6 +40,8 @@ struct Shared {
     idle: Mutex<Idle>,
     /// One permit per connection that may exist.
     permits: Arc<Semaphore>,
+    /// One permit: the right to write, held by this process's open transaction.
+    writer: Arc<Semaphore>,
     max_connections: u32,
     acquire_timeout: Duration,
 }
@@ -73,6 +80,7 @@ impl Pool {
             options,
             idle: Mutex::new(Idle { conns: vec![first], closed: false }),
             permits: Arc::new(Semaphore::new(usize::try_from(max_connections).unwrap_or(1))),
+            writer: Arc::new(Semaphore::new(1)),
             max_connections,
             acquire_timeout,
         };
@@ -105,6 +113,7 @@ impl Pool {
             conn: Some(conn),
             pool: self.clone(),
             permit: Some(permit),
+            writer: None,
             in_transaction: false,
             settled: false,
             broken: false,
@@ -113,13 +122,40 @@ impl Pool {
 
     /// Lends a connection and begins a transaction on it that holds the write lock from
     /// the start (see [`super::begin_sqlite`]).
+    ///
+    /// The transactions of this process take their turn at the write lock in the order
+    /// they asked for it, behind an in-process queue, before they ask SQLite: SQLite's
+    /// own wait for a busy lock sleeps and retries (1, 2, 5, 10 … 100 ms), and under
+    /// load a writer that keeps losing the race could wait hundreds of milliseconds
+    /// while others went first. The queue is taken before a connection, so writers
+    /// waiting their turn hold none that readers could use. (Another process on the
+    /// same file still meets the busy timeout.)
     pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
+        let writer = self.writer().await?;
         let mut lease = self.acquire().await?;
+        lease.writer = Some(writer);
         lease.in_transaction = true;
         // Marked before the statement is sent: should this future be dropped while it
         // waits, the lease rolls back whatever the statement began.
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *lease).await?;
         Ok(Transaction { lease })
+    }
+
+    /// Waits for this process's turn at the write lock (see [`Pool::begin`]).
+    async fn writer(&self) -> Result<OwnedSemaphorePermit, sqlx::Error> {
+        tokio::time::timeout(self.shared.acquire_timeout, self.shared.writer.clone().acquire_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)
+    }
+
+    /// Lends a connection for one statement run outside a transaction; one that may
+    /// write takes its turn at the write lock first, as transactions do.
+    async fn acquire_for(&self, statement: &Statement) -> Result<Lease, sqlx::Error> {
+        let writer = if may_write(statement.sql.as_str()) { Some(self.writer().await?) } else { None };
+        let mut lease = self.acquire().await?;
+        lease.writer = writer;
+        Ok(lease)
     }
 
     /// Refuses new loans, closes every idle connection, and waits (a few seconds at
@@ -156,6 +192,8 @@ pub struct Lease {
     conn: Option<SqliteConnection>,
     pool: Pool,
     permit: Option<OwnedSemaphorePermit>,
+    /// The right to write, while a transaction this process began may be open on it.
+    writer: Option<OwnedSemaphorePermit>,
     /// A transaction may be open on it.
     in_transaction: bool,
     /// Everything sent to it has been answered.
@@ -201,6 +239,7 @@ impl Drop for Lease {
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else { return };
         let permit = self.permit.take();
+        let writer = self.writer.take();
         if self.broken {
             return;
         }
@@ -231,7 +270,9 @@ impl Drop for Lease {
             if ready {
                 pool.give_back(conn);
             }
-            // The permit goes only once the connection is back (or gone).
+            // The permits go only once the connection is back (or gone), the transaction
+            // with it.
+            drop(writer);
             drop(permit);
         });
     }
@@ -253,6 +294,7 @@ impl Transaction {
         self.lease.settle(&result);
         result?;
         self.lease.in_transaction = false;
+        self.lease.writer = None;
         Ok(())
     }
 }
@@ -271,6 +313,45 @@ impl std::ops::DerefMut for Transaction {
     }
 }
 
+/// Whether a statement run on its own may write: anything but a `SELECT` (in WAL mode a
+/// read never waits for the write lock).
+fn may_write(sql: &str) -> bool {
+    !sql.trim_start().get(..6).is_some_and(|word| word.eq_ignore_ascii_case("select"))
+}
+
+/// A query taken apart, so that its text can be read before it is run.
+struct Statement {
+    sql: sqlx::SqlStr,
+    arguments: Result<Option<sqlx::sqlite::SqliteArguments>, sqlx::error::BoxDynError>,
+    persistent: bool,
+}
+
+impl Statement {
+    fn of<'q>(mut query: impl Execute<'q, Sqlite>) -> Self {
+        let persistent = query.persistent();
+        let arguments = query.take_arguments();
+        Self { sql: query.sql(), arguments, persistent }
+    }
+}
+
+impl<'q> Execute<'q, Sqlite> for Statement {
+    fn sql(self) -> sqlx::SqlStr {
+        self.sql
+    }
+
+    fn statement(&self) -> Option<&sqlx::sqlite::SqliteStatement> {
+        None
+    }
+
+    fn take_arguments(&mut self) -> Result<Option<sqlx::sqlite::SqliteArguments>, sqlx::error::BoxDynError> {
+        std::mem::replace(&mut self.arguments, Ok(None))
+    }
+
+    fn persistent(&self) -> bool {
+        self.persistent
+    }
+}
+
 // Queries run on a pool borrow a connection for the one query, as with sqlx's pool.
 impl<'p> Executor<'p> for &'_ Pool {
     type Database = Sqlite;
@@ -283,8 +364,9 @@ impl<'p> Executor<'p> for &'_ Pool {
         E: 'q + Execute<'q, Sqlite>,
     {
         let pool = self.clone();
+        let query = Statement::of(query);
         Box::pin(async_stream::try_stream! {
-            let mut lease = pool.acquire().await?;
+            let mut lease = pool.acquire_for(&query).await?;
             let mut rows = lease.fetch_many(query);
             let end = loop {
                 match rows.try_next().await {
@@ -305,8 +387,9 @@ impl<'p> Executor<'p> for &'_ Pool {
         E: 'q + Execute<'q, Sqlite>,
     {
         let pool = self.clone();
+        let query = Statement::of(query);
         Box::pin(async move {
-            let mut lease = pool.acquire().await?;
+            let mut lease = pool.acquire_for(&query).await?;
             let result = lease.fetch_optional(query).await;
             lease.settle(&result);
             result

@@ -18,7 +18,8 @@ on_both!(
     agent_names_are_stored_as_their_wire_names,
     transactions_dropped_without_commit_keep_nothing_and_hold_no_lock,
     more_writers_than_connections_all_get_their_turn,
-    a_write_given_up_on_does_not_hold_up_the_next_query
+    a_write_given_up_on_does_not_hold_up_the_next_query,
+    writers_waiting_for_the_same_lock_go_in_the_order_they_came
 );
 
 async fn money_and_timestamps_round_trip_exactly(app: &TestApp) {
@@ -220,4 +221,68 @@ async fn a_write_given_up_on_does_not_hold_up_the_next_query(app: &TestApp) {
     .unwrap();
     assert_eq!(read, 0, "the holder has not committed yet");
     holder.commit().await.unwrap();
+}
+
+/// Appends `letter` to the `queue` setting inside `tx`.
+async fn append(tx: &mut centralita::db::Tx, letter: &str) {
+    on_tx!(tx, |conn| sqlx::query("UPDATE settings SET value = value || $1 WHERE key = 'queue'")
+        .bind(letter)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))
+    .unwrap();
+}
+
+/// On SQLite this process's writers queue for the write lock in the order they came.
+async fn writers_waiting_for_the_same_lock_go_in_the_order_they_came(app: &TestApp) {
+    let db = app.state.db().clone();
+    with_db!(&db, |pool| sqlx::query("INSERT INTO settings (key, value) VALUES ('queue', '')")
+        .execute(pool)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    // A holds the lock (on SQLite the file's write lock, on PostgreSQL the row's) while
+    // B, C (a statement on its own, outside any transaction) and D come, in that
+    // order, and wait.
+    let mut holder = db.begin().await.unwrap();
+    append(&mut holder, "A").await;
+    let mut waiting = Vec::new();
+    for letter in ["B", "C", "D"] {
+        let db = db.clone();
+        waiting.push(tokio::spawn(async move {
+            if letter == "C" {
+                with_db!(&db, |pool| sqlx::query("UPDATE settings SET value = value || 'C' WHERE key = 'queue'")
+                    .execute(pool)
+                    .await
+                    .map(|_| ()))
+                .unwrap();
+            } else {
+                let mut tx = db.begin().await.unwrap();
+                append(&mut tx, letter).await;
+                tx.commit().await.unwrap();
+            }
+        }));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    // Long enough that SQLite's own retries (sleeps of 1, 2, 5 … 100 ms) would have
+    // drifted apart: it serves whichever retries first, not whoever came first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.commit().await.unwrap();
+    for w in waiting {
+        w.await.unwrap();
+    }
+    let queue: String = with_db!(&db, |pool| sqlx::query_scalar("SELECT value FROM settings WHERE key = 'queue'")
+        .fetch_one(pool)
+        .await)
+    .unwrap();
+    match db {
+        centralita::db::Db::Sqlite(_) => assert_eq!(queue, "ABCD"),
+        // PostgreSQL wakes every writer waiting on a row when its holder ends, and they
+        // race for it: each writes once, after A, in no set order.
+        centralita::db::Db::Postgres(_) => {
+            let mut rest: Vec<char> = queue.chars().skip(1).collect();
+            rest.sort_unstable();
+            assert_eq!((queue.chars().next(), rest), (Some('A'), vec!['B', 'C', 'D']), "{queue}");
+        }
+    }
 }
