@@ -148,19 +148,36 @@ async fn store_claim(tx: &mut Tx, c: &NewCustomer) -> Result<Option<i64>, sqlx::
 /// see what was claimed. Runs in `tx`, the call's own transaction: a visitor whose
 /// request is cut off leaves no claim without its call.
 pub async fn link_public_customer(tx: &mut Tx, c: &NewCustomer) -> Result<Option<i64>, sqlx::Error> {
-    let known: Option<(i64, Option<String>)> =
+    if let Some(known) = known_by_email(tx, c).await? {
+        return Ok(known.linked_with(c));
+    }
+    match store_claim(tx, c).await? {
+        Some(id) => Ok(Some(id)),
+        // Two visitors racing with one new address (or one visitor's double submit):
+        // the other's claim committed first, and is judged as any known record.
+        None => Ok(known_by_email(tx, c).await?.and_then(|known| known.linked_with(c))),
+    }
+}
+
+/// A customer record found by a visitor's email: its id and the phone on file.
+struct Known(i64, Option<String>);
+
+impl Known {
+    /// The record, when the visitor also gave the phone number on file.
+    fn linked_with(self, c: &NewCustomer) -> Option<i64> {
+        let Self(id, on_file) = self;
+        let on_file = on_file?;
+        c.phone.as_ref().is_some_and(|given| given.same_number(&on_file)).then_some(id)
+    }
+}
+
+async fn known_by_email(tx: &mut Tx, c: &NewCustomer) -> Result<Option<Known>, sqlx::Error> {
+    let row: Option<(i64, Option<String>)> =
         on_tx!(tx, |conn| sqlx::query_as("SELECT id, phone FROM customers WHERE email = $1")
             .bind(c.email.as_str())
             .fetch_optional(&mut *conn)
             .await)?;
-    match known {
-        // Two visitors racing with one new address: the loser runs unlinked.
-        None => store_claim(tx, c).await,
-        Some((id, Some(on_file))) => {
-            Ok(c.phone.as_ref().is_some_and(|given| given.same_number(&on_file)).then_some(id))
-        }
-        Some(_) => Ok(None),
-    }
+    Ok(row.map(|(id, phone)| Known(id, phone)))
 }
 
 /// A customer's name and whether staff have confirmed who they are.

@@ -94,7 +94,18 @@ impl Pool {
     /// Lends a connection: an idle one, or a new one while fewer than the maximum are
     /// open. Waits up to the acquire timeout for one to be given back.
     pub async fn acquire(&self) -> Result<Lease, sqlx::Error> {
-        let permit = tokio::time::timeout(self.shared.acquire_timeout, self.shared.permits.clone().acquire_owned())
+        self.acquire_by(self.deadline()).await
+    }
+
+    /// When a loan asked for now gives up: one acquire timeout for every wait it makes
+    /// (its turn at the write lock, then a connection).
+    fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.shared.acquire_timeout
+    }
+
+    /// [`Pool::acquire`], waiting until `deadline` at most.
+    async fn acquire_by(&self, deadline: tokio::time::Instant) -> Result<Lease, sqlx::Error> {
+        let permit = tokio::time::timeout_at(deadline, self.shared.permits.clone().acquire_owned())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
@@ -131,8 +142,9 @@ impl Pool {
     /// waiting their turn hold none that readers could use. (Another process on the
     /// same file still meets the busy timeout.)
     pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
-        let writer = self.writer().await?;
-        let mut lease = self.acquire().await?;
+        let deadline = self.deadline();
+        let writer = self.writer(deadline).await?;
+        let mut lease = self.acquire_by(deadline).await?;
         lease.writer = Some(writer);
         lease.in_transaction = true;
         // Marked before the statement is sent: should this future be dropped while it
@@ -142,8 +154,8 @@ impl Pool {
     }
 
     /// Waits for this process's turn at the write lock (see [`Pool::begin`]).
-    async fn writer(&self) -> Result<OwnedSemaphorePermit, sqlx::Error> {
-        tokio::time::timeout(self.shared.acquire_timeout, self.shared.writer.clone().acquire_owned())
+    async fn writer(&self, deadline: tokio::time::Instant) -> Result<OwnedSemaphorePermit, sqlx::Error> {
+        tokio::time::timeout_at(deadline, self.shared.writer.clone().acquire_owned())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)
@@ -152,8 +164,9 @@ impl Pool {
     /// Lends a connection for one statement run outside a transaction; one that may
     /// write takes its turn at the write lock first, as transactions do.
     async fn acquire_for(&self, statement: &Statement) -> Result<Lease, sqlx::Error> {
-        let writer = if may_write(statement.sql.as_str()) { Some(self.writer().await?) } else { None };
-        let mut lease = self.acquire().await?;
+        let deadline = self.deadline();
+        let writer = if may_write(statement.sql.as_str()) { Some(self.writer(deadline).await?) } else { None };
+        let mut lease = self.acquire_by(deadline).await?;
         lease.writer = writer;
         Ok(lease)
     }
@@ -239,6 +252,9 @@ impl Drop for Lease {
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else { return };
         let permit = self.permit.take();
+        // On the two paths below that drop the connection at once (its thread gone,
+        // or no runtime), the write lock may outlive the permit for as long as closing
+        // takes: the next writer of this process then meets SQLite's busy wait.
         let writer = self.writer.take();
         if self.broken {
             return;
@@ -313,10 +329,45 @@ impl std::ops::DerefMut for Transaction {
     }
 }
 
-/// Whether a statement run on its own may write: anything but a `SELECT` (in WAL mode a
-/// read never waits for the write lock).
-fn may_write(sql: &str) -> bool {
-    !sql.trim_start().get(..6).is_some_and(|word| word.eq_ignore_ascii_case("select"))
+/// Whether a statement run on its own writes, and so takes its turn at the write lock:
+/// one that begins (after blanks and comments) with a verb that changes the database,
+/// or a `WITH` whose body does. A write missed here only loses its place in the queue
+/// (SQLite's busy wait still applies); a read taken for a write would wait for open
+/// transactions for nothing, so reads are never guessed to be writes.
+pub fn may_write(sql: &str) -> bool {
+    const WRITES: [&str; 10] =
+        ["INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "VACUUM", "REINDEX", "ANALYZE"];
+    let words = words_of(sql);
+    let mut words = words.iter();
+    match words.next() {
+        Some(first) if first.eq_ignore_ascii_case("WITH") => {
+            words.any(|w| WRITES[..4].iter().any(|verb| w.eq_ignore_ascii_case(verb)))
+        }
+        Some(first) => WRITES.iter().any(|verb| first.eq_ignore_ascii_case(verb)),
+        None => false,
+    }
+}
+
+/// The words of `sql` outside comments and quoted text.
+fn words_of(sql: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut rest = sql;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("--") {
+            rest = rest.find('\n').map_or("", |i| &rest[i..]);
+        } else if rest.starts_with("/*") {
+            rest = rest[2..].find("*/").map_or("", |i| &rest[i + 4..]);
+        } else if c == '\'' || c == '"' {
+            rest = rest[1..].find(c).map_or("", |i| &rest[i + 2..]);
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            words.push(&rest[..end]);
+            rest = &rest[end..];
+        } else {
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    words
 }
 
 /// A query taken apart, so that its text can be read before it is run.

@@ -112,6 +112,11 @@ impl TestApp {
         Self::start(backend, url, pg_name, dir, tweak).await
     }
 
+    /// The URL of this app's database.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// Another node (own process state, own port) sharing this app's database, as
     /// behind a load balancer.
     pub async fn second_node(&self) -> Self {

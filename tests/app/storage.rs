@@ -198,8 +198,25 @@ async fn more_writers_than_connections_all_get_their_turn(app: &TestApp) {
 async fn a_write_given_up_on_does_not_hold_up_the_next_query(app: &TestApp) {
     let db = app.state.db();
     // A transaction holds the write lock (on SQLite), so the write below waits for it.
-    let mut holder = db.begin().await.unwrap();
-    insert_setting(&mut holder, "holder").await;
+    // On SQLite it is another process's (a connection of its own on the same file):
+    // this process's writers would wait for their turn before taking a connection.
+    let mut holder = match app.backend {
+        centralita::db::Backend::Sqlite => {
+            use sqlx::Connection;
+            let mut outside = sqlx::SqliteConnection::connect(app.database_url()).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut outside).await.unwrap();
+            sqlx::query("INSERT INTO settings (key, value) VALUES ('holder', 'x')")
+                .execute(&mut outside)
+                .await
+                .unwrap();
+            Holder::Outside(outside)
+        }
+        centralita::db::Backend::Postgres => {
+            let mut tx = db.begin().await.unwrap();
+            insert_setting(&mut tx, "holder").await;
+            Holder::Inside(tx)
+        }
+    };
     // Its caller gives up (a client that went away); the statement, already sent,
     // still waits on the connection's thread.
     let _ = tokio::time::timeout(Duration::from_millis(300), async {
@@ -220,7 +237,37 @@ async fn a_write_given_up_on_does_not_hold_up_the_next_query(app: &TestApp) {
     .expect("the read was not queued behind the abandoned write")
     .unwrap();
     assert_eq!(read, 0, "the holder has not committed yet");
-    holder.commit().await.unwrap();
+    match &mut holder {
+        Holder::Outside(conn) => sqlx::query("COMMIT").execute(conn).await.map(|_| ()).unwrap(),
+        Holder::Inside(_) => {}
+    }
+    if let Holder::Inside(tx) = holder {
+        tx.commit().await.unwrap();
+    }
+    // The abandoned write then goes through.
+    let kept = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let n: i64 =
+                with_db!(db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE key = 'given-up'")
+                    .fetch_one(pool)
+                    .await)
+                .unwrap();
+            if n == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(kept.is_ok(), "the write sent before its caller gave up was applied");
+}
+
+/// Who holds the write lock in [`a_write_given_up_on_does_not_hold_up_the_next_query`].
+enum Holder {
+    /// A connection outside the app's pool (SQLite).
+    Outside(sqlx::SqliteConnection),
+    /// A transaction of the app (PostgreSQL).
+    Inside(centralita::db::Tx),
 }
 
 /// Appends `letter` to the `queue` setting inside `tx`.
@@ -262,7 +309,7 @@ async fn writers_waiting_for_the_same_lock_go_in_the_order_they_came(app: &TestA
                 tx.commit().await.unwrap();
             }
         }));
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
     }
     // Long enough that SQLite's own retries (sleeps of 1, 2, 5 … 100 ms) would have
     // drifted apart: it serves whichever retries first, not whoever came first.
@@ -284,5 +331,33 @@ async fn writers_waiting_for_the_same_lock_go_in_the_order_they_came(app: &TestA
             rest.sort_unstable();
             assert_eq!((queue.chars().next(), rest), (Some('A'), vec!['B', 'C', 'D']), "{queue}");
         }
+    }
+}
+
+#[test]
+fn statements_that_write_are_told_from_reads() {
+    use centralita::db::sqlite::may_write;
+    for write in [
+        "INSERT INTO settings (key, value) VALUES ($1, $2)",
+        "  \n update calls SET status = 'ai' WHERE id = $1",
+        "DELETE FROM sessions WHERE expires_at < $1",
+        "-- a comment first\nREPLACE INTO settings VALUES ('a', 'b')",
+        "/* select */ INSERT INTO x VALUES (1)",
+        "WITH old AS (SELECT id FROM calls) UPDATE calls SET status = 'closed' WHERE id IN (SELECT id FROM old)",
+        "CREATE INDEX i ON calls (status)",
+    ] {
+        assert!(may_write(write), "a write: {write}");
+    }
+    for read in [
+        "SELECT id FROM calls WHERE status = 'ai'",
+        "  select 1",
+        "-- INSERT in a comment\nSELECT 1",
+        "WITH t AS (SELECT 1 AS n) SELECT n FROM t",
+        "WITH t AS (SELECT 'INSERT' AS word) SELECT word FROM t",
+        "(SELECT 1)",
+        "PRAGMA wal_checkpoint(PASSIVE)",
+        "",
+    ] {
+        assert!(!may_write(read), "a read: {read}");
     }
 }
