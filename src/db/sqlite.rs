@@ -14,7 +14,7 @@
 //! the other before the connection is lent again. A connection whose statements all
 //! ran to their end goes straight back.
 //!
-//! Writers (transactions, and statements run on their own that are not a `SELECT`)
+//! Writers (transactions, and statements run on their own that write: [`may_write`])
 //! queue for the write lock in this process, in the order they came, before they ask
 //! SQLite for it: SQLite's own wait sleeps and retries, and serves whoever retries
 //! first ([`Pool::begin`]).
