@@ -250,10 +250,7 @@ pub struct Note {
 /// in one transaction; returns its id.
 pub async fn add_note(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -> AppResult<i64> {
     let me = cap.actor();
-    let text = super::parse_message(text).map_err(|_| {
-        let key = if clean_text(text).is_empty() { "field.note_required" } else { "field.text_too_long" };
-        AppError::Validation(FieldErrors::from([("text", key)]))
-    })?;
+    let text = check_note(text, "text")?;
     get(ctx.db(), call_id).await?;
     let mut tx = ctx.db().begin().await?;
     let id: i64 = on_tx!(&mut tx, |conn| sqlx::query_scalar(
@@ -274,6 +271,14 @@ pub async fn add_note(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -
     events::record_in(&mut tx, Some(call_id), &event).await?;
     ctx.bus().commit(tx).await?;
     Ok(id)
+}
+
+/// A note's text, checked (a 422 on `field` when empty or too long).
+fn check_note(text: &str, field: &'static str) -> AppResult<String> {
+    super::parse_message(text).map_err(|_| {
+        let key = if clean_text(text).is_empty() { "field.note_required" } else { "field.text_too_long" };
+        AppError::Validation(FieldErrors::from([(field, key)]))
+    })
 }
 
 /// A call's notes, oldest first.
@@ -338,6 +343,8 @@ pub async fn start_for_customer(
         return Err(AppError::Validation(FieldErrors::from([("message", "field.message_or_note")])));
     }
     let message = message.map(super::parse_message).transpose()?;
+    // Checked before anything is stored: a note refused afterwards would leave the call.
+    let note = note.map(|n| check_note(n, "note")).transpose()?;
     let new = super::NewCall {
         channel: Channel::Api,
         customer_id: Some(customer_id),
@@ -359,7 +366,7 @@ pub async fn start_for_customer(
         }
     };
     if let Some(note) = note {
-        add_note(ctx, cap, id, note).await?;
+        add_note(ctx, cap, id, &note).await?;
     }
     Ok(id)
 }

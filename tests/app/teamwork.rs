@@ -412,6 +412,15 @@ async fn staff_start_a_call_for_a_customer_from_the_board(app: &TestApp) {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
         assert!(r.text().await.unwrap().contains("id=\"start-error\""));
     }
+    // A note too long is refused before anything is stored, with or without a message.
+    let calls_before = calls_count(app).await;
+    let long = "n".repeat(4001);
+    for message in ["", "hola"] {
+        let r = b.post("/calls", "/board", &[("customer", "1"), ("message", message), ("note", &long)]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("id=\"start-error\""));
+    }
+    assert_eq!(calls_count(app).await, calls_before, "no call was opened");
     let v = app.signed_in("mirando", "viewer").await;
     assert!(!v.page("/board").await.contains("id=\"start-form\""));
     let r = v.post("/calls", "/board", &[("customer", "1"), ("message", "hola")]).await;
@@ -442,4 +451,9 @@ async fn the_escalation_alert_preference_is_per_user(app: &TestApp) {
     assert_eq!(js.status(), StatusCode::OK);
     let js = js.text().await.unwrap();
     assert!(js.contains("createOscillator") && js.contains("Notification"));
+}
+
+async fn calls_count(app: &TestApp) -> i64 {
+    centralita::with_db!(app.state.db(), |pool| sqlx::query_scalar("SELECT COUNT(*) FROM calls").fetch_one(pool).await)
+        .unwrap()
 }
