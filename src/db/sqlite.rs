@@ -40,7 +40,8 @@ struct Shared {
     idle: Mutex<Idle>,
     /// One permit per connection that may exist.
     permits: Arc<Semaphore>,
-    /// One permit: the right to write, held by this process's open transaction.
+    /// One permit: the right to write, held by this process's writer of the moment (a
+    /// transaction, or a statement on its own that writes).
     writer: Arc<Semaphore>,
     max_connections: u32,
     acquire_timeout: Duration,
@@ -205,7 +206,8 @@ pub struct Lease {
     conn: Option<SqliteConnection>,
     pool: Pool,
     permit: Option<OwnedSemaphorePermit>,
-    /// The right to write, while a transaction this process began may be open on it.
+    /// The right to write, while a transaction this process began may be open on it or
+    /// a statement that writes runs on it.
     writer: Option<OwnedSemaphorePermit>,
     /// A transaction may be open on it.
     in_transaction: bool,
