@@ -468,6 +468,10 @@ impl Bus {
             let listener = async {
                 let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
                 listener.listen(CHANNEL).await?;
+                // Events committed before this subscription (the node just started, or
+                // the listener reconnected) were notified to nobody here: the pump reads
+                // the log once now instead of at its next poll.
+                self.wake();
                 loop {
                     let note = listener.recv().await?;
                     if self.needs_read(note.payload().parse().ok()) {
