@@ -339,8 +339,7 @@ impl std::ops::DerefMut for Transaction {
 pub fn may_write(sql: &str) -> bool {
     const WRITES: [&str; 10] =
         ["INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "VACUUM", "REINDEX", "ANALYZE"];
-    let words = words_of(sql);
-    let mut words = words.iter();
+    let mut words = words_of(sql);
     match words.next() {
         Some(first) if first.eq_ignore_ascii_case("WITH") => {
             words.any(|w| WRITES[..4].iter().any(|verb| w.eq_ignore_ascii_case(verb)))
@@ -350,26 +349,29 @@ pub fn may_write(sql: &str) -> bool {
     }
 }
 
-/// The words of `sql` outside comments and quoted text.
-fn words_of(sql: &str) -> Vec<&str> {
-    let mut words = Vec::new();
+/// The words of `sql` outside comments and quoted text, read as they are asked for
+/// (most statements need only their first).
+fn words_of(sql: &str) -> impl Iterator<Item = &str> {
     let mut rest = sql;
-    while let Some(c) = rest.chars().next() {
-        if rest.starts_with("--") {
-            rest = rest.find('\n').map_or("", |i| &rest[i..]);
-        } else if rest.starts_with("/*") {
-            rest = rest[2..].find("*/").map_or("", |i| &rest[i + 4..]);
-        } else if c == '\'' || c == '"' {
-            rest = rest[1..].find(c).map_or("", |i| &rest[i + 2..]);
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-            words.push(&rest[..end]);
-            rest = &rest[end..];
-        } else {
-            rest = &rest[c.len_utf8()..];
+    std::iter::from_fn(move || {
+        while let Some(c) = rest.chars().next() {
+            if rest.starts_with("--") {
+                rest = rest.find('\n').map_or("", |i| &rest[i..]);
+            } else if rest.starts_with("/*") {
+                rest = rest[2..].find("*/").map_or("", |i| &rest[i + 4..]);
+            } else if c == '\'' || c == '"' {
+                rest = rest[1..].find(c).map_or("", |i| &rest[i + 2..]);
+            } else if c.is_ascii_alphabetic() || c == '_' {
+                let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                let word = &rest[..end];
+                rest = &rest[end..];
+                return Some(word);
+            } else {
+                rest = &rest[c.len_utf8()..];
+            }
         }
-    }
-    words
+        None
+    })
 }
 
 /// A query taken apart, so that its text can be read before it is run.
