@@ -258,16 +258,6 @@ pub struct NewCall<'a> {
     pub contact: Option<&'a NewCustomer>,
 }
 
-/// Opens a call with no message yet (staff who hold it at once); the customer's
-/// first message opens the others ([`open_call`]).
-pub async fn create(ctx: &Ctx, new: &NewCall<'_>) -> AppResult<i64> {
-    let mut tx = ctx.db().begin().await?;
-    let (id, created) = insert_call(&mut tx, new).await?;
-    events::record_in(&mut tx, Some(id), &created).await?;
-    ctx.bus().commit(tx).await?;
-    Ok(id)
-}
-
 /// Inserts a call in `tx`; returns its id and the event that reports it (to record
 /// last, with the transaction's other events).
 pub(crate) async fn insert_call(tx: &mut Tx, new: &NewCall<'_>) -> Result<(i64, Payload), sqlx::Error> {

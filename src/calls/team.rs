@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::staff::{not_allowed, refusal};
-use super::{Call, CallStatus, Channel, MessageKind, get, record_change};
+use super::{Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, call_columns, get, record_change};
 use crate::agents::Department;
 use crate::audit::audit_insert;
 use crate::auth::{AgentCap, Principal, Role};
 use crate::context::Ctx;
-use crate::db::{Db, Timestamp, on_tx, with_db};
+use crate::db::{Db, Timestamp, Tx, on_tx, with_db};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{self, Payload};
 
@@ -253,24 +253,30 @@ pub async fn add_note(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, text: &str) -
     let text = check_note(text, "text")?;
     get(ctx.db(), call_id).await?;
     let mut tx = ctx.db().begin().await?;
-    let id: i64 = on_tx!(&mut tx, |conn| sqlx::query_scalar(
+    let (id, event) = insert_note(&mut tx, me, call_id, &text).await?;
+    events::record_in(&mut tx, Some(call_id), &event).await?;
+    ctx.bus().commit(tx).await?;
+    Ok(id)
+}
+
+/// Stores a checked note by `me` (with its audit entry) in `tx`: its id, and the event
+/// to record.
+async fn insert_note(tx: &mut Tx, me: &Principal, call_id: i64, text: &str) -> Result<(i64, Payload), sqlx::Error> {
+    let id: i64 = on_tx!(tx, |conn| sqlx::query_scalar(
         "INSERT INTO call_notes (call_id, author_id, author, content, at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(call_id)
     .bind(me.id)
     .bind(&me.full_name)
-    .bind(&text)
+    .bind(text)
     .bind(Timestamp::now())
     .fetch_one(&mut *conn)
     .await)?;
     let entry = crate::audit::Entry::new(Some(me.id), me.username.clone(), "call.note")
         .target(format!("call:{call_id}"))
         .metadata(json!({"note_id": id}));
-    on_tx!(&mut tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
-    let event = Payload::NoteAdded { note_id: id, author: me.full_name.clone() };
-    events::record_in(&mut tx, Some(call_id), &event).await?;
-    ctx.bus().commit(tx).await?;
-    Ok(id)
+    on_tx!(tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
+    Ok((id, Payload::NoteAdded { note_id: id, author: me.full_name.clone() }))
 }
 
 /// A note's text, checked (a 422 on `field` when empty or too long).
@@ -345,28 +351,51 @@ pub async fn start_for_customer(
     let message = message.map(super::parse_message).transpose()?;
     // Checked before anything is stored: a note refused afterwards would leave the call.
     let note = note.map(|n| check_note(n, "note")).transpose()?;
-    let new = super::NewCall {
+    let new = NewCall {
         channel: Channel::Api,
         customer_id: Some(customer_id),
         created_by: Some(me.id),
         access_hash: None,
         contact: None,
     };
-    let id = match &message {
-        Some(text) => {
-            let call = super::open_call(ctx, ctx.db().begin().await?, &new, text, Some(me)).await?;
-            let id = call.id;
-            super::first_answer(ctx, call, text, None).await?;
-            id
-        }
-        None => {
-            let id = super::create(ctx, &new).await?;
-            super::staff::take_over(ctx, cap, id).await?;
-            id
-        }
+    let mut tx = ctx.db().begin().await?;
+    let (call, mut news) = match &message {
+        Some(text) => super::turn::stage_call(&mut tx, &new, text, Some(me)).await?,
+        None => open_held(&mut tx, &new, me).await?,
     };
-    if let Some(note) = note {
-        add_note(ctx, cap, id, &note).await?;
+    // The note goes in with the call: a first answer that fails afterwards (the model
+    // down, say) loses neither.
+    if let Some(note) = &note {
+        let (_, event) = insert_note(&mut tx, me, call.id, note).await?;
+        news.push(event);
+    }
+    events::record_all_in(&mut tx, Some(call.id), &news).await?;
+    ctx.bus().commit(tx).await?;
+    let id = call.id;
+    if let Some(text) = &message {
+        super::first_answer(ctx, call, text, None).await?;
     }
     Ok(id)
+}
+
+/// Stores a call staff open with no message, held by them from the start (as a
+/// takeover leaves it, their joining shown to the customer), in `tx`: the call as
+/// stored, and the events to record.
+async fn open_held(tx: &mut Tx, new: &NewCall<'_>, me: &Principal) -> AppResult<(Call, Vec<Payload>)> {
+    let (call_id, created) = super::insert_call(tx, new).await?;
+    on_tx!(tx, |conn| sqlx::query(
+        "UPDATE calls SET status = 'human', assigned_to = $2, human_involved = TRUE WHERE id = $1"
+    )
+    .bind(call_id)
+    .bind(me.id)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))?;
+    let (_, joined) =
+        super::insert_message(tx, call_id, MessageRole::System, Some(MessageKind::Joined), &me.full_name, Some(me))
+            .await?;
+    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
+    let call: Call = on_tx!(tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
+    let taken = Payload::TakenOver { user_id: me.id, name: me.full_name.clone(), from: CallStatus::Ai.as_str() };
+    Ok((call, vec![created, joined, taken]))
 }

@@ -95,13 +95,26 @@ pub async fn open_call(
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<Call> {
-    let (call_id, created) = insert_call(&mut tx, new).await?;
-    let message = insert_customer_message(&mut tx, call_id, text, relayed_by).await?;
-    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
-    let call: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
-    events::record_all_in(&mut tx, Some(call_id), &[created, message]).await?;
+    let (call, news) = stage_call(&mut tx, new, text, relayed_by).await?;
+    events::record_all_in(&mut tx, Some(call.id), &news).await?;
     ctx.bus().commit(tx).await?;
     Ok(call)
+}
+
+/// [`open_call`] without its events or the commit, for a caller that stores more in
+/// the same transaction (a staff note): the call as stored, and the events to record
+/// last.
+pub(crate) async fn stage_call(
+    tx: &mut Tx,
+    new: &NewCall<'_>,
+    text: &str,
+    relayed_by: Option<&crate::auth::Principal>,
+) -> AppResult<(Call, Vec<Payload>)> {
+    let (call_id, created) = insert_call(tx, new).await?;
+    let message = insert_customer_message(tx, call_id, text, relayed_by).await?;
+    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
+    let call: Call = on_tx!(tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
+    Ok((call, vec![created, message]))
 }
 
 /// The rest of the first turn of a call [`open_call`] opened with `text`.

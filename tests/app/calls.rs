@@ -266,14 +266,29 @@ on_both!(a_call_is_stored_with_its_first_message_or_not_at_all);
 /// The text the database is made to refuse in [`a_call_is_stored_with_its_first_message_or_not_at_all`].
 const REFUSED: &str = "REFUSED-BY-TRIGGER";
 
-/// Makes the database refuse any message containing [`REFUSED`]: a failure after the
-/// call's own row, where a request cut off by its client would stop too.
-async fn refuse_marked_messages(app: &TestApp) {
+/// Words whose call's first answer the database is made to refuse (see [`refuse_marked_rows`]).
+const UNANSWERED: &str = "LEFT-UNANSWERED-ON-PURPOSE";
+
+/// Makes the database refuse any message or staff note containing [`REFUSED`] (a
+/// failure after the call's own row, where a request cut off by its client would stop
+/// too), and the agents' record of a turn in a call whose messages contain
+/// [`UNANSWERED`] (a first answer that fails once the call is stored).
+async fn refuse_marked_rows(app: &TestApp) {
     let statements: Vec<String> = match app.state.db() {
-        centralita::db::Db::Sqlite(_) => vec![format!(
-            "CREATE TRIGGER refuse_marked BEFORE INSERT ON messages WHEN NEW.content LIKE '%{REFUSED}%' \
-             BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )],
+        centralita::db::Db::Sqlite(_) => ["messages", "call_notes"]
+            .iter()
+            .map(|table| {
+                format!(
+                    "CREATE TRIGGER refuse_marked_{table} BEFORE INSERT ON {table} \
+                     WHEN NEW.content LIKE '%{REFUSED}%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            })
+            .chain([format!(
+                "CREATE TRIGGER refuse_unanswered BEFORE INSERT ON agent_runs WHEN EXISTS \
+                 (SELECT 1 FROM messages WHERE call_id = NEW.call_id AND content LIKE '%{UNANSWERED}%') \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )])
+            .collect(),
         centralita::db::Db::Postgres(_) => vec![
             format!(
                 "CREATE FUNCTION refuse_marked() RETURNS trigger AS $$ BEGIN \
@@ -281,6 +296,16 @@ async fn refuse_marked_messages(app: &TestApp) {
                  LANGUAGE plpgsql"
             ),
             "CREATE TRIGGER refuse_marked BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_marked()"
+                .into(),
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON call_notes FOR EACH ROW EXECUTE FUNCTION refuse_marked()"
+                .into(),
+            format!(
+                "CREATE FUNCTION refuse_unanswered() RETURNS trigger AS $$ BEGIN \
+                 IF EXISTS (SELECT 1 FROM messages WHERE call_id = NEW.call_id AND content LIKE '%{UNANSWERED}%') \
+                 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            ),
+            "CREATE TRIGGER refuse_unanswered BEFORE INSERT ON agent_runs FOR EACH ROW \
+             EXECUTE FUNCTION refuse_unanswered()"
                 .into(),
         ],
     };
@@ -298,7 +323,7 @@ async fn count(app: &TestApp, sql: &'static str, bind: &str) -> i64 {
 }
 
 async fn a_call_is_stored_with_its_first_message_or_not_at_all(app: &TestApp) {
-    refuse_marked_messages(app).await;
+    refuse_marked_rows(app).await;
     let calls_before = count(app, "SELECT COUNT(*) FROM calls WHERE channel <> $1", "-").await;
 
     // The public page: the visitor's claim, the call and the message go together.
@@ -326,7 +351,29 @@ async fn a_call_is_stored_with_its_first_message_or_not_at_all(app: &TestApp) {
         .post("/calls", "/board", &[("customer", &maria.to_string()), ("message", &format!("Llama por {REFUSED}"))])
         .await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // Staff opening a call with a note: the call goes with its note, or not at all.
+    for message in ["", "Llama por su saldo"] {
+        let (id, note) = (maria.to_string(), format!("Nota {REFUSED}"));
+        let r = agent.post("/calls", "/board", &[("customer", &id), ("message", message), ("note", &note)]).await;
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR, "message {message:?}");
+    }
     assert_eq!(count(app, "SELECT COUNT(*) FROM calls WHERE channel <> $1", "-").await, calls_before, "no call kept");
+    // Once stored, the call keeps its message and note should its first answer fail.
+    let words = format!("Llama por su factura {UNANSWERED}");
+    let id = maria.to_string();
+    let r = agent.post("/calls", "/board", &[("customer", &id), ("message", &words), ("note", "Por teléfono")]).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let kept: Vec<(String, String)> =
+        centralita::with_db!(app.state.db(), |pool| {
+            sqlx::query_as(
+        "SELECT m.role, n.content FROM messages m JOIN call_notes n ON n.call_id = m.call_id WHERE m.content LIKE $1"
+    )
+    .bind(format!("%{UNANSWERED}%"))
+    .fetch_all(pool)
+    .await
+        })
+        .unwrap();
+    assert_eq!(kept, [("customer".to_owned(), "Por teléfono".to_owned())], "the message and the note were kept");
 
     // The same visitor again, with words the database takes: all three are there.
     let r = b.post("/call", "/call", &fields("Hola, quisiera saber mi saldo")).await;

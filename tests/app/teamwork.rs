@@ -399,7 +399,23 @@ async fn staff_start_a_call_for_a_customer_from_the_board(app: &TestApp) {
     let call: i64 = location(&r).strip_prefix("/calls/").unwrap().parse().unwrap();
     let got = get_json(app.url(&format!("/api/v1/calls/{call}")), &token).await;
     assert_eq!(got["call"]["status"], "human");
+    let held_by: i64 = centralita::with_db!(app.state.db(), |pool| sqlx::query_scalar(
+        "SELECT id FROM users WHERE username = 'telefono'"
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
+    assert_eq!(got["call"]["assigned_to"].as_i64(), Some(held_by), "held by who opened it");
     assert_eq!(got["notes"][0]["content"], "Llamada telefónica: pregunta por su factura");
+    assert_eq!((&got["messages"][0]["role"], &got["messages"][0]["agent"]), (&json!("system"), &json!("joined")));
+    let kinds: Vec<String> = centralita::with_db!(app.state.db(), |pool| sqlx::query_scalar(
+        "SELECT kind FROM events WHERE call_id = $1 ORDER BY id"
+    )
+    .bind(call)
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    assert_eq!(kinds, ["call_created", "message", "taken_over", "note_added"]);
     // By name; problems show on the board's form.
     let r = b.post("/calls", "/board", &[("customer", "maría lópez"), ("message", "hola")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
