@@ -169,6 +169,19 @@ impl Turns {
         })
     }
 
+    /// Runs `turn` on its own task ([`Turns::spawn`]) and waits for its outcome. A
+    /// request's turn runs this way: should its client go away (the request's future
+    /// dropped midway), the turn still runs to its end and stores its reply, rather
+    /// than stopping with the customer's message stored and unanswered until the turn
+    /// recovery hands the call to a person.
+    pub async fn finish<T, F>(self: &Arc<Self>, turn: F) -> crate::error::AppResult<T>
+    where
+        F: std::future::Future<Output = crate::error::AppResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn(turn).await.map_err(|e| anyhow::anyhow!("customer turn stopped: {e}"))?
+    }
+
     /// Waits until no turn runs, or `limit` has passed.
     pub async fn drain(&self, limit: Duration) {
         let _ = tokio::time::timeout(limit, async {

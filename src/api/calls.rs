@@ -77,7 +77,9 @@ pub async fn calls_post(
         contact: None,
     };
     let call = calls::open_call(&state, state.db().begin().await?, &new, &text, Some(&auth.principal)).await?;
-    let result = calls::first_answer(&state, call, &text, None).await?;
+    // A client that gives up waiting leaves the turn running to its end.
+    let turn_state = state.clone();
+    let result = state.turns().finish(async move { calls::first_answer(&turn_state, call, &text, None).await }).await?;
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }
 
@@ -149,7 +151,11 @@ pub async fn messages_post(
         return Err(AppError::Conflict(Conflict::CallClosed));
     }
     if !wants_stream(&headers) {
-        let result = calls::customer_turn(&state, call, &text, None, Some(&auth.principal)).await?;
+        let (turn_state, relayer) = (state.clone(), auth.principal.clone());
+        let result = state
+            .turns()
+            .finish(async move { calls::customer_turn(&turn_state, call, &text, None, Some(&relayer)).await })
+            .await?;
         return Ok(Json(result).into_response());
     }
     let (delta_tx, mut delta_rx) = mpsc::channel::<String>(64);

@@ -372,8 +372,10 @@ pub async fn start_for_customer(
     events::record_all_in(&mut tx, Some(call.id), &news).await?;
     ctx.bus().commit(tx).await?;
     let id = call.id;
-    if let Some(text) = &message {
-        super::first_answer(ctx, call, text, None).await?;
+    if let Some(text) = message {
+        // Run to its end should the staff member's request be cut off meanwhile.
+        let turn_ctx = ctx.clone();
+        ctx.turns().finish(async move { super::first_answer(&turn_ctx, call, &text, None).await }).await?;
     }
     Ok(id)
 }

@@ -209,8 +209,9 @@ enum Turn {
     Next,
 }
 
-/// Runs a customer turn: in the background for htmx (the reply streams over SSE),
-/// otherwise to the end before the page is drawn again.
+/// Runs a customer turn on a task of its own: in the background for htmx (the reply
+/// streams over SSE), otherwise waited for before the page is drawn again (a visitor
+/// who leaves meanwhile still gets the reply stored: [`crate::context::Turns::finish`]).
 async fn run_turn(state: &AppState, call: Call, text: String, background: bool, turn: Turn) -> AppResult<()> {
     async fn go(state: &AppState, call: Call, text: &str, turn: Turn) -> AppResult<calls::TurnResult> {
         match turn {
@@ -229,7 +230,9 @@ async fn run_turn(state: &AppState, call: Call, text: String, background: bool, 
         });
         return Ok(());
     }
-    go(state, call, &text, turn).await.map(|_| ())
+    let state = state.clone();
+    let turns = state.turns().clone();
+    turns.finish(async move { go(&state, call, &text, turn).await.map(|_| ()) }).await
 }
 
 async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>) -> AppResult<CallView> {

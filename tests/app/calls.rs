@@ -363,16 +363,15 @@ async fn a_call_is_stored_with_its_first_message_or_not_at_all(app: &TestApp) {
     let id = maria.to_string();
     let r = agent.post("/calls", "/board", &[("customer", &id), ("message", &words), ("note", "Por teléfono")]).await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let kept: Vec<(String, String)> =
-        centralita::with_db!(app.state.db(), |pool| {
-            sqlx::query_as(
+    let kept: Vec<(String, String)> = centralita::with_db!(app.state.db(), |pool| {
+        sqlx::query_as(
         "SELECT m.role, n.content FROM messages m JOIN call_notes n ON n.call_id = m.call_id WHERE m.content LIKE $1"
     )
     .bind(format!("%{UNANSWERED}%"))
     .fetch_all(pool)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     assert_eq!(kept, [("customer".to_owned(), "Por teléfono".to_owned())], "the message and the note were kept");
 
     // The same visitor again, with words the database takes: all three are there.

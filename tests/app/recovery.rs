@@ -9,9 +9,16 @@ use centralita::db::{Backend, Timestamp};
 use centralita::with_db;
 use reqwest::StatusCode;
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, get_json};
+use centralita::agents::openai::OpenAiConfig;
+use centralita::config::Secret;
+use serde_json::json;
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, eventually, get_json};
 
 crate::on_both_backends!(
+    a_turn_whose_client_left_is_still_answered,
     a_turn_cut_short_by_a_crash_goes_to_a_person_once,
     racing_nodes_hand_over_each_abandoned_call_once,
 );
@@ -244,5 +251,90 @@ async fn racing_nodes_hand_over_each_abandoned_call_once(backend: Backend) {
     assert!(raced >= 16, "the direct sweeps did the work of at least the last four rounds ({raced})");
     a.finish().await;
     b.finish().await;
+    app.finish().await;
+}
+
+/// A model that takes `delay` over each answer (routing, reply, supervisor).
+async fn slow_model(server: &MockServer, delay: Duration) {
+    let reply = |content: &str| {
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}))
+            .set_delay(delay)
+    };
+    let classification = r#"{"department":"billing","category":"balance_inquiry","sentiment":"neutral","priority":"low","language":"es","confidence":0.9,"recommendations":[]}"#;
+    for (marker, body, priority) in [
+        (r#""name":"classification""#, reply(classification), 1),
+        (r#""name":"verdict""#, reply(r#"{"action":"continue","reason":null,"quality":0.8}"#), 1),
+        ("", reply("Enseguida lo miro."), 10),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(body_string_contains(marker))
+            .respond_with(body)
+            .with_priority(priority)
+            .mount(server)
+            .await;
+    }
+}
+
+/// A client that stops waiting (a timeout, a closed tab) while the agents run: the turn
+/// still runs to its end and the reply is stored, rather than the customer's message
+/// waiting unanswered for the recovery to hand it to a person.
+async fn a_turn_whose_client_left_is_still_answered(backend: Backend) {
+    let server = MockServer::start().await;
+    slow_model(&server, Duration::from_millis(400)).await;
+    let base_url = format!("{}/v1", server.uri());
+    let app = TestApp::spawn(backend, move |c| {
+        c.llm = Some(OpenAiConfig {
+            base_url,
+            api_key: Some(Secret::new("sk-test")),
+            model: "m".into(),
+            per_agent: Default::default(),
+            timeout: Duration::from_secs(10),
+            max_retries: 0,
+            backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+        });
+    })
+    .await;
+    let give_up = Duration::from_millis(250);
+    // Over the API: a call opened, and a follow-up.
+    let token = app.token_for("impaciente", "agent").await;
+    let api = |path: &str, body: serde_json::Value| {
+        reqwest::Client::new().post(app.url(path)).bearer_auth(&token).json(&body).timeout(give_up).send()
+    };
+    let cut = api("/api/v1/calls", json!({"message": "Mi saldo, cliente uno"})).await;
+    assert!(cut.is_err_and(|e| e.is_timeout()), "the client gave up before the answer");
+    let call = app.start_call(&token, json!({"message": "Mi saldo, cliente dos"})).await["call_id"].as_i64().unwrap();
+    let cut = api(&format!("/api/v1/calls/{call}/messages"), json!({"text": "Y mis facturas, cliente dos"})).await;
+    assert!(cut.is_err_and(|e| e.is_timeout()));
+    // The public page without scripts (the turn runs before the page is drawn again).
+    let b = app.browser();
+    let csrf = b.csrf("/call").await;
+    let fields = [
+        ("name", "Visitante Impaciente"),
+        ("email", "impaciente@example.com"),
+        ("phone", ""),
+        ("message", "Hola, mi saldo, visitante tres"),
+        ("csrf_token", &csrf),
+    ];
+    let cut = b.client.post(app.url("/call")).form(&fields).timeout(give_up).send().await;
+    assert!(cut.is_err_and(|e| e.is_timeout()));
+    for words in ["cliente uno", "cliente dos", "visitante tres"] {
+        eventually(&format!("the answer to {words:?}"), || async {
+            let roles: Vec<String> = with_db!(app.state.db(), |pool| sqlx::query_scalar(
+                "SELECT role FROM messages WHERE call_id = \
+                 (SELECT call_id FROM messages WHERE content LIKE $1 ORDER BY id LIMIT 1) ORDER BY id"
+            )
+            .bind(format!("%{words}%"))
+            .fetch_all(pool)
+            .await)
+            .unwrap();
+            roles.ends_with(&["customer".to_owned(), "ai".to_owned()]).then_some(())
+        })
+        .await;
+    }
     app.finish().await;
 }
