@@ -154,11 +154,25 @@ impl Pool {
         Ok(Transaction { lease })
     }
 
-    /// Waits for this process's turn at the write lock (see [`Pool::begin`]).
+    /// Waits for this process's turn at the write lock (see [`Pool::begin`]). Given up
+    /// at the deadline with an error that says so: the pool's own "timed out waiting
+    /// for an open connection" would send an operator to raise the connection count,
+    /// which does not help a write held up behind another (often another process's
+    /// long transaction on the same file).
     async fn writer(&self, deadline: tokio::time::Instant) -> Result<OwnedSemaphorePermit, sqlx::Error> {
+        let waited = self.shared.acquire_timeout;
         tokio::time::timeout_at(deadline, self.shared.writer.clone().acquire_owned())
             .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "gave up after {} s waiting for the SQLite write lock: another writer held it all that time \
+                         (a long transaction, possibly another process on the same database file)",
+                        waited.as_secs()
+                    ),
+                ))
+            })?
             .map_err(|_| sqlx::Error::PoolClosed)
     }
 

@@ -342,3 +342,23 @@ fn statements_that_write_are_told_from_reads() {
         assert!(!may_write(read), "a read: {read}");
     }
 }
+
+/// A writer kept waiting past the acquire timeout by another writer is refused with an
+/// error that names the write lock (not the connection count, which would not help).
+#[tokio::test]
+async fn a_writer_kept_waiting_too_long_is_told_why() {
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("wait.db").display());
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+    let pool = centralita::db::sqlite::Pool::connect(options, 4, Duration::from_millis(300)).await.unwrap();
+    let holder = pool.begin().await.unwrap();
+    let started = std::time::Instant::now();
+    let err = pool.begin().await.expect_err("the lock is held");
+    assert!(started.elapsed() >= Duration::from_millis(250), "it waited its time");
+    let text = err.to_string();
+    assert!(text.contains("write lock") && !text.contains("connection"), "{text}");
+    holder.commit().await.unwrap();
+    pool.begin().await.expect("free again").commit().await.unwrap();
+    pool.close().await;
+}
