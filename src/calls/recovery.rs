@@ -14,18 +14,18 @@
 //! run (the service budget plus the routing and supervisor requests' timeouts and
 //! retries; twice that by default), so a turn still running on a live node is never
 //! taken from it.
-//! The hand-over is one conditional `UPDATE` on the call row plus the note in the same
-//! transaction; the `UPDATE` moves `updated_at` past the cut-off, so when two nodes
+//! The hand-over is one conditional `UPDATE` on the call row plus the note and its
+//! events in the same transaction; the `UPDATE` moves `updated_at` past the cut-off, so when two nodes
 //! race only one matches and only one note is written.
 
 use std::time::Duration;
 
-use super::{MessageKind, MessageRole, call_fields, get, message_event};
+use super::{Call, MessageKind, MessageRole, call_columns, call_fields, insert_message};
 use crate::context::Ctx;
 use crate::db::Timestamp;
-use crate::db::{with_db, with_tx};
+use crate::db::{on_tx, with_db};
 use crate::error::AppResult;
-use crate::events::{CallChange, Payload};
+use crate::events::{self, CallChange, Payload};
 
 /// The escalation reason, and the system note's `agent` value, of a recovered turn.
 pub const INTERRUPTED: &str = "interrupted";
@@ -67,48 +67,41 @@ async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool
     // The conditions on the call row itself (status, updated_at) are what PostgreSQL
     // re-checks after waiting for a racing node's lock, so they carry the exactly-once
     // guarantee; the message condition only skips calls the customer wrote to since.
-    let note: Option<i64> = with_tx!(ctx.db(), |tx| {
-        let changed = sqlx::query(
-            "UPDATE calls SET status = 'queued', \
-             queued_at = CASE WHEN status = 'queued' THEN COALESCE(queued_at, $2) ELSE $2 END, \
-             escalation_reason = CASE WHEN status = 'queued' THEN COALESCE(escalation_reason, $3) ELSE $3 END, \
-             department = COALESCE(department, 'general'), updated_at = $2 \
-             WHERE id = $1 AND status IN ('ai', 'queued') AND updated_at < $4 \
-             AND (SELECT role FROM messages WHERE call_id = $1 ORDER BY id DESC LIMIT 1) = 'customer'",
-        )
-        .bind(call_id)
-        .bind(now)
-        .bind(INTERRUPTED)
-        .bind(cutoff)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            Ok::<_, sqlx::Error>(None)
-        } else {
-            sqlx::query_scalar(
-                "INSERT INTO messages (call_id, role, agent, content, author_id, at) \
-                 VALUES ($1, 'system', $2, $2, NULL, $3) RETURNING id",
-            )
-            .bind(call_id)
-            .bind(INTERRUPTED)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map(Some)
-        }
-    })?;
-    let Some(note) = note else { return Ok(false) };
-    tracing::warn!(call_id, "an unanswered customer turn was handed to the human queue");
-    message_event(ctx, call_id, note, MessageRole::System, Some(MessageKind::Interrupted), INTERRUPTED, None).await;
-    let call = get(ctx.db(), call_id).await?;
-    ctx.bus().emit(Some(call_id), Payload::CallUpdated(CallChange::of(call_fields(&call)))).await;
-    let payload = Payload::Escalated {
+    let mut tx = ctx.db().begin().await?;
+    let changed = on_tx!(&mut tx, |conn| sqlx::query(
+        "UPDATE calls SET status = 'queued', \
+         queued_at = CASE WHEN status = 'queued' THEN COALESCE(queued_at, $2) ELSE $2 END, \
+         escalation_reason = CASE WHEN status = 'queued' THEN COALESCE(escalation_reason, $3) ELSE $3 END, \
+         department = COALESCE(department, 'general'), updated_at = $2 \
+         WHERE id = $1 AND status IN ('ai', 'queued') AND updated_at < $4 \
+         AND (SELECT role FROM messages WHERE call_id = $1 ORDER BY id DESC LIMIT 1) = 'customer'",
+    )
+    .bind(call_id)
+    .bind(now)
+    .bind(INTERRUPTED)
+    .bind(cutoff)
+    .execute(&mut *conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    let (_, note) =
+        insert_message(&mut tx, call_id, MessageRole::System, Some(MessageKind::Interrupted), INTERRUPTED, None)
+            .await?;
+    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
+    let call: Call = on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
+    let escalated = Payload::Escalated {
         department: call.department.map(crate::agents::Department::as_str),
         priority: call.priority.map(crate::agents::Priority::as_str),
         reason: call.escalation_reason.clone(),
     };
-    ctx.bus().emit(Some(call_id), payload).await;
+    // The note and its events are committed together: a node that dies right after
+    // leaves no note the live pages were never told of.
+    let news = [note, Payload::CallUpdated(CallChange::of(call_fields(&call))), escalated];
+    events::record_all_in(&mut tx, Some(call_id), &news).await?;
+    ctx.bus().commit(tx).await?;
+    tracing::warn!(call_id, "an unanswered customer turn was handed to the human queue");
     Ok(true)
 }
 

@@ -117,33 +117,26 @@ async fn state_of(app: &TestApp, id: i64) -> (String, Option<String>, Option<Tim
     .unwrap())
 }
 
-/// How many recovery notes and `escalated` events the call has.
+/// How many recovery notes and `escalated` events the call has, read at one instant.
 async fn notes_and_escalations(app: &TestApp, id: i64) -> (i64, i64) {
-    let db = app.state.db();
-    with_db!(db, |pool| {
-        let notes: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE call_id = $1 AND role = 'system' AND agent = $2")
-                .bind(id)
-                .bind(INTERRUPTED)
-                .fetch_one(pool)
-                .await
-                .unwrap();
-        let escalated: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE call_id = $1 AND kind = 'escalated'")
-                .bind(id)
-                .fetch_one(pool)
-                .await
-                .unwrap();
-        (notes, escalated)
-    })
+    with_db!(app.state.db(), |pool| sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND role = 'system' AND agent = $2), \
+         (SELECT COUNT(*) FROM events WHERE call_id = $1 AND kind = 'escalated')"
+    )
+    .bind(id)
+    .bind(INTERRUPTED)
+    .fetch_one(pool)
+    .await
+    .unwrap())
 }
 
-/// Waits until the call has its note and its `escalated` event (published just after
-/// the note is committed).
+/// Waits until the call has its note and its `escalated` event, which are committed
+/// together: the note is never seen without the event.
 async fn until_handed_over(app: &TestApp, id: i64) {
     for _ in 0..200 {
         let (notes, escalations) = notes_and_escalations(app, id).await;
-        if notes > 0 && escalations > 0 {
+        assert!(notes == 0 || escalations > 0, "call {id}: a recovery note without its event");
+        if notes > 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
