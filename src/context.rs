@@ -149,6 +149,36 @@ impl Clock {
 pub struct Turns {
     running: AtomicUsize,
     idle: tokio::sync::Notify,
+    /// Per call with a turn running or waiting: the lock its turns take in turn.
+    calls: std::sync::Mutex<std::collections::HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The right to run the agents on one call ([`Turns::one_at_a_time`]); given up when
+/// dropped.
+pub struct CallTurn {
+    turns: Arc<Turns>,
+    call_id: i64,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    waited: bool,
+}
+
+impl CallTurn {
+    /// Whether another turn of the call ran while this one waited (what the agents
+    /// read must then be read again).
+    pub fn waited(&self) -> bool {
+        self.waited
+    }
+}
+
+impl Drop for CallTurn {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut calls = self.turns.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Nobody else holds or waits for it (waiters clone it under this lock): gone.
+        if calls.get(&self.call_id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            calls.remove(&self.call_id);
+        }
+    }
 }
 
 impl Turns {
@@ -180,6 +210,23 @@ impl Turns {
         T: Send + 'static,
     {
         self.spawn(turn).await.map_err(|e| anyhow::anyhow!("customer turn stopped: {e}"))?
+    }
+
+    /// Waits until no other turn of call `call_id` runs in this process, in the order
+    /// the turns came. A customer who writes again while the agents still answer their
+    /// last message (short messages in a row are how people chat) gets the next answer
+    /// from agents that read the previous one, instead of two answers written side by
+    /// side, the second blind to the first. (Nodes do not wait for each other's turns.)
+    pub async fn one_at_a_time(self: &Arc<Self>, call_id: i64) -> CallTurn {
+        let lock = {
+            let mut calls = self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            calls.entry(call_id).or_default().clone()
+        };
+        let (guard, waited) = match lock.clone().try_lock_owned() {
+            Ok(guard) => (guard, false),
+            Err(_) => (lock.lock_owned().await, true),
+        };
+        CallTurn { turns: self.clone(), call_id, guard: Some(guard), waited }
     }
 
     /// Waits until no turn runs, or `limit` has passed.

@@ -258,25 +258,27 @@ pub struct NewCall<'a> {
     pub contact: Option<&'a NewCustomer>,
 }
 
-/// Inserts a call in `tx`; returns its id and the event that reports it (to record
-/// last, with the transaction's other events).
-pub(crate) async fn insert_call(tx: &mut Tx, new: &NewCall<'_>) -> Result<(i64, Payload), sqlx::Error> {
-    let id: i64 = on_tx!(tx, |conn| {
-        sqlx::query_scalar(
+/// Inserts a call in `tx`; returns it as stored and the event that reports it (to
+/// record last, with the transaction's other events).
+pub(crate) async fn insert_call(tx: &mut Tx, new: &NewCall<'_>) -> Result<(Call, Payload), sqlx::Error> {
+    let sql = concat!(
         "INSERT INTO calls (channel, customer_id, status, created_by, access_hash, contact_name, contact_email, created_at, updated_at) \
-         VALUES ($1, $2, 'ai', $3, $4, $5, $6, $7, $7) RETURNING id",
-    )
-    .bind(new.channel.as_str())
-    .bind(new.customer_id)
-    .bind(new.created_by)
-    .bind(new.access_hash)
-    .bind(new.contact.map(|c| c.name.clone()))
-    .bind(new.contact.map(|c| c.email.as_str().to_owned()))
-    .bind(Timestamp::now())
-    .fetch_one(&mut *conn)
-    .await
+         VALUES ($1, $2, 'ai', $3, $4, $5, $6, $7, $7) RETURNING ",
+        call_columns!()
+    );
+    let call: Call = on_tx!(tx, |conn| {
+        sqlx::query_as(sql)
+            .bind(new.channel.as_str())
+            .bind(new.customer_id)
+            .bind(new.created_by)
+            .bind(new.access_hash)
+            .bind(new.contact.map(|c| c.name.clone()))
+            .bind(new.contact.map(|c| c.email.as_str().to_owned()))
+            .bind(Timestamp::now())
+            .fetch_one(&mut *conn)
+            .await
     })?;
-    Ok((id, Payload::CallCreated { channel: new.channel.as_str(), status: CallStatus::Ai.as_str() }))
+    Ok((call, Payload::CallCreated { channel: new.channel.as_str(), status: CallStatus::Ai.as_str() }))
 }
 
 /// Loads a call.

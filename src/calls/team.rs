@@ -384,20 +384,15 @@ pub async fn start_for_customer(
 /// takeover leaves it, their joining shown to the customer), in `tx`: the call as
 /// stored, and the events to record.
 async fn open_held(tx: &mut Tx, new: &NewCall<'_>, me: &Principal) -> AppResult<(Call, Vec<Payload>)> {
-    let (call_id, created) = super::insert_call(tx, new).await?;
-    on_tx!(tx, |conn| sqlx::query(
-        "UPDATE calls SET status = 'human', assigned_to = $2, human_involved = TRUE WHERE id = $1"
-    )
-    .bind(call_id)
-    .bind(me.id)
-    .execute(&mut *conn)
-    .await
-    .map(|_| ()))?;
+    let (opened, created) = super::insert_call(tx, new).await?;
+    let sql = concat!(
+        "UPDATE calls SET status = 'human', assigned_to = $2, human_involved = TRUE WHERE id = $1 RETURNING ",
+        call_columns!()
+    );
+    let call: Call = on_tx!(tx, |conn| sqlx::query_as(sql).bind(opened.id).bind(me.id).fetch_one(&mut *conn).await)?;
     let (_, joined) =
-        super::insert_message(tx, call_id, MessageRole::System, Some(MessageKind::Joined), &me.full_name, Some(me))
+        super::insert_message(tx, call.id, MessageRole::System, Some(MessageKind::Joined), &me.full_name, Some(me))
             .await?;
-    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
-    let call: Call = on_tx!(tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
     let taken = Payload::TakenOver { user_id: me.id, name: me.full_name.clone(), from: CallStatus::Ai.as_str() };
     Ok((call, vec![created, joined, taken]))
 }

@@ -79,8 +79,8 @@ pub async fn customer_turn(
     if !call.is_open() {
         return Err(AppError::Conflict(Conflict::CallClosed));
     }
-    let history = store_customer_message(ctx, call.id, text, relayed_by).await?;
-    answer(ctx, call, history, text, deltas).await
+    let (message_id, history) = store_customer_message(ctx, call.id, text, relayed_by).await?;
+    answer(ctx, call, (message_id, history), text, deltas).await
 }
 
 /// Opens a call with the customer's first message, in `tx` (which may already hold
@@ -110,10 +110,8 @@ pub(crate) async fn stage_call(
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
 ) -> AppResult<(Call, Vec<Payload>)> {
-    let (call_id, created) = insert_call(tx, new).await?;
-    let message = insert_customer_message(tx, call_id, text, relayed_by).await?;
-    let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
-    let call: Call = on_tx!(tx, |conn| sqlx::query_as(sql).bind(call_id).fetch_one(&mut *conn).await)?;
+    let (call, created) = insert_call(tx, new).await?;
+    let (_, message) = insert_customer_message(tx, call.id, text, relayed_by).await?;
     Ok((call, vec![created, message]))
 }
 
@@ -124,8 +122,10 @@ pub async fn first_answer(
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
+    // The call was stored a moment ago: no turn of it can have run before this one.
+    let _turn = ctx.turns().one_at_a_time(call.id).await;
     let history = History { messages: Vec::new(), customer_turns: 0 };
-    answer(ctx, call, history, text, deltas).await
+    run_turn(ctx, call, history, text, deltas).await
 }
 
 /// Runs the agents on a customer message another channel stored already (message
@@ -134,12 +134,33 @@ pub async fn first_answer(
 pub async fn answer_stored(ctx: &Ctx, call_id: i64, message_id: i64, text: &str) -> AppResult<TurnResult> {
     let call = get(ctx.db(), call_id).await?;
     let history = history(ctx.db(), call_id, Some(message_id)).await?;
-    answer(ctx, call, history, text, None).await
+    answer(ctx, call, (message_id, history), text, None).await
 }
 
-/// A turn once the customer's message is stored: the agents run while the AI holds the
-/// call, and what they produced is stored.
+/// A turn once the customer's message (`message_id`, with the conversation read before
+/// it) is stored, run when no other turn of the call runs in this process
+/// ([`crate::context::Turns::one_at_a_time`]). One that had to wait reads the call and
+/// the conversation again: the turn before it may have answered, escalated or been
+/// taken over meanwhile.
 async fn answer(
+    ctx: &Ctx,
+    call: Call,
+    (message_id, history): (i64, History),
+    text: &str,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> AppResult<TurnResult> {
+    let turn = ctx.turns().one_at_a_time(call.id).await;
+    let (call, history) = if turn.waited() {
+        (get(ctx.db(), call.id).await?, replies_since(ctx.db(), call.id, message_id).await?)
+    } else {
+        (call, history)
+    };
+    run_turn(ctx, call, history, text, deltas).await
+}
+
+/// The agents' part of a turn: they run while the AI holds the call, and what they
+/// produced is stored.
+async fn run_turn(
     ctx: &Ctx,
     call: Call,
     history: History,
@@ -242,6 +263,23 @@ const HISTORY_SQL: &str = "SELECT role, content, \
      (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
      FROM messages WHERE call_id = $1 AND id < $2 AND role <> 'system' ORDER BY id DESC LIMIT $3";
 
+/// The conversation for customer message `message_id` of a turn that waited for the
+/// ones before it: the messages before it, and the replies written since (to the
+/// customer's earlier messages), oldest first, so the agents answer it knowing what
+/// was already said. The customer's later messages are their own turns.
+async fn replies_since(db: &Db, call_id: i64, message_id: i64) -> AppResult<History> {
+    let rows: Vec<HistoryRow> = with_db!(db, |pool| {
+        sqlx::query_as(WAITED_HISTORY_SQL).bind(call_id).bind(message_id).bind(HISTORY_WINDOW).fetch_all(pool).await
+    })?;
+    Ok(History::of(rows))
+}
+
+/// [`HISTORY_SQL`] with the AI's and staff replies after message `$2` too.
+const WAITED_HISTORY_SQL: &str = "SELECT role, content, \
+     (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
+     FROM messages WHERE call_id = $1 AND (id < $2 OR role IN ('ai', 'human')) AND role <> 'system' \
+     ORDER BY id DESC LIMIT $3";
+
 /// A row of [`HISTORY_SQL`].
 type HistoryRow = (String, String, i64);
 
@@ -262,31 +300,32 @@ impl History {
 }
 
 /// Reads the conversation so far and stores the customer's message after it (and, when
-/// staff relay it, the audit entry), in one transaction; returns what the agents read.
+/// staff relay it, the audit entry), in one transaction; returns the message's id and
+/// what the agents read.
 async fn store_customer_message(
     ctx: &Ctx,
     call_id: i64,
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
-) -> AppResult<History> {
+) -> AppResult<(i64, History)> {
     let mut tx = ctx.db().begin().await?;
     let rows: Vec<HistoryRow> = on_tx!(&mut tx, |conn| {
         sqlx::query_as(HISTORY_SQL).bind(call_id).bind(i64::MAX).bind(HISTORY_WINDOW).fetch_all(&mut *conn).await
     })?;
-    let event = insert_customer_message(&mut tx, call_id, text, relayed_by).await?;
+    let (message_id, event) = insert_customer_message(&mut tx, call_id, text, relayed_by).await?;
     events::record_in(&mut tx, Some(call_id), &event).await?;
     ctx.bus().commit(tx).await?;
-    Ok(History::of(rows))
+    Ok((message_id, History::of(rows)))
 }
 
 /// Inserts a customer's message in `tx`, with the audit entry when staff relay it;
-/// returns the event that reports the message (to record last).
+/// returns its id and the event that reports it (to record last).
 async fn insert_customer_message(
     tx: &mut Tx,
     call_id: i64,
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
-) -> Result<Payload, sqlx::Error> {
+) -> Result<(i64, Payload), sqlx::Error> {
     let (message_id, event) = insert_message(tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
     if let Some(staff) = relayed_by {
         let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
@@ -294,7 +333,7 @@ async fn insert_customer_message(
             .metadata(serde_json::json!({"message_id": message_id}));
         on_tx!(tx, |conn| audit_insert!(&entry).execute(&mut *conn).await.map(|_| ()))?;
     }
-    Ok(event)
+    Ok((message_id, event))
 }
 
 /// Runs the three agents (or, when the call has used up its token budget, only tells

@@ -1,6 +1,7 @@
-//! Recovery of customer turns a crashed node left unanswered: the calls go to a
+//! Customer turns cut short or crowded: those a crashed node left unanswered go to a
 //! person with a note, exactly once however many nodes look, and live turns are left
-//! alone.
+//! alone; a client that stops waiting still gets its answer stored; a message sent
+//! while the agents still answer the last one waits for that answer.
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use crate::helpers::{ADMIN_PASSWORD, TestApp, eventually, get_json};
 
 crate::on_both_backends!(
     a_turn_whose_client_left_is_still_answered,
+    a_message_sent_while_the_ai_answers_is_answered_after_that_answer,
     a_turn_cut_short_by_a_crash_goes_to_a_person_once,
     racing_nodes_hand_over_each_abandoned_call_once,
 );
@@ -247,8 +249,10 @@ async fn racing_nodes_hand_over_each_abandoned_call_once(backend: Backend) {
     app.finish().await;
 }
 
-/// A model that takes `delay` over each answer (routing, reply, supervisor).
-async fn slow_model(server: &MockServer, delay: Duration) {
+/// A model that takes `delay` over each answer (routing, reply, supervisor); the reply
+/// is "Enseguida lo miro." unless the request holds one of `replies`' words (the
+/// first of them that does).
+async fn slow_model(server: &MockServer, delay: Duration, replies: &[(&str, &str)]) {
     let reply = |content: &str| {
         ResponseTemplate::new(200)
             .set_body_json(json!({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
@@ -261,7 +265,10 @@ async fn slow_model(server: &MockServer, delay: Duration) {
         (r#""name":"classification""#, reply(classification), 1),
         (r#""name":"verdict""#, reply(r#"{"action":"continue","reason":null,"quality":0.8}"#), 1),
         ("", reply("Enseguida lo miro."), 10),
-    ] {
+    ]
+    .into_iter()
+    .chain(replies.iter().enumerate().map(|(i, (words, answer))| (*words, reply(answer), 2 + i as u8)))
+    {
         Mock::given(method("POST"))
             .and(path("/v1/chat/completions"))
             .and(body_string_contains(marker))
@@ -277,21 +284,8 @@ async fn slow_model(server: &MockServer, delay: Duration) {
 /// waiting unanswered for the recovery to hand it to a person.
 async fn a_turn_whose_client_left_is_still_answered(backend: Backend) {
     let server = MockServer::start().await;
-    slow_model(&server, Duration::from_millis(400)).await;
-    let base_url = format!("{}/v1", server.uri());
-    let app = TestApp::spawn(backend, move |c| {
-        c.llm = Some(OpenAiConfig {
-            base_url,
-            api_key: Some(Secret::new("sk-test")),
-            model: "m".into(),
-            per_agent: Default::default(),
-            timeout: Duration::from_secs(10),
-            max_retries: 0,
-            backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(20),
-        });
-    })
-    .await;
+    slow_model(&server, Duration::from_millis(400), &[]).await;
+    let app = on_model(backend, &server).await;
     let give_up = Duration::from_millis(250);
     // Over the API: a call opened, and a follow-up.
     let token = app.token_for("impaciente", "agent").await;
@@ -329,5 +323,65 @@ async fn a_turn_whose_client_left_is_still_answered(backend: Backend) {
         })
         .await;
     }
+    app.finish().await;
+}
+
+/// An app whose agents use the model at `server`.
+async fn on_model(backend: Backend, server: &MockServer) -> TestApp {
+    let base_url = format!("{}/v1", server.uri());
+    TestApp::spawn(backend, move |c| {
+        c.llm = Some(OpenAiConfig {
+            base_url,
+            api_key: Some(Secret::new("sk-test")),
+            model: "m".into(),
+            per_agent: Default::default(),
+            timeout: Duration::from_secs(10),
+            max_retries: 0,
+            backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+        });
+    })
+    .await
+}
+
+/// People chat in short messages: one sent while the agents still answer the last is
+/// answered once that answer is stored, by agents that read it, rather than alongside
+/// it by agents blind to it.
+async fn a_message_sent_while_the_ai_answers_is_answered_after_that_answer(backend: Backend) {
+    let server = MockServer::start().await;
+    let replies = [("Segunda pregunta", "Respuesta dos"), ("Primera pregunta", "Respuesta uno")];
+    slow_model(&server, Duration::from_millis(300), &replies).await;
+    let app = on_model(backend, &server).await;
+    let token = app.token_for("rapida", "agent").await;
+    let call = app.start_call(&token, json!({"message": "Hola"})).await["call_id"].as_i64().unwrap();
+    let before = server.received_requests().await.unwrap().len();
+    // The second message goes while the first one's agents are still at work.
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        app.say(&token, call, "Segunda pregunta").await
+    };
+    let (first, second) = tokio::join!(app.say(&token, call, "Primera pregunta"), second);
+    assert_eq!((first["reply"].as_str(), second["reply"].as_str()), (Some("Respuesta uno"), Some("Respuesta dos")));
+    let transcript: Vec<(String, String)> = with_db!(app.state.db(), |pool| sqlx::query_as(
+        "SELECT role, content FROM messages WHERE call_id = $1 AND role <> 'system' ORDER BY id"
+    )
+    .bind(call)
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    let roles: Vec<&str> = transcript.iter().map(|(role, _)| role.as_str()).collect();
+    assert_eq!(roles, ["customer", "ai", "customer", "customer", "ai", "ai"], "both messages stored at once");
+    let answers: Vec<&str> = transcript[4..].iter().map(|(_, content)| content.as_str()).collect();
+    assert_eq!(answers, ["Respuesta uno", "Respuesta dos"], "answered in order");
+    // The second message's reply was written knowing the first answer.
+    let requests = server.received_requests().await.unwrap();
+    let second_reply: Vec<String> = requests[before..]
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .filter(|b| b.contains("Segunda pregunta") && !b.contains(r#""name":"classification""#))
+        .filter(|b| !b.contains(r#""name":"verdict""#))
+        .collect();
+    assert!(!second_reply.is_empty(), "the second message was answered by the model");
+    assert!(second_reply.iter().all(|b| b.contains("Respuesta uno")), "the agents read the first answer");
     app.finish().await;
 }
