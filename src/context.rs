@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use crate::agents::pipeline::Pipeline;
 use crate::auth::tokens::Keys;
 use crate::config::Config;
@@ -143,8 +145,9 @@ impl Clock {
     }
 }
 
-/// Customer turns running in the background (the customer page, streamed API turns),
-/// so that shutdown lets them finish and store their reply.
+/// Customer turns running on tasks of their own (every turn a request or a WhatsApp
+/// message starts), so that shutdown lets them finish and store their reply; and the
+/// lock that runs a call's turns one at a time.
 #[derive(Default)]
 pub struct Turns {
     running: AtomicUsize,
@@ -159,15 +162,6 @@ pub struct CallTurn {
     turns: Arc<Turns>,
     call_id: i64,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-    waited: bool,
-}
-
-impl CallTurn {
-    /// Whether another turn of the call ran while this one waited (what the agents
-    /// read must then be read again).
-    pub fn waited(&self) -> bool {
-        self.waited
-    }
 }
 
 impl Drop for CallTurn {
@@ -188,15 +182,24 @@ impl Turns {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        let me = self.clone();
-        tokio::spawn(async move {
-            let out = turn.await;
-            if me.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-                me.idle.notify_waiters();
+        /// Counts a turn as ended when dropped, a turn that panicked included.
+        struct Running(Arc<Turns>);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    self.0.idle.notify_waiters();
+                }
             }
-            out
-        })
+        }
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = Running(self.clone());
+        tokio::spawn(
+            async move {
+                let _running = running;
+                turn.await
+            }
+            .in_current_span(),
+        )
     }
 
     /// Runs `turn` on its own task ([`Turns::spawn`]) and waits for its outcome. A
@@ -212,21 +215,28 @@ impl Turns {
         self.spawn(turn).await.map_err(|e| anyhow::anyhow!("customer turn stopped: {e}"))?
     }
 
-    /// Waits until no other turn of call `call_id` runs in this process, in the order
-    /// the turns came. A customer who writes again while the agents still answer their
-    /// last message (short messages in a row are how people chat) gets the next answer
-    /// from agents that read the previous one, instead of two answers written side by
-    /// side, the second blind to the first. (Nodes do not wait for each other's turns.)
+    /// Waits until no other turn of call `call_id` runs in this process (waiters go in
+    /// the order they started waiting). A customer who writes again while the agents
+    /// still answer their last message (short messages in a row are how people chat)
+    /// gets the next answer from agents that read the previous one, instead of two
+    /// answers written side by side, the second blind to the first. Nodes do not wait
+    /// for each other's turns. What the agents read must be read once this returns.
     pub async fn one_at_a_time(self: &Arc<Self>, call_id: i64) -> CallTurn {
-        let lock = {
-            let mut calls = self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            calls.entry(call_id).or_default().clone()
-        };
-        let (guard, waited) = match lock.clone().try_lock_owned() {
-            Ok(guard) => (guard, false),
-            Err(_) => (lock.lock_owned().await, true),
-        };
-        CallTurn { turns: self.clone(), call_id, guard: Some(guard), waited }
+        let guard = self.lock_of(call_id).lock_owned().await;
+        CallTurn { turns: self.clone(), call_id, guard: Some(guard) }
+    }
+
+    /// [`Turns::one_at_a_time`] when no turn of the call runs now; `None` otherwise.
+    pub fn one_at_a_time_now(self: &Arc<Self>, call_id: i64) -> Option<CallTurn> {
+        let guard = self.lock_of(call_id).try_lock_owned().ok();
+        // Dropped at once when taken by another turn: its entry stays for that one.
+        guard.map(|guard| CallTurn { turns: self.clone(), call_id, guard: Some(guard) })
+    }
+
+    /// The lock of call `call_id`'s turns, made when no turn holds or waits for it.
+    fn lock_of(&self, call_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut calls = self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        calls.entry(call_id).or_default().clone()
     }
 
     /// Waits until no turn runs, or `limit` has passed.

@@ -79,8 +79,17 @@ pub async fn customer_turn(
     if !call.is_open() {
         return Err(AppError::Conflict(Conflict::CallClosed));
     }
-    let (message_id, history) = store_customer_message(ctx, call.id, text, relayed_by).await?;
-    answer(ctx, call, (message_id, history), text, deltas).await
+    // The call's turn, taken before the message is stored when no other turn of the
+    // call runs: the conversation read with the message then comes after every reply
+    // already stored. Otherwise the message is stored at once and the turn waits.
+    let Some(turn) = ctx.turns().one_at_a_time_now(call.id) else {
+        let (message_id, _) = store_customer_message(ctx, call.id, text, relayed_by).await?;
+        return answer_after_others(ctx, call.id, message_id, text, deltas).await;
+    };
+    let (_, history) = store_customer_message(ctx, call.id, text, relayed_by).await?;
+    let result = run_turn(ctx, call, history, text, deltas).await;
+    drop(turn);
+    result
 }
 
 /// Opens a call with the customer's first message, in `tx` (which may already hold
@@ -122,7 +131,8 @@ pub async fn first_answer(
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
-    // The call was stored a moment ago: no turn of it can have run before this one.
+    // The call was stored a moment ago: its next message can come only once the
+    // customer has its page, by when this holds the call's turn (or has finished).
     let _turn = ctx.turns().one_at_a_time(call.id).await;
     let history = History { messages: Vec::new(), customer_turns: 0 };
     run_turn(ctx, call, history, text, deltas).await
@@ -132,29 +142,23 @@ pub async fn first_answer(
 /// `message_id` of call `call_id`, in the same transaction as its own records): the
 /// rest of [`customer_turn`]. The AI stays silent unless it holds the call.
 pub async fn answer_stored(ctx: &Ctx, call_id: i64, message_id: i64, text: &str) -> AppResult<TurnResult> {
-    let call = get(ctx.db(), call_id).await?;
-    let history = history(ctx.db(), call_id, Some(message_id)).await?;
-    answer(ctx, call, (message_id, history), text, None).await
+    answer_after_others(ctx, call_id, message_id, text, None).await
 }
 
-/// A turn once the customer's message (`message_id`, with the conversation read before
-/// it) is stored, run when no other turn of the call runs in this process
-/// ([`crate::context::Turns::one_at_a_time`]). One that had to wait reads the call and
-/// the conversation again: the turn before it may have answered, escalated or been
-/// taken over meanwhile.
-async fn answer(
+/// The turn of customer message `message_id`, already stored, once no other turn of the
+/// call runs in this process ([`crate::context::Turns::one_at_a_time`]): the call and
+/// the conversation are read then, since a turn before it may have answered, escalated
+/// or been taken over meanwhile.
+async fn answer_after_others(
     ctx: &Ctx,
-    call: Call,
-    (message_id, history): (i64, History),
+    call_id: i64,
+    message_id: i64,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
-    let turn = ctx.turns().one_at_a_time(call.id).await;
-    let (call, history) = if turn.waited() {
-        (get(ctx.db(), call.id).await?, replies_since(ctx.db(), call.id, message_id).await?)
-    } else {
-        (call, history)
-    };
+    let _turn = ctx.turns().one_at_a_time(call_id).await;
+    let call = get(ctx.db(), call_id).await?;
+    let history = replies_since(ctx.db(), call_id, message_id).await?;
     run_turn(ctx, call, history, text, deltas).await
 }
 
@@ -263,10 +267,10 @@ const HISTORY_SQL: &str = "SELECT role, content, \
      (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
      FROM messages WHERE call_id = $1 AND id < $2 AND role <> 'system' ORDER BY id DESC LIMIT $3";
 
-/// The conversation for customer message `message_id` of a turn that waited for the
-/// ones before it: the messages before it, and the replies written since (to the
-/// customer's earlier messages), oldest first, so the agents answer it knowing what
-/// was already said. The customer's later messages are their own turns.
+/// The conversation for customer message `message_id`, stored before its turn could
+/// run: the messages before it, and the replies written since (to the customer's
+/// earlier messages), oldest first, so the agents answer it knowing what was already
+/// said. The customer's later messages are their own turns.
 async fn replies_since(db: &Db, call_id: i64, message_id: i64) -> AppResult<History> {
     let rows: Vec<HistoryRow> = with_db!(db, |pool| {
         sqlx::query_as(WAITED_HISTORY_SQL).bind(call_id).bind(message_id).bind(HISTORY_WINDOW).fetch_all(pool).await

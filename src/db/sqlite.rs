@@ -167,9 +167,9 @@ impl Pool {
                 sqlx::Error::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!(
-                        "gave up after {} s waiting for the SQLite write lock: another writer held it all that time \
-                         (a long transaction, possibly another process on the same database file)",
-                        waited.as_secs()
+                        "gave up after {} ms waiting for the SQLite write lock behind other writers \
+                         (a long transaction, possibly of another process on the same database file)",
+                        waited.as_millis()
                     ),
                 ))
             })?

@@ -230,14 +230,19 @@ async fn message(ctx: &Ctx, event: &StoredEvent) -> Result<String, Failure> {
     let Some(text) = text else { return Ok(format!("call {call_id}: {} answered as text only", body.kind)) };
     // The message is stored and the event processed: from here a failure must not run
     // the job again (that would store nothing new and answer nothing); the turn
-    // recovery hands an unanswered message to a person.
-    match calls::answer_stored(ctx, call_id, message_id, &text).await {
-        Ok(turn) => Ok(format!("call {call_id}: {}", if turn.reply.is_some() { "answered" } else { "for a person" })),
-        Err(err) => {
-            tracing::error!(call_id, error = %err, "the agents could not answer a WhatsApp message");
-            Ok(format!("call {call_id}: not answered ({err})"))
+    // recovery hands an unanswered message to a person. The turn runs on a task of its
+    // own, not in this job's worker slot: a contact writing several messages in a row
+    // queues their turns one after another (one call's turns run one at a time), and
+    // other contacts' messages and the outgoing sends must not wait behind them.
+    let turn_ctx = ctx.clone();
+    ctx.turns().spawn(async move {
+        match calls::answer_stored(&turn_ctx, call_id, message_id, &text).await {
+            Ok(turn) if turn.reply.is_none() => tracing::info!(call_id, "WhatsApp message left for a person"),
+            Ok(_) => {}
+            Err(err) => tracing::error!(call_id, error = %err, "the agents could not answer a WhatsApp message"),
         }
-    }
+    });
+    Ok(format!("call {call_id}: stored, answer under way"))
 }
 
 /// A contact as the processing needs it.
