@@ -9,8 +9,7 @@
 //! running the agents again: a rerun could repeat a tool's side effect or a pending
 //! action, a person cannot.
 //!
-//! "Abandoned" means: the customer's last message has no answer (no agents' turn for
-//! it, no person or note after it; see [`abandoned_where`]) and nothing about the call
+//! "Abandoned" means: the last message is the customer's and nothing about the call
 //! changed for longer than the grace period, which is at least the longest a turn can
 //! run (the service budget plus the routing and supervisor requests' timeouts and
 //! retries; twice that by default), so a turn still running on a live node is never
@@ -31,38 +30,6 @@ use crate::events::{self, CallChange, Payload};
 /// The escalation reason, and the system note's `agent` value, of a recovered turn.
 pub const INTERRUPTED: &str = "interrupted";
 
-/// The calls (up to `$2`) with a customer message whose turn was abandoned before `$1`
-/// (see [`ABANDONED_WHERE`]).
-const ABANDONED: &str = concat!(
-    "SELECT c.id FROM calls c JOIN messages m ON m.id = \
-     (SELECT MAX(id) FROM messages WHERE call_id = c.id AND role = 'customer') WHERE ",
-    abandoned_where!(),
-    " ORDER BY c.id LIMIT $2"
-);
-
-/// Whether call `c`, with `m` its last customer message, was abandoned mid-turn: nothing
-/// about the call changed and the message is older than the cut-off `$1`, and
-/// - `ai`: no turn of the agents answered `m` (none stored steps under its turn number,
-///   which counts the customer's messages), and no person or system note came after
-///   it. Only the AI's replies to the customer's earlier messages may follow it: a
-///   message waiting for the answer to the one before (a call's turns run one at a
-///   time) when the node died.
-/// - `queued`: `m` is the last message and the agents ran after it (the supervisor
-///   escalated, the node died before the reply); a customer writing while waiting for
-///   a person is normal.
-macro_rules! abandoned_where {
-    () => {
-        "c.status IN ('ai', 'queued') AND c.updated_at < $1 AND m.at < $1 AND ( \
-         (c.status = 'ai' \
-          AND NOT EXISTS (SELECT 1 FROM agent_runs r WHERE r.call_id = c.id \
-              AND r.turn = (SELECT COUNT(*) FROM messages WHERE call_id = c.id AND role = 'customer' AND id <= m.id)) \
-          AND NOT EXISTS (SELECT 1 FROM messages h WHERE h.call_id = c.id AND h.id > m.id AND h.role IN ('human', 'system'))) \
-         OR (c.status = 'queued' AND m.id = (SELECT MAX(id) FROM messages WHERE call_id = c.id) \
-          AND EXISTS (SELECT 1 FROM agent_runs r WHERE r.call_id = c.id AND r.at >= m.at)))"
-    };
-}
-use abandoned_where;
-
 /// Calls handed over per sweep; the next sweep takes the rest.
 const BATCH: i64 = 200;
 
@@ -71,8 +38,19 @@ const BATCH: i64 = 200;
 #[tracing::instrument(skip_all)]
 pub async fn sweep(ctx: &Ctx, grace: Duration) -> AppResult<Vec<i64>> {
     let cutoff = Timestamp::now().plus(-time::Duration::milliseconds(grace.as_millis().min(i64::MAX as u128) as i64));
-    let candidates: Vec<i64> =
-        with_db!(ctx.db(), |pool| sqlx::query_scalar(ABANDONED).bind(cutoff).bind(BATCH).fetch_all(pool).await)?;
+    // `ai` calls: the turn died before its reply. `queued` calls count only when the
+    // agents ran after the customer's last message (the supervisor escalated, the node
+    // died before the reply); a customer writing while waiting for a person is normal.
+    let candidates: Vec<i64> = with_db!(ctx.db(), |pool| sqlx::query_scalar(
+        "SELECT c.id FROM calls c JOIN messages m ON m.id = (SELECT MAX(id) FROM messages WHERE call_id = c.id) \
+         WHERE c.status IN ('ai', 'queued') AND c.updated_at < $1 AND m.role = 'customer' AND m.at < $1 \
+         AND (c.status = 'ai' OR EXISTS (SELECT 1 FROM agent_runs r WHERE r.call_id = c.id AND r.at >= m.at)) \
+         ORDER BY c.id LIMIT $2",
+    )
+    .bind(cutoff)
+    .bind(BATCH)
+    .fetch_all(pool)
+    .await)?;
     let mut handed = Vec::new();
     for call_id in candidates {
         if hand_over(ctx, call_id, cutoff).await? {
@@ -88,23 +66,20 @@ async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool
     let now = Timestamp::now();
     // The conditions on the call row itself (status, updated_at) are what PostgreSQL
     // re-checks after waiting for a racing node's lock, so they carry the exactly-once
-    // guarantee; the message conditions only skip calls answered since.
+    // guarantee; the message condition only skips calls the customer wrote to since.
     let mut tx = ctx.db().begin().await?;
-    let changed = on_tx!(&mut tx, |conn| sqlx::query(concat!(
+    let changed = on_tx!(&mut tx, |conn| sqlx::query(
         "UPDATE calls SET status = 'queued', \
          queued_at = CASE WHEN status = 'queued' THEN COALESCE(queued_at, $2) ELSE $2 END, \
-         escalation_reason = CASE WHEN status = 'queued' THEN COALESCE(escalation_reason, $4) ELSE $4 END, \
+         escalation_reason = CASE WHEN status = 'queued' THEN COALESCE(escalation_reason, $3) ELSE $3 END, \
          department = COALESCE(department, 'general'), updated_at = $2 \
-         WHERE id = $3 AND status IN ('ai', 'queued') AND updated_at < $1 \
-         AND id IN (SELECT c.id FROM calls c JOIN messages m ON m.id = \
-         (SELECT MAX(id) FROM messages WHERE call_id = c.id AND role = 'customer') WHERE c.id = $3 AND ",
-        abandoned_where!(),
-        ")"
-    ))
-    .bind(cutoff)
-    .bind(now)
+         WHERE id = $1 AND status IN ('ai', 'queued') AND updated_at < $4 \
+         AND (SELECT role FROM messages WHERE call_id = $1 ORDER BY id DESC LIMIT 1) = 'customer'",
+    )
     .bind(call_id)
+    .bind(now)
     .bind(INTERRUPTED)
+    .bind(cutoff)
     .execute(&mut *conn)
     .await
     .map(|r| r.rows_affected()))?;

@@ -38,11 +38,6 @@ enum Left {
     /// `queued`, the AI's reply stored, then the customer wrote while waiting for a
     /// person: nothing was lost, the call just waits.
     WaitingForPerson,
-    /// `ai`, two customer messages in a row, then the AI's reply to the first (its
-    /// steps stored as turn 1): died while the second waited for that reply.
-    QueuedBehind,
-    /// `ai`, the customer's message and the AI's reply (turn 1): nothing to do.
-    Answered,
 }
 
 /// Writes a call the way `left` describes, its last customer message at `at`;
@@ -51,7 +46,7 @@ async fn crashed_call(app: &TestApp, left: Left, at: Timestamp) -> (i64, String)
     let (token, hash) = centralita::calls::customer::new_token();
     let earlier = at.plus(time::Duration::seconds(-5));
     let status = match left {
-        Left::MidTurn | Left::QueuedBehind | Left::Answered => "ai",
+        Left::MidTurn => "ai",
         Left::EscalatedWithoutReply | Left::WaitingForPerson => "queued",
     };
     let db = app.state.db();
@@ -96,13 +91,7 @@ async fn crashed_call(app: &TestApp, left: Left, at: Timestamp) -> (i64, String)
             .execute(pool)
             .await
             .unwrap();
-        if matches!(left, Left::QueuedBehind | Left::Answered) {
-            let queued = matches!(left, Left::QueuedBehind).then_some(("customer", None, "Y otra cosa más"));
-            for (role, agent, text) in queued.into_iter().chain([("ai", Some("service"), "Su saldo es 10 €.")]) {
-                sqlx::query(insert).bind(id).bind(role).bind(agent).bind(text).bind(at).execute(pool).await.unwrap();
-            }
-        }
-        if matches!(left, Left::EscalatedWithoutReply | Left::QueuedBehind | Left::Answered) {
+        if matches!(left, Left::EscalatedWithoutReply) {
             sqlx::query(
                 "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
                  VALUES ($1, 1, 'supervisor', 'builtin', 'builtin', 1, 1, 1, '[]', '{}', 'ok', $2)",
@@ -182,8 +171,6 @@ async fn a_turn_cut_short_by_a_crash_goes_to_a_person_once(backend: Backend) {
     let (mid_turn, token) = crashed_call(&app, Left::MidTurn, long_ago).await;
     let (escalated, _) = crashed_call(&app, Left::EscalatedWithoutReply, long_ago).await;
     let (waiting, _) = crashed_call(&app, Left::WaitingForPerson, long_ago).await;
-    let (behind, _) = crashed_call(&app, Left::QueuedBehind, long_ago).await;
-    let (answered, _) = crashed_call(&app, Left::Answered, long_ago).await;
     // A turn well inside the grace may still be running on a live node.
     let (recent, _) = crashed_call(&app, Left::MidTurn, Timestamp::now()).await;
 
@@ -192,7 +179,6 @@ async fn a_turn_cut_short_by_a_crash_goes_to_a_person_once(backend: Backend) {
     let (a, b) = tokio::join!(recovering_node(&app), recovering_node(&app));
     until_handed_over(&app, mid_turn).await;
     until_handed_over(&app, escalated).await;
-    until_handed_over(&app, behind).await;
     // Whatever sweeps come after (the other node's start-up one may still be under
     // way) find nothing left to hand over.
     let (again_a, again_b) = tokio::join!(recovery::sweep(&a.state, GRACE), recovery::sweep(&b.state, GRACE));
@@ -208,12 +194,8 @@ async fn a_turn_cut_short_by_a_crash_goes_to_a_person_once(backend: Backend) {
     assert_eq!((status.as_str(), reason.as_deref()), ("queued", Some("customer_request")));
     assert!(queued_at.is_some_and(|t| t < long_ago));
     assert_eq!(notes_and_escalations(&app, escalated).await, (1, 1));
-    // The message that waited for the reply to the one before it.
-    assert_eq!(state_of(&app, behind).await.0, "queued");
-    assert_eq!(notes_and_escalations(&app, behind).await, (1, 1));
-    // Nothing was lost on these: they stay as they were.
+    // Nothing was lost on these two: they stay as they were.
     assert_eq!(notes_and_escalations(&app, waiting).await, (0, 0));
-    assert_eq!((state_of(&app, answered).await.0, notes_and_escalations(&app, answered).await), ("ai".into(), (0, 0)));
     assert_eq!(state_of(&app, recent).await.0, "ai");
     assert_eq!(notes_and_escalations(&app, recent).await, (0, 0));
 
