@@ -64,9 +64,9 @@ pub async fn post_customer_message(
     customer_turn(ctx, call, text, deltas, relayed_by).await
 }
 
-/// [`post_customer_message`] for a caller that has just loaded the call: loads the
-/// conversation, stores the customer's message (before any model is asked, so nothing
-/// is lost), runs the agents while the AI holds the call, stores everything the turn
+/// [`post_customer_message`] for a caller that has just loaded the call: stores the
+/// customer's message (before any model is asked, so nothing is lost), loads the
+/// conversation once no other turn of the call runs, runs the agents while the AI holds the call, stores everything the turn
 /// produced in one transaction, and wakes the event streams.
 #[tracing::instrument(skip_all, fields(call_id = call.id))]
 pub async fn customer_turn(
@@ -80,13 +80,15 @@ pub async fn customer_turn(
         return Err(AppError::Conflict(Conflict::CallClosed));
     }
     // The call's turn, taken before the message is stored when no other turn of the
-    // call runs: the conversation read with the message then comes after every reply
-    // already stored. Otherwise the message is stored at once and the turn waits.
+    // call runs: the call as loaded is then current. Otherwise the message is stored
+    // at once and the turn waits, then reads the call again. Either way the
+    // conversation is read while the turn is held, after every reply already stored.
     let Some(turn) = ctx.turns().one_at_a_time_now(call.id) else {
-        let (message_id, _) = store_customer_message(ctx, call.id, text, relayed_by).await?;
+        let message_id = store_customer_message(ctx, call.id, text, relayed_by).await?;
         return answer_after_others(ctx, call.id, message_id, text, deltas).await;
     };
-    let (_, history) = store_customer_message(ctx, call.id, text, relayed_by).await?;
+    let message_id = store_customer_message(ctx, call.id, text, relayed_by).await?;
+    let history = history(ctx.db(), call.id, Some(message_id)).await?;
     let result = run_turn(ctx, call, history, text, deltas).await;
     drop(turn);
     result
@@ -158,7 +160,7 @@ async fn answer_after_others(
 ) -> AppResult<TurnResult> {
     let _turn = ctx.turns().one_at_a_time(call_id).await;
     let call = get(ctx.db(), call_id).await?;
-    let history = replies_since(ctx.db(), call_id, message_id).await?;
+    let history = history(ctx.db(), call_id, Some(message_id)).await?;
     run_turn(ctx, call, history, text, deltas).await
 }
 
@@ -247,13 +249,16 @@ pub(super) struct History {
     pub customer_turns: i64,
 }
 
-/// The conversation before message `before` (or all of it), as the agents read it:
-/// one query.
-pub(super) async fn history(db: &Db, call_id: i64, before: Option<i64>) -> AppResult<History> {
+/// The conversation as the agents read it for customer message `message_id` (or, for
+/// none, all of it), one query: the messages before it, and the replies written since
+/// to the customer's earlier messages (a message stored while the turn before it still
+/// ran), oldest first, so the agents answer it knowing what was already said. The
+/// customer's later messages are their own turns.
+pub(super) async fn history(db: &Db, call_id: i64, message_id: Option<i64>) -> AppResult<History> {
     let rows: Vec<HistoryRow> = with_db!(db, |pool| {
         sqlx::query_as(HISTORY_SQL)
             .bind(call_id)
-            .bind(before.unwrap_or(i64::MAX))
+            .bind(message_id.unwrap_or(i64::MAX))
             .bind(HISTORY_WINDOW)
             .fetch_all(pool)
             .await
@@ -261,25 +266,10 @@ pub(super) async fn history(db: &Db, call_id: i64, before: Option<i64>) -> AppRe
     Ok(History::of(rows))
 }
 
-/// The latest [`HISTORY_WINDOW`] messages of call `$1` before message id `$2` (newest
-/// first), each with the number of customer messages before `$2`.
+/// The latest [`HISTORY_WINDOW`] messages of call `$1` before message id `$2` and the
+/// AI's and staff replies after it (newest first), each with the number of customer
+/// messages before `$2`.
 const HISTORY_SQL: &str = "SELECT role, content, \
-     (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
-     FROM messages WHERE call_id = $1 AND id < $2 AND role <> 'system' ORDER BY id DESC LIMIT $3";
-
-/// The conversation for customer message `message_id`, stored before its turn could
-/// run: the messages before it, and the replies written since (to the customer's
-/// earlier messages), oldest first, so the agents answer it knowing what was already
-/// said. The customer's later messages are their own turns.
-async fn replies_since(db: &Db, call_id: i64, message_id: i64) -> AppResult<History> {
-    let rows: Vec<HistoryRow> = with_db!(db, |pool| {
-        sqlx::query_as(WAITED_HISTORY_SQL).bind(call_id).bind(message_id).bind(HISTORY_WINDOW).fetch_all(pool).await
-    })?;
-    Ok(History::of(rows))
-}
-
-/// [`HISTORY_SQL`] with the AI's and staff replies after message `$2` too.
-const WAITED_HISTORY_SQL: &str = "SELECT role, content, \
      (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
      FROM messages WHERE call_id = $1 AND (id < $2 OR role IN ('ai', 'human')) AND role <> 'system' \
      ORDER BY id DESC LIMIT $3";
@@ -303,23 +293,19 @@ impl History {
     }
 }
 
-/// Reads the conversation so far and stores the customer's message after it (and, when
-/// staff relay it, the audit entry), in one transaction; returns the message's id and
-/// what the agents read.
+/// Stores the customer's message (and, when staff relay it, the audit entry) and its
+/// event in one transaction; returns the message's id.
 async fn store_customer_message(
     ctx: &Ctx,
     call_id: i64,
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
-) -> AppResult<(i64, History)> {
+) -> AppResult<i64> {
     let mut tx = ctx.db().begin().await?;
-    let rows: Vec<HistoryRow> = on_tx!(&mut tx, |conn| {
-        sqlx::query_as(HISTORY_SQL).bind(call_id).bind(i64::MAX).bind(HISTORY_WINDOW).fetch_all(&mut *conn).await
-    })?;
     let (message_id, event) = insert_customer_message(&mut tx, call_id, text, relayed_by).await?;
     events::record_in(&mut tx, Some(call_id), &event).await?;
     ctx.bus().commit(tx).await?;
-    Ok((message_id, History::of(rows)))
+    Ok(message_id)
 }
 
 /// Inserts a customer's message in `tx`, with the audit entry when staff relay it;
