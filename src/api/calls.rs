@@ -76,10 +76,11 @@ pub async fn calls_post(
         access_hash: None,
         contact: None,
     };
-    let call = calls::open_call(&state, state.db().begin().await?, &new, &text, Some(&auth.principal)).await?;
+    let opened = calls::open_call(&state, state.db().begin().await?, &new, &text, Some(&auth.principal)).await?;
     // A client that gives up waiting leaves the turn running to its end.
     let turn_state = state.clone();
-    let result = state.turns().finish(async move { calls::first_answer(&turn_state, call, &text, None).await }).await?;
+    let result =
+        state.turns().finish(async move { calls::first_answer(&turn_state, opened, &text, None).await }).await?;
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }
 

@@ -1,9 +1,9 @@
 //! The suggested reply: while a person holds a call, the customer-service agent the AI
 //! answers with drafts a reply to the customer's last message for them to edit and
 //! send. A draft is only text handed back to that person: no message is stored or
-//! streamed, no agent step recorded (a step after the customer's message would make
-//! the turn look abandoned to `recovery.rs`), and its tools only read — nothing is
-//! opened or filed for approval.
+//! streamed, no agent step recorded (a call's steps are its AI turns', which reports
+//! and the token budget count), and its tools only read — nothing is opened or filed
+//! for approval.
 
 use super::budget::TokenBudget;
 use super::staff::not_allowed;

@@ -23,7 +23,7 @@ mod turn;
 
 pub use states::{CallStatus, Channel, MessageKind, MessageRole};
 pub(crate) use turn::insert_step;
-pub use turn::{TurnResult, answer_stored, customer_turn, first_answer, open_call, post_customer_message};
+pub use turn::{Opened, TurnResult, answer_stored, customer_turn, first_answer, open_call, post_customer_message};
 
 use serde::Serialize;
 
@@ -342,20 +342,53 @@ pub(crate) async fn insert_message(
     content: &str,
     author: Option<&crate::auth::Principal>,
 ) -> Result<(i64, Payload), sqlx::Error> {
+    insert_message_awaiting(tx, call_id, role, kind, content, author, false).await
+}
+
+/// [`insert_message`], marked as awaiting the AI turn that will answer it when
+/// `awaiting_turn` (a customer message stored while the AI holds the call): the turn
+/// clears the mark when it ends, and a mark left by a node that died is what the turn
+/// recovery looks for ([`recovery`]).
+pub(crate) async fn insert_message_awaiting(
+    tx: &mut Tx,
+    call_id: i64,
+    role: MessageRole,
+    kind: Option<MessageKind>,
+    content: &str,
+    author: Option<&crate::auth::Principal>,
+    awaiting_turn: bool,
+) -> Result<(i64, Payload), sqlx::Error> {
     let id: i64 = on_tx!(tx, |conn| {
         sqlx::query_scalar(
-        "INSERT INTO messages (call_id, role, agent, content, author_id, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(call_id)
-    .bind(role.as_str())
-    .bind(kind.map(MessageKind::as_str))
-    .bind(content)
-    .bind(author.map(|a| a.id))
-    .bind(Timestamp::now())
-    .fetch_one(&mut *conn)
-    .await
+            "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(call_id)
+        .bind(role.as_str())
+        .bind(kind.map(MessageKind::as_str))
+        .bind(content)
+        .bind(author.map(|a| a.id))
+        .bind(Timestamp::now())
+        .bind(awaiting_turn)
+        .fetch_one(&mut *conn)
+        .await
     })?;
     Ok((id, message_data(id, role, kind, content, author)))
+}
+
+/// Clears the awaiting-turn mark of call `$1`'s messages up to message `$2`: their
+/// turn ended, or a later turn of the call (which reads them in its history) did.
+pub(crate) const TURN_ENDED_SQL: &str =
+    "UPDATE messages SET awaiting_turn = FALSE WHERE call_id = $1 AND awaiting_turn AND id <= $2";
+
+/// [`TURN_ENDED_SQL`] in `tx`, through message `through` (all of the call's for `None`).
+pub(crate) async fn turn_ended(tx: &mut Tx, call_id: i64, through: Option<i64>) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |conn| sqlx::query(TURN_ENDED_SQL)
+        .bind(call_id)
+        .bind(through.unwrap_or(i64::MAX))
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))
 }
 
 /// Finishes a change to a call begun on `tx` (an UPDATE that moved it): stores the

@@ -1,26 +1,28 @@
 //! Turns a dead node left unanswered go to a person.
 //!
-//! A customer turn stores the customer's message first, then runs the agents, then
-//! stores their steps with the call update, then the reply. A node killed in between
-//! leaves the customer waiting forever: the call is `ai` with the customer's message
-//! last (or already `queued` by the supervisor agent, with agent steps but no reply).
-//! Every node looks for such calls at start and then periodically (the dead node may
-//! never come back), and hands each to the human queue with a system note instead of
-//! running the agents again: a rerun could repeat a tool's side effect or a pending
-//! action, a person cannot.
+//! A customer turn stores the customer's message first, marked as awaiting its turn,
+//! then runs the agents, then stores their steps, the call update and the reply, and
+//! clears the mark, in one transaction. A node killed in between leaves the customer
+//! waiting forever, and not only for the message being answered: the messages queued
+//! behind it on the same call (a customer who wrote again while the agents answered)
+//! are marked too, even when an earlier turn's reply was stored after them. Every node
+//! looks for marked messages at start and then periodically (the dead node may never
+//! come back), and hands each of their calls to the human queue with a system note
+//! instead of running the agents again: a rerun could repeat a tool's side effect or a
+//! pending action, a person cannot.
 //!
-//! "Abandoned" means: the last message is the customer's and nothing about the call
-//! changed for longer than the grace period, which is at least the longest a turn can
-//! run (the service budget plus the routing and supervisor requests' timeouts and
-//! retries; twice that by default), so a turn still running on a live node is never
-//! taken from it.
-//! The hand-over is one conditional `UPDATE` on the call row plus the note and its
-//! events in the same transaction; the `UPDATE` moves `updated_at` past the cut-off, so when two nodes
-//! race only one matches and only one note is written.
+//! "Abandoned" means: a message of an `ai` or `queued` call has awaited its turn, and
+//! nothing about the call changed, for longer than the grace period, which is at least
+//! the longest a turn can run (the service budget plus the routing and supervisor
+//! requests' timeouts and retries; twice that by default), so a turn still running on
+//! a live node (or waiting behind one that moves the call on) is never taken from it.
+//! The hand-over is one conditional `UPDATE` on the call row, the note, its events and
+//! the cleared marks in the same transaction; the `UPDATE` moves `updated_at` past the
+//! cut-off, so when two nodes race only one matches and only one note is written.
 
 use std::time::Duration;
 
-use super::{Call, MessageKind, MessageRole, call_columns, call_fields, insert_message};
+use super::{Call, MessageKind, MessageRole, call_columns, call_fields, insert_message, turn_ended};
 use crate::context::Ctx;
 use crate::db::Timestamp;
 use crate::db::{on_tx, with_db};
@@ -38,13 +40,13 @@ const BATCH: i64 = 200;
 #[tracing::instrument(skip_all)]
 pub async fn sweep(ctx: &Ctx, grace: Duration) -> AppResult<Vec<i64>> {
     let cutoff = Timestamp::now().plus(-time::Duration::milliseconds(grace.as_millis().min(i64::MAX as u128) as i64));
-    // `ai` calls: the turn died before its reply. `queued` calls count only when the
-    // agents ran after the customer's last message (the supervisor escalated, the node
-    // died before the reply); a customer writing while waiting for a person is normal.
+    // A `queued` call counts too: its turn may have escalated and died before the reply,
+    // or have been queued behind that one. (A customer writing while waiting for a
+    // person stores no mark: no turn will answer.) The partial index holds only the
+    // marked messages, so a sweep reads no more than the turns under way.
     let candidates: Vec<i64> = with_db!(ctx.db(), |pool| sqlx::query_scalar(
-        "SELECT c.id FROM calls c JOIN messages m ON m.id = (SELECT MAX(id) FROM messages WHERE call_id = c.id) \
-         WHERE c.status IN ('ai', 'queued') AND c.updated_at < $1 AND m.role = 'customer' AND m.at < $1 \
-         AND (c.status = 'ai' OR EXISTS (SELECT 1 FROM agent_runs r WHERE r.call_id = c.id AND r.at >= m.at)) \
+        "SELECT DISTINCT c.id FROM messages m JOIN calls c ON c.id = m.call_id \
+         WHERE m.awaiting_turn AND m.at < $1 AND c.status IN ('ai', 'queued') AND c.updated_at < $1 \
          ORDER BY c.id LIMIT $2",
     )
     .bind(cutoff)
@@ -66,7 +68,7 @@ async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool
     let now = Timestamp::now();
     // The conditions on the call row itself (status, updated_at) are what PostgreSQL
     // re-checks after waiting for a racing node's lock, so they carry the exactly-once
-    // guarantee; the message condition only skips calls the customer wrote to since.
+    // guarantee; the message condition only skips calls whose turns ended since.
     let mut tx = ctx.db().begin().await?;
     let changed = on_tx!(&mut tx, |conn| sqlx::query(
         "UPDATE calls SET status = 'queued', \
@@ -74,7 +76,7 @@ async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool
          escalation_reason = CASE WHEN status = 'queued' THEN COALESCE(escalation_reason, $3) ELSE $3 END, \
          department = COALESCE(department, 'general'), updated_at = $2 \
          WHERE id = $1 AND status IN ('ai', 'queued') AND updated_at < $4 \
-         AND (SELECT role FROM messages WHERE call_id = $1 ORDER BY id DESC LIMIT 1) = 'customer'",
+         AND EXISTS (SELECT 1 FROM messages WHERE call_id = $1 AND awaiting_turn)",
     )
     .bind(call_id)
     .bind(now)
@@ -86,6 +88,8 @@ async fn hand_over(ctx: &Ctx, call_id: i64, cutoff: Timestamp) -> AppResult<bool
     if changed == 0 {
         return Ok(false);
     }
+    // A person answers every message still waiting: none is looked for again.
+    turn_ended(&mut tx, call_id, None).await?;
     let (_, note) =
         insert_message(&mut tx, call_id, MessageRole::System, Some(MessageKind::Interrupted), INTERRUPTED, None)
             .await?;

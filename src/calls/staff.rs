@@ -109,6 +109,10 @@ pub async fn take_over(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64) -> AppResult
         drop(tx);
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
+    // The person answers from here: no message awaits an AI turn any more (one a
+    // crashed node left would otherwise send the call back to the queue as interrupted
+    // once handed back to the AI and quiet for a while).
+    super::turn_ended(&mut tx, call_id, None).await?;
     let news = |_: &Call| Payload::TakenOver { user_id: me.id, name: me.full_name.clone(), from: call.status.as_str() };
     record_change(ctx, tx, call_id, (MessageKind::Joined, &me.full_name), Some(me), news).await
 }

@@ -359,9 +359,15 @@ pub async fn start_for_customer(
         contact: None,
     };
     let mut tx = ctx.db().begin().await?;
-    let (call, mut news) = match &message {
-        Some(text) => super::turn::stage_call(&mut tx, &new, text, Some(me)).await?,
-        None => open_held(&mut tx, &new, me).await?,
+    let (call, first, mut news) = match &message {
+        Some(text) => {
+            let (opened, news) = super::turn::stage_call(&mut tx, &new, text, Some(me)).await?;
+            (opened.call, Some(opened.message_id), news)
+        }
+        None => {
+            let (call, news) = open_held(&mut tx, &new, me).await?;
+            (call, None, news)
+        }
     };
     // The note goes in with the call: a first answer that fails afterwards (the model
     // down, say) loses neither.
@@ -372,10 +378,11 @@ pub async fn start_for_customer(
     events::record_all_in(&mut tx, Some(call.id), &news).await?;
     ctx.bus().commit(tx).await?;
     let id = call.id;
-    if let Some(text) = message {
+    if let (Some(text), Some(message_id)) = (message, first) {
         // Run to its end should the staff member's request be cut off meanwhile.
         let turn_ctx = ctx.clone();
-        ctx.turns().finish(async move { super::first_answer(&turn_ctx, call, &text, None).await }).await?;
+        let opened = super::Opened { call, message_id };
+        ctx.turns().finish(async move { super::first_answer(&turn_ctx, opened, &text, None).await }).await?;
     }
     Ok(id)
 }

@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 
 use super::budget::TokenBudget;
 use super::{
-    Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, actions, call_columns, call_fields, get, insert_call,
-    insert_message,
+    Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, TURN_ENDED_SQL, actions, call_columns, call_fields,
+    get, insert_call, insert_message, insert_message_awaiting, turn_ended,
 };
 use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
@@ -83,15 +83,27 @@ pub async fn customer_turn(
     // call runs: the call as loaded is then current. Otherwise the message is stored
     // at once and the turn waits, then reads the call again. Either way the
     // conversation is read while the turn is held, after every reply already stored.
+    // While the AI holds the call the message awaits its turn; otherwise a person will
+    // answer it (a turn that finds the AI holding the call after all still runs).
+    let awaiting = call.status == CallStatus::Ai;
     let Some(turn) = ctx.turns().one_at_a_time_now(call.id) else {
-        let message_id = store_customer_message(ctx, call.id, text, relayed_by).await?;
-        return answer_after_others(ctx, call.id, message_id, text, deltas).await;
+        let message_id = store_customer_message(ctx, call.id, text, relayed_by, awaiting).await?;
+        let marked = awaiting.then_some(message_id);
+        return answer_after_others(ctx, call.id, message_id, marked, text, deltas).await;
     };
-    let message_id = store_customer_message(ctx, call.id, text, relayed_by).await?;
+    let message_id = store_customer_message(ctx, call.id, text, relayed_by, awaiting).await?;
     let history = history(ctx.db(), call.id, Some(message_id)).await?;
-    let result = run_turn(ctx, call, history, text, deltas).await;
+    let result = run_turn(ctx, call, awaiting.then_some(message_id), history, text, deltas).await;
     drop(turn);
     result
+}
+
+/// A call just opened with the customer's first message.
+pub struct Opened {
+    /// The call as stored.
+    pub call: Call,
+    /// The first message, awaiting its turn ([`first_answer`]).
+    pub message_id: i64,
 }
 
 /// Opens a call with the customer's first message, in `tx` (which may already hold
@@ -105,76 +117,90 @@ pub async fn open_call(
     new: &NewCall<'_>,
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
-) -> AppResult<Call> {
-    let (call, news) = stage_call(&mut tx, new, text, relayed_by).await?;
-    events::record_all_in(&mut tx, Some(call.id), &news).await?;
+) -> AppResult<Opened> {
+    let (opened, news) = stage_call(&mut tx, new, text, relayed_by).await?;
+    events::record_all_in(&mut tx, Some(opened.call.id), &news).await?;
     ctx.bus().commit(tx).await?;
-    Ok(call)
+    Ok(opened)
 }
 
 /// [`open_call`] without its events or the commit, for a caller that stores more in
-/// the same transaction (a staff note): the call as stored, and the events to record
-/// last.
+/// the same transaction (a staff note): the call as stored with its first message,
+/// and the events to record last.
 pub(crate) async fn stage_call(
     tx: &mut Tx,
     new: &NewCall<'_>,
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
-) -> AppResult<(Call, Vec<Payload>)> {
+) -> AppResult<(Opened, Vec<Payload>)> {
     let (call, created) = insert_call(tx, new).await?;
-    let (_, message) = insert_customer_message(tx, call.id, text, relayed_by).await?;
-    Ok((call, vec![created, message]))
+    let (message_id, message) = insert_customer_message(tx, call.id, text, relayed_by, true).await?;
+    Ok((Opened { call, message_id }, vec![created, message]))
 }
 
 /// The rest of the first turn of a call [`open_call`] opened with `text`.
 pub async fn first_answer(
     ctx: &Ctx,
-    call: Call,
+    opened: Opened,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
     // The call was stored a moment ago: its next message can come only once the
     // customer has its page, by when this holds the call's turn (or has finished).
-    let _turn = ctx.turns().one_at_a_time(call.id).await;
+    let _turn = ctx.turns().one_at_a_time(opened.call.id).await;
     let history = History { messages: Vec::new(), customer_turns: 0 };
-    run_turn(ctx, call, history, text, deltas).await
+    run_turn(ctx, opened.call, Some(opened.message_id), history, text, deltas).await
 }
 
 /// Runs the agents on a customer message another channel stored already (message
 /// `message_id` of call `call_id`, in the same transaction as its own records): the
 /// rest of [`customer_turn`]. The AI stays silent unless it holds the call.
 pub async fn answer_stored(ctx: &Ctx, call_id: i64, message_id: i64, text: &str) -> AppResult<TurnResult> {
-    answer_after_others(ctx, call_id, message_id, text, None).await
+    answer_after_others(ctx, call_id, message_id, Some(message_id), text, None).await
 }
 
 /// The turn of customer message `message_id`, already stored, once no other turn of the
 /// call runs in this process ([`crate::context::Turns::one_at_a_time`]): the call and
 /// the conversation are read then, since a turn before it may have answered, escalated
-/// or been taken over meanwhile.
+/// or been taken over meanwhile. `marked` is the message when it was stored awaiting
+/// its turn.
 async fn answer_after_others(
     ctx: &Ctx,
     call_id: i64,
     message_id: i64,
+    marked: Option<i64>,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
     let _turn = ctx.turns().one_at_a_time(call_id).await;
     let call = get(ctx.db(), call_id).await?;
     let history = history(ctx.db(), call_id, Some(message_id)).await?;
-    run_turn(ctx, call, history, text, deltas).await
+    run_turn(ctx, call, marked, history, text, deltas).await
 }
 
 /// The agents' part of a turn: they run while the AI holds the call, and what they
-/// produced is stored.
+/// produced is stored. `marked` is the customer message the turn answers when it was
+/// stored awaiting its turn: the turn clears that mark (and any earlier one of the
+/// call) as it ends, answered or silent; a turn that fails leaves it for the turn
+/// recovery.
 async fn run_turn(
     ctx: &Ctx,
     call: Call,
+    marked: Option<i64>,
     history: History,
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<TurnResult> {
     if call.status != CallStatus::Ai {
         // A person holds (or will hold) the call: the AI stays silent.
+        if let Some(through) = marked {
+            with_db!(ctx.db(), |pool| sqlx::query(TURN_ENDED_SQL)
+                .bind(call.id)
+                .bind(through)
+                .execute(pool)
+                .await
+                .map(|_| ()))?;
+        }
         let status = call.status;
         return Ok(TurnResult {
             call_id: call.id,
@@ -193,7 +219,7 @@ async fn run_turn(
         closed_hours_note(ctx, &call, &mut outcome, deltas).await?;
     }
     let turn = history.customer_turns + 1;
-    let (after, answered) = store_turn(ctx, &call, turn, started, &outcome, reason).await?;
+    let (after, answered) = store_turn(ctx, &call, marked, turn, started, &outcome, reason).await?;
     if answered && call.channel == Channel::Whatsapp {
         ctx.jobs().wake();
     }
@@ -300,23 +326,27 @@ async fn store_customer_message(
     call_id: i64,
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
+    awaiting_turn: bool,
 ) -> AppResult<i64> {
     let mut tx = ctx.db().begin().await?;
-    let (message_id, event) = insert_customer_message(&mut tx, call_id, text, relayed_by).await?;
+    let (message_id, event) = insert_customer_message(&mut tx, call_id, text, relayed_by, awaiting_turn).await?;
     events::record_in(&mut tx, Some(call_id), &event).await?;
     ctx.bus().commit(tx).await?;
     Ok(message_id)
 }
 
-/// Inserts a customer's message in `tx`, with the audit entry when staff relay it;
-/// returns its id and the event that reports it (to record last).
+/// Inserts a customer's message in `tx` (awaiting its AI turn when `awaiting_turn`),
+/// with the audit entry when staff relay it; returns its id and the event that reports
+/// it (to record last).
 async fn insert_customer_message(
     tx: &mut Tx,
     call_id: i64,
     text: &str,
     relayed_by: Option<&crate::auth::Principal>,
+    awaiting_turn: bool,
 ) -> Result<(i64, Payload), sqlx::Error> {
-    let (message_id, event) = insert_message(tx, call_id, MessageRole::Customer, None, text, relayed_by).await?;
+    let (message_id, event) =
+        insert_message_awaiting(tx, call_id, MessageRole::Customer, None, text, relayed_by, awaiting_turn).await?;
     if let Some(staff) = relayed_by {
         let entry = crate::audit::Entry::new(Some(staff.id), staff.username.clone(), "call.relay")
             .target(format!("call:{call_id}"))
@@ -371,10 +401,12 @@ async fn run_agents(
 /// returns the call as it now is and whether the reply was stored. When the call left
 /// the AI while the agents ran (a person took it, or another turn escalated or it was
 /// closed), only the steps are kept: the AI stays silent as it would have had the
-/// message arrived a moment later.
+/// message arrived a moment later. Either way the turn has ended: message `marked`
+/// (and any earlier one of the call) no longer awaits it.
 async fn store_turn(
     ctx: &Ctx,
     call: &Call,
+    marked: Option<i64>,
     turn: i64,
     started: Timestamp,
     outcome: &crate::agents::pipeline::TurnOutcome,
@@ -444,6 +476,9 @@ async fn store_turn(
             on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).bind(tokens).fetch_one(&mut *conn).await)?
         }
     };
+    if marked.is_some() {
+        turn_ended(&mut tx, call_id, marked).await?;
+    }
     // Only a tool asks for an approval: a turn whose steps all ran to the end without
     // one asked for none (a step cut short might have, so look then too).
     let may_have_asked = outcome.steps.iter().any(|s| !s.tool_calls.is_empty() || s.outcome != "ok");

@@ -191,8 +191,8 @@ pub async fn start_post(
         access_hash: Some(&hash),
         contact: Some(&customer),
     };
-    let call = calls::open_call(&state, tx, &new, &text, None).await?;
-    run_turn(&state, call, text, is_htmx(&headers), Turn::First).await?;
+    let opened = calls::open_call(&state, tx, &new, &text, None).await?;
+    run_turn(&state, Turn::First(opened), text, is_htmx(&headers)).await?;
     let to = format!("/c/{token}");
     if is_htmx(&headers) {
         return Ok(with_hx_redirect(StatusCode::NO_CONTENT.into_response(), &to));
@@ -201,30 +201,38 @@ pub async fn start_post(
 }
 
 /// Which turn of a call [`run_turn`] runs.
-#[derive(Clone, Copy)]
 enum Turn {
     /// The first: its message is stored with the call ([`calls::open_call`]).
-    First,
-    /// A later one: its message is stored now.
-    Next,
+    First(calls::Opened),
+    /// A later one of the call: its message is stored now.
+    Next(Call),
+}
+
+impl Turn {
+    fn call_id(&self) -> i64 {
+        match self {
+            Turn::First(opened) => opened.call.id,
+            Turn::Next(call) => call.id,
+        }
+    }
 }
 
 /// Runs a customer turn on a task of its own: in the background for htmx (the reply
 /// streams over SSE), otherwise waited for before the page is drawn again (a visitor
 /// who leaves meanwhile still gets the reply stored: [`crate::context::Turns::finish`]).
-async fn run_turn(state: &AppState, call: Call, text: String, background: bool, turn: Turn) -> AppResult<()> {
-    async fn go(state: &AppState, call: Call, text: &str, turn: Turn) -> AppResult<calls::TurnResult> {
+async fn run_turn(state: &AppState, turn: Turn, text: String, background: bool) -> AppResult<()> {
+    async fn go(state: &AppState, turn: Turn, text: &str) -> AppResult<calls::TurnResult> {
         match turn {
-            Turn::First => calls::first_answer(state, call, text, None).await,
-            Turn::Next => calls::customer_turn(state, call, text, None, None).await,
+            Turn::First(opened) => calls::first_answer(state, opened, text, None).await,
+            Turn::Next(call) => calls::customer_turn(state, call, text, None, None).await,
         }
     }
     if background {
         let state = state.clone();
         let turns = state.turns().clone();
         turns.spawn(async move {
-            let call_id = call.id;
-            if let Err(err) = go(&state, call, &text, turn).await {
+            let call_id = turn.call_id();
+            if let Err(err) = go(&state, turn, &text).await {
                 tracing::warn!(error = %err, call_id, "customer turn failed");
             }
         });
@@ -232,7 +240,7 @@ async fn run_turn(state: &AppState, call: Call, text: String, background: bool, 
     }
     let state = state.clone();
     let turns = state.turns().clone();
-    turns.finish(async move { go(&state, call, &text, turn).await.map(|_| ()) }).await
+    turns.finish(async move { go(&state, turn, &text).await.map(|_| ()) }).await
 }
 
 async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>) -> AppResult<CallView> {
@@ -348,7 +356,7 @@ pub async fn message_post(
         Ok(_) if !call.is_open() => Some("callpage.ended"),
         Ok(text) => {
             state.public_limits().messages.hit(&call.id.to_string())?;
-            run_turn(&state, call, text, is_htmx(&headers), Turn::Next).await?;
+            run_turn(&state, Turn::Next(call), text, is_htmx(&headers)).await?;
             None
         }
     };

@@ -23,6 +23,7 @@ crate::on_both_backends!(
     a_message_sent_while_the_ai_answers_is_answered_after_that_answer,
     a_turn_cut_short_by_a_crash_goes_to_a_person_once,
     racing_nodes_hand_over_each_abandoned_call_once,
+    a_message_queued_behind_a_turn_when_its_node_died_goes_to_a_person,
 );
 
 /// The grace the recovering nodes use in these tests.
@@ -82,15 +83,17 @@ async fn crashed_call(app: &TestApp, left: Left, at: Timestamp) -> (i64, String)
                     .unwrap();
             }
         }
-        sqlx::query(insert)
-            .bind(id)
-            .bind("customer")
-            .bind(None::<&str>)
-            .bind("¿Sigue ahí alguien?")
-            .bind(at)
-            .execute(pool)
-            .await
-            .unwrap();
+        // A turn was under way for it unless the call was just waiting for a person.
+        sqlx::query(
+            "INSERT INTO messages (call_id, role, content, at, awaiting_turn) VALUES ($1, 'customer', $2, $3, $4)",
+        )
+        .bind(id)
+        .bind("¿Sigue ahí alguien?")
+        .bind(at)
+        .bind(!matches!(left, Left::WaitingForPerson))
+        .execute(pool)
+        .await
+        .unwrap();
         if matches!(left, Left::EscalatedWithoutReply) {
             sqlx::query(
                 "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, tool_calls, output, outcome, at) \
@@ -383,5 +386,102 @@ async fn a_message_sent_while_the_ai_answers_is_answered_after_that_answer(backe
         .collect();
     assert!(!second_reply.is_empty(), "the second message was answered by the model");
     assert!(second_reply.iter().all(|b| b.contains("Respuesta uno")), "the agents read the first answer");
+    app.finish().await;
+}
+
+/// The roles of a call's messages, system notes left out, oldest first.
+async fn roles_of(app: &TestApp, call: i64) -> Vec<String> {
+    with_db!(app.state.db(), |pool| sqlx::query_scalar(
+        "SELECT role FROM messages WHERE call_id = $1 AND role <> 'system' ORDER BY id"
+    )
+    .bind(call)
+    .fetch_all(pool)
+    .await)
+    .unwrap()
+}
+
+/// A customer who wrote again while the agents answered has that message queued behind
+/// the answer, which is stored after it. When the node dies in the queued message's
+/// turn, the call's last message is that earlier answer, yet the queued message was
+/// never answered: it goes to a person like any turn cut short. Calls whose turns all
+/// ended (answered, or left silent because the call went to the queue meanwhile) stay.
+async fn a_message_queued_behind_a_turn_when_its_node_died_goes_to_a_person(backend: Backend) {
+    let server = MockServer::start().await;
+    // The turn of the message with "Tercera" never gets an answer while the test looks
+    // (the node is as good as dead); one with "zapallo" is escalated by the supervisor.
+    let never = ResponseTemplate::new(500).set_delay(Duration::from_secs(4));
+    Mock::given(method("POST"))
+        .and(body_string_contains("Tercera pregunta"))
+        .respond_with(never)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let escalate = r#"{"action":"escalate","reason":"customer_request","quality":0.7}"#;
+    let escalate =
+        ResponseTemplate::new(200).set_body_json(json!({"id": "c", "object": "chat.completion", "created": 0,
+        "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": escalate},
+        "finish_reason": "stop"}], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}));
+    Mock::given(method("POST"))
+        .and(body_string_contains("zapallo"))
+        .and(body_string_contains(r#""name":"verdict""#))
+        .respond_with(escalate.set_delay(Duration::from_millis(300)))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    slow_model(&server, Duration::from_millis(300), &[]).await;
+    let app = on_model(backend, &server).await;
+    let token = app.token_for("encadenada", "agent").await;
+    let give_up = |path: String, text: &str| {
+        let request = reqwest::Client::new().post(app.url(&path)).bearer_auth(&token);
+        request.json(&json!({"text": text})).timeout(Duration::from_millis(400)).send()
+    };
+    let stored = |call: i64, n: usize| {
+        let app = &app;
+        async move {
+            eventually(&format!("{n} messages in call {call}"), || async move {
+                (roles_of(app, call).await.len() >= n).then_some(())
+            })
+            .await
+        }
+    };
+
+    // Escalated: a message sent while the supervisor was sending the call to the queue
+    // finds it there; its turn ends silent, with nothing lost.
+    let escalated = app.start_call(&token, json!({"message": "Hola otra vez"})).await["call_id"].as_i64().unwrap();
+    let later = async {
+        stored(escalated, 3).await;
+        let _ = give_up(format!("/api/v1/calls/{escalated}/messages"), "Y otra cosa").await;
+    };
+    let (escalating, _) = tokio::join!(app.say(&token, escalated, "Quiero hablar con una persona, zapallo"), later);
+    assert_eq!(escalating["status"].as_str(), Some("queued"));
+    // Answered: every turn done.
+    let answered = app.start_call(&token, json!({"message": "Buenas"})).await["call_id"].as_i64().unwrap();
+    app.say(&token, answered, "Gracias").await;
+
+    // Dies: the third message, sent while the second was being answered, waits behind
+    // it; the second's answer is stored after it; then the third's turn never ends.
+    let dying = app.start_call(&token, json!({"message": "Hola"})).await["call_id"].as_i64().unwrap();
+    let third = async {
+        stored(dying, 3).await;
+        let _ = give_up(format!("/api/v1/calls/{dying}/messages"), "Tercera pregunta").await;
+    };
+    let (second, ()) = tokio::join!(app.say(&token, dying, "Segunda pregunta"), third);
+    assert_eq!(second["reply"].as_str(), Some("Enseguida lo miro."));
+    assert_eq!(roles_of(&app, dying).await, ["customer", "ai", "customer", "customer", "ai"]);
+
+    // Past the (test's) grace, another node's sweep finds the queued message.
+    let grace = Duration::from_millis(700);
+    tokio::time::sleep(grace + Duration::from_millis(300)).await;
+    let other = app.second_node_with(|c| c.turn_recovery.interval = Duration::from_secs(3600)).await;
+    assert_eq!(recovery::sweep(&other.state, grace).await.unwrap(), vec![dying]);
+    assert_eq!(recovery::sweep(&other.state, grace).await.unwrap(), Vec::<i64>::new(), "handed over once");
+    let (status, reason, _, _) = state_of(&app, dying).await;
+    assert_eq!((status.as_str(), reason.as_deref()), ("queued", Some(INTERRUPTED)));
+    assert_eq!(notes_and_escalations(&app, dying).await, (1, 1));
+    for healthy in [escalated, answered] {
+        assert_eq!(notes_and_escalations(&app, healthy).await.0, 0, "call {healthy} was not interrupted");
+    }
+    assert_eq!(state_of(&app, escalated).await.1.as_deref(), Some("customer_request"));
+    other.finish().await;
     app.finish().await;
 }

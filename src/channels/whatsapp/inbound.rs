@@ -200,9 +200,11 @@ async fn message(ctx: &Ctx, event: &StoredEvent) -> Result<String, Failure> {
         news.push(Payload::CallCreated { channel: Channel::Whatsapp.as_str(), status: calls::CallStatus::Ai.as_str() });
     }
     let stored = text.clone().unwrap_or_else(|| format!("[{}]", body.kind));
-    let (message_id, event_news) = calls::insert_message(&mut tx, call_id, MessageRole::Customer, None, &stored, None)
-        .await
-        .map_err(db_failure)?;
+    // Text awaits the agents' turn; anything else is answered here.
+    let (message_id, event_news) =
+        calls::insert_message_awaiting(&mut tx, call_id, MessageRole::Customer, None, &stored, None, text.is_some())
+            .await
+            .map_err(db_failure)?;
     news.push(event_news);
     if text.is_none() {
         // Only text is understood: say so, politely, in the contact's language.

@@ -41,10 +41,10 @@ impl TestApp {
             access_hash: None,
             contact: None,
         };
-        let call =
+        let opened =
             calls::open_call(&self.state, self.state.db().begin().await.unwrap(), &new, text, None).await.unwrap();
-        let id = call.id;
-        calls::first_answer(&self.state, call, text, None).await.unwrap();
+        let id = opened.call.id;
+        calls::first_answer(&self.state, opened, text, None).await.unwrap();
         id
     }
 
