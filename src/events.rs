@@ -147,18 +147,19 @@ fn event_row(payload: &Payload) -> Result<(Kind, String, Timestamp), sqlx::Error
 ///
 /// On PostgreSQL, events are numbered under a transaction-scoped lock so that ids
 /// become visible in order (a reader's cursor never skips an id committed late), and
-/// the notification to other processes is sent on commit.
-pub async fn record_in(tx: &mut Tx, call_id: Option<i64>, payload: &Payload) -> Result<i64, sqlx::Error> {
-    let ids = record_all_in(tx, call_id, std::slice::from_ref(payload)).await?;
-    ids.first().copied().ok_or(sqlx::Error::RowNotFound)
+/// the notification to other processes is sent on commit. On SQLite (one writer at a
+/// time) they are inserted with the `COMMIT`, in the same hand-off to the connection's
+/// thread ([`Tx::commit`]).
+pub async fn record_in(tx: &mut Tx, call_id: Option<i64>, payload: &Payload) -> Result<(), sqlx::Error> {
+    record_all_in(tx, call_id, std::slice::from_ref(payload)).await
 }
 
 /// [`record_in`] for several events of one call at once, in order: one statement
 /// whatever their number (on PostgreSQL the lock, the rows and the notification
-/// included). Returns their ids in order.
-pub async fn record_all_in(tx: &mut Tx, call_id: Option<i64>, payloads: &[Payload]) -> Result<Vec<i64>, sqlx::Error> {
+/// included).
+pub async fn record_all_in(tx: &mut Tx, call_id: Option<i64>, payloads: &[Payload]) -> Result<(), sqlx::Error> {
     if payloads.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let at = Timestamp::now();
     let mut kinds = Vec::with_capacity(payloads.len());
@@ -168,14 +169,8 @@ pub async fn record_all_in(tx: &mut Tx, call_id: Option<i64>, payloads: &[Payloa
         data.push(serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
     }
     let mut ids: Vec<i64> = match &mut tx.inner {
-        TxInner::Sqlite(tx) => {
-            let sql = sqlite_insert(payloads.len());
-            let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
-            for (kind, data) in kinds.iter().zip(&data) {
-                query = query.bind(*kind).bind(call_id).bind(data).bind(at);
-            }
-            query.fetch_all(&mut **tx).await?
-        }
+        // Numbered when inserted, with the commit.
+        TxInner::Sqlite(_) => vec![0; payloads.len()],
         TxInner::Postgres(tx) => {
             sqlx::query_scalar(PG_INSERT)
                 .bind(&kinds)
@@ -191,10 +186,34 @@ pub async fn record_all_in(tx: &mut Tx, call_id: Option<i64>, payloads: &[Payloa
     ids.sort_unstable();
     // Kept with the transaction as the log will hold them, for `Bus::commit`.
     for ((&id, kind), data) in ids.iter().zip(kinds).zip(data) {
-        let data = serde_json::from_str(&data).unwrap_or(Value::Null);
-        tx.events.push(Event { id, kind: kind.to_owned(), call_id, at, data });
+        let value = serde_json::from_str(&data).unwrap_or(Value::Null);
+        tx.events.push(Event { id, kind: kind.to_owned(), call_id, at, data: value });
+        if matches!(tx.inner, TxInner::Sqlite(_)) {
+            tx.unsent.push(data);
+        }
     }
-    Ok(ids)
+    Ok(())
+}
+
+/// Inserts `events` (their ids not yet drawn) on SQLite and commits `tx`, in one
+/// hand-off; numbers the events as the log holds them. `data` is each event's data as
+/// stored.
+pub(crate) async fn insert_and_commit(
+    tx: crate::db::sqlite::Transaction,
+    events: &mut [Event],
+    data: &[String],
+) -> Result<(), sqlx::Error> {
+    let sql = sqlite_insert(events.len());
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (event, data) in events.iter().zip(data) {
+        query = query.bind(event.kind.as_str()).bind(event.call_id).bind(data.as_str()).bind(event.at);
+    }
+    let mut ids = tx.commit_after(query, |row| sqlx::Row::try_get::<i64, _>(row, 0)).await?;
+    ids.sort_unstable();
+    for (event, id) in events.iter_mut().zip(ids) {
+        event.id = id;
+    }
+    Ok(())
 }
 
 /// Inserts events on PostgreSQL (`$1` kinds, `$2` call, `$3` data, `$4` time, `$5` the

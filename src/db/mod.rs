@@ -78,7 +78,7 @@ macro_rules! on_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match &mut ($tx).inner {
             $crate::db::TxInner::Sqlite(tx) => {
-                let $conn: &mut sqlx::SqliteConnection = &mut **tx;
+                let $conn: &mut $crate::db::sqlite::TxConn = tx;
                 $body
             }
             $crate::db::TxInner::Postgres(tx) => {
@@ -164,8 +164,11 @@ pub(crate) use id_enum;
 pub struct Tx {
     /// The transaction itself.
     pub inner: TxInner,
-    /// The events recorded in it, in id order.
+    /// The events recorded in it, in id order (on SQLite, numbered only once inserted
+    /// with the commit).
     pub(crate) events: Vec<crate::events::Event>,
+    /// On SQLite, the stored data of each event in `events`, inserted with the commit.
+    pub(crate) unsent: Vec<String>,
 }
 
 /// The transaction of a [`Tx`], by backend.
@@ -183,16 +186,17 @@ impl Tx {
     }
 
     /// Commits, and returns the events recorded in the transaction.
-    pub(crate) async fn commit_events(self) -> Result<Vec<crate::events::Event>, sqlx::Error> {
+    pub(crate) async fn commit_events(mut self) -> Result<Vec<crate::events::Event>, sqlx::Error> {
         match self.inner {
-            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Sqlite(tx) if self.unsent.is_empty() => tx.commit().await?,
+            TxInner::Sqlite(tx) => crate::events::insert_and_commit(tx, &mut self.events, &self.unsent).await?,
             TxInner::Postgres(tx) => tx.commit().await?,
         }
         Ok(self.events)
     }
 
     fn of(inner: TxInner) -> Self {
-        Self { inner, events: Vec::new() }
+        Self { inner, events: Vec::new(), unsent: Vec::new() }
     }
 }
 

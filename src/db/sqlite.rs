@@ -26,7 +26,9 @@ use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteQueryResult, SqliteRow};
-use sqlx::{ConnectOptions, Connection, Either, Execute, Executor, Sqlite, SqliteConnection};
+use sqlx::{
+    AssertSqlSafe, ConnectOptions, Connection, Either, Execute, Executor, SqlSafeStr, Sqlite, SqliteConnection,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A pool of SQLite connections to one database file; cheap to clone.
@@ -147,11 +149,9 @@ impl Pool {
         let writer = self.writer(deadline).await?;
         let mut lease = self.acquire_by(deadline).await?;
         lease.writer = Some(writer);
-        lease.in_transaction = true;
-        // Marked before the statement is sent: should this future be dropped while it
-        // waits, the lease rolls back whatever the statement began.
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *lease).await?;
-        Ok(Transaction { lease })
+        // `BEGIN IMMEDIATE` goes with the first statement ([`Transaction`]).
+        lease.settled = true;
+        Ok(Transaction { conn: TxConn { lease, begun: false } })
     }
 
     /// Waits for this process's turn at the write lock (see [`Pool::begin`]). Given up
@@ -311,37 +311,154 @@ impl Drop for Lease {
 }
 
 /// A transaction on a lent connection: committed by [`Transaction::commit`], rolled
-/// back when dropped without it. It is begun with a plain statement, so sqlx does not
-/// count it: a `Connection::begin` on its connection would fail rather than open a
-/// savepoint (nothing here nests transactions).
+/// back when dropped without it. Statements run on it through its [`TxConn`]'s
+/// [`Executor`] (it lends no connection otherwise, so none can run outside it). Each hand-off to the
+/// connection's thread and back is two thread wake-ups, the largest cost of a short
+/// statement, so it takes none of its own to begin or end: `BEGIN IMMEDIATE` is sent
+/// in front of its first statement and `COMMIT` behind its last one when the caller
+/// has one to give ([`Transaction::commit_after`]), SQLite running a string of
+/// statements in order in one hand-off and stopping at the first that fails. It is
+/// begun with a plain statement, so sqlx does not count it: a `Connection::begin` on
+/// its connection would fail rather than open a savepoint (nothing here nests
+/// transactions).
 #[derive(Debug)]
 pub struct Transaction {
+    conn: TxConn,
+}
+
+/// The connection of a [`Transaction`], as its statements see it. A statement that
+/// fails leaves the transaction fit only to be dropped (rolled back), as on
+/// PostgreSQL, which refuses every later statement of a transaction that met an
+/// error: the first statement's failure may be its `BEGIN IMMEDIATE`'s.
+#[derive(Debug)]
+pub struct TxConn {
     lease: Lease,
+    /// `BEGIN IMMEDIATE` has been sent.
+    begun: bool,
+}
+
+impl std::ops::Deref for Transaction {
+    type Target = TxConn;
+
+    fn deref(&self) -> &TxConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Transaction {
+    fn deref_mut(&mut self) -> &mut TxConn {
+        &mut self.conn
+    }
+}
+
+impl TxConn {
+    /// `query` as it is sent: the first statement carries the `BEGIN IMMEDIATE`; true
+    /// when this one does.
+    fn next<'q>(&mut self, query: impl Execute<'q, Sqlite>) -> (Statement, bool) {
+        let mut statement = Statement::of(query);
+        let begins = !self.begun;
+        if begins {
+            // Marked before the statement is sent: should its caller stop waiting, the
+            // lease rolls back whatever it began.
+            self.begun = true;
+            self.lease.in_transaction = true;
+            statement.sql = AssertSqlSafe(format!("BEGIN IMMEDIATE; {}", statement.sql.as_str())).into_sql_str();
+        }
+        (statement, begins)
+    }
+
+    /// Sends `statement`, which ends with the `COMMIT`; returns the rows it returned.
+    async fn end(&mut self, statement: Statement) -> Result<Vec<SqliteRow>, sqlx::Error> {
+        let result = self.lease.fetch_all(statement).await;
+        self.lease.settle(&result);
+        let rows = result?;
+        self.lease.in_transaction = false;
+        self.lease.writer = None;
+        Ok(rows)
+    }
 }
 
 impl Transaction {
     /// Commits. On an error the transaction is rolled back when this is dropped.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let result = sqlx::query("COMMIT").execute(&mut *self.lease).await;
-        self.lease.settle(&result);
-        result?;
-        self.lease.in_transaction = false;
-        self.lease.writer = None;
-        Ok(())
+        if !self.conn.begun {
+            // Nothing was sent: nothing to end.
+            return Ok(());
+        }
+        self.conn.end(Statement::of(sqlx::query("COMMIT"))).await.map(|_| ())
+    }
+
+    /// Runs `last`, the transaction's last statement, then commits, in one hand-off to
+    /// the connection's thread; returns `read` of each row `last` returned. On an
+    /// error (of either) the transaction is rolled back when this is dropped.
+    pub async fn commit_after<'q, T>(
+        mut self,
+        last: impl Execute<'q, Sqlite>,
+        read: impl Fn(&SqliteRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let (mut statement, _) = self.conn.next(last);
+        statement.sql = AssertSqlSafe(format!("{}; COMMIT", statement.sql.as_str())).into_sql_str();
+        self.conn.end(statement).await?.iter().map(read).collect()
     }
 }
 
-impl std::ops::Deref for Transaction {
-    type Target = SqliteConnection;
+// Statements run in the transaction; the first begins it.
+impl<'c> Executor<'c> for &'c mut TxConn {
+    type Database = Sqlite;
 
-    fn deref(&self) -> &SqliteConnection {
-        &self.lease
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<SqliteQueryResult, SqliteRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Sqlite>,
+    {
+        let (statement, begins) = self.next(query);
+        let conn: &'c mut SqliteConnection = &mut self.lease;
+        let results = conn.fetch_many(statement);
+        if !begins {
+            return results;
+        }
+        // The `BEGIN`'s own result goes: it reports as changed rows whatever the last
+        // statement before it on this connection changed (`sqlite3_changes`), which
+        // `execute` would add to the caller's count. Its error, if any, stays.
+        let mut first = true;
+        Box::pin(results.try_filter(move |result| {
+            let begin = std::mem::take(&mut first) && result.is_left();
+            std::future::ready(!begin)
+        }))
     }
-}
 
-impl std::ops::DerefMut for Transaction {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.lease
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<SqliteRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Sqlite>,
+    {
+        // Results other than rows (the `BEGIN`'s included) are not looked at.
+        let (statement, _) = self.next(query);
+        let conn: &'c mut SqliteConnection = &mut self.lease;
+        conn.fetch_optional(statement)
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: sqlx::SqlStr,
+        parameters: &'e [sqlx::sqlite::SqliteTypeInfo],
+    ) -> BoxFuture<'e, Result<sqlx::sqlite::SqliteStatement, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        let conn: &'c mut SqliteConnection = &mut self.lease;
+        conn.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Sqlite>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        let conn: &'c mut SqliteConnection = &mut self.lease;
+        conn.describe(sql)
     }
 }
 
