@@ -346,9 +346,9 @@ pub(crate) async fn insert_message(
 }
 
 /// [`insert_message`], marked as awaiting the AI turn that will answer it when
-/// `awaiting_turn` (a customer message stored while the AI holds the call): the turn
-/// clears the mark when it ends, and a mark left by a node that died is what the turn
-/// recovery looks for ([`recovery`]).
+/// `awaiting_turn` and the AI holds the call as it is stored (a customer writing while
+/// waiting for a person awaits no turn): the turn clears the mark when it ends, and a
+/// mark left by a node that died is what the turn recovery looks for ([`recovery`]).
 pub(crate) async fn insert_message_awaiting(
     tx: &mut Tx,
     call_id: i64,
@@ -361,7 +361,8 @@ pub(crate) async fn insert_message_awaiting(
     let id: i64 = on_tx!(tx, |conn| {
         sqlx::query_scalar(
             "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7 AND COALESCE((SELECT status = 'ai' FROM calls WHERE id = $1), FALSE)) \
+             RETURNING id",
         )
         .bind(call_id)
         .bind(role.as_str())

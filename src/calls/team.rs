@@ -147,6 +147,9 @@ pub async fn transfer(ctx: &Ctx, cap: &AgentCap<'_>, call_id: i64, t: &Transfer)
         drop(tx);
         return Err(refusal(ctx.db(), call_id, me.id).await);
     }
+    // A person or the queue answers from here, as after a takeover: no message awaits
+    // an AI turn any more.
+    super::turn_ended(&mut tx, call_id, None).await?;
     on_tx!(&mut tx, |conn| sqlx::query(
         "INSERT INTO call_transfers (call_id, from_department, to_department, from_user, to_user, reason, by_id, at) \
          VALUES ($1, $2, COALESCE($3, $2), $4, $5, $6, $7, $8)",
