@@ -138,6 +138,11 @@ pub struct ChatResponse {
     pub tool_calls: Vec<ToolCall>,
     /// Tokens used.
     pub usage: Usage,
+    /// Why the reply hands the customer over to a person, when the model says so
+    /// itself: the built-in engine knows when the words it wrote promise a person, so
+    /// the turn can keep that promise whatever the supervisor thinks. Remote models
+    /// leave it empty (their reply is only text).
+    pub hands_over: Option<super::Reason>,
 }
 
 /// Why a model call failed. None of these reach the customer as such.

@@ -361,7 +361,7 @@ fn read_plain(wire: WireResponse) -> ChatResponse {
             }
         })
         .collect();
-    ChatResponse { content: message.content.unwrap_or_default(), tool_calls, usage: used }
+    ChatResponse { content: message.content.unwrap_or_default(), tool_calls, usage: used, hands_over: None }
 }
 
 /// Puts a streamed answer together: text as it comes (also sent to the customer), tool
@@ -404,7 +404,7 @@ impl StreamReader {
     }
 
     fn finish(self) -> ChatResponse {
-        ChatResponse { content: self.content, tool_calls: self.calls, usage: self.used }
+        ChatResponse { content: self.content, tool_calls: self.calls, usage: self.used, hands_over: None }
     }
 }
 

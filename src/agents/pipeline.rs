@@ -116,6 +116,9 @@ struct ServiceResult {
     usage: Usage,
     tools_failed: bool,
     customer_linked: bool,
+    /// Why the reply tells the customer a person takes over, when whoever wrote it
+    /// says so (the built-in engine, or the apology): the verdict keeps that promise.
+    hands_over: Option<Reason>,
 }
 
 /// Who answered an agent step, at what cost and with what outcome, from when it began:
@@ -442,6 +445,7 @@ impl Pipeline {
             usage: Usage::default(),
             tools_failed: true,
             customer_linked: true,
+            hands_over: Some(Reason::ToolFailure),
         }
     }
 
@@ -480,6 +484,7 @@ impl Pipeline {
             usage: Usage::default(),
             tools_failed: false,
             customer_linked: scope.customer_id.is_some(),
+            hands_over: None,
         };
         let mut seen: Vec<(String, String)> = Vec::new();
         for _round in 0..=self.limits.max_tool_rounds {
@@ -498,6 +503,7 @@ impl Pipeline {
             result.usage.completion_tokens += response.usage.completion_tokens;
             if response.tool_calls.is_empty() {
                 result.reply = response.content.trim().to_owned();
+                result.hands_over = response.hands_over;
                 if result.reply.is_empty() {
                     return Ok(Err(ModelError::Malformed("empty reply".into())));
                 }
@@ -564,10 +570,13 @@ impl Pipeline {
             }
         };
         let (mut verdict, answered) = self.ask(&request, parse_verdict, fallback).await;
-        // Rules no model may talk its way around: a failed tool or a request for a
-        // person always reaches a person.
+        // Rules no model may talk its way around: a reply that told the customer a
+        // person takes over (whichever engine wrote it, the fallback included), a
+        // failed tool or a request for a person always reaches a person.
         if verdict.action != Action::Escalate {
-            if service.tools_failed && service.customer_linked {
+            if let Some(reason) = service.hands_over {
+                verdict = Verdict { action: Action::Escalate, reason: Some(reason), quality: verdict.quality };
+            } else if service.tools_failed && service.customer_linked {
                 verdict =
                     Verdict { action: Action::Escalate, reason: Some(Reason::ToolFailure), quality: verdict.quality };
             } else if classification.category == "human_request" {

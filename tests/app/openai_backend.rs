@@ -2,7 +2,8 @@
 //! and streamed replies, tool rounds, malformed output, 429 then success, timeouts, a
 //! model that never stops calling the same tool, an unknown model, and tool arguments
 //! that try to reach another customer; the supervisor model writing a call summary; a
-//! tool call streamed in pieces, to a server that wants no key.
+//! tool call streamed in pieces, to a server that wants no key; a fallback reply that
+//! promises a person, over a supervisor model that would let the call go on.
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ on_both_backends!(
     malformed_structured_output_falls_back_to_the_builtin_engine_and_is_recorded,
     rate_limits_and_server_errors_are_retried_with_backoff,
     persistent_failures_and_timeouts_degrade_politely,
+    a_fallback_reply_that_promises_a_person_hands_the_call_over,
     a_model_that_keeps_calling_the_same_tool_is_stopped,
     an_unknown_model_is_reported_clearly,
     tool_arguments_from_the_model_cannot_reach_other_customers_or_move_money,
@@ -304,6 +306,52 @@ async fn persistent_failures_and_timeouts_degrade_politely(backend: Backend) {
     assert_eq!(service["outcome"], "fallback: model request timed out");
     assert!(turn["reply"].as_str().unwrap().contains("Hola"), "{turn}");
     assert_eq!(requests_with(&server, SERVICE).await, 2, "one retry, then the fallback");
+    app.finish().await;
+}
+
+/// The service model times out on every turn, so the built-in engine answers, while
+/// routing and supervisor answer at once and see nothing wrong. Where the engine's
+/// reply tells the customer a person takes over, the call goes to the queue (the
+/// promise is kept whatever the supervisor model said); where it does not, the AI
+/// keeps the call.
+async fn a_fallback_reply_that_promises_a_person_hands_the_call_over(backend: Backend) {
+    let server = MockServer::start().await;
+    routing_and_supervisor(&server).await;
+    let late = ResponseTemplate::new(200).set_body_json(completion("too late")).set_delay(Duration::from_secs(3));
+    mount(&server, SERVICE, late, 2, None).await;
+    let app = app_with_model(backend, &server, 0, Duration::from_millis(300)).await;
+    let token = app.token_for("agente", "agent").await;
+    let maria = app.demo_customer("maria.lopez@example.com").await;
+
+    // The routing model reads a balance question; the engine reads a request for a
+    // person, and says so.
+    let wants_person = "Quiero hablar con una persona de verdad, por favor";
+    let turn = app.start_call(&token, json!({"customer_id": maria, "message": wants_person})).await;
+    let service = &steps(&turn)[1];
+    assert_eq!(service["outcome"], "fallback: model request timed out", "{service}");
+    assert_eq!(steps(&turn)[2]["backend"], "openai", "the supervisor model answered");
+    assert!(turn["reply"].as_str().unwrap().contains("persona"), "{turn}");
+    assert_eq!(turn["verdict"]["action"], "escalate", "{turn}");
+    assert_eq!(turn["verdict"]["reason"], "customer_request");
+    assert_eq!(turn["status"], "queued");
+    let call = turn["call_id"].as_i64().unwrap();
+    let again = app.say(&token, call, "¿Hola? ¿Hay alguien?").await;
+    assert!(again["reply"].is_null(), "no second promise: the call waits for a person: {again}");
+
+    // A caller who is not on record asks for their balance: the engine's lookup fails
+    // for want of an identity, and it says a person will look into it.
+    let turn = app.start_call(&token, json!({"message": "¿Cuál es mi saldo pendiente?"})).await;
+    assert_eq!(steps(&turn)[1]["tool_calls"][0]["ok"], false, "{turn}");
+    assert!(turn["reply"].as_str().unwrap().contains("persona"), "{turn}");
+    assert_eq!(turn["verdict"]["reason"], "missing_knowledge", "{turn}");
+    assert_eq!(turn["status"], "queued");
+
+    // A greeting answered by the engine promises nobody: the AI keeps the call.
+    let turn = app.start_call(&token, json!({"customer_id": maria, "message": "Hola, buenas tardes"})).await;
+    assert_eq!(steps(&turn)[1]["backend"], "builtin");
+    assert!(!turn["reply"].as_str().unwrap().contains("persona"), "{turn}");
+    assert_eq!(turn["verdict"]["action"], "continue");
+    assert_eq!(turn["status"], "ai");
     app.finish().await;
 }
 

@@ -255,18 +255,23 @@ fn money(v: &Value) -> String {
     v.as_str().unwrap_or("0.00").to_owned()
 }
 
-/// The reply text once the tools have answered (or when none were needed).
-fn compose(c: &Classification, results: &[(String, Value)], customer_linked: bool) -> String {
+/// The reply text once the tools have answered (or when none were needed), and why it
+/// passes the customer to a person when its words say so.
+fn compose(c: &Classification, results: &[(String, Value)], customer_linked: bool) -> (String, Option<Reason>) {
     let say = |key: &str| i18n::t(c.language, key).to_owned();
     let fill = |key: &str, values: &[(&str, &str)]| i18n::fill(c.language, key, values);
     if c.recommendations.iter().any(|r| r == "possible_prompt_injection") {
-        return say("engine.injection");
+        return (say("engine.injection"), None);
     }
     if c.recommendations.iter().any(|r| r == "email_only_to_address_on_file") {
-        return say("engine.email_on_file_only");
+        return (say("engine.email_on_file_only"), None);
     }
     if results.iter().any(|(_, r)| r.get("error").is_some()) {
-        return say("engine.lookup_failed");
+        // "I'm passing you to a person to look into it": a lookup that failed for a
+        // caller on record is a tool failure; for a caller who is not, their identity
+        // is what is missing.
+        let reason = if customer_linked { Reason::ToolFailure } else { Reason::MissingKnowledge };
+        return (say("engine.lookup_failed"), Some(reason));
     }
     let mut parts: Vec<String> = Vec::new();
     for (name, r) in results {
@@ -353,7 +358,8 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
             ToolName::GetCustomerProfile => {}
         }
     }
-    if let Some(reason) = needs_person(c, customer_linked) {
+    let hands_over = needs_person(c, customer_linked);
+    if let Some(reason) = hands_over {
         parts.push(say(match reason {
             Reason::CustomerRequest => "engine.person.customer_request",
             Reason::UnsupportedRequest if c.category == "refund" => "engine.person.refund",
@@ -373,7 +379,7 @@ fn compose(c: &Classification, results: &[(String, Value)], customer_linked: boo
             _ => "engine.more_detail",
         }));
     }
-    parts.join(" ")
+    (parts.join(" "), hands_over)
 }
 
 fn service(request: &ChatRequest) -> ChatResponse {
@@ -411,7 +417,8 @@ fn service(request: &ChatRequest) -> ChatResponse {
         let args = json!({"title": issue_title(&c), "description": user.chars().take(2000).collect::<String>(), "priority": c.priority});
         return ChatResponse { tool_calls: vec![call(ToolName::CreateTicket, args, 2)], ..ChatResponse::default() };
     }
-    ChatResponse { content: compose(&c, &results, customer_linked), ..ChatResponse::default() }
+    let (content, hands_over) = compose(&c, &results, customer_linked);
+    ChatResponse { content, hands_over, ..ChatResponse::default() }
 }
 
 /// The facts the pipeline hands the supervisor, as JSON in the last user message.
