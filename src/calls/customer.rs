@@ -9,9 +9,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::{Call, MessageKind, call_columns, call_fields, get, record_change};
+use futures_util::TryStreamExt;
+use sqlx::{Either, FromRow};
+
+use super::{Call, Message, MessageKind, MessageRow, call_columns, call_fields, get, message_of, messages_select, record_change};
 use crate::context::Ctx;
-use crate::db::Timestamp;
+use crate::db::{Db, Timestamp};
 use crate::db::{on_tx, with_db};
 use crate::error::{AppError, AppResult, Conflict, FieldErrors};
 use crate::events::{CallChange, Payload};
@@ -31,13 +34,50 @@ fn hash_token(token: &str) -> String {
 
 /// The call a link token opens; anything else is "not found".
 pub async fn by_token(ctx: &Ctx, token: &str) -> AppResult<Call> {
-    if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !well_formed(token) {
         return Err(AppError::NotFound);
     }
     let sql = concat!("SELECT ", call_columns!(), " FROM calls WHERE access_hash = $1");
     let call: Option<Call> =
         with_db!(ctx.db(), |pool| sqlx::query_as(sql).bind(hash_token(token)).fetch_optional(pool).await)?;
     call.ok_or(AppError::NotFound)
+}
+
+/// The call a link token opens and its messages, oldest first, for the call's page;
+/// anything else is "not found". On SQLite the two queries go in one string (one
+/// hand-off to the connection's thread; the call's row comes first, then the end of
+/// its statement, then the messages); on PostgreSQL one after the other.
+pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<(Call, Vec<Message>)> {
+    let Db::Sqlite(pool) = ctx.db() else {
+        let call = by_token(ctx, token).await?;
+        let messages = super::messages(ctx.db(), call.id).await?;
+        return Ok((call, messages));
+    };
+    if !well_formed(token) {
+        return Err(AppError::NotFound);
+    }
+    let sql = concat!(
+        "SELECT ",
+        call_columns!(),
+        " FROM calls WHERE access_hash = $1; ",
+        messages_select!(),
+        "(SELECT id FROM calls WHERE access_hash = $1) ORDER BY m.id"
+    );
+    let mut results = sqlx::Executor::fetch_many(pool, sqlx::query(sql).bind(hash_token(token)));
+    let (mut call, mut messages, mut call_done) = (None, Vec::new(), false);
+    while let Some(result) = results.try_next().await? {
+        match result {
+            Either::Left(_) => call_done = true,
+            Either::Right(row) if !call_done => call = Some(Call::from_row(&row)?),
+            Either::Right(row) => messages.push(message_of(MessageRow::from_row(&row)?)?),
+        }
+    }
+    Ok((call.ok_or(AppError::NotFound)?, messages))
+}
+
+/// Whether `token` has the shape of a link token (43 URL-safe base64 characters).
+fn well_formed(token: &str) -> bool {
+    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The customer hangs up. Ending an ended call changes nothing.

@@ -294,29 +294,40 @@ pub async fn recent(db: &Db, limit: i64) -> AppResult<Vec<Call>> {
     Ok(with_db!(db, |pool| sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?)
 }
 
+/// The start of the query of a call's messages, oldest first: what follows is the
+/// call's id (a parameter or a subquery), then `ORDER BY m.id`.
+macro_rules! messages_select {
+    () => {
+        "SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author FROM messages m \
+         LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = "
+    };
+}
+pub(crate) use messages_select;
+
 /// A call's messages, oldest first.
 pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
-    type Row = (i64, String, Option<String>, String, Timestamp, Option<String>);
-    let rows: Vec<Row> = with_db!(db, |pool| sqlx::query_as(
-        "SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author FROM messages m \
-             LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = $1 ORDER BY m.id",
-    )
-    .bind(call_id)
-    .fetch_all(pool)
-    .await)?;
-    rows.into_iter()
-        .map(|(id, role, kind, content, at, author)| {
-            let role = MessageRole::try_from(role).map_err(anyhow::Error::msg)?;
-            // An unknown kind (written by a newer version, say) shows as plain text
-            // rather than making the whole conversation unreadable.
-            let kind = kind.and_then(|k| {
-                MessageKind::try_from(k)
-                    .map_err(|err| tracing::warn!(message = id, %err, "message kind not understood"))
-                    .ok()
-            });
-            Ok(Message { id, role, kind, content, at, author })
-        })
-        .collect()
+    let rows: Vec<MessageRow> = with_db!(db, |pool| sqlx::query_as(concat!(messages_select!(), "$1 ORDER BY m.id"))
+        .bind(call_id)
+        .fetch_all(pool)
+        .await)?;
+    rows.into_iter().map(message_of).collect()
+}
+
+
+/// A row of [`messages_select`].
+pub(crate) type MessageRow = (i64, String, Option<String>, String, Timestamp, Option<String>);
+
+/// The message of a row of [`messages_select`].
+pub(crate) fn message_of((id, role, kind, content, at, author): MessageRow) -> AppResult<Message> {
+    let role = MessageRole::try_from(role).map_err(anyhow::Error::msg)?;
+    // An unknown kind (written by a newer version, say) shows as plain text rather
+    // than making the whole conversation unreadable.
+    let kind = kind.and_then(|k| {
+        MessageKind::try_from(k)
+            .map_err(|err| tracing::warn!(message = id, %err, "message kind not understood"))
+            .ok()
+    });
+    Ok(Message { id, role, kind, content, at, author })
 }
 
 /// A call's agent steps, oldest first.

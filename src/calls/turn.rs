@@ -396,6 +396,30 @@ async fn run_agents(
     Ok(outcome?)
 }
 
+/// Binds the values of [`steps_sql`]'s rows to `query` (a `query` or a `query_as`, on
+/// either database), in its column order.
+macro_rules! bind_steps {
+    ($query:expr, $call_id:expr, $turn:expr, $steps:expr, $at:expr) => {{
+        let mut query = $query;
+        for step in $steps {
+            query = query
+                .bind($call_id)
+                .bind($turn)
+                .bind(step.agent)
+                .bind(step.backend)
+                .bind(&step.model)
+                .bind(i64::from(step.prompt_tokens))
+                .bind(i64::from(step.completion_tokens))
+                .bind(step.latency_ms as i64)
+                .bind(Value::Array(step.tool_calls.clone()).to_string())
+                .bind(&step.output)
+                .bind(&step.outcome)
+                .bind($at);
+        }
+        query
+    }};
+}
+
 /// Stores what a turn produced — its agent steps, the call's new classification and
 /// status, the AI's reply — and the events that report them, in one transaction;
 /// returns the call as it now is and whether the reply was stored. When the call left
@@ -421,9 +445,19 @@ async fn store_turn(
     let recommendations = serde_json::to_string(&c.recommendations).unwrap_or_else(|_| "[]".into());
     let tokens = TokenBudget::used_by(outcome);
     let mut tx = ctx.db().begin().await?;
-    insert_turn_steps(&mut tx, call_id, turn, &outcome.steps).await?;
+    // On SQLite the turn's steps and the cleared marks go in front of the call's
+    // update, in one string (one hand-off to the connection's thread; its parameters
+    // are numbered across the string, the update's first). PostgreSQL prepares one
+    // statement at a time, so there they go one by one.
+    let chained = matches!(tx.inner, crate::db::TxInner::Sqlite(_));
+    if !chained {
+        insert_turn_steps(&mut tx, call_id, turn, &outcome.steps).await?;
+        if marked.is_some() {
+            turn_ended(&mut tx, call_id, marked).await?;
+        }
+    }
     // Only while the AI still holds the call; the call as it then is comes back.
-    let sql = concat!(
+    const UPDATE_SQL: &str = concat!(
         "UPDATE calls SET status = $2, ai_department = $3, ai_category = $4, ai_sentiment = $5, ai_priority = $6, \
              department = CASE WHEN corrected_at IS NULL AND transferred_at IS NULL THEN $3 ELSE department END, \
              category = CASE WHEN corrected_at IS NULL THEN $4 ELSE category END, \
@@ -435,8 +469,25 @@ async fn store_turn(
              ai_tokens = ai_tokens + $14 WHERE id = $1 AND status = 'ai' RETURNING ",
         call_columns!()
     );
+    const UPDATE_PARAMS: usize = 14;
+    let sql = if chained {
+        let mut sql = String::new();
+        if !outcome.steps.is_empty() {
+            sql = steps_sql(outcome.steps.len(), UPDATE_PARAMS + 2);
+            sql.push_str("; ");
+        }
+        if marked.is_some() {
+            // The message is parameter 15 (the call is the update's $1 too).
+            sql.push_str(&TURN_ENDED_SQL.replace("$2", "$15"));
+            sql.push_str("; ");
+        }
+        sql.push_str(UPDATE_SQL);
+        std::borrow::Cow::Owned(sql)
+    } else {
+        std::borrow::Cow::Borrowed(UPDATE_SQL)
+    };
     let updated: Option<Call> = on_tx!(&mut tx, |conn| {
-        sqlx::query_as(sql)
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(&*sql))
             .bind(call_id)
             .bind(status.as_str())
             .bind(c.department.as_str())
@@ -450,9 +501,16 @@ async fn store_turn(
             .bind(offers_summary)
             .bind(outcome.verdict.quality)
             .bind(&recommendations)
-            .bind(tokens)
-            .fetch_optional(&mut *conn)
-            .await
+            .bind(tokens);
+        if chained {
+            // Parameter 15 is the cleared marks' message (unused without one), then the
+            // steps'. The update's row is the string's only one (fetch_optional stops
+            // at the first row, so the update goes last).
+            let query = query.bind(marked.unwrap_or(0));
+            bind_steps!(query, call_id, turn, &outcome.steps, now).fetch_optional(&mut *conn).await
+        } else {
+            query.fetch_optional(&mut *conn).await
+        }
     })?;
     let answered = updated.is_some();
     let mut news = Vec::new();
@@ -476,9 +534,6 @@ async fn store_turn(
             on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).bind(tokens).fetch_one(&mut *conn).await)?
         }
     };
-    if marked.is_some() {
-        turn_ended(&mut tx, call_id, marked).await?;
-    }
     // Only a tool asks for an approval: a turn whose steps all ran to the end without
     // one asked for none (a step cut short might have, so look then too).
     let may_have_asked = outcome.steps.iter().any(|s| !s.tool_calls.is_empty() || s.outcome != "ok");
@@ -510,38 +565,29 @@ async fn insert_turn_steps(tx: &mut Tx, call_id: i64, turn: i64, steps: &[Step])
     if steps.is_empty() {
         return Ok(());
     }
+    let sql = steps_sql(steps.len(), 1);
+    let at = Timestamp::now();
+    on_tx!(tx, |conn| {
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        bind_steps!(query, call_id, turn, steps, at).execute(&mut *conn).await.map(|_| ())
+    })
+}
+
+/// The multi-row insert of `count` agent steps (at least one), its parameters
+/// numbered from `first`, as [`bind_steps`] binds them.
+fn steps_sql(count: usize, first: usize) -> String {
     const COLUMNS: usize = 12;
-    let rows: Vec<String> = (0..steps.len())
+    let rows: Vec<String> = (0..count)
         .map(|i| {
-            let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
+            let params: Vec<String> = (0..COLUMNS).map(|c| format!("${}", first + i * COLUMNS + c)).collect();
             format!("({})", params.join(", "))
         })
         .collect();
-    let sql = format!(
+    format!(
         "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, \
          tool_calls, output, outcome, at) VALUES {}",
         rows.join(", ")
-    );
-    let at = Timestamp::now();
-    on_tx!(tx, |conn| {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-        for step in steps {
-            query = query
-                .bind(call_id)
-                .bind(turn)
-                .bind(step.agent)
-                .bind(step.backend)
-                .bind(&step.model)
-                .bind(i64::from(step.prompt_tokens))
-                .bind(i64::from(step.completion_tokens))
-                .bind(step.latency_ms as i64)
-                .bind(Value::Array(step.tool_calls.clone()).to_string())
-                .bind(&step.output)
-                .bind(&step.outcome)
-                .bind(at);
-        }
-        query.execute(&mut *conn).await.map(|_| ())
-    })
+    )
 }
 
 /// Records an agent step inside the caller's transaction, in `turn` (or, without one,

@@ -244,9 +244,11 @@ async fn run_turn(state: &AppState, turn: Turn, text: String, background: bool) 
 }
 
 async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>) -> AppResult<CallView> {
-    let call = customer::by_token(state, token).await?;
+    // The live stream starts after the last event before the messages are read: a
+    // message arriving meanwhile is shown or streamed (or both: its event only redraws
+    // the conversation).
     let after = state.bus().latest_id().await?;
-    let messages = calls::messages(state.db(), call.id).await?;
+    let (call, messages) = customer::page_by_token(state, token).await?;
     let summary = match call.customer_id {
         Some(_) => crate::email::summary_of_call(state.db(), call.id).await?,
         None => None,
