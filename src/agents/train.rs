@@ -119,7 +119,7 @@ pub fn cross_validate_intents(examples: &[ToolExample], k: usize, thresholds: &[
             examples.iter().enumerate().filter(|(i, _)| i % k == fold).map(|(_, e)| e).collect();
         let train_set: Vec<ToolExample> =
             examples.iter().enumerate().filter(|(i, _)| i % k != fold).map(|(_, e)| e.clone()).collect();
-        let Ok(mut model) = IntentModel::parse(learned::lasting(train_intents(&train_set))) else { continue };
+        let Ok(mut model) = IntentModel::parse(&train_intents(&train_set)) else { continue };
         for (threshold, s) in thresholds.iter().zip(scores.iter_mut()) {
             model.threshold = *threshold;
             for ex in &test {
@@ -193,7 +193,7 @@ pub fn cross_validate(examples: &[Example], k: usize, tunings: &[Tuning]) -> Vec
         let test: Vec<&Example> = examples.iter().enumerate().filter(|(i, _)| i % k == fold).map(|(_, e)| e).collect();
         let train_set: Vec<Example> =
             examples.iter().enumerate().filter(|(i, _)| i % k != fold).map(|(_, e)| e.clone()).collect();
-        let Ok(model) = Model::parse(learned::lasting(train(&train_set))) else { continue };
+        let Ok(model) = Model::parse(&train(&train_set)) else { continue };
         for (tuning, s) in tunings.iter().zip(scores.iter_mut()) {
             for ex in &test {
                 s.record(ex, &classify_with(&model, *tuning, &ex.text));
@@ -276,6 +276,6 @@ mod tests {
             train_intents(&examples) == embedded,
             "run `cargo run -- train-routing` after changing eval/tools_corpus or eval/tools_dev"
         );
-        assert!(IntentModel::parse(learned::lasting(embedded)).is_ok());
+        assert!(IntentModel::parse(&embedded).is_ok());
     }
 }

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use futures_util::TryStreamExt;
 use sqlx::{Either, FromRow};
 
-use super::{Call, Message, MessageKind, MessageRow, call_columns, call_fields, get, message_of, messages_select, record_change};
+use super::{
+    Call, Message, MessageKind, MessageRow, call_columns, call_fields, get, message_of, messages_select, record_change,
+};
 use crate::context::Ctx;
 use crate::db::{Db, Timestamp};
 use crate::db::{on_tx, with_db};

@@ -313,7 +313,6 @@ pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
     rows.into_iter().map(message_of).collect()
 }
 
-
 /// A row of [`messages_select`].
 pub(crate) type MessageRow = (i64, String, Option<String>, String, Timestamp, Option<String>);
 
@@ -323,9 +322,7 @@ pub(crate) fn message_of((id, role, kind, content, at, author): MessageRow) -> A
     // An unknown kind (written by a newer version, say) shows as plain text rather
     // than making the whole conversation unreadable.
     let kind = kind.and_then(|k| {
-        MessageKind::try_from(k)
-            .map_err(|err| tracing::warn!(message = id, %err, "message kind not understood"))
-            .ok()
+        MessageKind::try_from(k).map_err(|err| tracing::warn!(message = id, %err, "message kind not understood")).ok()
     });
     Ok(Message { id, role, kind, content, at, author })
 }

@@ -1150,7 +1150,7 @@ fn features_with(text: &str, mut out: Vec<String>) -> Vec<String> {
 
 impl IntentModel {
     /// Reads a model file written by `centralita train-routing`.
-    pub fn parse(text: &'static str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, String> {
         let mut heads = learned::parse_heads(text, MAGIC)?;
         let mut out = Vec::new();
         for intent in Intent::ALL {

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use super::text::{normalize, tokens};
@@ -113,8 +114,9 @@ pub fn features(text: &str) -> Vec<String> {
     for pair in words.windows(2) {
         out.push(format!("b:{} {}", pair[0], pair[1]));
     }
-    let mut seen = HashSet::with_capacity(out.len());
-    out.retain(|f| seen.insert(f.clone()));
+    let mut seen: HashSet<u64, BuildHasherDefault<Prehashed>> =
+        HashSet::with_capacity_and_hasher(out.len(), Default::default());
+    out.retain(|f| seen.insert(key(f)));
     out
 }
 
@@ -124,13 +126,45 @@ pub struct Head {
     /// Label names, in the file's order.
     pub classes: Vec<String>,
     bias: Vec<f32>,
-    /// For each known feature, where its weights are in `pairs`: (start, count). The
-    /// names are borrowed from the model's text (embedded in the binary), and the
-    /// weights of all features share one array: tens of thousands of features cost a
-    /// few bytes each, not two allocations each.
-    index: HashMap<&'static str, (u32, u16)>,
+    /// For each known feature, by its [`key`], where its weights are in `pairs`:
+    /// (start, count). The weights of all features share one array: tens of thousands
+    /// of features cost a few bytes each, not two allocations each.
+    index: HashMap<u64, (u32, u16), BuildHasherDefault<Prehashed>>,
     /// (class, weight) where the weight is not negligible, feature after feature.
     pairs: Vec<(u16, f32)>,
+}
+
+/// A feature as a head's index knows it: a 64-bit hash of its name (SipHash-1-3, fixed
+/// keys). A message's lookups then never read the names: each would be one more miss
+/// of the processor's cache, in text spread over the binary, and the lookups of a
+/// message's hundred-odd features were most of the engine's time. Two known features
+/// with one key are refused when the model is read (a test reads the embedded ones);
+/// an unknown feature taken for a known one has a chance of about one in 10^14.
+fn key(feature: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(feature.as_bytes());
+    hasher.finish()
+}
+
+/// The hasher of an index whose keys are hashes already: it passes them through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; anything else is still mixed in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// A head's label from a sample.
@@ -138,12 +172,12 @@ type Label = fn(&Sample) -> &str;
 
 impl Head {
     pub fn empty() -> Self {
-        Self { classes: Vec::new(), bias: Vec::new(), index: HashMap::new(), pairs: Vec::new() }
+        Self { classes: Vec::new(), bias: Vec::new(), index: HashMap::default(), pairs: Vec::new() }
     }
 
     /// Whether training kept this feature.
     pub fn knows(&self, feature: &str) -> bool {
-        self.index.contains_key(feature)
+        self.index.contains_key(&key(feature))
     }
 
     /// Log-scores of each class for these features (the model's logits).
@@ -151,7 +185,7 @@ impl Head {
         let mut scores = self.bias.clone();
         let x = feature_value(features.len());
         for f in features {
-            if let Some(&(start, count)) = self.index.get(f.as_str()) {
+            if let Some(&(start, count)) = self.index.get(&key(f)) {
                 let start = start as usize;
                 for (class, w) in &self.pairs[start..start + usize::from(count)] {
                     scores[usize::from(*class)] += w * x;
@@ -195,7 +229,7 @@ pub struct Model {
 
 impl Model {
     /// Reads a model file written by [`train`].
-    pub fn parse(text: &'static str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, String> {
         let mut heads = parse_heads(text, MAGIC)?;
         Ok(Self {
             category: take(&mut heads, "category")?,
@@ -211,19 +245,9 @@ pub fn take(heads: &mut Vec<(String, Head)>, name: &str) -> Result<Head, String>
     Ok(heads.remove(at).1)
 }
 
-/// A model text made in this process (training, cross-validation, tests) kept for as
-/// long as the process runs, so that a model parsed from it can borrow its names. Only
-/// the `train-routing` command and the tests do this, a few megabytes per model.
-pub fn lasting(text: String) -> &'static str {
-    Box::leak(text.into_boxed_str())
-}
-
 /// The named heads of a model file whose first line is `magic` (written by
 /// [`train_heads`]).
-///
-/// The text is the embedded model's (or, when training, one made to live as long):
-/// the heads borrow their feature names from it.
-pub fn parse_heads(text: &'static str, magic: &str) -> Result<Vec<(String, Head)>, String> {
+pub fn parse_heads(text: &str, magic: &str) -> Result<Vec<(String, Head)>, String> {
     let mut lines = text.lines().enumerate();
     if lines.next().map(|(_, l)| l) != Some(magic) {
         return Err(format!("not a model file (first line must be {magic:?})"));
@@ -255,7 +279,9 @@ pub fn parse_heads(text: &'static str, magic: &str) -> Result<Vec<(String, Head)
                     h.pairs.push((class, number(n, w)?));
                 }
                 let count = u16::try_from(h.pairs.len() - start as usize).map_err(|_| bad(n, "too many weights"))?;
-                h.index.insert(name, (start, count));
+                if h.index.insert(key(name), (start, count)).is_some() {
+                    return Err(bad(n, "a feature given twice, or two features with one key"));
+                }
             }
             ("", _) => {}
             (other, _) => return Err(bad(n, &format!("unexpected {other:?}"))),
@@ -425,7 +451,7 @@ mod tests {
             s("router roto no funciona", "fault", "negative"),
         ];
         let text = train(&samples, &["balance", "fault"], &["neutral", "negative"], &["low"]);
-        let model = Model::parse(lasting(text.clone())).unwrap();
+        let model = Model::parse(&text).unwrap();
         let p = model.category.probabilities(&features("saldo?"), 1.0);
         assert!(p[0] > p[1], "{p:?}");
         let p = model.category.probabilities(&features("mi ruter no funciona"), 1.0);
