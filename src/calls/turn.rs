@@ -452,9 +452,6 @@ async fn store_turn(
     let chained = matches!(tx.inner, crate::db::TxInner::Sqlite(_));
     if !chained {
         insert_turn_steps(&mut tx, call_id, turn, &outcome.steps).await?;
-        if marked.is_some() {
-            turn_ended(&mut tx, call_id, marked).await?;
-        }
     }
     // Only while the AI still holds the call; the call as it then is comes back.
     const UPDATE_SQL: &str = concat!(
@@ -534,6 +531,11 @@ async fn store_turn(
             on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).bind(tokens).fetch_one(&mut *conn).await)?
         }
     };
+    if !chained && marked.is_some() {
+        // After the call's row, as a takeover or a transfer lock them: the other order
+        // could deadlock with one of them on PostgreSQL.
+        turn_ended(&mut tx, call_id, marked).await?;
+    }
     // Only a tool asks for an approval: a turn whose steps all ran to the end without
     // one asked for none (a step cut short might have, so look then too).
     let may_have_asked = outcome.steps.iter().any(|s| !s.tool_calls.is_empty() || s.outcome != "ok");
