@@ -160,6 +160,25 @@ impl Driver {
         }
     }
 
+    /// A slow network for the requests whose URL contains `part`: each is held `ms`
+    /// before it leaves the page, so that it is still on its way while whatever the
+    /// test does next happens. One the page aborts meanwhile never leaves (as an
+    /// aborted request in flight never answers).
+    pub async fn slow_requests(&self, part: &str, ms: u64) {
+        let script = r#"
+            var part = arguments[0], ms = arguments[1], proto = XMLHttpRequest.prototype;
+            var open = proto.open, send = proto.send, abort = proto.abort;
+            proto.open = function (method, url) { this.__url = String(url); return open.apply(this, arguments); };
+            proto.abort = function () { this.__aborted = true; return abort.apply(this, arguments); };
+            proto.send = function () {
+              var xhr = this, args = arguments;
+              if (xhr.__url.indexOf(part) < 0) return send.apply(xhr, args);
+              setTimeout(function () { if (!xhr.__aborted) send.apply(xhr, args); }, ms);
+            };
+            return true;"#;
+        self.client.execute(script, vec![json!(part), json!(ms)]).await.unwrap();
+    }
+
     /// Accepts a confirm() dialog, waiting for it to appear.
     pub async fn accept_dialog(&self) {
         let started = Instant::now();

@@ -115,7 +115,11 @@ async fn agent_sees_a_new_call_on_the_board_takes_it_over_and_replies(backend: B
     d.click("#takeover").await;
     d.find("#reply-form textarea").await;
     d.type_into("#reply-form textarea", "Hola Nora, soy Alba. Ya estoy contigo.").await;
+    // On a slow network, a redraw of the controls that an event asks for while the
+    // reply is on its way does not cancel it.
+    d.slow_requests("/reply", 1500).await;
     d.click("#reply-form button[type=submit]").await;
+    d.execute("htmx.trigger(document.body, 'call-state'); return true;").await;
     d.wait_text("#call-live .transcript", "Ya estoy contigo").await;
     d.wait_text("#call-live .transcript", "took over").await;
     let db = app.state.db();

@@ -3,7 +3,8 @@
 //! reload); an agent opens it, takes over, types a reply and sends it, and the provider
 //! receives exactly that text; the provider's delivery status shows on the call's page
 //! by itself; and a message template, its variables filled with a live preview, goes
-//! out from the same page as the Cloud API's template message.
+//! out from the same page as the Cloud API's template message, even when a preview or
+//! a redraw of the controls comes while it is on its way.
 
 use centralita::db::Backend;
 use reqwest::StatusCode;
@@ -91,6 +92,18 @@ async fn a_whatsapp_conversation_appears_live_and_the_agents_reply_and_template_
             {"type": "text", "text": "Iñigo"}, {"type": "text", "text": "F-2024-77"}]}]})
     );
     d.screenshot("33-whatsapp-template-sent").await;
+
+    // On a slow network the send is still on its way when the preview of the last
+    // keystroke fires and an event redraws the controls: neither cancels it.
+    d.click("#wa-templates summary").await;
+    d.type_into("form.wa-template-form[data-name=follow_up] label:nth-of-type(1) input", "Iñigo").await;
+    d.slow_requests("/whatsapp/template", 1500).await;
+    d.type_into("form.wa-template-form[data-name=follow_up] label:nth-of-type(2) input", "F-2024-78").await;
+    d.click("form.wa-template-form[data-name=follow_up] button[type=submit]").await;
+    d.execute("htmx.trigger(document.body, 'call-state'); return true;").await;
+    d.wait_text("#call-live .transcript", "seguimos con tu consulta F-2024-78").await;
+    let sent = wait_for_sends(&server, 4).await;
+    assert_eq!(sent[3].0["template"]["components"][0]["parameters"][1]["text"], "F-2024-78");
     assert_no_csp_errors(&d.console().await);
     d.quit().await;
     app.finish().await;
