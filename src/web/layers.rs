@@ -1,5 +1,6 @@
 //! Middleware shared by every route: request ids, tracing, security headers, body
-//! limits and timeouts, and panic containment.
+//! limits and timeouts, panic containment, and changes that finish when their client
+//! leaves.
 
 use axum::Router;
 use axum::body::Body;
@@ -36,6 +37,23 @@ fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// A request that may change something (any method but GET, HEAD, OPTIONS and TRACE)
+/// runs to its end even when its client goes away first (a closed tab, an aborted
+/// request, a proxy that gave up): the server drops an unfinished handler when its
+/// connection closes, which could leave a change committed without its audit entry or
+/// its event. Reads still stop with their connection.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    let handler = tracing::Instrument::in_current_span(next.run(request));
+    match tokio::spawn(handler).await {
+        Ok(response) => response,
+        // Panics are caught inside (CatchPanicLayer); this is a runtime shutting down.
+        Err(_) => panic_response(Box::new(())),
+    }
 }
 
 async fn security_headers(secure: bool, request: Request, next: Next) -> Response {
@@ -108,6 +126,7 @@ pub fn apply<S: Clone + Send + Sync + 'static>(router: Router<S>, config: &Confi
         .layer(RequestBodyDeadlineLayer::new(config.body_read_timeout))
         .layer(middleware::from_fn(move |req: Request, next: Next| security_headers(secure, req, next)))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(run_to_completion))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(span_for))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
