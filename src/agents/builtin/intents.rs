@@ -11,7 +11,7 @@
 
 use std::sync::LazyLock;
 
-use super::learned::{self, Head};
+use super::learned::{self, FeatureKeys, Head};
 use super::text::{Initials, find_phrase_with, normalize, tokens};
 use crate::agents::Department;
 use crate::agents::model::ToolName;
@@ -1148,6 +1148,17 @@ fn features_with(text: &str, mut out: Vec<String>) -> Vec<String> {
     out
 }
 
+/// The keys of [`features`], from the message's [`FeatureKeys`] already at hand.
+fn keys_with(text: &str, mut out: FeatureKeys) -> FeatureKeys {
+    for intent in by_rules(text) {
+        out.push(&[b"r:", intent.tool().as_str().as_bytes()]);
+    }
+    if names_money(text) {
+        out.push(&[b"r:money"]);
+    }
+    out
+}
+
 impl IntentModel {
     /// Reads a model file written by `centralita train-routing`.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -1170,35 +1181,35 @@ impl IntentModel {
     /// The probability that a person must take the call at once (a security or legal
     /// matter, a cancellation, a refund, a request for a person). 0 without a model.
     pub fn handover(&self, text: &str) -> f32 {
-        self.handover_of(&features(text))
+        self.handover_of(&keys_with(text, FeatureKeys::of(text)))
     }
 
     /// The probability that the message asks for each intent.
     pub fn probabilities(&self, text: &str) -> Vec<(Intent, f32)> {
-        self.intents_of(&features(text))
+        self.intents_of(&keys_with(text, FeatureKeys::of(text)))
     }
 
     /// Both readings of a message from one pass over its features: each intent's
     /// probability, and the hand-over probability.
     pub fn read(&self, text: &str) -> (Vec<(Intent, f32)>, f32) {
-        self.read_with(text, learned::features(text))
+        self.read_with(text, FeatureKeys::of(text))
     }
 
-    /// [`IntentModel::read`] given the message's [`learned::features`] (the routing
-    /// model's, computed once for both).
-    pub fn read_with(&self, text: &str, learned: Vec<String>) -> (Vec<(Intent, f32)>, f32) {
-        let features = features_with(text, learned);
+    /// [`IntentModel::read`] given the message's [`FeatureKeys`] (the routing model's,
+    /// computed once for both).
+    pub fn read_with(&self, text: &str, learned: FeatureKeys) -> (Vec<(Intent, f32)>, f32) {
+        let features = keys_with(text, learned);
         (self.intents_of(&features), self.handover_of(&features))
     }
 
-    fn handover_of(&self, features: &[String]) -> f32 {
+    fn handover_of(&self, features: &FeatureKeys) -> f32 {
         if self.handover.classes.is_empty() {
             return 0.0;
         }
         self.handover.probabilities(features, 1.0)[1]
     }
 
-    fn intents_of(&self, features: &[String]) -> Vec<(Intent, f32)> {
+    fn intents_of(&self, features: &FeatureKeys) -> Vec<(Intent, f32)> {
         self.heads.iter().map(|(intent, head)| (*intent, head.probabilities(features, 1.0)[1])).collect()
     }
 

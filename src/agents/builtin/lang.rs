@@ -2,7 +2,7 @@
 //! marks (ñ, ¿, ¡, accents) vote.
 
 use super::lexicon::{ROUTING, ROUTING_WORDS, STOPWORDS};
-use super::text::{Initials, find_words, normalize, tokens};
+use super::text::{Initials, Starts, find_words_at, normalize, tokens};
 use crate::i18n::Lang;
 
 /// The language of `text` and how sure the guess is (0.5 = coin toss).
@@ -31,8 +31,9 @@ pub fn detect(text: &str) -> (Lang, f64) {
         }
     }
     let initials = Initials::of(&words);
+    let starts = Starts::of(&words);
     for ((pattern, _, _, lang), split) in ROUTING.iter().zip(ROUTING_WORDS.iter()) {
-        if *lang != 'b' && initials.may_match(pattern) && find_words(&words, split, true).is_some() {
+        if *lang != 'b' && initials.may_match(pattern) && find_words_at(&words, &starts, split, true).is_some() {
             if *lang == 'e' {
                 es += 1.0;
             } else {

@@ -120,6 +120,69 @@ pub fn features(text: &str) -> Vec<String> {
     out
 }
 
+/// A message's features as the heads read them: each one's [`key`], in the order of
+/// [`features`], duplicates removed. Built from the message directly
+/// ([`FeatureKeys::of`]), hashing each name's parts as it goes without writing the
+/// name, and once per message: every head (the intent model has one per intent) then
+/// only looks the keys up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeatureKeys {
+    keys: Vec<u64>,
+    /// The keys of whole words and word pairs (not of the pieces of words).
+    whole: Vec<u64>,
+}
+
+impl FeatureKeys {
+    /// The keys of [`features`]`(text)`, without building a name.
+    pub fn of(text: &str) -> Self {
+        let words = words(text);
+        let mut all: Vec<(u64, bool)> = Vec::with_capacity(words.len() * 12);
+        let mut padded = String::new();
+        let mut bounds: Vec<usize> = Vec::new();
+        for w in &words {
+            all.push((key_of(&[b"w:", w.as_bytes()]), true));
+            padded.clear();
+            padded.push('<');
+            padded.push_str(w);
+            padded.push('>');
+            bounds.clear();
+            bounds.extend(padded.char_indices().map(|(i, _)| i));
+            bounds.push(padded.len());
+            let chars = bounds.len() - 1;
+            for n in [3, 4] {
+                for start in 0..(chars + 1).saturating_sub(n) {
+                    let piece = &padded[bounds[start]..bounds[start + n]];
+                    all.push((key_of(&[b"c:", piece.as_bytes()]), false));
+                }
+            }
+        }
+        for pair in words.windows(2) {
+            all.push((key_of(&[b"b:", pair[0].as_bytes(), b" ", pair[1].as_bytes()]), true));
+        }
+        Self::distinct(all)
+    }
+
+    /// The keys of these feature names (training and tests have the names).
+    pub fn from_names(names: &[String]) -> Self {
+        Self::distinct(names.iter().map(|n| (key(n), !n.starts_with("c:"))).collect())
+    }
+
+    fn distinct(mut all: Vec<(u64, bool)>) -> Self {
+        let mut seen: HashSet<u64, BuildHasherDefault<Prehashed>> =
+            HashSet::with_capacity_and_hasher(all.len(), Default::default());
+        all.retain(|(k, _)| seen.insert(*k));
+        Self {
+            whole: all.iter().filter(|(_, w)| *w).map(|(k, _)| *k).collect(),
+            keys: all.into_iter().map(|(k, _)| k).collect(),
+        }
+    }
+
+    /// Adds the feature whose name is `parts` joined (the intent model's own).
+    pub fn push(&mut self, parts: &[&[u8]]) {
+        self.keys.push(key_of(parts));
+    }
+}
+
 /// One classifier over the shared features: multinomial logistic regression.
 #[derive(Debug)]
 pub struct Head {
@@ -141,8 +204,16 @@ pub struct Head {
 /// with one key are refused when the model is read (a test reads the embedded ones);
 /// an unknown feature taken for a known one has a chance of about one in 10^14.
 fn key(feature: &str) -> u64 {
+    key_of(&[feature.as_bytes()])
+}
+
+/// The [`key`] of the name `parts` make one after the other (SipHash reads its input
+/// as one stream, however it is cut).
+fn key_of(parts: &[&[u8]]) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
-    hasher.write(feature.as_bytes());
+    for part in parts {
+        hasher.write(part);
+    }
     hasher.finish()
 }
 
@@ -175,17 +246,17 @@ impl Head {
         Self { classes: Vec::new(), bias: Vec::new(), index: HashMap::default(), pairs: Vec::new() }
     }
 
-    /// Whether training kept this feature.
-    pub fn knows(&self, feature: &str) -> bool {
-        self.index.contains_key(&key(feature))
+    /// Whether training kept any of the message's whole words or word pairs.
+    pub fn knows_a_word_of(&self, features: &FeatureKeys) -> bool {
+        features.whole.iter().any(|k| self.index.contains_key(k))
     }
 
     /// Log-scores of each class for these features (the model's logits).
-    pub fn scores(&self, features: &[String]) -> Vec<f32> {
+    pub fn scores(&self, features: &FeatureKeys) -> Vec<f32> {
         let mut scores = self.bias.clone();
-        let x = feature_value(features.len());
-        for f in features {
-            if let Some(&(start, count)) = self.index.get(&key(f)) {
+        let x = feature_value(features.keys.len());
+        for f in &features.keys {
+            if let Some(&(start, count)) = self.index.get(f) {
                 let start = start as usize;
                 for (class, w) in &self.pairs[start..start + usize::from(count)] {
                     scores[usize::from(*class)] += w * x;
@@ -197,7 +268,7 @@ impl Head {
 
     /// Probabilities of each class, the scores divided by `temperature` first (chosen
     /// by cross-validation so that confidences are honest).
-    pub fn probabilities(&self, features: &[String], temperature: f32) -> Vec<f32> {
+    pub fn probabilities(&self, features: &FeatureKeys, temperature: f32) -> Vec<f32> {
         softmax(&self.scores(features), temperature)
     }
 }
@@ -452,12 +523,35 @@ mod tests {
         ];
         let text = train(&samples, &["balance", "fault"], &["neutral", "negative"], &["low"]);
         let model = Model::parse(&text).unwrap();
-        let p = model.category.probabilities(&features("saldo?"), 1.0);
+        let p = model.category.probabilities(&FeatureKeys::of("saldo?"), 1.0);
         assert!(p[0] > p[1], "{p:?}");
-        let p = model.category.probabilities(&features("mi ruter no funciona"), 1.0);
+        let p = model.category.probabilities(&FeatureKeys::of("mi ruter no funciona"), 1.0);
         assert!(p[1] > p[0], "{p:?}");
         assert_eq!(train(&samples, &["balance", "fault"], &["neutral", "negative"], &["low"]), text, "deterministic");
         assert!(Model::parse("something else").is_err());
+    }
+
+    #[test]
+    fn a_messages_keys_are_those_of_its_feature_names() {
+        let texts = [
+            "",
+            "a",
+            "ok",
+            "Hola, ¿cuál es mi saldo? thx",
+            "xq tengo cargo doble, abril??",
+            "My internet is down and nothing works, pls help",
+            "contraseña olvidada ñandú 日本 ab abc abcd",
+            "router router router",
+        ];
+        for text in texts {
+            let names = features(text);
+            let keys = FeatureKeys::of(text);
+            assert_eq!(keys, FeatureKeys::from_names(&names), "{text}");
+            assert_eq!(keys.keys.len(), names.len(), "{text}");
+        }
+        let keys = FeatureKeys::of("mi saldo");
+        assert!(keys.whole.contains(&key("w:saldo")) && keys.whole.contains(&key("b:mi saldo")));
+        assert!(keys.keys.contains(&key("c:<sa")) && !keys.whole.contains(&key("c:<sa")));
     }
 
     #[test]

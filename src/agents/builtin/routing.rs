@@ -4,7 +4,7 @@
 use super::intents::{self, Intent};
 use super::learned::{self, Model};
 use super::lexicon::{CATEGORIES, ROUTING, ROUTING_WORDS};
-use super::text::{Initials, find_phrase_with, find_words, normalize, tokens};
+use super::text::{Initials, Starts, find_phrase_with, find_words_at, normalize, tokens};
 use super::{lang, sentiment};
 use crate::agents::{Classification, Department, Priority, Sentiment};
 use crate::i18n::Lang;
@@ -312,7 +312,7 @@ fn must_see_aside(model: &Model, tuning: Tuning, text: &str) -> Option<&'static 
         return None;
     }
     clauses.iter().find_map(|clause| {
-        let probs = model.category.probabilities(&learned::features(clause), tuning.temperature);
+        let probs = model.category.probabilities(&learned::FeatureKeys::of(clause), tuning.temperature);
         let (class, p) = model.category.classes.iter().zip(&probs).max_by(|a, b| a.1.total_cmp(b.1))?;
         match MUST_SEE.iter().find(|t| **t == class.as_str()) {
             Some(topic) if *p >= CLAUSE_CONFIDENT => Some(*topic),
@@ -332,8 +332,11 @@ pub fn classify(text: &str) -> Classification {
 fn lexicon_scores(words: &[&str], language: Lang) -> Vec<(&'static str, f32)> {
     let mut by_category: Vec<(&str, f32)> = Vec::new();
     let initials = Initials::of(words);
+    let starts = Starts::of(words);
     for ((pattern, category, weight, pattern_lang), split) in ROUTING.iter().zip(ROUTING_WORDS.iter()) {
-        if initials.may_match(pattern) && find_words(words, split, fuzzy_for(*pattern_lang, language)).is_some() {
+        if initials.may_match(pattern)
+            && find_words_at(words, &starts, split, fuzzy_for(*pattern_lang, language)).is_some()
+        {
             match by_category.iter_mut().find(|(c, _)| *c == *category) {
                 Some((_, s)) => *s += weight,
                 None => by_category.push((category, *weight)),
@@ -349,9 +352,9 @@ pub fn classify_with(model: &Model, tuning: Tuning, text: &str) -> Classificatio
     let norm = normalize(text);
     let words = tokens(&norm);
     let (language, _) = lang::detect(text);
-    let features = learned::features(text);
+    let features = learned::FeatureKeys::of(text);
     let lexicon = lexicon_scores(&words, language);
-    let known = features.iter().any(|f| !f.starts_with("c:") && model.category.knows(f));
+    let known = model.category.knows_a_word_of(&features);
 
     let (department, category, confidence) = if !known && lexicon.is_empty() {
         (Department::General, "other", 0.3)

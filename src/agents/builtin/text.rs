@@ -146,6 +146,40 @@ impl Initials {
     }
 }
 
+/// Where each first letter starts a word of a message, letter by letter: a pattern's
+/// first word can only match at those places (see [`Initials`]), so a long table of
+/// patterns is matched against the one or two words that share each pattern's first
+/// letter instead of every word of the message.
+pub struct Starts(Vec<(u8, usize)>);
+
+impl Starts {
+    /// The places of `tokens` by first letter.
+    pub fn of(tokens: &[&str]) -> Self {
+        let mut at: Vec<(u8, usize)> =
+            tokens.iter().enumerate().filter_map(|(i, t)| t.as_bytes().first().map(|&b| (b, i))).collect();
+        at.sort_unstable();
+        Self(at)
+    }
+
+    /// The places whose word starts with `letter`, first to last.
+    fn of_letter(&self, letter: u8) -> impl Iterator<Item = usize> + '_ {
+        let from = self.0.partition_point(|(l, _)| *l < letter);
+        self.0[from..].iter().take_while(move |(l, _)| *l == letter).map(|(_, i)| *i)
+    }
+}
+
+/// [`find_words`] given the message's [`Starts`]: the same answer, trying only the
+/// places where the pattern's first word may match.
+pub fn find_words_at(tokens: &[&str], starts: &Starts, words: &[&str], fuzzy: bool) -> Option<usize> {
+    match words.first().and_then(|w| w.as_bytes().first()) {
+        Some(&letter) if letter != b'*' && tokens.len() >= words.len() => starts
+            .of_letter(letter)
+            .filter(|&i| i + words.len() <= tokens.len())
+            .find(|&i| words.iter().zip(&tokens[i..]).all(|(w, t)| word_matches_with(t, w, fuzzy))),
+        _ => find_words(tokens, words, fuzzy),
+    }
+}
+
 /// Where a pattern of one or more words (`"cobraron dos veces"`) matches in `tokens`:
 /// the index of its first word, if anywhere.
 pub fn find_phrase(tokens: &[&str], pattern: &str) -> Option<usize> {
@@ -190,6 +224,49 @@ mod tests {
         assert!(!word_matches("hola", "hora"), "short words must match exactly");
         assert!(!word_matches("pago", "pagar"));
         assert_eq!(find_phrase(&["me", "cobraron", "dos", "veces"], "cobr* dos veces"), Some(1));
+    }
+
+    #[test]
+    fn matching_at_the_starts_finds_what_matching_everywhere_finds() {
+        let messages = [
+            "nos cobraron tres recibos y el recibo y nos cobraron otra",
+            "pasword factura fatura facturacion",
+            "a b c",
+            "",
+        ];
+        let patterns = [
+            "cobr* tres",
+            "nos cobraron",
+            "factur*",
+            "password",
+            "c",
+            "*",
+            "b c",
+            "x",
+            "nos",
+            "otra",
+            "el recibo y nos",
+        ];
+        for m in messages {
+            let tokens = tokens(m);
+            let starts = Starts::of(&tokens);
+            for p in patterns {
+                let words: Vec<&str> = p.split(' ').collect();
+                for fuzzy in [true, false] {
+                    assert_eq!(
+                        find_words_at(&tokens, &starts, &words, fuzzy),
+                        find_words(&tokens, &words, fuzzy),
+                        "{p:?} in {m:?}"
+                    );
+                }
+            }
+        }
+        let tokens = tokens("hola nos cobraron y nos cobraron");
+        assert_eq!(
+            find_words_at(&tokens, &Starts::of(&tokens), &["nos", "cobraron"], false),
+            Some(1),
+            "the first place"
+        );
     }
 
     #[test]
