@@ -175,7 +175,7 @@ pub fn find_words_at(tokens: &[&str], starts: &Starts, words: &[&str], fuzzy: bo
         Some(&letter) if letter != b'*' && tokens.len() >= words.len() => starts
             .of_letter(letter)
             .filter(|&i| i + words.len() <= tokens.len())
-            .find(|&i| words.iter().zip(&tokens[i..]).all(|(w, t)| word_matches_with(t, w, fuzzy))),
+            .find(|&i| words_match_at(tokens, i, words, fuzzy)),
         _ => find_words(tokens, words, fuzzy),
     }
 }
@@ -202,8 +202,13 @@ pub fn find_words(tokens: &[&str], words: &[&str], fuzzy: bool) -> Option<usize>
     if tokens.len() < words.len() {
         return None;
     }
-    (0..=tokens.len() - words.len())
-        .find(|&i| words.iter().zip(&tokens[i..]).all(|(w, t)| word_matches_with(t, w, fuzzy)))
+    (0..=tokens.len() - words.len()).find(|&i| words_match_at(tokens, i, words, fuzzy))
+}
+
+/// Whether the pattern's `words` match the tokens from place `i` on (the caller checks
+/// that they fit).
+fn words_match_at(tokens: &[&str], i: usize, words: &[&str], fuzzy: bool) -> bool {
+    words.iter().zip(&tokens[i..]).all(|(w, t)| word_matches_with(t, w, fuzzy))
 }
 
 #[cfg(test)]
