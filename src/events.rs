@@ -10,11 +10,13 @@
 //! notification only delays an event). On PostgreSQL, inserts take a transaction-scoped advisory lock so
 //! that ids become visible in order and the pump's cursor never skips one.
 //!
-//! Reply text streaming to a customer ("typing") is not stored: it goes through a
-//! separate in-process channel, and the stored `message` event that follows is
-//! authoritative.
+//! Reply text streaming to a customer ("typing") is not stored: it goes through an
+//! in-process channel of the call's own, which exists only while a customer page of the
+//! call follows it on this process, and the stored `message` event that follows is
+//! authoritative. A turn asks [`Bus::watched`] whether anyone follows its call before
+//! it has the reply streamed at all.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -114,18 +116,12 @@ pub struct Event {
     pub data: Value,
 }
 
-/// A piece of reply text being streamed to a call's customer.
-#[derive(Clone, Debug)]
-pub struct Typing {
-    /// The call.
-    pub call_id: i64,
-    /// The next piece of text.
-    pub text: String,
-}
-
 /// How many events a slow subscriber may fall behind before it catches up from the
 /// database instead.
 const CAPACITY: usize = 1024;
+/// How many pieces of reply text a customer page may fall behind; it then misses
+/// some, and the stored reply replaces them on the page moments later.
+const TYPING_CAPACITY: usize = 64;
 /// Rows read per query when catching up.
 const PAGE: i64 = 500;
 const CHANNEL: &str = "centralita_events";
@@ -235,7 +231,9 @@ fn sqlite_insert(n: usize) -> String {
 pub struct Bus {
     db: Db,
     tx: broadcast::Sender<Arc<Event>>,
-    typing: broadcast::Sender<Typing>,
+    /// Reply text for each call a customer page follows on this process (only those:
+    /// a piece goes to the pages of its call, never past every open page).
+    typing: Mutex<HashMap<i64, broadcast::Sender<String>>>,
     wake: Notify,
     /// Set by [`Bus::wake`]: events were stored that the pump must read from the log.
     stale: AtomicBool,
@@ -260,11 +258,10 @@ impl Bus {
     /// [`Bus::start`] runs the pump.
     pub fn new(db: Db, poll: Duration) -> Self {
         let (tx, _) = broadcast::channel(CAPACITY);
-        let (typing, _) = broadcast::channel(CAPACITY);
         Self {
             db,
             tx,
-            typing,
+            typing: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             stale: AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
@@ -359,9 +356,23 @@ impl Bus {
         self.stopping.send_replace(true);
     }
 
-    /// Streams reply text to a call's customer page (in-process only).
+    /// Streams reply text to a call's customer pages on this process, if any follows.
     pub fn typing(&self, call_id: i64, text: String) {
-        let _ = self.typing.send(Typing { call_id, text });
+        if let Some(tx) = lock(&self.typing).get(&call_id) {
+            let _ = tx.send(text);
+        }
+    }
+
+    /// Whether a customer page follows call `call_id` on this process: when none does,
+    /// a turn has no one to stream its reply to.
+    pub fn watched(&self, call_id: i64) -> bool {
+        lock(&self.typing).contains_key(&call_id)
+    }
+
+    /// Follows the reply text of call `call_id` until the returned watch drops.
+    fn watch(self: &Arc<Self>, call_id: i64) -> TypingWatch {
+        let rx = lock(&self.typing).entry(call_id).or_insert_with(|| broadcast::channel(TYPING_CAPACITY).0).subscribe();
+        TypingWatch { bus: self.clone(), call_id, rx: Some(rx) }
     }
 
     /// Events stored after `after`, oldest first, at most `limit`.
@@ -532,7 +543,7 @@ impl Bus {
     ) -> AppResult<impl Stream<Item = Item> + Send + use<>> {
         // Subscribe before reading the log so that nothing falls between the two.
         let rx = self.tx.subscribe();
-        let typing = typing_for.map(|id| (id, self.typing.subscribe()));
+        let typing = typing_for.map(|id| self.watch(id));
         let last = match after {
             Some(id) => id,
             None => self.latest_id().await?,
@@ -581,6 +592,26 @@ impl Drop for Unsure<'_> {
 }
 
 /// Locks one of the bus's small lists; a panic while one was held left it usable.
+/// A customer page's hold on its call's reply text; the call's channel goes when the
+/// last page following it does.
+struct TypingWatch {
+    bus: Arc<Bus>,
+    call_id: i64,
+    /// Always set until dropped.
+    rx: Option<broadcast::Receiver<String>>,
+}
+
+impl Drop for TypingWatch {
+    fn drop(&mut self) {
+        let mut typing = lock(&self.bus.typing);
+        // Under the lock, so that no page subscribes between the two.
+        drop(self.rx.take());
+        if typing.get(&self.call_id).is_some_and(|tx| tx.receiver_count() == 0) {
+            typing.remove(&self.call_id);
+        }
+    }
+}
+
 fn lock<T>(list: &Mutex<T>) -> MutexGuard<'_, T> {
     list.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -612,7 +643,7 @@ pub enum Item {
 struct Feed {
     bus: Arc<Bus>,
     rx: broadcast::Receiver<Arc<Event>>,
-    typing: Option<(i64, broadcast::Receiver<Typing>)>,
+    typing: Option<TypingWatch>,
     backlog: VecDeque<Arc<Event>>,
     /// Id of the last event handed out (or the client's Last-Event-ID).
     last: i64,
@@ -649,16 +680,16 @@ impl Feed {
                 }
                 continue;
             }
-            let received = match &mut self.typing {
-                Some((call_id, typing)) => {
+            let received = match self.typing.as_mut().and_then(|w| w.rx.as_mut()) {
+                Some(typing) => {
                     // Typing first: a turn's text is all sent before its stored
                     // message is published, and must reach the page before it.
                     tokio::select! {
                         biased;
                         piece = typing.recv() => {
                             match piece {
-                                Ok(t) if t.call_id == *call_id => return Some(Item::Typing(t.text)),
-                                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => None,
+                                Ok(text) => return Some(Item::Typing(text)),
+                                Err(broadcast::error::RecvError::Lagged(_)) => None,
                                 Err(broadcast::error::RecvError::Closed) => return None,
                             }
                         }
@@ -681,5 +712,31 @@ impl Feed {
                 Some(Err(broadcast::error::RecvError::Closed)) => return None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call's reply text has a channel exactly while at least one customer page
+    /// follows the call; staff feeds do not count, and closed pages leave nothing.
+    #[tokio::test]
+    async fn a_calls_typing_channel_lasts_while_a_page_follows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/bus.db", dir.path().display()), 1).await.unwrap();
+        let bus = Arc::new(Bus::new(db, Duration::from_secs(60)));
+        let staff = bus.feed(Some(0), None).await.unwrap();
+        assert!(!bus.watched(7), "a staff feed follows no call's text");
+        let first = bus.feed(Some(0), Some(7)).await.unwrap();
+        let second = bus.feed(Some(0), Some(7)).await.unwrap();
+        assert!(bus.watched(7) && !bus.watched(8));
+        bus.typing(8, "nobody hears this".into());
+        drop(first);
+        assert!(bus.watched(7), "one page still follows");
+        drop(second);
+        assert!(!bus.watched(7));
+        assert!(lock(&bus.typing).is_empty(), "no channel left behind");
+        drop(staff);
     }
 }

@@ -253,9 +253,8 @@ async fn closed_hours_note(
         return Ok(());
     };
     let piece = format!("\n\n{note}");
-    if deltas.is_some() || call.channel == Channel::Web {
-        ctx.bus().typing(call.id, piece.clone());
-    }
+    // Goes nowhere unless a customer page follows the call.
+    ctx.bus().typing(call.id, piece.clone());
     if let Some(tx) = deltas {
         let _ = tx.send(piece.clone()).await;
     }
@@ -370,29 +369,38 @@ async fn run_agents(
     let call_id = call.id;
     let scope = CallerScope { call_id, customer_id: call.customer_id };
     let previous = previous_classification(call);
-    let (page_tx, mut page_rx) = mpsc::channel::<String>(64);
-    let bus = ctx.bus_handle();
-    let caller = deltas.cloned();
-    let relay = tokio::spawn(async move {
-        while let Some(piece) = page_rx.recv().await {
-            bus.typing(call_id, piece.clone());
-            if let Some(tx) = &caller {
-                let _ = tx.send(piece).await;
+    // Stream when someone can watch: the caller asked, or a customer page of this web
+    // call follows it on this process (a page that opens while the turn runs gets the
+    // whole reply when it is stored). Otherwise the model answers in one piece: one
+    // read of its answer instead of one per piece, and servers that cannot stream
+    // still work.
+    let stream = deltas.is_some() || (call.channel == Channel::Web && ctx.bus().watched(call_id));
+    let (page_tx, relay) = if stream {
+        let (page_tx, mut page_rx) = mpsc::channel::<String>(64);
+        let bus = ctx.bus_handle();
+        let caller = deltas.cloned();
+        let relay = tokio::spawn(async move {
+            while let Some(piece) = page_rx.recv().await {
+                bus.typing(call_id, piece.clone());
+                if let Some(tx) = &caller {
+                    let _ = tx.send(piece).await;
+                }
             }
-        }
-    });
-    // Stream when someone can watch: the caller asked, or the customer's page is open
-    // on a web call. Otherwise the model answers in one piece (cheaper, and servers
-    // that cannot stream still work).
-    let stream = deltas.is_some() || call.channel == Channel::Web;
-    let sink = stream.then_some(&page_tx);
+        });
+        (Some(page_tx), Some(relay))
+    } else {
+        (None, None)
+    };
+    let sink = page_tx.as_ref();
     let outcome = if budget_used_up {
         Ok(ctx.pipeline().hand_over(text, previous.as_ref(), call.quality.unwrap_or(0.0), sink).await)
     } else {
         ctx.pipeline().run_turn(ctx.db(), scope, history, text, previous.as_ref(), sink).await
     };
     drop(page_tx);
-    let _ = relay.await;
+    if let Some(relay) = relay {
+        let _ = relay.await;
+    }
     Ok(outcome?)
 }
 

@@ -3,7 +3,8 @@
 //! model that never stops calling the same tool, an unknown model, and tool arguments
 //! that try to reach another customer; the supervisor model writing a call summary; a
 //! tool call streamed in pieces, to a server that wants no key; a fallback reply that
-//! promises a person, over a supervisor model that would let the call go on.
+//! promises a person, over a supervisor model that would let the call go on; a web
+//! call's reply streamed from the model only while a page of the call follows it.
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ on_both_backends!(
     a_person_who_takes_the_call_while_the_model_thinks_is_not_answered_over,
     the_supervisor_model_writes_the_summary_and_its_markup_stays_text,
     a_streamed_tool_call_in_pieces_runs_and_a_server_without_a_key_gets_no_authorization,
+    a_web_calls_reply_streams_only_while_its_page_follows_the_call,
 );
 
 const ROUTING: &str = r#""name":"classification""#;
@@ -653,5 +655,61 @@ async fn a_streamed_tool_call_in_pieces_runs_and_a_server_without_a_key_gets_no_
     let tool = tool.expect("the tool's result went back to the model");
     assert_eq!(tool["tool_call_id"], "call_7");
     assert!(asked.iter().all(|r| !r.headers.contains_key("authorization")), "no key configured, none sent");
+    app.finish().await;
+}
+
+/// A web call's reply is asked of the model as a stream only while a customer page of
+/// the call follows it (its live stream open): a page posted without JavaScript, or a
+/// call nobody watches, gets the answer in one piece. Another call's open page does
+/// not count, and hears none of this call's text.
+async fn a_web_calls_reply_streams_only_while_its_page_follows_the_call(backend: Backend) {
+    let server = MockServer::start().await;
+    routing_and_supervisor(&server).await;
+    let chunks = ["Claro,", " ya lo", " reviso."];
+    let mut body: String = chunks.iter().map(|c| chunk(json!({"content": c}))).collect();
+    body.push_str("data: [DONE]\n\n");
+    let streamed = r#""stream":true"#;
+    mount(&server, streamed, ResponseTemplate::new(200).set_body_raw(body, "text/event-stream"), 2, None).await;
+    mount(&server, SERVICE, ResponseTemplate::new(200).set_body_json(completion("Respuesta entera.")), 3, None).await;
+    let app = app_with_model(backend, &server, 0, Duration::from_secs(5)).await;
+    let (b, link) = app.customer_starts("Ana Sin Script", "ana.sinscript@example.com", "Hola, tengo una duda").await;
+    // Another customer's page is open the whole time.
+    let (other, other_link) = app.customer_starts("Otro Cliente", "otro@example.com", "Hola").await;
+    let mut others =
+        crate::helpers::EventStream::open(other.client.get(app.url(&format!("{other_link}/events")))).await;
+    // The first turn and a plain form post, with no page of this call following it.
+    let r = b.post(&format!("{link}/messages"), &link, &[("message", "¿Me ayudas con mi factura?")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(requests_with(&server, streamed).await, 0, "nobody followed the call: no stream asked");
+    assert!(b.page(&link).await.contains("Respuesta entera."));
+    // With the call's stream open, the next reply is streamed to it piece by piece.
+    let mut stream = crate::helpers::EventStream::open(b.client.get(app.url(&format!("{link}/events")))).await;
+    let r = b.post(&format!("{link}/messages"), &link, &[("message", "¿Y cuándo vence?")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(requests_with(&server, streamed).await, 1, "the page followed the call: streamed");
+    let mut typed = Vec::new();
+    loop {
+        let m = stream.next().await;
+        match m.event.as_str() {
+            "typing" => typed.push(m.json()["text"].as_str().unwrap().to_owned()),
+            "update" if m.json()["role"] == "ai" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(typed, chunks);
+    assert!(b.page(&link).await.contains("Claro, ya lo reviso."));
+    // The other page heard no text of this call: its next event is its own.
+    let r = other.post(&format!("{other_link}/messages"), &other_link, &[("message", "¿Sigues ahí?")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mut heard = Vec::new();
+    loop {
+        let m = others.next().await;
+        if m.event == "typing" {
+            heard.push(m.json()["text"].as_str().unwrap().to_owned());
+        } else if m.json()["role"] == "ai" {
+            break;
+        }
+    }
+    assert_eq!(heard, chunks, "only the other call's own reply, streamed to its own page");
     app.finish().await;
 }
