@@ -45,15 +45,31 @@ pub async fn by_token(ctx: &Ctx, token: &str) -> AppResult<Call> {
     call.ok_or(AppError::NotFound)
 }
 
-/// The call a link token opens and its messages, oldest first, for the call's page;
-/// anything else is "not found". On SQLite the two queries go in one string (one
-/// hand-off to the connection's thread; the call's row comes first, then the end of
-/// its statement, then the messages); on PostgreSQL one after the other.
-pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<(Call, Vec<Message>)> {
+/// What the customer's call page shows: the call, its messages (oldest first) and its
+/// summary email, if one was written.
+pub struct Page {
+    /// The call.
+    pub call: Call,
+    /// Its messages, oldest first.
+    pub messages: Vec<Message>,
+    /// Its summary email.
+    pub summary: Option<crate::email::Email>,
+}
+
+/// The call a link token opens, for the call's page; anything else is "not found". On
+/// SQLite the three queries go in one string (one hand-off to the connection's thread;
+/// the call's row comes first, then the end of its statement, then the messages, the
+/// end of theirs, then the summary); on PostgreSQL one after the other.
+pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<Page> {
     let Db::Sqlite(pool) = ctx.db() else {
         let call = by_token(ctx, token).await?;
         let messages = super::messages(ctx.db(), call.id).await?;
-        return Ok((call, messages));
+        // A call with no customer has no summary: it goes to a customer's address.
+        let summary = match call.customer_id {
+            Some(_) => crate::email::summary_of_call(ctx.db(), call.id).await?,
+            None => None,
+        };
+        return Ok(Page { call, messages, summary });
     };
     if !well_formed(token) {
         return Err(AppError::NotFound);
@@ -63,18 +79,23 @@ pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<(Call, Vec<Messa
         call_columns!(),
         " FROM calls WHERE access_hash = $1; ",
         messages_select!(),
-        "(SELECT id FROM calls WHERE access_hash = $1) ORDER BY m.id"
+        "(SELECT id FROM calls WHERE access_hash = $1) ORDER BY m.id; ",
+        crate::email::email_select!(),
+        // The key `email::summary_key` gives the call.
+        "WHERE e.dedupe_key = 'summary:call:' || (SELECT id FROM calls WHERE access_hash = $1)"
     );
     let mut results = sqlx::Executor::fetch_many(pool, sqlx::query(sql).bind(hash_token(token)));
-    let (mut call, mut messages, mut call_done) = (None, Vec::new(), false);
+    let (mut call, mut messages, mut summary, mut ended) = (None, Vec::new(), None, 0);
     while let Some(result) = results.try_next().await? {
         match result {
-            Either::Left(_) => call_done = true,
-            Either::Right(row) if !call_done => call = Some(Call::from_row(&row)?),
-            Either::Right(row) => messages.push(message_of(MessageRow::from_row(&row)?)?),
+            Either::Left(_) => ended += 1,
+            Either::Right(row) if ended == 0 => call = Some(Call::from_row(&row)?),
+            Either::Right(row) if ended == 1 => messages.push(message_of(MessageRow::from_row(&row)?)?),
+            Either::Right(row) => summary = Some(crate::email::Email::from_row(&row)?),
         }
     }
-    Ok((call.ok_or(AppError::NotFound)?, messages))
+    let call = call.ok_or(AppError::NotFound)?;
+    Ok(Page { call, messages, summary })
 }
 
 /// Whether `token` has the shape of a link token (43 URL-safe base64 characters).

@@ -144,6 +144,7 @@ macro_rules! email_select {
          LEFT JOIN users cb ON cb.id = e.created_by LEFT JOIN users cf ON cf.id = e.confirmed_by "
     };
 }
+pub(crate) use email_select;
 
 /// Who confirmed that the customer wants the email.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -248,11 +248,7 @@ async fn view(state: &AppState, token: &str, error: Option<(&'static str, Part)>
     // message arriving meanwhile is shown or streamed (or both: its event only redraws
     // the conversation).
     let after = state.bus().latest_id().await?;
-    let (call, messages) = customer::page_by_token(state, token).await?;
-    let summary = match call.customer_id {
-        Some(_) => crate::email::summary_of_call(state.db(), call.id).await?,
-        None => None,
-    };
+    let customer::Page { call, messages, summary } = customer::page_by_token(state, token).await?;
     let summary_content = summary.as_ref().and_then(|s| match s.content() {
         Some(crate::email::render::Content::Summary(c)) => Some(c),
         _ => None,
