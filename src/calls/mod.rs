@@ -353,12 +353,6 @@ pub(crate) async fn insert_message(
     insert_message_awaiting(tx, call_id, role, kind, content, author, false).await
 }
 
-/// Inserts a message of call `$1` (role `$2`, kind `$3`, content `$4`, author `$5`,
-/// time `$6`), awaiting its AI turn when `$7` and the AI holds the call; returns its id.
-pub(crate) const INSERT_MESSAGE_SQL: &str = "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7 AND COALESCE((SELECT status = 'ai' FROM calls WHERE id = $1), FALSE)) \
-     RETURNING id";
-
 /// [`insert_message`], marked as awaiting the AI turn that will answer it when
 /// `awaiting_turn` and the AI holds the call as it is stored (a customer writing while
 /// waiting for a person awaits no turn): the turn clears the mark when it ends, and a
@@ -373,16 +367,20 @@ pub(crate) async fn insert_message_awaiting(
     awaiting_turn: bool,
 ) -> Result<(i64, Payload), sqlx::Error> {
     let id: i64 = on_tx!(tx, |conn| {
-        sqlx::query_scalar(INSERT_MESSAGE_SQL)
-            .bind(call_id)
-            .bind(role.as_str())
-            .bind(kind.map(MessageKind::as_str))
-            .bind(content)
-            .bind(author.map(|a| a.id))
-            .bind(Timestamp::now())
-            .bind(awaiting_turn)
-            .fetch_one(&mut *conn)
-            .await
+        sqlx::query_scalar(
+            "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7 AND COALESCE((SELECT status = 'ai' FROM calls WHERE id = $1), FALSE)) \
+             RETURNING id",
+        )
+        .bind(call_id)
+        .bind(role.as_str())
+        .bind(kind.map(MessageKind::as_str))
+        .bind(content)
+        .bind(author.map(|a| a.id))
+        .bind(Timestamp::now())
+        .bind(awaiting_turn)
+        .fetch_one(&mut *conn)
+        .await
     })?;
     Ok((id, message_data(id, role, kind, content, author)))
 }

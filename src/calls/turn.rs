@@ -3,18 +3,14 @@
 //! call, then store everything the turn produced, and the events that report it, in
 //! one transaction.
 
-use std::sync::LazyLock;
-
-use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Either, FromRow, Row};
 use tokio::sync::mpsc;
 
 use super::budget::TokenBudget;
 use super::{
-    Call, CallStatus, Channel, INSERT_MESSAGE_SQL, MessageKind, MessageRole, NewCall, TURN_ENDED_SQL, actions,
-    call_columns, call_fields, get, insert_call, insert_message, insert_message_awaiting, turn_ended,
+    Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, TURN_ENDED_SQL, actions, call_columns, call_fields,
+    get, insert_call, insert_message, insert_message_awaiting, turn_ended,
 };
 use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
@@ -22,7 +18,7 @@ use crate::agents::tools::CallerScope;
 use crate::agents::{Action, Classification, Department, Priority, Verdict};
 use crate::audit::audit_insert;
 use crate::context::Ctx;
-use crate::db::{Db, Timestamp, Tx, TxInner, on_tx, with_db};
+use crate::db::{Db, Timestamp, Tx, on_tx, with_db};
 use crate::error::{AppError, AppResult, Conflict};
 use crate::events::{self, CallChange, Payload};
 
@@ -95,7 +91,8 @@ pub async fn customer_turn(
         let marked = awaiting.then_some(message_id);
         return answer_after_others(ctx, call.id, message_id, marked, text, deltas).await;
     };
-    let (message_id, history) = store_and_read_history(ctx, call.id, text, relayed_by, awaiting).await?;
+    let message_id = store_customer_message(ctx, call.id, text, relayed_by, awaiting).await?;
+    let history = history(ctx.db(), call.id, Some(message_id)).await?;
     let result = run_turn(ctx, call, awaiting.then_some(message_id), history, text, deltas).await;
     drop(turn);
     result
@@ -336,65 +333,6 @@ async fn store_customer_message(
     ctx.bus().commit(tx).await?;
     Ok(message_id)
 }
-
-/// [`store_customer_message`] for a turn already held, and the conversation the agents
-/// read for the message ([`history`]). On SQLite the conversation is read in the
-/// insert's own string, inside the transaction (one hand-off to the connection's thread
-/// less; no other writer can come between the two); staff relaying a message, and
-/// PostgreSQL, read it after the commit.
-async fn store_and_read_history(
-    ctx: &Ctx,
-    call_id: i64,
-    text: &str,
-    relayed_by: Option<&crate::auth::Principal>,
-    awaiting_turn: bool,
-) -> AppResult<(i64, History)> {
-    let mut tx = ctx.db().begin().await?;
-    let (message_id, event, read) = match &mut tx.inner {
-        TxInner::Sqlite(conn) if relayed_by.is_none() => {
-            let mut results = sqlx::Executor::fetch_many(
-                &mut **conn,
-                sqlx::query(AssertSqlSafe(&**INSERT_AND_HISTORY_SQL))
-                    .bind(call_id)
-                    .bind(MessageRole::Customer.as_str())
-                    .bind(None::<&str>)
-                    .bind(text)
-                    .bind(None::<i64>)
-                    .bind(Timestamp::now())
-                    .bind(awaiting_turn)
-                    .bind(HISTORY_WINDOW),
-            );
-            let (mut id, mut rows, mut inserted) = (None, Vec::new(), false);
-            while let Some(result) = results.try_next().await? {
-                match result {
-                    Either::Left(_) => inserted = true,
-                    Either::Right(row) if !inserted => id = Some(row.try_get::<i64, _>(0)?),
-                    Either::Right(row) => rows.push(HistoryRow::from_row(&row)?),
-                }
-            }
-            drop(results);
-            let id = id.ok_or(sqlx::Error::RowNotFound)?;
-            (id, super::message_data(id, MessageRole::Customer, None, text, None), Some(History::of(rows)))
-        }
-        _ => {
-            let (id, event) = insert_customer_message(&mut tx, call_id, text, relayed_by, awaiting_turn).await?;
-            (id, event, None)
-        }
-    };
-    events::record_in(&mut tx, Some(call_id), &event).await?;
-    ctx.bus().commit(tx).await?;
-    let history = match read {
-        Some(history) => history,
-        None => history(ctx.db(), call_id, Some(message_id)).await?,
-    };
-    Ok((message_id, history))
-}
-
-/// [`INSERT_MESSAGE_SQL`] and then [`HISTORY_SQL`] for the message it inserted
-/// (SQLite's `last_insert_rowid()`, on the same connection), the window bound as `$8`.
-static INSERT_AND_HISTORY_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!("{INSERT_MESSAGE_SQL}; {}", HISTORY_SQL.replace("$2", "last_insert_rowid()").replace("$3", "$8"))
-});
 
 /// Inserts a customer's message in `tx` (awaiting its AI turn when `awaiting_turn`),
 /// with the audit entry when staff relay it; returns its id and the event that reports
