@@ -591,7 +591,6 @@ impl Drop for Unsure<'_> {
     }
 }
 
-/// Locks one of the bus's small lists; a panic while one was held left it usable.
 /// A customer page's hold on its call's reply text; the call's channel goes when the
 /// last page following it does.
 struct TypingWatch {
@@ -612,6 +611,7 @@ impl Drop for TypingWatch {
     }
 }
 
+/// Locks one of the bus's small lists; a panic while one was held left it usable.
 fn lock<T>(list: &Mutex<T>) -> MutexGuard<'_, T> {
     list.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
