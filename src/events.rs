@@ -119,9 +119,10 @@ pub struct Event {
 /// How many events a slow subscriber may fall behind before it catches up from the
 /// database instead.
 const CAPACITY: usize = 1024;
-/// How many pieces of reply text a customer page may fall behind; it then misses
-/// some, and the stored reply replaces them on the page moments later.
-const TYPING_CAPACITY: usize = 64;
+/// How many pieces of reply text a customer page may fall behind (the built-in
+/// engine writes a reply word by word, all at once); it then misses some, and the
+/// stored reply replaces them on the page moments later.
+const TYPING_CAPACITY: usize = 128;
 /// Rows read per query when catching up.
 const PAGE: i64 = 500;
 const CHANNEL: &str = "centralita_events";
@@ -369,6 +370,13 @@ impl Bus {
         lock(&self.typing).contains_key(&call_id)
     }
 
+    /// Counts call `call_id` as followed until the returned hold drops, for a turn whose
+    /// customer page is on its way: the page's form was sent by script (htmx), which
+    /// opens the call's stream once it has the page, likely while the turn runs.
+    pub fn page_coming(self: &Arc<Self>, call_id: i64) -> PageComing {
+        PageComing { _watch: self.watch(call_id) }
+    }
+
     /// Follows the reply text of call `call_id` until the returned watch drops.
     fn watch(self: &Arc<Self>, call_id: i64) -> TypingWatch {
         let rx = lock(&self.typing).entry(call_id).or_insert_with(|| broadcast::channel(TYPING_CAPACITY).0).subscribe();
@@ -591,6 +599,11 @@ impl Drop for Unsure<'_> {
     }
 }
 
+/// A hold from [`Bus::page_coming`]; what it receives is never read.
+pub struct PageComing {
+    _watch: TypingWatch,
+}
+
 /// A customer page's hold on its call's reply text; the call's channel goes when the
 /// last page following it does.
 struct TypingWatch {
@@ -735,6 +748,11 @@ mod tests {
         drop(first);
         assert!(bus.watched(7), "one page still follows");
         drop(second);
+        assert!(!bus.watched(7));
+        let coming = bus.page_coming(7);
+        assert!(bus.watched(7), "a page on its way counts");
+        bus.typing(7, "unread".into());
+        drop(coming);
         assert!(!bus.watched(7));
         assert!(lock(&bus.typing).is_empty(), "no channel left behind");
         drop(staff);

@@ -64,7 +64,7 @@ pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<Page> {
     let Db::Sqlite(pool) = ctx.db() else {
         let call = by_token(ctx, token).await?;
         let messages = super::messages(ctx.db(), call.id).await?;
-        // A call with no customer has no summary: it goes to a customer's address.
+        // A call with no customer (none given, or its claim withdrawn) shows no summary.
         let summary = match call.customer_id {
             Some(_) => crate::email::summary_of_call(ctx.db(), call.id).await?,
             None => None,
@@ -95,6 +95,9 @@ pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<Page> {
         }
     }
     let call = call.ok_or(AppError::NotFound)?;
+    // As on PostgreSQL: a call with no customer (its claim withdrawn) shows no summary,
+    // even one written while the claim stood.
+    let summary = summary.filter(|_| call.customer_id.is_some());
     Ok(Page { call, messages, summary })
 }
 

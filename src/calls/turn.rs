@@ -213,10 +213,10 @@ async fn run_turn(
     }
     let started = Timestamp::now();
     let budget = TokenBudget::of(ctx, &call);
-    let mut outcome = run_agents(ctx, &call, &history.messages, text, deltas, budget.used_up()).await?;
+    let (mut outcome, streamed) = run_agents(ctx, &call, &history.messages, text, deltas, budget.used_up()).await?;
     let reason = budget.settle(&mut outcome);
     if outcome.verdict.action == Action::Escalate {
-        closed_hours_note(ctx, &call, &mut outcome, deltas).await?;
+        closed_hours_note(ctx, &call, &mut outcome, streamed, deltas).await?;
     }
     let turn = history.customer_turns + 1;
     let (after, answered) = store_turn(ctx, &call, marked, turn, started, &outcome, reason).await?;
@@ -241,6 +241,7 @@ async fn closed_hours_note(
     ctx: &Ctx,
     call: &Call,
     outcome: &mut crate::agents::pipeline::TurnOutcome,
+    streamed: bool,
     deltas: Option<&mpsc::Sender<String>>,
 ) -> AppResult<()> {
     // The department the call will wait in: a person's correction or transfer stands.
@@ -253,8 +254,11 @@ async fn closed_hours_note(
         return Ok(());
     };
     let piece = format!("\n\n{note}");
-    // Goes nowhere unless a customer page follows the call.
-    ctx.bus().typing(call.id, piece.clone());
+    // After the streamed reply only: alone it would make a page that opened meanwhile
+    // show the note without the reply.
+    if streamed {
+        ctx.bus().typing(call.id, piece.clone());
+    }
     if let Some(tx) = deltas {
         let _ = tx.send(piece.clone()).await;
     }
@@ -357,7 +361,7 @@ async fn insert_customer_message(
 
 /// Runs the three agents (or, when the call has used up its token budget, only tells
 /// the customer a person will carry on), streaming reply text to the caller's channel
-/// (API streams) and to the customer page when someone can watch.
+/// (API streams) and to the customer page when someone can watch; says whether it did.
 async fn run_agents(
     ctx: &Ctx,
     call: &Call,
@@ -365,13 +369,13 @@ async fn run_agents(
     text: &str,
     deltas: Option<&mpsc::Sender<String>>,
     budget_used_up: bool,
-) -> AppResult<crate::agents::pipeline::TurnOutcome> {
+) -> AppResult<(crate::agents::pipeline::TurnOutcome, bool)> {
     let call_id = call.id;
     let scope = CallerScope { call_id, customer_id: call.customer_id };
     let previous = previous_classification(call);
     // Stream when someone can watch: the caller asked, or a customer page of this web
-    // call follows it on this process (a page that opens while the turn runs gets the
-    // whole reply when it is stored). Otherwise the model answers in one piece: one
+    // call follows it on this process, or is on its way (`Bus::page_coming`); a page
+    // that opens otherwise while the turn runs gets the whole reply when it is stored. Otherwise the model answers in one piece: one
     // read of its answer instead of one per piece, and servers that cannot stream
     // still work.
     let stream = deltas.is_some() || (call.channel == Channel::Web && ctx.bus().watched(call_id));
@@ -401,7 +405,7 @@ async fn run_agents(
     if let Some(relay) = relay {
         let _ = relay.await;
     }
-    Ok(outcome?)
+    Ok((outcome?, stream))
 }
 
 /// Binds the values of [`steps_sql`]'s rows to `query` (a `query` or a `query_as`, on

@@ -232,6 +232,8 @@ async fn run_turn(state: &AppState, turn: Turn, text: String, background: bool) 
         let turns = state.turns().clone();
         turns.spawn(async move {
             let call_id = turn.call_id();
+            // The page will open the call's stream: the reply streams to it.
+            let _coming = state.bus_handle().page_coming(call_id);
             if let Err(err) = go(&state, turn, &text).await {
                 tracing::warn!(error = %err, call_id, "customer turn failed");
             }

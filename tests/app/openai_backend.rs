@@ -660,8 +660,9 @@ async fn a_streamed_tool_call_in_pieces_runs_and_a_server_without_a_key_gets_no_
 
 /// A web call's reply is asked of the model as a stream only while a customer page of
 /// the call follows it (its live stream open): a page posted without JavaScript, or a
-/// call nobody watches, gets the answer in one piece. Another call's open page does
-/// not count, and hears none of this call's text.
+/// call nobody watches, gets the answer in one piece; a call started by script streams
+/// its first reply for the page on its way. Another call's open page does not count,
+/// and hears none of this call's text.
 async fn a_web_calls_reply_streams_only_while_its_page_follows_the_call(backend: Backend) {
     let server = MockServer::start().await;
     routing_and_supervisor(&server).await;
@@ -711,5 +712,24 @@ async fn a_web_calls_reply_streams_only_while_its_page_follows_the_call(backend:
         }
     }
     assert_eq!(heard, chunks, "only the other call's own reply, streamed to its own page");
+    // A call started from the page with script: the page opens the call's stream once
+    // it has the page, so the first reply streams although no page follows it yet.
+    let before = requests_with(&server, streamed).await;
+    let c = app.browser();
+    let token = c.csrf("/call").await;
+    let r = c
+        .client
+        .post(app.url("/call"))
+        .header("hx-request", "true")
+        .header("x-csrf-token", &token)
+        .form(&[("name", "Con Script"), ("email", "script@example.com"), ("phone", ""), ("message", "Hola, una duda")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    eventually("the first reply was asked for as a stream", || async {
+        (requests_with(&server, streamed).await == before + 1).then_some(())
+    })
+    .await;
     app.finish().await;
 }
