@@ -48,6 +48,12 @@ async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestAp
     staff_page.login("admin", crate::helpers::ADMIN_PASSWORD).await;
     let html = staff_page.page(&format!("/calls/{claim_call}")).await;
     assert!(html.contains("sin verificar") || html.contains("unverified"), "staff see it is a claim");
+    // A summary of the claim's call is drafted while the claim stands.
+    let claimed = centralita::calls::get(app.state.db(), claim_call).await.unwrap();
+    centralita::email::summary::request(&app.state, &claimed, None, centralita::email::Confirmation::Pending, None)
+        .await
+        .unwrap();
+    assert!(visitor.page(&link).await.contains("id=\"summary-"), "the claimant sees the summary");
 
     // Staff later open a call for the real customer with their real details.
     let body = json!({"customer": {"name": "Real Customer", "email": "real.customer@example.com", "phone": "+34 699 999 999"},
@@ -75,6 +81,8 @@ async fn a_public_claim_does_not_become_the_real_customers_identity(app: &TestAp
     let detail = get_json(app.url(&format!("/api/v1/calls/{claim_call}")), &agent).await;
     assert!(detail["call"]["customer_id"].is_null(), "claim detached: {}", detail["call"]);
     assert_eq!(detail["call"]["contact_email"], "real.customer@example.com", "what they claimed stays visible");
+    let page = visitor.page(&link).await;
+    assert!(!page.contains("id=\"summary-") && !page.contains("/summary\""), "no summary of a withdrawn claim");
     let (visitor, link) = public_call(app, "Falso Nombre", "real.customer@example.com", "+34 600 111 222").await;
     let again = visitor.call_id(&link).await;
     let detail = get_json(app.url(&format!("/api/v1/calls/{again}")), &agent).await;
