@@ -375,9 +375,9 @@ async fn run_agents(
     let previous = previous_classification(call);
     // Stream when someone can watch: the caller asked, or a customer page of this web
     // call follows it on this process, or is on its way (`Bus::page_coming`); a page
-    // that opens otherwise while the turn runs gets the whole reply when it is stored. Otherwise the model answers in one piece: one
-    // read of its answer instead of one per piece, and servers that cannot stream
-    // still work.
+    // that opens otherwise while the turn runs gets the whole reply when it is stored.
+    // Otherwise the model answers in one piece: one read of its answer instead of one
+    // per piece, and servers that cannot stream still work.
     let stream = deltas.is_some() || (call.channel == Channel::Web && ctx.bus().watched(call_id));
     let (page_tx, relay) = if stream {
         let (page_tx, mut page_rx) = mpsc::channel::<String>(64);
