@@ -358,9 +358,9 @@ impl Bus {
     }
 
     /// Streams reply text to a call's customer pages on this process, if any follows.
-    pub fn typing(&self, call_id: i64, text: String) {
+    pub fn typing(&self, call_id: i64, text: &str) {
         if let Some(tx) = lock(&self.typing).get(&call_id) {
-            let _ = tx.send(text);
+            let _ = tx.send(text.to_owned());
         }
     }
 
@@ -744,14 +744,14 @@ mod tests {
         let first = bus.feed(Some(0), Some(7)).await.unwrap();
         let second = bus.feed(Some(0), Some(7)).await.unwrap();
         assert!(bus.watched(7) && !bus.watched(8));
-        bus.typing(8, "nobody hears this".into());
+        bus.typing(8, "nobody hears this");
         drop(first);
         assert!(bus.watched(7), "one page still follows");
         drop(second);
         assert!(!bus.watched(7));
         let coming = bus.page_coming(7);
         assert!(bus.watched(7), "a page on its way counts");
-        bus.typing(7, "unread".into());
+        bus.typing(7, "unread");
         drop(coming);
         assert!(!bus.watched(7));
         assert!(lock(&bus.typing).is_empty(), "no channel left behind");

@@ -257,7 +257,7 @@ async fn closed_hours_note(
     // After the streamed reply only: alone it would make a page that opened meanwhile
     // show the note without the reply.
     if streamed {
-        ctx.bus().typing(call.id, piece.clone());
+        ctx.bus().typing(call.id, &piece);
     }
     if let Some(tx) = deltas {
         let _ = tx.send(piece.clone()).await;
@@ -385,7 +385,7 @@ async fn run_agents(
         let caller = deltas.cloned();
         let relay = tokio::spawn(async move {
             while let Some(piece) = page_rx.recv().await {
-                bus.typing(call_id, piece.clone());
+                bus.typing(call_id, &piece);
                 if let Some(tx) = &caller {
                     let _ = tx.send(piece).await;
                 }
