@@ -18,6 +18,15 @@
 //! queue for the write lock in this process, in the order they came, before they ask
 //! SQLite for it: SQLite's own wait sleeps and retries, and serves whoever retries
 //! first ([`Pool::begin`]).
+//!
+//! SQLite empties a connection's page cache whenever another connection wrote since
+//! its last transaction, so that under a steady stream of writes every connection but
+//! the last writer's reads its pages again from the file. Writers are therefore lent
+//! the connection of the last write ([`Idle::last_writer`]), which readers get only
+//! when no other is idle: with this process's writes on one connection, they find the
+//! pages they wrote last time still in its cache. (Lending it to readers first as well
+//! was tried: writers then kept finding it lent and moved from one connection to the
+//! next, and the file was read more often, not less.)
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -53,8 +62,21 @@ struct Idle {
     /// Connections not lent out, the most recently given back last (it is lent first:
     /// its page cache is the warmest).
     conns: Vec<SqliteConnection>,
+    /// The connection of the last write while it is not lent (its page cache is the
+    /// only one still valid): lent to writers first, to readers last. A connection
+    /// comes back here from the latest loan for writing, or from a read that was lent
+    /// it when no loan for writing has been made since.
+    last_writer: Option<SqliteConnection>,
+    /// Loans for writing made so far.
+    writes: u64,
     /// Set by [`Pool::close`]: connections given back from then on are closed.
     closed: bool,
+}
+
+impl Idle {
+    fn len(&self) -> usize {
+        self.conns.len() + usize::from(self.last_writer.is_some())
+    }
 }
 
 /// How long [`Pool::close`] waits for connections lent out to come back.
@@ -63,7 +85,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("sqlite::Pool")
-            .field("idle", &self.idle().conns.len())
+            .field("idle", &self.idle().len())
             .field("available", &self.shared.permits.available_permits())
             .finish()
     }
@@ -81,7 +103,7 @@ impl Pool {
         let max_connections = max_connections.max(1);
         let shared = Shared {
             options,
-            idle: Mutex::new(Idle { conns: vec![first], closed: false }),
+            idle: Mutex::new(Idle { conns: vec![], last_writer: Some(first), writes: 0, closed: false }),
             permits: Arc::new(Semaphore::new(usize::try_from(max_connections).unwrap_or(1))),
             writer: Arc::new(Semaphore::new(1)),
             max_connections,
@@ -97,7 +119,7 @@ impl Pool {
     /// Lends a connection: an idle one, or a new one while fewer than the maximum are
     /// open. Waits up to the acquire timeout for one to be given back.
     pub async fn acquire(&self) -> Result<Lease, sqlx::Error> {
-        self.acquire_by(self.deadline()).await
+        self.acquire_by(self.deadline(), false).await
     }
 
     /// When a loan asked for now gives up: one acquire timeout for every wait it makes
@@ -106,28 +128,42 @@ impl Pool {
         tokio::time::Instant::now() + self.shared.acquire_timeout
     }
 
-    /// [`Pool::acquire`], waiting until `deadline` at most.
-    async fn acquire_by(&self, deadline: tokio::time::Instant) -> Result<Lease, sqlx::Error> {
+    /// [`Pool::acquire`], waiting until `deadline` at most; `writing` when the loan is
+    /// for a writer (which holds this process's right to write).
+    async fn acquire_by(&self, deadline: tokio::time::Instant, writing: bool) -> Result<Lease, sqlx::Error> {
         let permit = tokio::time::timeout_at(deadline, self.shared.permits.clone().acquire_owned())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let idle = {
+        let (idle, lent_at) = {
             let mut idle = self.idle();
             if idle.closed {
                 return Err(sqlx::Error::PoolClosed);
             }
-            idle.conns.pop()
+            if writing {
+                idle.writes += 1;
+            }
+            let taken = if writing {
+                idle.last_writer.take().or_else(|| idle.conns.pop()).map(|conn| (conn, true))
+            } else {
+                match idle.conns.pop() {
+                    Some(conn) => Some((conn, false)),
+                    None => idle.last_writer.take().map(|conn| (conn, true)),
+                }
+            };
+            (taken, idle.writes)
         };
-        let conn = match idle {
-            Some(conn) => conn,
-            None => self.shared.options.connect().await?,
+        let (conn, last_writer) = match idle {
+            Some(taken) => taken,
+            None => (self.shared.options.connect().await?, writing),
         };
         Ok(Lease {
             conn: Some(conn),
             pool: self.clone(),
             permit: Some(permit),
             writer: None,
+            last_writer,
+            lent_at,
             in_transaction: false,
             settled: false,
             broken: false,
@@ -147,7 +183,7 @@ impl Pool {
     pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
         let deadline = self.deadline();
         let writer = self.writer(deadline).await?;
-        let mut lease = self.acquire_by(deadline).await?;
+        let mut lease = self.acquire_by(deadline, true).await?;
         lease.writer = Some(writer);
         // `BEGIN IMMEDIATE` goes with the first statement ([`Transaction`]).
         lease.settled = true;
@@ -181,7 +217,7 @@ impl Pool {
     async fn acquire_for(&self, statement: &Statement) -> Result<Lease, sqlx::Error> {
         let deadline = self.deadline();
         let writer = if may_write(statement.sql.as_str()) { Some(self.writer(deadline).await?) } else { None };
-        let mut lease = self.acquire_by(deadline).await?;
+        let mut lease = self.acquire_by(deadline, writer.is_some()).await?;
         lease.writer = writer;
         Ok(lease)
     }
@@ -192,7 +228,9 @@ impl Pool {
         let idle = {
             let mut idle = self.idle();
             idle.closed = true;
-            std::mem::take(&mut idle.conns)
+            let mut conns = std::mem::take(&mut idle.conns);
+            conns.extend(idle.last_writer.take());
+            conns
         };
         for conn in idle {
             let _ = conn.close().await;
@@ -202,12 +240,19 @@ impl Pool {
         self.shared.permits.close();
     }
 
-    fn give_back(&self, conn: SqliteConnection) {
+    /// Takes back a connection: as the last writer's when it was lent as such
+    /// (`last_writer`) and no loan for writing was made after it (`lent_at`).
+    fn give_back(&self, conn: SqliteConnection, last_writer: bool, lent_at: u64) {
         let mut idle = self.idle();
-        if !idle.closed {
+        if idle.closed {
+            // Dropping it closes it (sqlx stops the connection's thread).
+            return;
+        }
+        if last_writer && lent_at == idle.writes && idle.last_writer.is_none() {
+            idle.last_writer = Some(conn);
+        } else {
             idle.conns.push(conn);
         }
-        // Otherwise dropping it closes it (sqlx stops the connection's thread).
     }
 }
 
@@ -223,6 +268,10 @@ pub struct Lease {
     /// The right to write, while a transaction this process began may be open on it or
     /// a statement that writes runs on it.
     writer: Option<OwnedSemaphorePermit>,
+    /// Lent for writing, or lent the last writer's connection ([`Idle::last_writer`]).
+    last_writer: bool,
+    /// [`Idle::writes`] when it was lent.
+    lent_at: u64,
     /// A transaction may be open on it.
     in_transaction: bool,
     /// Everything sent to it has been answered.
@@ -276,7 +325,7 @@ impl Drop for Lease {
             return;
         }
         if !self.in_transaction && self.settled {
-            self.pool.give_back(conn);
+            self.pool.give_back(conn, self.last_writer, self.lent_at);
             return;
         }
         // Without a runtime (shutting down) the connection is simply dropped: closing
@@ -284,6 +333,7 @@ impl Drop for Lease {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let pool = self.pool.clone();
         let in_transaction = self.in_transaction;
+        let (last_writer, lent_at) = (self.last_writer, self.lent_at);
         runtime.spawn(async move {
             // The connection's thread runs what it is sent in order: this answer comes
             // once whatever was cut short is done.
@@ -300,7 +350,7 @@ impl Drop for Lease {
             // Anything else (an I/O error, a thread gone) and the connection is
             // dropped, closing it, rather than lent with a transaction still open.
             if ready {
-                pool.give_back(conn);
+                pool.give_back(conn, last_writer, lent_at);
             }
             // The permits go only once the connection is back (or gone), the transaction
             // with it.
@@ -372,8 +422,9 @@ impl TxConn {
         let result = self.lease.fetch_all(statement).await;
         self.lease.settle(&result);
         let rows = result?;
+        // The right to write goes once the connection is back as the last writer's
+        // (`Lease`'s drop): a writer let in before would find it still lent.
         self.lease.in_transaction = false;
-        self.lease.writer = None;
         Ok(rows)
     }
 }

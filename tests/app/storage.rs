@@ -362,3 +362,72 @@ async fn a_writer_kept_waiting_too_long_is_told_why() {
     pool.begin().await.expect("free again").commit().await.unwrap();
     pool.close().await;
 }
+
+/// Writers are lent the connection of the last write, whose page cache is the only one
+/// SQLite has not emptied since (it empties a connection's cache when another
+/// connection wrote); readers get it only when no other connection is idle. A write
+/// while a read holds it runs on another connection, which then becomes the last
+/// writer's. A temporary table, seen only by the connection that made it, tells the
+/// connections apart.
+#[tokio::test]
+async fn writers_are_lent_the_last_writers_connection() {
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("writer.db").display());
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+    let pool = centralita::db::sqlite::Pool::connect(options, 4, Duration::from_secs(5)).await.unwrap();
+    async fn marks<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Sqlite>, mark: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM temp.sqlite_master WHERE name = $1")
+            .bind(mark)
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+    // A lease used directly (not through the pool's executor) goes back from a task of
+    // its own once its connection answers a ping: waits until every one is back.
+    async fn all_back(pool: &centralita::db::sqlite::Pool) {
+        for _ in 0..500 {
+            if format!("{pool:?}").contains("available: 4") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the connections did not come back: {pool:?}");
+    }
+    let reads = async || [pool.acquire().await.unwrap(), pool.acquire().await.unwrap(), pool.acquire().await.unwrap()];
+    // Three connections open.
+    drop(reads().await);
+    all_back(&pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("CREATE TABLE t (x INTEGER)").execute(&mut *tx).await.unwrap();
+    sqlx::query("CREATE TEMP TABLE first_writer (x INTEGER)").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Reads get the others while they are idle, the writer's connection last.
+    let [mut one, mut two, mut three] = reads().await;
+    assert_eq!(marks(&mut *one, "first_writer").await, 0, "a read was lent the writer's connection first");
+    assert_eq!(marks(&mut *two, "first_writer").await, 0, "a read was lent the writer's connection first");
+    assert_eq!(marks(&mut *three, "first_writer").await, 1);
+    drop([one, two, three]);
+    all_back(&pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO t (x) VALUES (1)").execute(&mut *tx).await.unwrap();
+    assert_eq!(marks(&mut *tx, "first_writer").await, 1, "the write ran on a stale connection");
+    tx.commit().await.unwrap();
+
+    // A write while reads hold every other connection runs on another ...
+    let held = reads().await;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO t (x) VALUES (2)").execute(&mut *tx).await.unwrap();
+    assert_eq!(marks(&mut *tx, "first_writer").await, 0);
+    sqlx::query("CREATE TEMP TABLE second_writer (x INTEGER)").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    drop(held);
+    all_back(&pool).await;
+    // ... which the next write gets.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO t (x) VALUES (3)").execute(&mut *tx).await.unwrap();
+    assert_eq!(marks(&mut *tx, "second_writer").await, 1, "the write ran on a stale connection");
+    tx.commit().await.unwrap();
+    pool.close().await;
+}
