@@ -422,8 +422,8 @@ impl TxConn {
         let result = self.lease.fetch_all(statement).await;
         self.lease.settle(&result);
         let rows = result?;
-        // The right to write goes once the connection is back as the last writer's
-        // (`Lease`'s drop): a writer let in before would find it still lent.
+        // The right to write stays until the lease is dropped, after its connection
+        // is back as the last writer's: a writer let in before would find it lent.
         self.lease.in_transaction = false;
         Ok(rows)
     }
