@@ -193,6 +193,9 @@ impl Turns {
         }
         self.running.fetch_add(1, Ordering::SeqCst);
         let running = Running(self.clone());
+        // Boxed: an async block that awaits a future it captured holds it twice (the
+        // captured value and the one being awaited), and a turn's future is tens of KB.
+        let turn = Box::pin(turn);
         tokio::spawn(
             async move {
                 let _running = running;
@@ -207,12 +210,20 @@ impl Turns {
     /// dropped midway), the turn still runs to its end and stores its reply, rather
     /// than stopping with the customer's message stored and unanswered until the turn
     /// recovery hands the call to a person.
-    pub async fn finish<T, F>(self: &Arc<Self>, turn: F) -> crate::error::AppResult<T>
+    ///
+    /// The turn is spawned when this is called, not when the answer is first polled:
+    /// the future returned holds only the task's handle, not a copy of the turn's
+    /// future (which would stay in the request's future, unused, for the whole turn).
+    pub fn finish<T, F>(
+        self: &Arc<Self>,
+        turn: F,
+    ) -> impl std::future::Future<Output = crate::error::AppResult<T>> + Send + 'static
     where
         F: std::future::Future<Output = crate::error::AppResult<T>> + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn(turn).await.map_err(|e| anyhow::anyhow!("customer turn stopped: {e}"))?
+        let handle = self.spawn(turn);
+        async move { handle.await.map_err(|e| anyhow::anyhow!("customer turn stopped: {e}"))? }
     }
 
     /// Waits until no other turn of call `call_id` runs in this process (waiters go in

@@ -338,12 +338,23 @@ impl Pipeline {
                 }
                 return Ok(result);
             }
-            let served = self
-                .serve(&self.fallback, db, scope, history, text, language, &offered, deltas, ToolAccess::Full)
-                .await?;
+            let served = Box::pin(self.serve(
+                &self.fallback,
+                db,
+                scope,
+                history,
+                text,
+                language,
+                &offered,
+                deltas,
+                ToolAccess::Full,
+            ))
+            .await?;
             Ok(served.unwrap_or_else(|_| self.apology(language)))
         };
-        let (service, answered) = self.answer(AgentKind::Service, primary, fallback).await?;
+        // Both boxed: `answer` would otherwise hold the primary's future twice (as
+        // given and as awaited) and the fallback's beside them, for the whole turn.
+        let (service, answered) = self.answer(AgentKind::Service, Box::pin(primary), fallback).await?;
         // The step counts the tokens of whichever model answered: the built-in engine
         // estimates its own.
         let step =

@@ -254,10 +254,15 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 impl Db {
     /// Opens a transaction (on SQLite one that holds the write lock: [`begin_sqlite`]).
+    ///
+    /// sqlx's `begin` is a future of some 4 KB (its pool's acquire, held twice over
+    /// by its timeout); boxed, it is allocated only while a transaction is being
+    /// opened, instead of inlined into every caller's future (every turn, every
+    /// staff action) for the caller's whole life.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Self::Sqlite(pool) => Tx::of(TxInner::Sqlite(begin_sqlite(pool).await?)),
-            Self::Postgres(pool) => Tx::of(TxInner::Postgres(pool.begin().await?)),
+            Self::Postgres(pool) => Tx::of(TxInner::Postgres(Box::pin(pool.begin()).await?)),
         })
     }
 

@@ -155,7 +155,9 @@ impl Pool {
         };
         let (conn, last_writer) = match idle {
             Some(taken) => taken,
-            None => (self.shared.options.connect().await?, writing),
+            // Boxed: opening a connection is rare, its future large (1 KB), and
+            // would otherwise sit in every loan's future.
+            None => (Box::pin(self.shared.options.connect()).await?, writing),
         };
         Ok(Lease {
             conn: Some(conn),
