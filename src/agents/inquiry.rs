@@ -31,7 +31,7 @@ impl Pipeline {
             agent: AgentKind::Routing,
             messages: vec![ChatMessage::new(Role::System, ROUTING_PROMPT), ChatMessage::new(Role::User, text)],
             tools: Vec::new(),
-            json_schema: Some(("classification", ROUTING_SCHEMA.clone())),
+            json_schema: Some(("classification", &ROUTING_SCHEMA)),
             max_tokens: self.limits().max_tokens,
         };
         let started = Instant::now();

@@ -101,8 +101,8 @@ pub struct ToolSpec {
     /// What it does, for the model; empty when the name says it (then none is sent).
     pub description: &'static str,
     /// JSON schema of the arguments (an object with no properties is not sent: the
-    /// tool takes none).
-    pub parameters: serde_json::Value,
+    /// tool takes none). Shared: the specs are built once and offered on every turn.
+    pub parameters: std::sync::Arc<serde_json::Value>,
 }
 
 /// What to ask the model.
@@ -114,8 +114,9 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     /// Tools offered.
     pub tools: Vec<ToolSpec>,
-    /// For structured output: schema name and JSON schema.
-    pub json_schema: Option<(&'static str, serde_json::Value)>,
+    /// For structured output: schema name and JSON schema (a static one: each agent's
+    /// schema is built once, not for every request).
+    pub json_schema: Option<(&'static str, &'static serde_json::Value)>,
     /// Cap on generated tokens.
     pub max_tokens: u32,
 }

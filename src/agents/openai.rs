@@ -138,7 +138,7 @@ impl OpenAiModel {
                         name: t.name.to_owned(),
                         description: (!t.description.is_empty()).then(|| t.description.to_owned()),
                         // No parameters means none, per the API; saves tokens on every request.
-                        parameters: takes_arguments(&t.parameters).then(|| t.parameters.clone()),
+                        parameters: takes_arguments(&t.parameters).then(|| (*t.parameters).clone()),
                         strict: None,
                     },
                 })
@@ -156,7 +156,7 @@ impl OpenAiModel {
                 json_schema: ResponseFormatJsonSchema {
                     description: None,
                     name: (*name).to_owned(),
-                    schema: schema.clone(),
+                    schema: (*schema).clone(),
                     strict: Some(true),
                 },
             }),
@@ -503,11 +503,8 @@ mod tests {
         );
         assert_eq!(body["max_tokens"], 64);
 
-        let structured = ChatRequest {
-            tools: Vec::new(),
-            json_schema: Some(("verdict", serde_json::json!({"type": "object"}))),
-            ..request
-        };
+        static OBJECT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| serde_json::json!({"type": "object"}));
+        let structured = ChatRequest { tools: Vec::new(), json_schema: Some(("verdict", &OBJECT)), ..request };
         let body = serde_json::to_value(model().body(&structured, false)).unwrap_or_default();
         assert_eq!(
             body["response_format"],

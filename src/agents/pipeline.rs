@@ -213,7 +213,7 @@ impl Pipeline {
             agent: AgentKind::Routing,
             messages: vec![ChatMessage::new(Role::System, ROUTING_PROMPT), ChatMessage::new(Role::User, text)],
             tools: Vec::new(),
-            json_schema: Some(("classification", ROUTING_SCHEMA.clone())),
+            json_schema: Some(("classification", &ROUTING_SCHEMA)),
             max_tokens: self.limits.max_tokens,
         };
         let (c, answered) = self.ask(&request, parse_classification, async { builtin::classify(text) }).await;
@@ -440,7 +440,7 @@ impl Pipeline {
                 ChatMessage::new(Role::User, serde_json::to_string(facts).unwrap_or_default()),
             ],
             tools: Vec::new(),
-            json_schema: Some((SUMMARY_SCHEMA, SUMMARY_SHAPE.clone())),
+            json_schema: Some((SUMMARY_SCHEMA, &SUMMARY_SHAPE)),
             max_tokens: self.limits.max_tokens,
         };
         let (summary, answered) = self.ask(&request, parse_summary, async { builtin::summary::summarize(facts) }).await;
@@ -549,32 +549,36 @@ impl Pipeline {
     async fn supervise(&self, classification: &Classification, text: &str, service: &ServiceResult) -> (Verdict, Step) {
         // The built-in engine reads the turn's facts as JSON; a remote model gets the
         // same facts in a few compact lines (about a third fewer tokens).
-        let engine_facts = json!({
-            "classification": {
-                "department": classification.department, "category": classification.category,
-                "sentiment": classification.sentiment, "priority": classification.priority,
-                "confidence": classification.confidence, "language": classification.language,
-                "recommendations": classification.recommendations,
-            },
-            "customer_message": text,
-            "reply": service.reply,
-            "tools": service.tool_calls.iter().map(|t| json!({"name": t["name"], "ok": t["ok"]})).collect::<Vec<_>>(),
-            "customer_linked": service.customer_linked,
-        });
+        // (Built only when the engine is asked: not on a turn a remote model judged.)
+        let engine_facts = || {
+            json!({
+                "classification": {
+                    "department": classification.department, "category": classification.category,
+                    "sentiment": classification.sentiment, "priority": classification.priority,
+                    "confidence": classification.confidence, "language": classification.language,
+                    "recommendations": classification.recommendations,
+                },
+                "customer_message": text,
+                "reply": service.reply,
+                "tools": service.tool_calls.iter().map(|t| json!({"name": t["name"], "ok": t["ok"]})).collect::<Vec<_>>(),
+                "customer_linked": service.customer_linked,
+            })
+            .to_string()
+        };
         let request_with = |facts: String| ChatRequest {
             agent: AgentKind::Supervisor,
             messages: vec![ChatMessage::new(Role::System, SUPERVISOR_PROMPT), ChatMessage::new(Role::User, facts)],
             tools: Vec::new(),
-            json_schema: Some(("verdict", VERDICT_SCHEMA.clone())),
+            json_schema: Some(("verdict", &VERDICT_SCHEMA)),
             max_tokens: self.limits.max_tokens.min(200),
         };
-        let for_engine = request_with(engine_facts.to_string());
         let request = if self.primary.backend() == self.fallback.backend() {
-            for_engine.clone()
+            request_with(engine_facts())
         } else {
             request_with(supervisor_facts(classification, text, service))
         };
         let fallback = async {
+            let for_engine = request_with(engine_facts());
             match self.fallback.chat(&for_engine, None).await.and_then(|r| parse_verdict(&r.content)) {
                 Ok(v) => v,
                 Err(_) => Verdict { action: Action::Escalate, reason: Some(Reason::ToolFailure), quality: 0.0 },

@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::{Arc, LazyLock};
 
 use super::model::ToolCall;
 pub use super::model::{ToolName, ToolSpec};
@@ -84,7 +85,7 @@ pub fn for_category(category: &str) -> Vec<ToolSpec> {
         "human_request" | "security" | "greeting" | "thanks" | "feedback" => &[],
         _ => &[GetCustomerProfile, GetBalance, ListTickets],
     };
-    specs().into_iter().filter(|t| names.iter().any(|n| n.as_str() == t.name)).collect()
+    specs().iter().filter(|t| names.iter().any(|n| n.as_str() == t.name)).cloned().collect()
 }
 
 /// The tools worth offering for a routed message: the topic's, plus any the routing
@@ -94,7 +95,7 @@ pub fn for_classification(c: &crate::agents::Classification) -> Vec<ToolSpec> {
     for spec in specs() {
         let recommended = c.recommendations.iter().any(|r| r.strip_prefix("use_tool:") == Some(spec.name));
         if recommended && !offered.iter().any(|o| o.name == spec.name) {
-            offered.push(spec);
+            offered.push(spec.clone());
         }
     }
     offered
@@ -105,39 +106,47 @@ pub fn for_classification(c: &crate::agents::Classification) -> Vec<ToolSpec> {
 /// description (an empty one is not sent), and tools without arguments without a
 /// parameter schema: each costs prompt tokens on every service request. Arguments are
 /// checked here whatever the schema says (unknown fields are refused).
-pub fn specs() -> Vec<ToolSpec> {
-    let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
+pub fn specs() -> &'static [ToolSpec] {
+    &SPECS
+}
+
+static SPECS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
+    let none = Arc::new(json!({"type": "object", "properties": {}, "additionalProperties": false}));
     vec![
         ToolSpec { name: ToolName::GetCustomerProfile.as_str(), description: "", parameters: none.clone() },
         ToolSpec { name: ToolName::GetBalance.as_str(), description: "", parameters: none.clone() },
         ToolSpec {
             name: ToolName::ListTickets.as_str(),
             description: "",
-            parameters: json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["open", "in_progress", "pending", "resolved", "closed"]}}}),
+            parameters: Arc::new(
+                json!({"type": "object", "properties": {"status": {"type": "string", "enum": ["open", "in_progress", "pending", "resolved", "closed"]}}}),
+            ),
         },
         ToolSpec {
             name: ToolName::CreateTicket.as_str(),
             description: "Open a support ticket for the caller.",
-            parameters: json!({"type": "object", "required": ["title", "description"], "properties": {
+            parameters: Arc::new(json!({"type": "object", "required": ["title", "description"], "properties": {
                 "title": {"type": "string", "maxLength": 120}, "description": {"type": "string", "maxLength": 2000},
-                "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]}}}),
+                "priority": {"type": "string", "enum": ["low", "medium", "high", "critical"]}}})),
         },
         ToolSpec {
             name: ToolName::ListPayments.as_str(),
             description: "The caller's recent payments, newest first.",
-            parameters: json!({"type": "object", "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 20}}}),
+            parameters: Arc::new(
+                json!({"type": "object", "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 20}}}),
+            ),
         },
         ToolSpec {
             name: ToolName::RequestPaymentRegistration.as_str(),
             description: "Ask staff to register a payment the caller says they made. Nothing is registered until a person approves it.",
-            parameters: json!({"type": "object", "required": ["amount", "method"], "properties": {
+            parameters: Arc::new(json!({"type": "object", "required": ["amount", "method"], "properties": {
                 "amount": {"type": "string", "description": "Amount with two decimals, e.g. 50.00"},
                 "method": {"type": "string", "enum": ["cash", "card", "transfer", "check"]},
                 "description": {"type": "string", "maxLength": 200},
-                "currency": {"type": "string", "maxLength": 8, "description": "Only when not euros, e.g. USD"}}}),
+                "currency": {"type": "string", "maxLength": 8, "description": "Only when not euros, e.g. USD"}}})),
         },
     ]
-}
+});
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

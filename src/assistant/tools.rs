@@ -85,7 +85,7 @@ impl StaffTool {
                     "description": {"type": "string", "maxLength": 200}}, "additionalProperties": false}),
             ),
         };
-        ToolSpec { name: self.as_str(), description, parameters }
+        ToolSpec { name: self.as_str(), description, parameters: std::sync::Arc::new(parameters) }
     }
 }
 

@@ -590,18 +590,21 @@ async fn insert_turn_steps(tx: &mut Tx, call_id: i64, turn: i64, steps: &[Step])
 /// The multi-row insert of `count` agent steps (at least one), its parameters
 /// numbered from `first`, as [`bind_steps`] binds them.
 fn steps_sql(count: usize, first: usize) -> String {
+    use std::fmt::Write as _;
     const COLUMNS: usize = 12;
-    let rows: Vec<String> = (0..count)
-        .map(|i| {
-            let params: Vec<String> = (0..COLUMNS).map(|c| format!("${}", first + i * COLUMNS + c)).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
-    format!(
+    let mut sql = String::with_capacity(160 + count * COLUMNS * 6);
+    sql.push_str(
         "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, \
-         tool_calls, output, outcome, at) VALUES {}",
-        rows.join(", ")
-    )
+         tool_calls, output, outcome, at) VALUES ",
+    );
+    for i in 0..count {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for c in 0..COLUMNS {
+            let _ = write!(sql, "{}${}", if c == 0 { "" } else { ", " }, first + i * COLUMNS + c);
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// Records an agent step inside the caller's transaction, in `turn` (or, without one,
@@ -644,4 +647,23 @@ pub(crate) async fn insert_step(
             .map(|_| ()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::steps_sql;
+
+    #[test]
+    fn the_steps_insert_numbers_its_parameters_row_after_row() {
+        let columns = "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, \
+                       completion_tokens, latency_ms, tool_calls, output, outcome, at) VALUES ";
+        assert_eq!(steps_sql(1, 1), format!("{columns}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"));
+        assert_eq!(
+            steps_sql(2, 5),
+            format!(
+                "{columns}($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16), \
+                 ($17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+            )
+        );
+    }
 }

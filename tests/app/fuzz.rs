@@ -371,7 +371,7 @@ async fn tool_db(dir: &std::path::Path) -> (Db, CallerScope) {
 
 /// Tool names the model may send: the real ones and made-up ones.
 fn tool_name() -> impl Strategy<Value = String> {
-    let real: Vec<String> = tools::specs().into_iter().map(|t| t.name.to_string()).collect();
+    let real: Vec<String> = tools::specs().iter().map(|t| t.name.to_string()).collect();
     prop_oneof![4 => prop::sample::select(real), 1 => hostile_text()]
 }
 
