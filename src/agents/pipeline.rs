@@ -314,18 +314,12 @@ impl Pipeline {
     ) -> Result<(ServiceResult, Step), sqlx::Error> {
         let language = classification.language;
         let offered = tools::for_classification(classification);
+        let serve_with = |fallback: bool| {
+            let model: &dyn ChatModel = if fallback { &self.fallback } else { self.primary.as_ref() };
+            self.serve(model, db, scope, history, text, language, &offered, deltas, ToolAccess::Full)
+        };
         let primary = async {
-            let attempt = self.serve(
-                self.primary.as_ref(),
-                db,
-                scope,
-                history,
-                text,
-                language,
-                &offered,
-                deltas,
-                ToolAccess::Full,
-            );
+            let attempt = serve_with(false);
             let served = tokio::time::timeout(self.limits.turn_budget, attempt).await;
             let served = served.unwrap_or(Ok(Err(ModelError::OutOfTime)))?;
             Ok(served.map(|result| (result.usage, result)))
@@ -338,18 +332,7 @@ impl Pipeline {
                 }
                 return Ok(result);
             }
-            let served = Box::pin(self.serve(
-                &self.fallback,
-                db,
-                scope,
-                history,
-                text,
-                language,
-                &offered,
-                deltas,
-                ToolAccess::Full,
-            ))
-            .await?;
+            let served = Box::pin(serve_with(true)).await?;
             Ok(served.unwrap_or_else(|_| self.apology(language)))
         };
         // Both boxed: `answer` would otherwise hold the primary's future twice (as
