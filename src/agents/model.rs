@@ -93,7 +93,7 @@ impl ChatMessage {
 }
 
 /// A tool the model may call.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ToolSpec {
     /// Wire name: a [`ToolName`] for the customer-service agent, or one of the staff
     /// assistant's tools (`crate::assistant`), which are not the customer's to call.
@@ -101,7 +101,8 @@ pub struct ToolSpec {
     /// What it does, for the model; empty when the name says it (then none is sent).
     pub description: &'static str,
     /// JSON schema of the arguments (an object with no properties is not sent: the
-    /// tool takes none). Shared: the specs are built once and offered on every turn.
+    /// tool takes none). Shared: the service agent's specs are built once
+    /// ([`crate::agents::tools::specs`]) and offered on every turn.
     pub parameters: std::sync::Arc<serde_json::Value>,
 }
 

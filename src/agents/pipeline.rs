@@ -335,8 +335,9 @@ impl Pipeline {
             let served = Box::pin(serve_with(true)).await?;
             Ok(served.unwrap_or_else(|_| self.apology(language)))
         };
-        // Both boxed: `answer` would otherwise hold the primary's future twice (as
-        // given and as awaited) and the fallback's beside them, for the whole turn.
+        // The primary's future and the fallback's `serve` are boxed: `answer` would
+        // otherwise hold the primary's future twice (as given and as awaited) and the
+        // fallback's `serve` beside them, for the whole turn.
         let (service, answered) = self.answer(AgentKind::Service, Box::pin(primary), fallback).await?;
         // The step counts the tokens of whichever model answered: the built-in engine
         // estimates its own.

@@ -59,7 +59,8 @@ macro_rules! with_tx {
                 out
             }
             $crate::db::Db::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
+                // Boxed, as in `Db::begin`: sqlx's `begin` is a 4 KB future.
+                let mut $tx = Box::pin(pool.begin()).await?;
                 let out = $body;
                 if out.is_ok() {
                     $tx.commit().await?;
