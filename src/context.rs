@@ -264,3 +264,30 @@ impl Turns {
         .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A turn's future is tens of KB: the request awaiting it must hold only the
+    /// task's handle, not another copy of it.
+    #[tokio::test]
+    async fn awaiting_a_turn_holds_its_handle_not_its_future() {
+        let turns = Arc::new(Turns::default());
+        let big = [7u8; 64 * 1024];
+        let turn = async move { Ok::<u64, crate::error::AppError>(big.iter().map(|&b| u64::from(b)).sum()) };
+        assert!(std::mem::size_of_val(&turn) >= 64 * 1024);
+        let answer = turns.finish(turn);
+        assert!(std::mem::size_of_val(&answer) < 1024, "{} bytes", std::mem::size_of_val(&answer));
+        // Spawned when asked for, counted until it ends.
+        assert_eq!(turns.running.load(Ordering::SeqCst), 1);
+        assert_eq!(answer.await.ok(), Some(7 * 64 * 1024));
+        tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while turns.running.load(Ordering::SeqCst) != 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the turn is counted as ended");
+    }
+}
