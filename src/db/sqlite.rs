@@ -140,10 +140,8 @@ impl Pool {
             if idle.closed {
                 return Err(sqlx::Error::PoolClosed);
             }
-            if writing {
-                idle.writes += 1;
-            }
             let taken = if writing {
+                idle.writes += 1;
                 idle.last_writer.take().or_else(|| idle.conns.pop()).map(|conn| (conn, true))
             } else {
                 match idle.conns.pop() {
