@@ -343,15 +343,21 @@ fn statements_that_write_are_told_from_reads() {
     }
 }
 
+/// This process's SQLite pool of up to four connections on a new file in `dir`, giving
+/// up a loan after `acquire_timeout`.
+async fn temporary_pool(dir: &tempfile::TempDir, acquire_timeout: Duration) -> centralita::db::sqlite::Pool {
+    use std::str::FromStr;
+    let url = format!("sqlite://{}", dir.path().join("pool.db").display());
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+    centralita::db::sqlite::Pool::connect(options, 4, acquire_timeout).await.unwrap()
+}
+
 /// A writer kept waiting past the acquire timeout by another writer is refused with an
 /// error that names the write lock (not the connection count, which would not help).
 #[tokio::test]
 async fn a_writer_kept_waiting_too_long_is_told_why() {
-    use std::str::FromStr;
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("wait.db").display());
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
-    let pool = centralita::db::sqlite::Pool::connect(options, 4, Duration::from_millis(300)).await.unwrap();
+    let pool = temporary_pool(&dir, Duration::from_millis(300)).await;
     let holder = pool.begin().await.unwrap();
     let started = std::time::Instant::now();
     let err = pool.begin().await.expect_err("the lock is held");
@@ -371,11 +377,8 @@ async fn a_writer_kept_waiting_too_long_is_told_why() {
 /// connections apart.
 #[tokio::test]
 async fn writers_are_lent_the_last_writers_connection() {
-    use std::str::FromStr;
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("writer.db").display());
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
-    let pool = centralita::db::sqlite::Pool::connect(options, 4, Duration::from_secs(5)).await.unwrap();
+    let pool = temporary_pool(&dir, Duration::from_secs(5)).await;
     async fn marks<'c>(conn: impl sqlx::Executor<'c, Database = sqlx::Sqlite>, mark: &str) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM temp.sqlite_master WHERE name = $1")
             .bind(mark)
