@@ -59,8 +59,7 @@ macro_rules! with_tx {
                 out
             }
             $crate::db::Db::Postgres(pool) => {
-                // Boxed, as in `Db::begin`: sqlx's `begin` is a 4 KB future.
-                let mut $tx = Box::pin(pool.begin()).await?;
+                let mut $tx = $crate::db::begin_postgres(pool).await?;
                 let out = $body;
                 if out.is_ok() {
                     $tx.commit().await?;
@@ -214,6 +213,14 @@ pub async fn begin_sqlite(pool: &sqlite::Pool) -> Result<sqlite::Transaction, sq
     pool.begin().await
 }
 
+/// Opens a PostgreSQL transaction. sqlx's `begin` is a future of some 4 KB (its pool's
+/// acquire, held twice over by its timeout); boxed, it is allocated only while a
+/// transaction is being opened, instead of inlined into every caller's future (every
+/// turn, every staff action) for the caller's whole life.
+pub async fn begin_postgres(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    Box::pin(pool.begin()).await
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -255,15 +262,10 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 impl Db {
     /// Opens a transaction (on SQLite one that holds the write lock: [`begin_sqlite`]).
-    ///
-    /// sqlx's `begin` is a future of some 4 KB (its pool's acquire, held twice over
-    /// by its timeout); boxed, it is allocated only while a transaction is being
-    /// opened, instead of inlined into every caller's future (every turn, every
-    /// staff action) for the caller's whole life.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Self::Sqlite(pool) => Tx::of(TxInner::Sqlite(begin_sqlite(pool).await?)),
-            Self::Postgres(pool) => Tx::of(TxInner::Postgres(Box::pin(pool.begin()).await?)),
+            Self::Postgres(pool) => Tx::of(TxInner::Postgres(begin_postgres(pool).await?)),
         })
     }
 
