@@ -10,10 +10,10 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use futures_util::TryStreamExt;
-use sqlx::{Either, FromRow};
+use sqlx::{Either, FromRow, Row};
 
 use super::{
-    Call, Message, MessageKind, MessageRow, call_columns, call_fields, get, message_of, messages_select, record_change,
+    Call, Message, MessageKind, call_columns, call_fields, get, messages_json_select, messages_of_json, record_change,
 };
 use crate::context::Ctx;
 use crate::db::{Db, Timestamp};
@@ -78,8 +78,8 @@ pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<Page> {
         "SELECT ",
         call_columns!(),
         " FROM calls WHERE access_hash = $1; ",
-        messages_select!(),
-        "(SELECT id FROM calls WHERE access_hash = $1) ORDER BY m.id; ",
+        messages_json_select!(),
+        "(SELECT id FROM calls WHERE access_hash = $1); ",
         crate::email::email_select!(),
         // The key `email::summary_key` gives the call.
         "WHERE e.dedupe_key = 'summary:call:' || (SELECT id FROM calls WHERE access_hash = $1)"
@@ -90,7 +90,7 @@ pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<Page> {
         match result {
             Either::Left(_) => ended += 1,
             Either::Right(row) if ended == 0 => call = Some(Call::from_row(&row)?),
-            Either::Right(row) if ended == 1 => messages.push(message_of(MessageRow::from_row(&row)?)?),
+            Either::Right(row) if ended == 1 => messages = messages_of_json(row.try_get(0)?)?,
             Either::Right(row) => summary = Some(crate::email::Email::from_row(&row)?),
         }
     }

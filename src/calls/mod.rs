@@ -302,7 +302,6 @@ macro_rules! messages_select {
          LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = "
     };
 }
-pub(crate) use messages_select;
 
 /// A call's messages, oldest first.
 pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
@@ -310,6 +309,23 @@ pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
         .bind(call_id)
         .fetch_all(pool)
         .await)?;
+    rows.into_iter().map(message_of).collect()
+}
+
+/// The SQLite twin of [`messages_select`] that returns one row: the messages as one
+/// JSON array of rows, oldest first ([`messages_of_json`]). Each row sqlx reads costs a
+/// hand-off from the connection's thread and a copy of every value; one row costs one.
+macro_rules! messages_json_select {
+    () => {
+        "SELECT json_group_array(json_array(m.id, m.role, m.agent, m.content, m.at, u.full_name) ORDER BY m.id) \
+         FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = "
+    };
+}
+pub(crate) use messages_json_select;
+
+/// The messages of [`messages_json_select`]'s one value.
+pub(crate) fn messages_of_json(json: &str) -> AppResult<Vec<Message>> {
+    let rows: Vec<MessageRow> = serde_json::from_str(json).map_err(anyhow::Error::from)?;
     rows.into_iter().map(message_of).collect()
 }
 

@@ -284,16 +284,32 @@ pub(super) struct History {
 /// ran), oldest first, so the agents answer it knowing what was already said. The
 /// customer's later messages are their own turns.
 pub(super) async fn history(db: &Db, call_id: i64, message_id: Option<i64>) -> AppResult<History> {
-    let rows: Vec<HistoryRow> = with_db!(db, |pool| {
-        sqlx::query_as(HISTORY_SQL)
-            .bind(call_id)
-            .bind(message_id.unwrap_or(i64::MAX))
-            .bind(HISTORY_WINDOW)
-            .fetch_all(pool)
-            .await
-    })?;
+    let through = message_id.unwrap_or(i64::MAX);
+    let rows: Vec<HistoryRow> = match db {
+        // One row instead of one per message (see `messages_json_select`).
+        Db::Sqlite(pool) => {
+            let (json, customer_turns): (String, i64) = sqlx::query_as(HISTORY_JSON_SQL)
+                .bind(call_id)
+                .bind(through)
+                .bind(HISTORY_WINDOW)
+                .fetch_one(pool)
+                .await?;
+            let rows: Vec<(String, String)> = serde_json::from_str(&json).map_err(anyhow::Error::from)?;
+            rows.into_iter().map(|(role, content)| (role, content, customer_turns)).collect()
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(HISTORY_SQL).bind(call_id).bind(through).bind(HISTORY_WINDOW).fetch_all(pool).await?
+        }
+    };
     Ok(History::of(rows))
 }
+
+/// [`HISTORY_SQL`] in one row on SQLite: the window as a JSON array of `[role,
+/// content]`, newest first, and the count of customer messages before `$2`.
+const HISTORY_JSON_SQL: &str = "SELECT json_group_array(json_array(role, content) ORDER BY id DESC), \
+     (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
+     FROM (SELECT id, role, content FROM messages WHERE call_id = $1 AND (id < $2 OR role IN ('ai', 'human')) \
+     AND role <> 'system' ORDER BY id DESC LIMIT $3)";
 
 /// The latest [`HISTORY_WINDOW`] messages of call `$1` before message id `$2` and the
 /// AI's and staff replies after it (newest first), each with the number of customer

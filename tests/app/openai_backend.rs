@@ -34,6 +34,7 @@ on_both_backends!(
     the_supervisor_model_writes_the_summary_and_its_markup_stays_text,
     a_streamed_tool_call_in_pieces_runs_and_a_server_without_a_key_gets_no_authorization,
     a_web_calls_reply_streams_only_while_its_page_follows_the_call,
+    the_model_reads_the_latest_messages_verbatim_and_in_order_and_the_page_shows_them,
 );
 
 const ROUTING: &str = r#""name":"classification""#;
@@ -731,5 +732,82 @@ async fn a_web_calls_reply_streams_only_while_its_page_follows_the_call(backend:
         (requests_with(&server, streamed).await == before + 1).then_some(())
     })
     .await;
+    app.finish().await;
+}
+
+/// The (role, content) of a request's messages after its system prompt.
+fn conversation(body: &Value) -> Vec<(String, String)> {
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] != "system")
+        .map(|m| (m["role"].as_str().unwrap().to_owned(), m["content"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// The service model reads the conversation so far as it was written (quotes,
+/// backslashes, markup, line breaks, emoji), oldest first, up to the latest 20 messages;
+/// the steps count the customer's turns beyond that window; and the customer's page
+/// shows every message, escaped, in order. (On SQLite both reads take the messages as
+/// one JSON value, so this also checks nothing is lost or reordered on the way.)
+async fn the_model_reads_the_latest_messages_verbatim_and_in_order_and_the_page_shows_them(backend: Backend) {
+    let server = MockServer::start().await;
+    routing_and_supervisor(&server).await;
+    let reply = "Dijo \"hola\" \\ <b>vale</b> & ya\n✓ 😀";
+    mount(&server, SERVICE, ResponseTemplate::new(200).set_body_json(completion(reply)), 3, None).await;
+    let app = app_with_model(backend, &server, 0, Duration::from_secs(5)).await;
+    let said: Vec<String> =
+        (1..=12).map(|i| format!("Mensaje {i}: \"comillas\" \\ <i>x</i> ñ\n{}", "😀".repeat(i))).collect();
+    let (b, link) = app.customer_starts("Ana Historia", "ana.historia@example.com", &said[0]).await;
+    for text in &said[1..] {
+        let r = b.post(&format!("{link}/messages"), &link, &[("message", text.as_str())]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let services: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains(SERVICE))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(services.len(), 12, "one service request per turn");
+    let expected = |turn: usize| -> Vec<(String, String)> {
+        let mut all = Vec::new();
+        for text in &said[..turn] {
+            all.push(("user".to_owned(), text.clone()));
+            all.push(("assistant".to_owned(), reply.to_owned()));
+        }
+        let window = all.split_off(all.len().saturating_sub(20));
+        let mut messages = window;
+        messages.push(("user".to_owned(), said[turn].clone()));
+        messages
+    };
+    assert_eq!(conversation(&services[0]), expected(0), "the first turn reads no history");
+    assert_eq!(conversation(&services[2]), expected(2));
+    // The twelfth turn: 22 messages came before it; the model reads the latest 20.
+    assert_eq!(conversation(&services[11]), expected(11));
+    assert_eq!(conversation(&services[11])[0].1, said[1]);
+    let turns: i64 =
+        centralita::with_db!(app.state.db(), |pool| sqlx::query_scalar("SELECT MAX(turn) FROM agent_runs")
+            .fetch_one(pool)
+            .await
+            .unwrap());
+    assert_eq!(turns, 12, "the turn number counts every customer message, not just the window");
+    // The page shows all 24 messages, escaped, oldest first.
+    let page = b.page(&link).await;
+    let escape =
+        |text: &str| text.replace('&', "&#38;").replace('<', "&#60;").replace('>', "&#62;").replace('"', "&#34;");
+    let mut from = 0;
+    for text in &said {
+        for shown in [text.as_str(), reply] {
+            let whole = format!(r#"<span class="text">{}</span>"#, escape(shown));
+            let at =
+                page[from..].find(&whole).unwrap_or_else(|| panic!("{whole:?} after byte {from}: {}", &page[from..]));
+            from += at + whole.len();
+        }
+    }
+    assert!(!page.contains("<i>x</i>") && !page.contains("<b>vale</b>"), "markup shown as text");
     app.finish().await;
 }
