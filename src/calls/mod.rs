@@ -453,7 +453,7 @@ pub(crate) async fn message_event(
     ctx.bus().emit(Some(call_id), message_data(id, role, kind, content, author)).await;
 }
 
-fn message_data(
+pub(super) fn message_data(
     id: i64,
     role: MessageRole,
     kind: Option<MessageKind>,

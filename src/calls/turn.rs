@@ -3,14 +3,16 @@
 //! call, then store everything the turn produced, and the events that report it, in
 //! one transaction.
 
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::Value;
+use sqlx::{Either, FromRow, Row};
 use tokio::sync::mpsc;
 
 use super::budget::TokenBudget;
 use super::{
     Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, TURN_ENDED_SQL, actions, call_columns, call_fields,
-    get, insert_call, insert_message, insert_message_awaiting, turn_ended,
+    get, insert_call, insert_message, insert_message_awaiting, message_data, turn_ended,
 };
 use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
@@ -474,9 +476,10 @@ async fn store_turn(
     let tokens = TokenBudget::used_by(outcome);
     let mut tx = ctx.db().begin().await?;
     // On SQLite the turn's steps and the cleared marks go in front of the call's
-    // update, in one string (one hand-off to the connection's thread; its parameters
-    // are numbered across the string, the update's first). PostgreSQL prepares one
-    // statement at a time, so there they go one by one.
+    // update and the reply's insert after it, in one string (one hand-off to the
+    // connection's thread; its parameters are numbered across the string, the
+    // update's first). PostgreSQL prepares one statement at a time, so there they go
+    // one by one.
     let chained = matches!(tx.inner, crate::db::TxInner::Sqlite(_));
     if !chained {
         insert_turn_steps(&mut tx, call_id, turn, &outcome.steps).await?;
@@ -495,8 +498,10 @@ async fn store_turn(
         call_columns!()
     );
     const UPDATE_PARAMS: usize = 14;
+    let service = Some(MessageKind::Service);
     let sql = if chained {
         let mut sql = String::new();
+        let reply_param = UPDATE_PARAMS + 2 + outcome.steps.len() * STEP_PARAMS;
         if !outcome.steps.is_empty() {
             sql = steps_sql(outcome.steps.len(), UPDATE_PARAMS + 2);
             sql.push_str("; ");
@@ -507,12 +512,22 @@ async fn store_turn(
             sql.push_str("; ");
         }
         sql.push_str(UPDATE_SQL);
+        // The reply, stored only when the update changed the call (the AI still held
+        // it): `changes()` counts the rows of the statement just before.
+        use std::fmt::Write as _;
+        let _ = write!(
+            sql,
+            "; INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
+             SELECT $1, ${}, ${}, ${reply_param}, NULL, $10, FALSE WHERE changes() = 1 RETURNING id",
+            reply_param + 1,
+            reply_param + 2
+        );
         std::borrow::Cow::Owned(sql)
     } else {
         std::borrow::Cow::Borrowed(UPDATE_SQL)
     };
-    let updated: Option<Call> = on_tx!(&mut tx, |conn| {
-        let query = sqlx::query_as(sqlx::AssertSqlSafe(&*sql))
+    let (updated, reply_id): (Option<Call>, Option<i64>) = on_tx!(&mut tx, |conn| {
+        let query = sqlx::query(sqlx::AssertSqlSafe(&*sql))
             .bind(call_id)
             .bind(status.as_str())
             .bind(c.department.as_str())
@@ -529,20 +544,39 @@ async fn store_turn(
             .bind(tokens);
         if chained {
             // Parameter 15 is the cleared marks' message (unused without one), then the
-            // steps'. The update's row is the string's only one (fetch_optional stops
-            // at the first row, so the update goes last).
+            // steps', then the reply's. The update's row comes first, then the
+            // reply's id; neither when the call left the AI meanwhile.
             let query = query.bind(marked.unwrap_or(0));
-            bind_steps!(query, call_id, turn, &outcome.steps, now).fetch_optional(&mut *conn).await
+            let query = bind_steps!(query, call_id, turn, &outcome.steps, now)
+                .bind(&outcome.reply)
+                .bind(MessageRole::Ai.as_str())
+                .bind(service.map(MessageKind::as_str));
+            let mut results = sqlx::Executor::fetch_many(&mut *conn, query);
+            let (mut updated, mut reply_id) = (None, None);
+            while let Some(result) = results.try_next().await? {
+                if let Either::Right(row) = result {
+                    if updated.is_none() {
+                        updated = Some(Call::from_row(&row)?);
+                    } else {
+                        reply_id = Some(row.try_get(0)?);
+                    }
+                }
+            }
+            Ok((updated, reply_id))
         } else {
-            query.fetch_optional(&mut *conn).await
+            match query.fetch_optional(&mut *conn).await? {
+                Some(row) => Call::from_row(&row).map(|call| (Some(call), None)),
+                None => Ok((None, None)),
+            }
         }
     })?;
     let answered = updated.is_some();
     let mut news = Vec::new();
     if answered {
-        let service = Some(MessageKind::Service);
-        let (message_id, event) =
-            insert_message(&mut tx, call_id, MessageRole::Ai, service, &outcome.reply, None).await?;
+        let (message_id, event) = match reply_id {
+            Some(id) => (id, message_data(id, MessageRole::Ai, service, &outcome.reply, None)),
+            None => insert_message(&mut tx, call_id, MessageRole::Ai, service, &outcome.reply, None).await?,
+        };
         news.push(event);
         if call.channel == Channel::Whatsapp {
             // The reply leaves through the outbox, queued with the reply itself.
@@ -603,11 +637,14 @@ async fn insert_turn_steps(tx: &mut Tx, call_id: i64, turn: i64, steps: &[Step])
     })
 }
 
+/// The parameters [`bind_steps`] binds per step.
+const STEP_PARAMS: usize = 12;
+
 /// The multi-row insert of `count` agent steps (at least one), its parameters
 /// numbered from `first`, as [`bind_steps`] binds them.
 fn steps_sql(count: usize, first: usize) -> String {
     use std::fmt::Write as _;
-    const COLUMNS: usize = 12;
+    const COLUMNS: usize = STEP_PARAMS;
     let mut sql = String::with_capacity(160 + count * COLUMNS * 6);
     sql.push_str(
         "INSERT INTO agent_runs (call_id, turn, agent, backend, model, prompt_tokens, completion_tokens, latency_ms, \
