@@ -518,9 +518,10 @@ async fn store_turn(
         let _ = write!(
             sql,
             "; INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
-             SELECT $1, ${}, ${}, ${reply_param}, NULL, $10, FALSE WHERE changes() = 1 RETURNING id",
+             SELECT $1, ${}, ${}, ${reply_param}, NULL, ${}, FALSE WHERE changes() = 1 RETURNING id",
             reply_param + 1,
-            reply_param + 2
+            reply_param + 2,
+            reply_param + 3
         );
         std::borrow::Cow::Owned(sql)
     } else {
@@ -550,7 +551,10 @@ async fn store_turn(
             let query = bind_steps!(query, call_id, turn, &outcome.steps, now)
                 .bind(&outcome.reply)
                 .bind(MessageRole::Ai.as_str())
-                .bind(service.map(MessageKind::as_str));
+                .bind(service.map(MessageKind::as_str))
+                // Written now, with this process's write lock held, as a separate
+                // insert would be (`now` was taken before waiting for the lock).
+                .bind(Timestamp::now());
             let mut results = sqlx::Executor::fetch_many(&mut *conn, query);
             let (mut updated, mut reply_id) = (None, None);
             while let Some(result) = results.try_next().await? {

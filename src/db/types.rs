@@ -17,9 +17,17 @@ use time::{OffsetDateTime, UtcOffset};
 /// PostgreSQL keeps microseconds, so values are truncated to that on creation; SQLite
 /// stores a fixed-width text (`2026-11-22T10:15:30.123456Z`) that sorts and compares
 /// correctly as text, which sqlx's variable-width RFC 3339 encoding does not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Timestamp(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
+
+/// RFC 3339 text, with any offset, made UTC with microsecond precision like every
+/// other way in ([`From<OffsetDateTime>`]).
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        time::serde::rfc3339::deserialize(deserializer).map(Self::from)
+    }
+}
 
 impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -232,6 +240,14 @@ pub(crate) use text_column;
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_timestamp_read_from_json_is_utc_with_microseconds() {
+        let t: Timestamp = serde_json::from_str("\"2026-11-22T12:15:30.123456789+02:00\"").unwrap();
+        assert_eq!(t.to_sqlite_text(), "2026-11-22T10:15:30.123456Z");
+        assert_eq!(t.as_offset().offset(), UtcOffset::UTC);
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2026-11-22T10:15:30.123456Z\"");
+    }
 
     proptest! {
         #[test]
