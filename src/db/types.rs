@@ -25,7 +25,13 @@ pub struct Timestamp(#[serde(with = "time::serde::rfc3339")] OffsetDateTime);
 /// other way in ([`From<OffsetDateTime>`]).
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        time::serde::rfc3339::deserialize(deserializer).map(Self::from)
+        let at = time::serde::rfc3339::deserialize(deserializer)?;
+        // An instant whose UTC form falls outside the supported years is an error, not
+        // a panic in `to_offset`.
+        let utc = at
+            .checked_to_offset(UtcOffset::UTC)
+            .ok_or_else(|| serde::de::Error::custom("the instant is outside the supported years"))?;
+        Ok(Self::from(utc))
     }
 }
 
@@ -247,6 +253,8 @@ mod tests {
         assert_eq!(t.to_sqlite_text(), "2026-11-22T10:15:30.123456Z");
         assert_eq!(t.as_offset().offset(), UtcOffset::UTC);
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"2026-11-22T10:15:30.123456Z\"");
+        let beyond = serde_json::from_str::<Timestamp>("\"9999-12-31T23:59:59-01:00\"");
+        assert!(beyond.is_err(), "{beyond:?}");
     }
 
     proptest! {

@@ -305,7 +305,7 @@ async fn apply_change(db: &Db, before: &User, change: &UserChange, base: Entry, 
             Ok(user) => {
                 if revoke {
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1")
+                    sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND NOT revoked")
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
@@ -371,7 +371,7 @@ pub async fn set_own_password(
         let user = sqlx::query_as::<_, User>(sql).bind(id).bind(&hash).bind(Timestamp::now()).fetch_one(&mut *tx).await;
         match user {
             Ok(user) => {
-                sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1")
+                sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND NOT revoked")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
