@@ -10,7 +10,8 @@ fn main() -> std::process::ExitCode {
 /// core) and keeps what each arena once held. Four arenas per core: fewer (two in all
 /// were tried) made the runtime's workers and SQLite's connection threads queue for
 /// the same arena's lock on most allocations and frees, about a tenth of the CPU of a
-/// turn spent waiting and waking (README, "Performance"); more held no less memory.
+/// turn spent waiting and waking (README, "Performance"); eight held no more memory
+/// than two in the load tests.
 /// Large blocks (a password hash's 7 MiB) are mapped and returned to the system on
 /// free instead of staying in an arena. `MALLOC_ARENA_MAX` and
 /// `MALLOC_MMAP_THRESHOLD_` in the environment still win.
