@@ -294,12 +294,20 @@ pub async fn recent(db: &Db, limit: i64) -> AppResult<Vec<Call>> {
     Ok(with_db!(db, |pool| sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?)
 }
 
+/// The messages of a call with their authors, as [`messages_select`] and
+/// [`messages_json_select`] read them: what follows is the call's id.
+macro_rules! messages_of_call {
+    () => {
+        "FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = "
+    };
+}
+pub(crate) use messages_of_call;
+
 /// The start of the query of a call's messages, oldest first: what follows is the
 /// call's id (a parameter or a subquery), then `ORDER BY m.id`.
 macro_rules! messages_select {
     () => {
-        "SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author FROM messages m \
-         LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = "
+        concat!("SELECT m.id, m.role, m.agent, m.content, m.at, u.full_name AS author ", messages_of_call!())
     };
 }
 
@@ -317,8 +325,10 @@ pub async fn messages(db: &Db, call_id: i64) -> AppResult<Vec<Message>> {
 /// hand-off from the connection's thread and a copy of every value; one row costs one.
 macro_rules! messages_json_select {
     () => {
-        "SELECT json_group_array(json_array(m.id, m.role, m.agent, m.content, m.at, u.full_name) ORDER BY m.id) \
-         FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.call_id = "
+        concat!(
+            "SELECT json_group_array(json_array(m.id, m.role, m.agent, m.content, m.at, u.full_name) ORDER BY m.id) ",
+            $crate::calls::messages_of_call!()
+        )
     };
 }
 pub(crate) use messages_json_select;

@@ -306,20 +306,36 @@ pub(super) async fn history(db: &Db, call_id: i64, message_id: Option<i64>) -> A
     Ok(History::of(rows))
 }
 
-/// [`HISTORY_SQL`] in one row on SQLite: the window as a JSON array of `[role,
-/// content]`, newest first, and the count of customer messages before `$2`.
-const HISTORY_JSON_SQL: &str = "SELECT json_group_array(json_array(role, content) ORDER BY id DESC), \
-     (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
-     FROM (SELECT id, role, content FROM messages WHERE call_id = $1 AND (id < $2 OR role IN ('ai', 'human')) \
-     AND role <> 'system' ORDER BY id DESC LIMIT $3)";
+/// The number of customer messages of call `$1` before message id `$2`.
+macro_rules! customer_turns_before {
+    () => {
+        "(SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer')"
+    };
+}
+
+/// The latest `$3` messages of call `$1` the agents read for message id `$2`: those
+/// before it and the AI's and staff replies after it, newest first.
+macro_rules! history_window {
+    () => {
+        "FROM messages WHERE call_id = $1 AND (id < $2 OR role IN ('ai', 'human')) AND role <> 'system' \
+         ORDER BY id DESC LIMIT $3"
+    };
+}
 
 /// The latest [`HISTORY_WINDOW`] messages of call `$1` before message id `$2` and the
 /// AI's and staff replies after it (newest first), each with the number of customer
 /// messages before `$2`.
-const HISTORY_SQL: &str = "SELECT role, content, \
-     (SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer') \
-     FROM messages WHERE call_id = $1 AND (id < $2 OR role IN ('ai', 'human')) AND role <> 'system' \
-     ORDER BY id DESC LIMIT $3";
+const HISTORY_SQL: &str = concat!("SELECT role, content, ", customer_turns_before!(), " ", history_window!());
+
+/// [`HISTORY_SQL`] in one row on SQLite: the window as a JSON array of `[role,
+/// content]`, newest first, and the count of customer messages before `$2`.
+const HISTORY_JSON_SQL: &str = concat!(
+    "SELECT json_group_array(json_array(role, content) ORDER BY id DESC), ",
+    customer_turns_before!(),
+    " FROM (SELECT id, role, content ",
+    history_window!(),
+    ")"
+);
 
 /// A row of [`HISTORY_SQL`].
 type HistoryRow = (String, String, i64);
@@ -708,7 +724,22 @@ pub(crate) async fn insert_step(
 
 #[cfg(test)]
 mod tests {
-    use super::steps_sql;
+    use super::{HISTORY_JSON_SQL, HISTORY_SQL, steps_sql};
+
+    #[test]
+    fn both_history_queries_read_the_same_window() {
+        let window = "FROM messages WHERE call_id = $1 AND (id < $2 OR role IN ('ai', 'human')) AND role <> 'system' \
+                      ORDER BY id DESC LIMIT $3";
+        let count = "(SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer')";
+        assert_eq!(HISTORY_SQL, format!("SELECT role, content, {count} {window}"));
+        assert_eq!(
+            HISTORY_JSON_SQL,
+            format!(
+                "SELECT json_group_array(json_array(role, content) ORDER BY id DESC), {count} \
+                 FROM (SELECT id, role, content {window})"
+            )
+        );
+    }
 
     #[test]
     fn the_steps_insert_numbers_its_parameters_row_after_row() {
