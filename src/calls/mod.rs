@@ -333,6 +333,19 @@ macro_rules! messages_json_select {
 }
 pub(crate) use messages_json_select;
 
+/// [`messages_json_select`] on PostgreSQL: the same array, as text (`[]` for a call
+/// with no message yet).
+macro_rules! messages_json_select_pg {
+    () => {
+        concat!(
+            "SELECT COALESCE(json_agg(json_build_array(m.id, m.role, m.agent, m.content, m.at, u.full_name) \
+             ORDER BY m.id), '[]')::text ",
+            $crate::calls::messages_of_call!()
+        )
+    };
+}
+pub(crate) use messages_json_select_pg;
+
 /// The messages of [`messages_json_select`]'s one value.
 pub(crate) fn messages_of_json(json: &str) -> AppResult<Vec<Message>> {
     let rows: Vec<MessageRow> = serde_json::from_str(json).map_err(anyhow::Error::from)?;

@@ -491,15 +491,12 @@ async fn store_turn(
     let recommendations = serde_json::to_string(&c.recommendations).unwrap_or_else(|_| "[]".into());
     let tokens = TokenBudget::used_by(outcome);
     let mut tx = ctx.db().begin().await?;
-    // On SQLite the turn's steps and the cleared marks go in front of the call's
-    // update and the reply's insert after it, in one string (one hand-off to the
-    // connection's thread; its parameters are numbered across the string, the
-    // update's first). PostgreSQL prepares one statement at a time, so there they go
-    // one by one.
-    let chained = matches!(tx.inner, crate::db::TxInner::Sqlite(_));
-    if !chained {
-        insert_turn_steps(&mut tx, call_id, turn, &outcome.steps).await?;
-    }
+    // The turn's steps, the call's update, the reply and the cleared marks go to the
+    // database together, their parameters numbered across them (the update's first,
+    // then the marks' message, the steps', the reply's): on SQLite as one string of
+    // statements (one hand-off to the connection's thread), on PostgreSQL as one
+    // statement of data-modifying CTEs (one round trip instead of four).
+    let sqlite = matches!(tx.inner, crate::db::TxInner::Sqlite(_));
     // Only while the AI still holds the call; the call as it then is comes back.
     const UPDATE_SQL: &str = concat!(
         "UPDATE calls SET status = $2, ai_department = $3, ai_category = $4, ai_sentiment = $5, ai_priority = $6, \
@@ -515,35 +512,10 @@ async fn store_turn(
     );
     const UPDATE_PARAMS: usize = 14;
     let service = Some(MessageKind::Service);
-    let sql = if chained {
-        let mut sql = String::new();
-        let reply_param = UPDATE_PARAMS + 2 + outcome.steps.len() * STEP_PARAMS;
-        if !outcome.steps.is_empty() {
-            sql = steps_sql(outcome.steps.len(), UPDATE_PARAMS + 2);
-            sql.push_str("; ");
-        }
-        if marked.is_some() {
-            // The message is parameter 15 (the call is the update's $1 too).
-            sql.push_str(&TURN_ENDED_SQL.replace("$2", "$15"));
-            sql.push_str("; ");
-        }
-        sql.push_str(UPDATE_SQL);
-        // The reply, stored only when the update changed the call (the AI still held
-        // it): `changes()` counts the rows of the statement just before.
-        use std::fmt::Write as _;
-        let _ = write!(
-            sql,
-            "; INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
-             SELECT $1, ${}, ${}, ${reply_param}, NULL, ${}, FALSE WHERE changes() = 1 RETURNING id",
-            reply_param + 1,
-            reply_param + 2,
-            reply_param + 3
-        );
-        std::borrow::Cow::Owned(sql)
-    } else {
-        std::borrow::Cow::Borrowed(UPDATE_SQL)
-    };
+    let sql = turn_sql(sqlite, UPDATE_SQL, UPDATE_PARAMS, outcome.steps.len(), marked.is_some());
     let (updated, reply_id): (Option<Call>, Option<i64>) = on_tx!(&mut tx, |conn| {
+        // Parameter 15 is the cleared marks' message (unused without one), then the
+        // steps', then the reply's.
         let query = sqlx::query(sqlx::AssertSqlSafe(&*sql))
             .bind(call_id)
             .bind(status.as_str())
@@ -558,19 +530,18 @@ async fn store_turn(
             .bind(offers_summary)
             .bind(outcome.verdict.quality)
             .bind(&recommendations)
-            .bind(tokens);
-        if chained {
-            // Parameter 15 is the cleared marks' message (unused without one), then the
-            // steps', then the reply's. The update's row comes first, then the
-            // reply's id; neither when the call left the AI meanwhile.
-            let query = query.bind(marked.unwrap_or(0));
-            let query = bind_steps!(query, call_id, turn, &outcome.steps, now)
-                .bind(&outcome.reply)
-                .bind(MessageRole::Ai.as_str())
-                .bind(service.map(MessageKind::as_str))
-                // Written now, with this process's write lock held, as a separate
-                // insert would be (`now` was taken before waiting for the lock).
-                .bind(Timestamp::now());
+            .bind(tokens)
+            .bind(marked.unwrap_or(0));
+        let query = bind_steps!(query, call_id, turn, &outcome.steps, now)
+            .bind(&outcome.reply)
+            .bind(MessageRole::Ai.as_str())
+            .bind(service.map(MessageKind::as_str))
+            // Written now, with the write lock held on SQLite, as a separate insert
+            // would be (`now` was taken before waiting for the lock).
+            .bind(Timestamp::now());
+        if sqlite {
+            // The update's row comes first, then the reply's id; neither when the call
+            // left the AI meanwhile.
             let mut results = sqlx::Executor::fetch_many(&mut *conn, query);
             let (mut updated, mut reply_id) = (None, None);
             while let Some(result) = results.try_next().await? {
@@ -582,10 +553,12 @@ async fn store_turn(
                     }
                 }
             }
-            Ok((updated, reply_id))
+            Ok::<_, sqlx::Error>((updated, reply_id))
         } else {
+            // One row, the call's columns and the reply's id; none when the call left
+            // the AI meanwhile.
             match query.fetch_optional(&mut *conn).await? {
-                Some(row) => Call::from_row(&row).map(|call| (Some(call), None)),
+                Some(row) => Ok((Some(Call::from_row(&row)?), row.try_get("reply_id")?)),
                 None => Ok((None, None)),
             }
         }
@@ -613,9 +586,10 @@ async fn store_turn(
             on_tx!(&mut tx, |conn| sqlx::query_as(sql).bind(call_id).bind(tokens).fetch_one(&mut *conn).await)?
         }
     };
-    if !chained && marked.is_some() {
-        // After the call's row, as a takeover or a transfer lock them: the other order
-        // could deadlock with one of them on PostgreSQL.
+    if !sqlite && !answered && marked.is_some() {
+        // The statement above cleared the marks only with the call's update. After
+        // the call's row, as a takeover or a transfer lock them: the other order could
+        // deadlock with one of them on PostgreSQL.
         turn_ended(&mut tx, call_id, marked).await?;
     }
     // Only a tool asks for an approval: a turn whose steps all ran to the end without
@@ -644,21 +618,53 @@ async fn store_turn(
     Ok((after, answered))
 }
 
-/// Records a turn's agent steps inside the caller's transaction, in one statement.
-async fn insert_turn_steps(tx: &mut Tx, call_id: i64, turn: i64, steps: &[Step]) -> Result<(), sqlx::Error> {
-    if steps.is_empty() {
-        return Ok(());
-    }
-    let sql = steps_sql(steps.len(), 1);
-    let at = Timestamp::now();
-    on_tx!(tx, |conn| {
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-        bind_steps!(query, call_id, turn, steps, at).execute(&mut *conn).await.map(|_| ())
-    })
-}
-
 /// The parameters [`bind_steps`] binds per step.
 const STEP_PARAMS: usize = 12;
+
+/// What [`store_turn`] sends: the insert of `steps` agent steps (none for none), with
+/// `marked` the clearing of the marks through parameter 15, the call's `update`
+/// (parameters 1 to `update_params`, the call's id first, returning the call's
+/// columns) and the reply's insert, only when the update changed the call. The steps'
+/// parameters follow parameter 15 ([`STEP_PARAMS`] each), then the reply's: its text,
+/// role, agent and time.
+///
+/// On SQLite a string of statements: the reply's insert follows the update directly,
+/// so `changes()` is the update's. On PostgreSQL one statement: its data-modifying
+/// CTEs see one snapshot, the reply and the cleared marks read the update's row (so
+/// nothing is stored for a call the AI no longer holds, and the call's row is locked
+/// before the messages', the order a takeover locks them in), and the row it returns
+/// is the call's with the reply's id.
+fn turn_sql(sqlite: bool, update: &str, update_params: usize, steps: usize, marked: bool) -> String {
+    use std::fmt::Write as _;
+    let first_step = update_params + 2;
+    let reply = first_step + steps * STEP_PARAMS;
+    let reply_values = format!("$1, ${}, ${}, ${reply}, NULL, ${}, FALSE", reply + 1, reply + 2, reply + 3);
+    let insert_reply = "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) SELECT";
+    let clear_marks = TURN_ENDED_SQL.replace("$2", &format!("${}", update_params + 1));
+    let mut sql = String::with_capacity(1200 + steps * STEP_PARAMS * 6);
+    if sqlite {
+        if steps > 0 {
+            sql.push_str(&steps_sql(steps, first_step));
+            sql.push_str("; ");
+        }
+        if marked {
+            sql.push_str(&clear_marks);
+            sql.push_str("; ");
+        }
+        let _ = write!(sql, "{update}; {insert_reply} {reply_values} WHERE changes() = 1 RETURNING id");
+    } else {
+        sql.push_str("WITH ");
+        if steps > 0 {
+            let _ = write!(sql, "steps AS ({}), ", steps_sql(steps, first_step));
+        }
+        let _ = write!(sql, "upd AS ({update}), reply AS ({insert_reply} {reply_values} FROM upd RETURNING id)");
+        if marked {
+            let _ = write!(sql, ", marks AS ({clear_marks} AND EXISTS (SELECT 1 FROM upd))");
+        }
+        sql.push_str(" SELECT upd.*, (SELECT id FROM reply) AS reply_id FROM upd");
+    }
+    sql
+}
 
 /// The multi-row insert of `count` agent steps (at least one), its parameters
 /// numbered from `first`, as [`bind_steps`] binds them.
@@ -724,7 +730,9 @@ pub(crate) async fn insert_step(
 
 #[cfg(test)]
 mod tests {
-    use super::{HISTORY_JSON_SQL, HISTORY_SQL, steps_sql};
+    use std::collections::BTreeSet;
+
+    use super::{HISTORY_JSON_SQL, HISTORY_SQL, STEP_PARAMS, steps_sql, turn_sql};
 
     #[test]
     fn both_history_queries_read_the_same_window() {
@@ -751,6 +759,49 @@ mod tests {
             format!(
                 "{columns}($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16), \
                  ($17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+            )
+        );
+    }
+
+    /// The parameter numbers `sql` refers to.
+    fn parameters(sql: &str) -> BTreeSet<usize> {
+        sql.split('$')
+            .skip(1)
+            .filter_map(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_turn_refers_to_every_parameter_it_binds_on_both_databases() {
+        // Two update parameters stand for the update's fourteen here; the rest as
+        // `store_turn` binds them: the marks' message, the steps', the reply's four.
+        let update = "UPDATE calls SET status = $2 WHERE id = $1 AND status = 'ai' RETURNING id";
+        for sqlite in [true, false] {
+            for steps in [0, 1, 3] {
+                let bound = 3 + steps * STEP_PARAMS + 4;
+                let with_marks = turn_sql(sqlite, update, 2, steps, true);
+                assert_eq!(parameters(&with_marks), (1..=bound).collect(), "{with_marks}");
+                let without = turn_sql(sqlite, update, 2, steps, false);
+                assert_eq!(parameters(&without), (1..=bound).filter(|&n| n != 3).collect(), "{without}");
+            }
+        }
+        let reply = "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
+                     SELECT $1, $17, $18, $16, NULL, $19, FALSE";
+        let marks = "UPDATE messages SET awaiting_turn = FALSE WHERE call_id = $1 AND awaiting_turn AND id <= $3";
+        let step = steps_sql(1, 4);
+        assert_eq!(
+            turn_sql(true, update, 2, 1, true),
+            format!("{step}; {marks}; {update}; {reply} WHERE changes() = 1 RETURNING id")
+        );
+        assert_eq!(
+            turn_sql(false, update, 2, 1, true),
+            format!(
+                "WITH steps AS ({step}), upd AS ({update}), reply AS ({reply} FROM upd RETURNING id), \
+                 marks AS ({marks} AND EXISTS (SELECT 1 FROM upd)) \
+                 SELECT upd.*, (SELECT id FROM reply) AS reply_id FROM upd"
             )
         );
     }
