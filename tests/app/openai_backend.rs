@@ -539,6 +539,15 @@ async fn a_person_who_takes_the_call_while_the_model_thinks_is_not_answered_over
             .await)
         .unwrap();
     assert_eq!(steps, 3, "what the agents did is still recorded");
+    assert_eq!(awaiting(&db).await, 0, "the silent turn has ended too: recovery has nothing to hand over");
+}
+
+/// How many customer messages still await their AI turn.
+async fn awaiting(db: &centralita::db::Db) -> i64 {
+    centralita::with_db!(db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE awaiting_turn")
+        .fetch_one(pool)
+        .await)
+    .unwrap()
 }
 
 const SUMMARY: &str = r#""name":"call_summary""#;
@@ -795,6 +804,7 @@ async fn the_model_reads_the_latest_messages_verbatim_and_in_order_and_the_page_
             .await
             .unwrap());
     assert_eq!(turns, 12, "the turn number counts every customer message, not just the window");
+    assert_eq!(awaiting(app.state.db()).await, 0, "every answered message's turn has ended");
     // The page shows all 24 messages, escaped, oldest first.
     let page = b.page(&link).await;
     let escape =
