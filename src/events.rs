@@ -295,8 +295,24 @@ impl Bus {
         Ok(())
     }
 
+    /// Runs `last` and commits `tx` (on SQLite) in one hand-off, for a caller whose
+    /// `last` stores its events itself; returns `read` of each row it returned. The
+    /// caller hands the events to [`Bus::deliver`]. Should the outcome be unknown (an
+    /// error, or the caller stopped waiting), the pump reads the log.
+    pub(crate) async fn commit_after<'q, T>(
+        &self,
+        tx: crate::db::sqlite::Transaction,
+        last: impl sqlx::Execute<'q, sqlx::Sqlite>,
+        read: impl Fn(&sqlx::sqlite::SqliteRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let mut unsure = Unsure { bus: self, ids: Vec::new(), settled: false };
+        let rows = tx.commit_after(last, read).await?;
+        unsure.settled = true;
+        Ok(rows)
+    }
+
     /// Queues committed events for the pump to broadcast as they are.
-    fn deliver(&self, events: Vec<Event>) {
+    pub(crate) fn deliver(&self, events: Vec<Event>) {
         if let Some(last) = events.iter().map(|e| e.id).max() {
             self.committed.fetch_max(last, Ordering::AcqRel);
         }

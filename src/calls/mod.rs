@@ -392,6 +392,17 @@ pub(crate) async fn insert_message(
     insert_message_awaiting(tx, call_id, role, kind, content, author, false).await
 }
 
+/// The insert of a message (`$1` call, `$2` role, `$3` agent, `$4` text, `$5` author,
+/// `$6` time), awaiting its AI turn when `$7` and the AI holds the call; returns its id.
+macro_rules! insert_message_sql {
+    () => {
+        "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7 AND COALESCE((SELECT status = 'ai' FROM calls WHERE id = $1), FALSE)) \
+         RETURNING id"
+    };
+}
+pub(crate) use insert_message_sql;
+
 /// [`insert_message`], marked as awaiting the AI turn that will answer it when
 /// `awaiting_turn` and the AI holds the call as it is stored (a customer writing while
 /// waiting for a person awaits no turn): the turn clears the mark when it ends, and a
@@ -406,20 +417,16 @@ pub(crate) async fn insert_message_awaiting(
     awaiting_turn: bool,
 ) -> Result<(i64, Payload), sqlx::Error> {
     let id: i64 = on_tx!(tx, |conn| {
-        sqlx::query_scalar(
-            "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7 AND COALESCE((SELECT status = 'ai' FROM calls WHERE id = $1), FALSE)) \
-             RETURNING id",
-        )
-        .bind(call_id)
-        .bind(role.as_str())
-        .bind(kind.map(MessageKind::as_str))
-        .bind(content)
-        .bind(author.map(|a| a.id))
-        .bind(Timestamp::now())
-        .bind(awaiting_turn)
-        .fetch_one(&mut *conn)
-        .await
+        sqlx::query_scalar(insert_message_sql!())
+            .bind(call_id)
+            .bind(role.as_str())
+            .bind(kind.map(MessageKind::as_str))
+            .bind(content)
+            .bind(author.map(|a| a.id))
+            .bind(Timestamp::now())
+            .bind(awaiting_turn)
+            .fetch_one(&mut *conn)
+            .await
     })?;
     Ok((id, message_data(id, role, kind, content, author)))
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::budget::TokenBudget;
 use super::{
     Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, TURN_ENDED_SQL, actions, call_columns, call_fields,
-    get, insert_call, insert_message, insert_message_awaiting, message_data, turn_ended,
+    get, insert_call, insert_message, insert_message_awaiting, insert_message_sql, message_data, turn_ended,
 };
 use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
@@ -93,8 +93,7 @@ pub async fn customer_turn(
         let marked = awaiting.then_some(message_id);
         return answer_after_others(ctx, call.id, message_id, marked, text, deltas).await;
     };
-    let message_id = store_customer_message(ctx, call.id, text, relayed_by, awaiting).await?;
-    let history = history(ctx.db(), call.id, Some(message_id)).await?;
+    let (message_id, history) = store_customer_message_and_read(ctx, call.id, text, relayed_by, awaiting).await?;
     let result = run_turn(ctx, call, awaiting.then_some(message_id), history, text, deltas).await;
     drop(turn);
     result
@@ -296,8 +295,7 @@ pub(super) async fn history(db: &Db, call_id: i64, message_id: Option<i64>) -> A
                 .bind(HISTORY_WINDOW)
                 .fetch_one(pool)
                 .await?;
-            let rows: Vec<(String, String)> = serde_json::from_str(&json).map_err(anyhow::Error::from)?;
-            rows.into_iter().map(|(role, content)| (role, content, customer_turns)).collect()
+            return History::of_json(&json, customer_turns);
         }
         Db::Postgres(pool) => {
             sqlx::query_as(HISTORY_SQL).bind(call_id).bind(through).bind(HISTORY_WINDOW).fetch_all(pool).await?
@@ -306,41 +304,60 @@ pub(super) async fn history(db: &Db, call_id: i64, message_id: Option<i64>) -> A
     Ok(History::of(rows))
 }
 
-/// The number of customer messages of call `$1` before message id `$2`.
+/// The number of customer messages of call `$1` before message id `through`.
 macro_rules! customer_turns_before {
-    () => {
-        "(SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < $2 AND role = 'customer')"
+    ($through:expr) => {
+        concat!("(SELECT COUNT(*) FROM messages WHERE call_id = $1 AND id < ", $through, " AND role = 'customer')")
     };
 }
 
-/// The latest `$3` messages of call `$1` the agents read for message id `$2`: those
-/// before it and the AI's and staff replies after it, newest first.
+/// The latest `limit` messages of call `$1` the agents read for message id `through`:
+/// those before it and the AI's and staff replies after it, newest first.
 macro_rules! history_window {
-    () => {
-        "FROM messages WHERE call_id = $1 AND (id < $2 OR role IN ('ai', 'human')) AND role <> 'system' \
-         ORDER BY id DESC LIMIT $3"
+    ($through:expr, $limit:expr) => {
+        concat!(
+            "FROM messages WHERE call_id = $1 AND (id < ",
+            $through,
+            " OR role IN ('ai', 'human')) AND role <> 'system' ORDER BY id DESC LIMIT ",
+            $limit
+        )
+    };
+}
+
+/// [`HISTORY_SQL`] in one row on SQLite, for message id `through` and a window of
+/// `limit`: the window as a JSON array of `[role, content]`, newest first, and the
+/// count of customer messages before `through`.
+macro_rules! history_json_sql {
+    ($through:expr, $limit:expr) => {
+        concat!(
+            "SELECT json_group_array(json_array(role, content) ORDER BY id DESC), ",
+            customer_turns_before!($through),
+            " FROM (SELECT id, role, content ",
+            history_window!($through, $limit),
+            ")"
+        )
     };
 }
 
 /// The latest [`HISTORY_WINDOW`] messages of call `$1` before message id `$2` and the
 /// AI's and staff replies after it (newest first), each with the number of customer
 /// messages before `$2`.
-const HISTORY_SQL: &str = concat!("SELECT role, content, ", customer_turns_before!(), " ", history_window!());
+const HISTORY_SQL: &str =
+    concat!("SELECT role, content, ", customer_turns_before!("$2"), " ", history_window!("$2", "$3"));
 
-/// [`HISTORY_SQL`] in one row on SQLite: the window as a JSON array of `[role,
-/// content]`, newest first, and the count of customer messages before `$2`.
-const HISTORY_JSON_SQL: &str = concat!(
-    "SELECT json_group_array(json_array(role, content) ORDER BY id DESC), ",
-    customer_turns_before!(),
-    " FROM (SELECT id, role, content ",
-    history_window!(),
-    ")"
-);
+/// [`HISTORY_SQL`] in one row on SQLite (see [`history_json_sql`]).
+const HISTORY_JSON_SQL: &str = history_json_sql!("$2", "$3");
 
 /// A row of [`HISTORY_SQL`].
 type HistoryRow = (String, String, i64);
 
 impl History {
+    /// The history of [`HISTORY_JSON_SQL`]'s row.
+    fn of_json(json: &str, customer_turns: i64) -> AppResult<Self> {
+        let rows: Vec<(String, String)> = serde_json::from_str(json).map_err(anyhow::Error::from)?;
+        Ok(Self::of(rows.into_iter().map(|(role, content)| (role, content, customer_turns)).collect()))
+    }
+
     fn of(rows: Vec<HistoryRow>) -> Self {
         let customer_turns = rows.first().map_or(0, |r| r.2);
         let messages = rows
@@ -370,6 +387,66 @@ async fn store_customer_message(
     events::record_in(&mut tx, Some(call_id), &event).await?;
     ctx.bus().commit(tx).await?;
     Ok(message_id)
+}
+
+/// [`store_customer_message`], then [`history`] for that message. On SQLite, unless a
+/// staff member relays it (the audit entry takes the message's id), the message, its
+/// event and the read go with the commit in one string of statements: one hand-off to
+/// the connection's thread instead of three. The event's data takes the message's id
+/// in the statement (`last_insert_rowid()`, the insert just before), and the read runs
+/// inside the transaction, where the message just stored is the call's last.
+async fn store_customer_message_and_read(
+    ctx: &Ctx,
+    call_id: i64,
+    text: &str,
+    relayed_by: Option<&crate::auth::Principal>,
+    awaiting: bool,
+) -> AppResult<(i64, History)> {
+    let (Db::Sqlite(pool), None) = (ctx.db(), relayed_by) else {
+        let message_id = store_customer_message(ctx, call_id, text, relayed_by, awaiting).await?;
+        return Ok((message_id, history(ctx.db(), call_id, Some(message_id)).await?));
+    };
+    const SQL: &str = concat!(
+        insert_message_sql!(),
+        "; ",
+        history_json_sql!("last_insert_rowid()", "$8"),
+        // The row `events::record_in` would store, the message's id set in its data.
+        "; INSERT INTO events (kind, call_id, data, at) \
+         VALUES ($9, $1, json_set($10, '$.message_id', last_insert_rowid()), $11) RETURNING id"
+    );
+    let role = MessageRole::Customer;
+    let placeholder = message_data(0, role, None, text, None);
+    let data = serde_json::to_string(&placeholder).map_err(anyhow::Error::from)?;
+    let tx = crate::db::begin_sqlite(pool).await?;
+    let now = Timestamp::now();
+    let query = sqlx::query(SQL)
+        .bind(call_id)
+        .bind(role.as_str())
+        .bind(None::<&str>)
+        .bind(text)
+        .bind(None::<i64>)
+        .bind(now)
+        .bind(awaiting)
+        .bind(HISTORY_WINDOW)
+        .bind(placeholder.kind().as_str())
+        .bind(&data)
+        .bind(now);
+    // Rows: the message's id, the history (its JSON and count), the event's id.
+    let rows = ctx
+        .bus()
+        .commit_after(tx, query, |row| match row.len() {
+            1 => Ok((row.try_get::<i64, _>(0)?, None)),
+            _ => Ok((row.try_get::<i64, _>(1)?, Some(row.try_get::<String, _>(0)?))),
+        })
+        .await?;
+    let [(message_id, None), (customer_turns, Some(json)), (event_id, None)] = rows.as_slice() else {
+        return Err(anyhow::anyhow!("storing a customer message returned {} rows unlike expected", rows.len()).into());
+    };
+    let payload = message_data(*message_id, role, None, text, None);
+    let data = serde_json::to_value(&payload).map_err(anyhow::Error::from)?;
+    let kind = payload.kind().as_str().to_owned();
+    ctx.bus().deliver(vec![events::Event { id: *event_id, kind, call_id: Some(call_id), at: now, data }]);
+    Ok((*message_id, History::of_json(json, *customer_turns)?))
 }
 
 /// Inserts a customer's message in `tx` (awaiting its AI turn when `awaiting_turn`),

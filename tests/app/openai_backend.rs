@@ -805,6 +805,32 @@ async fn the_model_reads_the_latest_messages_verbatim_and_in_order_and_the_page_
             .unwrap());
     assert_eq!(turns, 12, "the turn number counts every customer message, not just the window");
     assert_eq!(awaiting(app.state.db()).await, 0, "every answered message's turn has ended");
+    // Each message's event, as the log keeps it for a page that reconnects, carries
+    // the message's id, role and text.
+    let db = app.state.db();
+    let stored: Vec<(i64, String, String)> =
+        centralita::with_db!(db, |pool| sqlx::query_as("SELECT id, role, content FROM messages ORDER BY id")
+            .fetch_all(pool)
+            .await)
+        .unwrap();
+    let logged: Vec<String> = centralita::with_db!(db, |pool| sqlx::query_scalar(
+        "SELECT data FROM events WHERE kind = 'message' ORDER BY id"
+    )
+    .fetch_all(pool)
+    .await)
+    .unwrap();
+    let logged: Vec<(i64, String, String)> = logged
+        .iter()
+        .map(|data| {
+            let v: Value = serde_json::from_str(data).unwrap();
+            (
+                v["message_id"].as_i64().unwrap(),
+                v["role"].as_str().unwrap().to_owned(),
+                v["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(logged, stored);
     // The page shows all 24 messages, escaped, oldest first.
     let page = b.page(&link).await;
     let escape =
