@@ -64,13 +64,13 @@ pub struct Page {
 /// as one JSON array (one round trip and one row instead of two and one per message),
 /// and the summary follows.
 pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<Page> {
+    if !well_formed(token) {
+        return Err(AppError::NotFound);
+    }
     let pool = match ctx.db() {
         Db::Sqlite(pool) => pool,
         Db::Postgres(pool) => return page_by_token_pg(ctx, pool, token).await,
     };
-    if !well_formed(token) {
-        return Err(AppError::NotFound);
-    }
     let sql = concat!(
         "SELECT ",
         call_columns!(),
@@ -98,11 +98,8 @@ pub async fn page_by_token(ctx: &Ctx, token: &str) -> AppResult<Page> {
     Ok(Page { call, messages, summary })
 }
 
-/// [`page_by_token`] on PostgreSQL.
+/// [`page_by_token`] on PostgreSQL, for a well-formed token.
 async fn page_by_token_pg(ctx: &Ctx, pool: &sqlx::PgPool, token: &str) -> AppResult<Page> {
-    if !well_formed(token) {
-        return Err(AppError::NotFound);
-    }
     let sql = concat!(
         "SELECT ",
         call_columns!(),
