@@ -127,7 +127,26 @@ const TYPING_CAPACITY: usize = 128;
 const PAGE: i64 = 500;
 const CHANNEL: &str = "centralita_events";
 
-const INSERT: &str = "INSERT INTO events (kind, call_id, data, at) VALUES ($1, $2, $3, $4) RETURNING id";
+/// The insert of one event row from the four SQL expressions given (kind, call, data,
+/// time), returning its id.
+macro_rules! event_insert_sql {
+    ($kind:expr, $call:expr, $data:expr, $at:expr) => {
+        concat!(
+            "INSERT INTO events (kind, call_id, data, at) VALUES (",
+            $kind,
+            ", ",
+            $call,
+            ", ",
+            $data,
+            ", ",
+            $at,
+            ") RETURNING id"
+        )
+    };
+}
+pub(crate) use event_insert_sql;
+
+const INSERT: &str = event_insert_sql!("$1", "$2", "$3", "$4");
 
 /// What an event's row holds besides its call: kind, data and time.
 fn event_row(payload: &Payload) -> Result<(Kind, String, Timestamp), sqlx::Error> {

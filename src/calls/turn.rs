@@ -410,9 +410,9 @@ async fn store_customer_message_and_read(
         insert_message_sql!(),
         "; ",
         history_json_sql!("last_insert_rowid()", "$8"),
+        "; ",
         // The row `events::record_in` would store, the message's id set in its data.
-        "; INSERT INTO events (kind, call_id, data, at) \
-         VALUES ($9, $1, json_set($10, '$.message_id', last_insert_rowid()), $11) RETURNING id"
+        events::event_insert_sql!("$9", "$1", "json_set($10, '$.message_id', last_insert_rowid())", "$11")
     );
     let role = MessageRole::Customer;
     let placeholder = message_data(0, role, None, text, None);
@@ -440,6 +440,8 @@ async fn store_customer_message_and_read(
         })
         .await?;
     let [(message_id, None), (customer_turns, Some(json)), (event_id, None)] = rows.as_slice() else {
+        // Committed, but what came back cannot be read: the pump reads the log.
+        ctx.bus().wake();
         return Err(anyhow::anyhow!("storing a customer message returned {} rows unlike expected", rows.len()).into());
     };
     let payload = message_data(*message_id, role, None, text, None);
@@ -613,8 +615,11 @@ async fn store_turn(
             .bind(&outcome.reply)
             .bind(MessageRole::Ai.as_str())
             .bind(service.map(MessageKind::as_str))
-            // Written now, with the write lock held on SQLite, as a separate insert
-            // would be (`now` was taken before waiting for the lock).
+            // Taken now, not with `now` (before the wait for the write lock): on SQLite
+            // the lock is held from here. On PostgreSQL the statement may still wait for
+            // the call's row lock (held by a takeover or a correction, say), so the
+            // reply's time can come a moment before a message stored meanwhile; the
+            // page orders messages by id.
             .bind(Timestamp::now());
         if sqlite {
             // The update's row comes first, then the reply's id; neither when the call
@@ -708,7 +713,7 @@ const STEP_PARAMS: usize = 12;
 /// On SQLite a string of statements: the reply's insert follows the update directly,
 /// so `changes()` is the update's. On PostgreSQL one statement: its data-modifying
 /// CTEs see one snapshot, the reply and the cleared marks read the update's row (so
-/// nothing is stored for a call the AI no longer holds, and the call's row is locked
+/// no reply is stored and no mark cleared for a call the AI no longer holds, and the call's row is locked
 /// before the messages', the order a takeover locks them in), and the row it returns
 /// is the call's with the reply's id.
 fn turn_sql(sqlite: bool, update: &str, update_params: usize, steps: usize, marked: bool) -> String {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{TestApp, eventually, new_client, post_json, read_sse};
+use crate::helpers::{Browser, TestApp, eventually, new_client, post_json, read_sse};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -31,6 +31,7 @@ on_both_backends!(
     tool_arguments_from_the_model_cannot_reach_other_customers_or_move_money,
     a_turn_under_way_at_shutdown_finishes_and_is_stored,
     a_person_who_takes_the_call_while_the_model_thinks_is_not_answered_over,
+    a_customer_who_hangs_up_while_the_model_thinks_leaves_no_turn_behind,
     the_supervisor_model_writes_the_summary_and_its_markup_stays_text,
     a_streamed_tool_call_in_pieces_runs_and_a_server_without_a_key_gets_no_authorization,
     a_web_calls_reply_streams_only_while_its_page_follows_the_call,
@@ -539,7 +540,55 @@ async fn a_person_who_takes_the_call_while_the_model_thinks_is_not_answered_over
             .await)
         .unwrap();
     assert_eq!(steps, 3, "what the agents did is still recorded");
-    assert_eq!(awaiting(&db).await, 0, "the silent turn has ended too: recovery has nothing to hand over");
+}
+
+/// A customer who hangs up while the model answers their message: the call closes with
+/// the message still awaiting its turn (ending a call clears no mark, unlike a
+/// takeover), and the turn that finds the call gone from the AI stores no reply but
+/// keeps its steps and ends the message's turn itself, so the recovery has nothing to
+/// hand over.
+async fn a_customer_who_hangs_up_while_the_model_thinks_leaves_no_turn_behind(backend: Backend) {
+    let server = MockServer::start().await;
+    let slow = ResponseTemplate::new(200).set_body_json(completion("Respuesta")).set_delay(Duration::from_millis(300));
+    Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(slow).mount(&server).await;
+    let app = app_with_model(backend, &server, 0, Duration::from_secs(5)).await;
+    let (b, link) = app.customer_starts("Eva Cuelga", "eva.cuelga@example.com", "Hola, una consulta").await;
+    let token = b.csrf(&link).await;
+    let follow = {
+        let b = Browser { base: b.base.clone(), client: b.client.clone() };
+        let (path, token) = (format!("{link}/messages"), token.clone());
+        tokio::spawn(async move {
+            b.post_raw(&path, &[("message", "¿Y el horario?"), ("csrf_token", &token)]).await.status()
+        })
+    };
+    let db = app.state.db().clone();
+    let asked: i64 = eventually("the follow-up stored, awaiting its turn", || async {
+        centralita::with_db!(&db, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM messages WHERE role = 'customer' AND awaiting_turn ORDER BY id DESC LIMIT 1"
+        )
+        .fetch_optional(pool)
+        .await)
+        .unwrap()
+    })
+    .await;
+    let r = b.post_raw(&format!("{link}/end"), &[("csrf_token", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(follow.await.unwrap(), StatusCode::SEE_OTHER);
+    let later: Vec<String> =
+        centralita::with_db!(&db, |pool| sqlx::query_scalar("SELECT role FROM messages WHERE id > $1 ORDER BY id")
+            .bind(asked)
+            .fetch_all(pool)
+            .await)
+        .unwrap();
+    assert!(!later.iter().any(|role| role == "ai"), "no AI reply after the customer hung up: {later:?}");
+    let steps: i64 =
+        centralita::with_db!(&db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM agent_runs WHERE turn = 2")
+            .fetch_one(pool)
+            .await)
+        .unwrap();
+    assert_eq!(steps, 3, "what the agents did is still recorded");
+    assert_eq!(awaiting(&db).await, 0, "the turn ended although it stored no reply");
+    app.finish().await;
 }
 
 /// How many customer messages still await their AI turn.
