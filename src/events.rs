@@ -125,8 +125,7 @@ const CAPACITY: usize = 1024;
 const TYPING_CAPACITY: usize = 128;
 /// Rows read per query when catching up.
 const PAGE: i64 = 500;
-/// The PostgreSQL notification channel of new events (their ids).
-pub(crate) const CHANNEL: &str = "centralita_events";
+const CHANNEL: &str = "centralita_events";
 
 /// The insert of one event row from the four SQL expressions given (kind, call, data,
 /// time), returning its id.
@@ -233,26 +232,13 @@ pub(crate) async fn insert_and_commit(
     Ok(())
 }
 
-/// The transaction-scoped lock under which PostgreSQL events are numbered
-/// ([`record_in`]), as SQL.
-macro_rules! pg_events_lock {
-    () => {
-        "pg_advisory_xact_lock(7270001)"
-    };
-}
-pub(crate) use pg_events_lock;
-
 /// Inserts events on PostgreSQL (`$1` kinds, `$2` call, `$3` data, `$4` time, `$5` the
 /// channel to notify). The lock is taken before any id is drawn (a row needs both
 /// sides of the join) and held to the commit, so ids become visible in order.
-const PG_INSERT: &str = concat!(
-    "WITH ins AS (INSERT INTO events (kind, call_id, data, at) \
+const PG_INSERT: &str = "WITH ins AS (INSERT INTO events (kind, call_id, data, at) \
      SELECT u.kind, $2, u.data, $4 FROM UNNEST($1::text[], $3::text[]) WITH ORDINALITY AS u(kind, data, n) \
-     CROSS JOIN (SELECT ",
-    pg_events_lock!(),
-    ") AS l ORDER BY u.n RETURNING id) SELECT id FROM ins, LATERAL (SELECT pg_notify($5, id::text)) AS n"
-);
-
+     CROSS JOIN (SELECT pg_advisory_xact_lock(7270001)) AS l ORDER BY u.n RETURNING id) \
+     SELECT id FROM ins, LATERAL (SELECT pg_notify($5, id::text)) AS n";
 
 /// The SQLite statement inserting `n` events (one per row of `VALUES`).
 fn sqlite_insert(n: usize) -> String {

@@ -389,14 +389,12 @@ async fn store_customer_message(
     Ok(message_id)
 }
 
-/// [`store_customer_message`], then [`history`] for that message, in fewer trips to the
-/// database when no staff member relays it (a relayed message's audit entry takes its
-/// id): the message's event takes the id inside the statement that stores it, and the
-/// conversation is read inside the transaction, where the message just stored is the
-/// call's last (its snapshot, on PostgreSQL, holds every reply committed before it).
-/// On SQLite one string of statements with the commit: one hand-off to the
-/// connection's thread instead of three. On PostgreSQL one statement between `BEGIN`
-/// and `COMMIT`: three round trips instead of five.
+/// [`store_customer_message`], then [`history`] for that message. On SQLite, unless a
+/// staff member relays it (the audit entry takes the message's id), the message, its
+/// event and the read go with the commit in one string of statements: one hand-off to
+/// the connection's thread instead of three. The event's data takes the message's id
+/// in the statement (`last_insert_rowid()`, the insert just before), and the read runs
+/// inside the transaction, where the message just stored is the call's last.
 async fn store_customer_message_and_read(
     ctx: &Ctx,
     call_id: i64,
@@ -404,97 +402,53 @@ async fn store_customer_message_and_read(
     relayed_by: Option<&crate::auth::Principal>,
     awaiting: bool,
 ) -> AppResult<(i64, History)> {
-    if relayed_by.is_some() {
+    let (Db::Sqlite(pool), None) = (ctx.db(), relayed_by) else {
         let message_id = store_customer_message(ctx, call_id, text, relayed_by, awaiting).await?;
         return Ok((message_id, history(ctx.db(), call_id, Some(message_id)).await?));
-    }
+    };
+    const SQL: &str = concat!(
+        insert_message_sql!(),
+        "; ",
+        history_json_sql!("last_insert_rowid()", "$8"),
+        "; ",
+        // The row `events::record_in` would store, the message's id set in its data.
+        events::event_insert_sql!("$9", "$1", "json_set($10, '$.message_id', last_insert_rowid())", "$11")
+    );
     let role = MessageRole::Customer;
     let placeholder = message_data(0, role, None, text, None);
     let data = serde_json::to_string(&placeholder).map_err(anyhow::Error::from)?;
-    let kind = placeholder.kind().as_str();
-    // Parameters: the message's seven (`insert_message_sql`), the history window, the
-    // event's kind, data (its message id to be set) and time.
-    macro_rules! bind_all {
-        ($query:expr, $now:expr) => {
-            $query
-                .bind(call_id)
-                .bind(role.as_str())
-                .bind(None::<&str>)
-                .bind(text)
-                .bind(None::<i64>)
-                .bind($now)
-                .bind(awaiting)
-                .bind(HISTORY_WINDOW)
-                .bind(kind)
-                .bind(&data)
-                .bind($now)
-        };
-    }
-    // The event as the log holds it, once the message's id is known.
-    let event_of = |message_id: i64, event_id: i64, at: Timestamp| -> AppResult<events::Event> {
-        let payload = message_data(message_id, role, None, text, None);
-        let data = serde_json::to_value(&payload).map_err(anyhow::Error::from)?;
-        Ok(events::Event { id: event_id, kind: kind.to_owned(), call_id: Some(call_id), at, data })
+    let tx = crate::db::begin_sqlite(pool).await?;
+    let now = Timestamp::now();
+    let query = sqlx::query(SQL)
+        .bind(call_id)
+        .bind(role.as_str())
+        .bind(None::<&str>)
+        .bind(text)
+        .bind(None::<i64>)
+        .bind(now)
+        .bind(awaiting)
+        .bind(HISTORY_WINDOW)
+        .bind(placeholder.kind().as_str())
+        .bind(&data)
+        .bind(now);
+    // Rows: the message's id, the history (its JSON and count), the event's id.
+    let rows = ctx
+        .bus()
+        .commit_after(tx, query, |row| match row.len() {
+            1 => Ok((row.try_get::<i64, _>(0)?, None)),
+            _ => Ok((row.try_get::<i64, _>(1)?, Some(row.try_get::<String, _>(0)?))),
+        })
+        .await?;
+    let [(message_id, None), (customer_turns, Some(json)), (event_id, None)] = rows.as_slice() else {
+        // Committed, but what came back cannot be read: the pump reads the log.
+        ctx.bus().wake();
+        return Err(anyhow::anyhow!("storing a customer message returned {} rows unlike expected", rows.len()).into());
     };
-    match ctx.db() {
-        Db::Sqlite(pool) => {
-            const SQL: &str = concat!(
-                insert_message_sql!(),
-                "; ",
-                history_json_sql!("last_insert_rowid()", "$8"),
-                "; ",
-                // The row `events::record_in` would store, the message's id set in its data.
-                events::event_insert_sql!("$9", "$1", "json_set($10, '$.message_id', last_insert_rowid())", "$11")
-            );
-            let tx = crate::db::begin_sqlite(pool).await?;
-            let now = Timestamp::now();
-            // Rows: the message's id, the history (its JSON and count), the event's id.
-            let rows = ctx
-                .bus()
-                .commit_after(tx, bind_all!(sqlx::query(SQL), now), |row| match row.len() {
-                    1 => Ok((row.try_get::<i64, _>(0)?, None)),
-                    _ => Ok((row.try_get::<i64, _>(1)?, Some(row.try_get::<String, _>(0)?))),
-                })
-                .await?;
-            let [(message_id, None), (customer_turns, Some(json)), (event_id, None)] = rows.as_slice() else {
-                // Committed, but what came back cannot be read: the pump reads the log.
-                ctx.bus().wake();
-                return Err(anyhow::anyhow!("storing a customer message returned {} rows", rows.len()).into());
-            };
-            ctx.bus().deliver(vec![event_of(*message_id, *event_id, now)?]);
-            Ok((*message_id, History::of_json(json, *customer_turns)?))
-        }
-        Db::Postgres(pool) => {
-            // The event as `events::record_in` stores it: numbered under the events lock,
-            // taken after the message's insert (the lateral join reads its row) and held
-            // to the commit, which follows at once; its notification goes on commit.
-            const SQL: &str = concat!(
-                "WITH m AS (",
-                insert_message_sql!(),
-                "), e AS (INSERT INTO events (kind, call_id, data, at) \
-                 SELECT $9, $1, jsonb_set($10::jsonb, '{message_id}', to_jsonb(m.id))::text, $11 \
-                 FROM m CROSS JOIN LATERAL (SELECT ",
-                events::pg_events_lock!(),
-                " WHERE m.id IS NOT NULL) AS l RETURNING id) \
-                 SELECT m.id, e.id, (SELECT COALESCE(json_agg(json_build_array(role, content) ORDER BY id DESC), \
-                 '[]')::text FROM (SELECT id, role, content ",
-                history_window!("m.id", "$8"),
-                ") AS w), ",
-                customer_turns_before!("m.id"),
-                " FROM m, e, LATERAL (SELECT pg_notify($12, e.id::text)) AS n"
-            );
-            let mut pg = crate::db::begin_postgres(pool).await?;
-            let now = Timestamp::now();
-            let (message_id, event_id, json, customer_turns): (i64, i64, String, i64) =
-                bind_all!(sqlx::query_as(SQL), now).bind(events::CHANNEL).fetch_one(&mut *pg).await?;
-            // `Bus::commit` counts the event as this process's own before the commit (its
-            // notification needs no read) and hands it to the streams after.
-            let events = vec![event_of(message_id, event_id, now)?];
-            let tx = Tx { inner: crate::db::TxInner::Postgres(pg), events, unsent: Vec::new() };
-            ctx.bus().commit(tx).await?;
-            Ok((message_id, History::of_json(&json, customer_turns)?))
-        }
-    }
+    let payload = message_data(*message_id, role, None, text, None);
+    let data = serde_json::to_value(&payload).map_err(anyhow::Error::from)?;
+    let kind = payload.kind().as_str().to_owned();
+    ctx.bus().deliver(vec![events::Event { id: *event_id, kind, call_id: Some(call_id), at: now, data }]);
+    Ok((*message_id, History::of_json(json, *customer_turns)?))
 }
 
 /// Inserts a customer's message in `tx` (awaiting its AI turn when `awaiting_turn`),
