@@ -392,16 +392,43 @@ pub(crate) async fn insert_message(
     insert_message_awaiting(tx, call_id, role, kind, content, author, false).await
 }
 
+/// The start of an insert into `messages`, up to its columns: call, role, agent, text,
+/// author, time and whether it awaits its AI turn.
+macro_rules! insert_messages {
+    () => {
+        "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) "
+    };
+}
+pub(crate) use insert_messages;
+
 /// The insert of a message (`$1` call, `$2` role, `$3` agent, `$4` text, `$5` author,
 /// `$6` time), awaiting its AI turn when `$7` and the AI holds the call; returns its id.
+/// [`bind_message`] binds its parameters.
 macro_rules! insert_message_sql {
     () => {
-        "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7 AND COALESCE((SELECT status = 'ai' FROM calls WHERE id = $1), FALSE)) \
-         RETURNING id"
+        concat!(
+            insert_messages!(),
+            "VALUES ($1, $2, $3, $4, $5, $6, $7 AND COALESCE((SELECT status = 'ai' FROM calls WHERE id = $1), \
+             FALSE)) RETURNING id"
+        )
     };
 }
 pub(crate) use insert_message_sql;
+
+/// Binds [`insert_message_sql`]'s seven parameters to `query`, in their order.
+macro_rules! bind_message {
+    ($query:expr, $call_id:expr, $role:expr, $kind:expr, $content:expr, $author:expr, $at:expr, $awaiting:expr) => {
+        $query
+            .bind($call_id)
+            .bind($role.as_str())
+            .bind($kind.map(MessageKind::as_str))
+            .bind($content)
+            .bind($author.map(|a: &crate::auth::Principal| a.id))
+            .bind($at)
+            .bind($awaiting)
+    };
+}
+pub(crate) use bind_message;
 
 /// [`insert_message`], marked as awaiting the AI turn that will answer it when
 /// `awaiting_turn` and the AI holds the call as it is stored (a customer writing while
@@ -417,14 +444,8 @@ pub(crate) async fn insert_message_awaiting(
     awaiting_turn: bool,
 ) -> Result<(i64, Payload), sqlx::Error> {
     let id: i64 = on_tx!(tx, |conn| {
-        sqlx::query_scalar(insert_message_sql!())
-            .bind(call_id)
-            .bind(role.as_str())
-            .bind(kind.map(MessageKind::as_str))
-            .bind(content)
-            .bind(author.map(|a| a.id))
-            .bind(Timestamp::now())
-            .bind(awaiting_turn)
+        let query = sqlx::query_scalar(insert_message_sql!());
+        bind_message!(query, call_id, role, kind, content, author, Timestamp::now(), awaiting_turn)
             .fetch_one(&mut *conn)
             .await
     })?;

@@ -11,8 +11,9 @@ use tokio::sync::mpsc;
 
 use super::budget::TokenBudget;
 use super::{
-    Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, TURN_ENDED_SQL, actions, call_columns, call_fields,
-    get, insert_call, insert_message, insert_message_awaiting, insert_message_sql, message_data, turn_ended,
+    Call, CallStatus, Channel, MessageKind, MessageRole, NewCall, TURN_ENDED_SQL, actions, bind_message, call_columns,
+    call_fields, get, insert_call, insert_message, insert_message_awaiting, insert_message_sql, insert_messages,
+    message_data, turn_ended,
 };
 use crate::agents::model::{ChatMessage, Role};
 use crate::agents::pipeline::Step;
@@ -419,14 +420,7 @@ async fn store_customer_message_and_read(
     let data = serde_json::to_string(&placeholder).map_err(anyhow::Error::from)?;
     let tx = crate::db::begin_sqlite(pool).await?;
     let now = Timestamp::now();
-    let query = sqlx::query(SQL)
-        .bind(call_id)
-        .bind(role.as_str())
-        .bind(None::<&str>)
-        .bind(text)
-        .bind(None::<i64>)
-        .bind(now)
-        .bind(awaiting)
+    let query = bind_message!(sqlx::query(SQL), call_id, role, None::<MessageKind>, text, None, now, awaiting)
         .bind(HISTORY_WINDOW)
         .bind(placeholder.kind().as_str())
         .bind(&data)
@@ -713,15 +707,15 @@ const STEP_PARAMS: usize = 12;
 /// On SQLite a string of statements: the reply's insert follows the update directly,
 /// so `changes()` is the update's. On PostgreSQL one statement: its data-modifying
 /// CTEs see one snapshot, the reply and the cleared marks read the update's row (so
-/// no reply is stored and no mark cleared for a call the AI no longer holds, and the call's row is locked
-/// before the messages', the order a takeover locks them in), and the row it returns
-/// is the call's with the reply's id.
+/// no reply is stored and no mark cleared for a call the AI no longer holds, and the
+/// call's row is locked before the messages', the order a takeover locks them in),
+/// and the row it returns is the call's with the reply's id.
 fn turn_sql(sqlite: bool, update: &str, update_params: usize, steps: usize, marked: bool) -> String {
     use std::fmt::Write as _;
     let first_step = update_params + 2;
     let reply = first_step + steps * STEP_PARAMS;
     let reply_values = format!("$1, ${}, ${}, ${reply}, NULL, ${}, FALSE", reply + 1, reply + 2, reply + 3);
-    let insert_reply = "INSERT INTO messages (call_id, role, agent, content, author_id, at, awaiting_turn) SELECT";
+    let insert_reply = concat!(insert_messages!(), "SELECT");
     let clear_marks = TURN_ENDED_SQL.replace("$2", &format!("${}", update_params + 1));
     let mut sql = String::with_capacity(1200 + steps * STEP_PARAMS * 6);
     if sqlite {
